@@ -1,0 +1,140 @@
+//! Line decoding: recognise what a JSON line holds (audit Event, EventList, array, Falco
+//! alert) and hand each event to its normaliser.
+
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+
+use crate::audit::{Document, Text};
+use crate::error::DecodeError;
+use crate::falco::falco_event;
+use crate::model::Event;
+use crate::normalise::audit_event;
+use crate::{DecodeOptions, DecodeOutcome};
+
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// Decode one line into `out`; on error `out` is left as it was.
+pub(crate) fn decode_line(
+    line: &[u8],
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+) -> Result<DecodeOutcome, DecodeError> {
+    let length_before = out.len();
+    let mut outcome = DecodeOutcome::default();
+    let result = decode_text(line, options, out, &mut outcome);
+    match result {
+        Ok(()) => Ok(outcome),
+        Err(error) => {
+            out.truncate(length_before);
+            Err(error)
+        }
+    }
+}
+
+fn decode_text(
+    line: &[u8],
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+    outcome: &mut DecodeOutcome,
+) -> Result<(), DecodeError> {
+    let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line);
+    let text =
+        std::str::from_utf8(line.trim_ascii()).map_err(|error| DecodeError::InvalidUtf8 {
+            offset: error.valid_up_to(),
+        })?;
+    match text.as_bytes().first() {
+        None => Err(DecodeError::Unrecognised("empty line")),
+        Some(b'{') => decode_object(text, options, out, outcome),
+        Some(b'[') => {
+            let elements: Vec<&RawValue> = serde_json::from_str(text)?;
+            for element in elements {
+                if !element.get().starts_with('{') {
+                    return Err(DecodeError::Unrecognised("array element is not an object"));
+                }
+                decode_object(element.get(), options, out, outcome)?;
+            }
+            Ok(())
+        }
+        Some(_) => {
+            serde_json::from_str::<IgnoredAny>(text)?;
+            Err(DecodeError::Unrecognised("not a JSON object or array"))
+        }
+    }
+}
+
+fn decode_object(
+    text: &str,
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+    outcome: &mut DecodeOutcome,
+) -> Result<(), DecodeError> {
+    let document: Document<'_> = serde_json::from_str(text)?;
+    if is_event_list(&document) {
+        for item in document.items.unwrap_or_default() {
+            if !item.get().starts_with('{') {
+                return Err(DecodeError::Unrecognised(
+                    "event list item is not an object",
+                ));
+            }
+            let item_document: Document<'_> = serde_json::from_str(item.get())?;
+            if is_event_list(&item_document) || is_falco(&item_document) {
+                return Err(DecodeError::Unrecognised(
+                    "event list item is not an audit event",
+                ));
+            }
+            push_audit(item_document, item.get(), options, out, outcome)?;
+        }
+        Ok(())
+    } else if is_falco(&document) {
+        out.push(falco_event(document, text, options)?);
+        outcome.events += 1;
+        Ok(())
+    } else {
+        push_audit(document, text, options, out, outcome)
+    }
+}
+
+fn push_audit(
+    document: Document<'_>,
+    text: &str,
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+    outcome: &mut DecodeOutcome,
+) -> Result<(), DecodeError> {
+    if let Some(api_version) = &document.api_version
+        && !api_version.as_str().starts_with("audit.k8s.io/")
+    {
+        return Err(DecodeError::Unrecognised("apiVersion is not audit.k8s.io"));
+    }
+    if document
+        .kind
+        .as_ref()
+        .is_some_and(|kind| kind.as_str() != "Event")
+    {
+        return Err(DecodeError::Unrecognised("kind is not Event or EventList"));
+    }
+    if document.audit_id.is_none() {
+        return Err(DecodeError::Unrecognised("no auditID, items or Falco rule"));
+    }
+    if !options.keep_request_received
+        && document.stage.as_ref().map(Text::as_str) == Some("RequestReceived")
+    {
+        outcome.filtered += 1;
+        return Ok(());
+    }
+    out.push(audit_event(document, text, options)?);
+    outcome.events += 1;
+    Ok(())
+}
+
+fn is_event_list(document: &Document<'_>) -> bool {
+    document.items.is_some() || document.kind.as_ref().map(Text::as_str) == Some("EventList")
+}
+
+fn is_falco(document: &Document<'_>) -> bool {
+    document.audit_id.is_none()
+        && document.rule.is_some()
+        && (document.priority.is_some()
+            || document.output.is_some()
+            || document.output_fields.is_some())
+}

@@ -1,0 +1,63 @@
+//! kubetrail's shared vocabulary: audit and Falco events, their normalisation, secret
+//! redaction, event identity, and alerts. No IO, no async: pure functions over bytes.
+
+mod audit;
+mod decode;
+mod error;
+mod falco;
+mod id;
+mod image;
+pub mod model;
+mod normalise;
+mod podspec;
+mod redact;
+mod time;
+
+pub use error::DecodeError;
+pub use id::{alert_id, audit_event_id, falco_event_id};
+pub use image::parse_image;
+pub use model::{
+    ActorKind, Alert, AlertSource, Container, ContainerKind, DeadLetter, Decision, Event, ImageRef,
+    PodSpec, Severity, Source, Volume,
+};
+pub use redact::{REDACTED, dead_letter_excerpt, redact_credentials};
+pub use time::{format_rfc3339_micros, parse_rfc3339_micros};
+
+/// How to decode: settings that come from the source's configuration.
+#[derive(Debug, Clone)]
+pub struct DecodeOptions {
+    /// Cluster name given to audit events (they do not carry one) and to Falco events.
+    pub cluster: String,
+    /// Keep `RequestReceived` stage events (dropped by default, design.md §3).
+    pub keep_request_received: bool,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            cluster: "default".to_owned(),
+            keep_request_received: false,
+        }
+    }
+}
+
+/// What decoding one line did, besides the events it appended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeOutcome {
+    /// Events appended to the output.
+    pub events: usize,
+    /// Events recognised but dropped by policy (e.g. `RequestReceived`).
+    pub filtered: usize,
+}
+
+/// Decode one line (one JSON document): an audit `Event`, an `EventList`, a JSON array of
+/// either, a Falco `json_output` alert or a falcosidekick payload. Appends the normalised,
+/// redacted events to `out`. A line that is not one of those is an error with the reason;
+/// `out` is then unchanged.
+pub fn decode_line(
+    line: &[u8],
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+) -> Result<DecodeOutcome, DecodeError> {
+    decode::decode_line(line, options, out)
+}
