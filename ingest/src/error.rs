@@ -1,0 +1,40 @@
+//! Everything that can stop a source: IO on files, watcher setup, bad configuration.
+//!
+//! Bad input lines are not errors: they become `event::DeadLetter`s in the batch.
+
+use std::path::PathBuf;
+
+/// Why a source failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("invalid ingest config: {reason}")]
+    InvalidConfig { reason: String },
+    #[error("invalid glob {pattern:?}: {source}")]
+    InvalidGlob {
+        pattern: String,
+        source: globset::Error,
+    },
+    #[error("failed to open {path}: {source}")]
+    OpenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to read {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to inspect {path}: {source}")]
+    StatFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to start the file watcher: {source}")]
+    StartWatcher { source: notify::Error },
+    #[error("the file tailer thread failed: {reason}")]
+    TailerThread { reason: String },
+    #[error("the batch consumer failed: {source}")]
+    Consumer {
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
