@@ -1,0 +1,130 @@
+//! kubetrail's detection: the YAML rule language, its compiler, the stateless engine and the
+//! built-in rule pack. The engine is pure; only `RuleSet::load` reads files.
+
+mod compile;
+mod condition;
+mod engine;
+mod error;
+mod field;
+mod lint;
+
+use std::path::Path;
+
+pub use compile::RuleInfo;
+pub use engine::Engine;
+pub use error::DetectError;
+pub use lint::{LintFinding, LintSeverity, lint};
+
+use compile::{CompiledRule, Document, compile_documents, definitions_of, parse_document};
+
+/// The built-in rule files, embedded in the binary: (file name, text).
+const BUILTIN_FILES: &[(&str, &str)] = &[
+    ("library.yaml", include_str!("../rules/library.yaml")),
+    ("k8s_audit.yaml", include_str!("../rules/k8s_audit.yaml")),
+    ("falco.yaml", include_str!("../rules/falco.yaml")),
+];
+
+/// Compiled rules and their metadata.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+}
+
+fn builtin_documents() -> Result<Vec<Document>, DetectError> {
+    BUILTIN_FILES
+        .iter()
+        .map(|(name, text)| parse_document(text, &format!("builtin:{name}")))
+        .collect()
+}
+
+/// Compiles documents; the first error wins.
+fn compile_all(documents: &[Document], with_library: bool) -> Result<RuleSet, DetectError> {
+    let library = if with_library {
+        Some(definitions_of(&builtin_documents()?))
+    } else {
+        None
+    };
+    let output = compile_documents(documents, library.as_ref());
+    match output.errors.into_iter().next() {
+        Some((_, error)) => Err(error),
+        None => Ok(RuleSet {
+            rules: output.rules,
+        }),
+    }
+}
+
+impl RuleSet {
+    /// The built-in rule pack (`detect/rules/*.yaml`).
+    pub fn builtin() -> Result<RuleSet, DetectError> {
+        compile_all(&builtin_documents()?, false)
+    }
+
+    /// Compiles one rules document. Lists and macros it does not define itself are taken
+    /// from the built-in library (e.g. `$trusted_registries`, `created_by_controller`).
+    pub fn from_yaml(text: &str, origin: &str) -> Result<RuleSet, DetectError> {
+        compile_all(&[parse_document(text, origin)?], true)
+    }
+
+    /// Loads a `.yaml`/`.yml` file, or every such file of a directory (sorted by name; they
+    /// share their lists and macros).
+    pub fn load(path: &Path) -> Result<RuleSet, DetectError> {
+        let read_error = |path: &Path, error: std::io::Error| DetectError::ReadRules {
+            path: path.to_owned(),
+            message: error.to_string(),
+        };
+        let files = if path.is_dir() {
+            let mut files = Vec::new();
+            for entry in std::fs::read_dir(path).map_err(|error| read_error(path, error))? {
+                let entry_path = entry.map_err(|error| read_error(path, error))?.path();
+                let is_yaml = entry_path
+                    .extension()
+                    .is_some_and(|extension| extension == "yaml" || extension == "yml");
+                if is_yaml && entry_path.is_file() {
+                    files.push(entry_path);
+                }
+            }
+            files.sort();
+            files
+        } else {
+            vec![path.to_owned()]
+        };
+        let mut documents = Vec::with_capacity(files.len());
+        for file in &files {
+            let text = std::fs::read_to_string(file).map_err(|error| read_error(file, error))?;
+            documents.push(parse_document(&text, &file.display().to_string())?);
+        }
+        compile_all(&documents, true)
+    }
+
+    /// Adds another set's rules; a rule id present in both is an error and nothing is added.
+    pub fn extend(&mut self, other: RuleSet) -> Result<(), DetectError> {
+        for rule in &other.rules {
+            if let Some(existing) = self.rules.iter().find(|mine| mine.info.id == rule.info.id) {
+                return Err(DetectError::DuplicateRule {
+                    rule_id: rule.info.id.clone(),
+                    first: existing.info.origin.clone(),
+                    second: rule.info.origin.clone(),
+                });
+            }
+        }
+        self.rules.extend(other.rules);
+        Ok(())
+    }
+
+    /// The rules' metadata, in evaluation order.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleInfo> {
+        self.rules.iter().map(|rule| &rule.info)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub(crate) fn into_compiled(self) -> Vec<CompiledRule> {
+        self.rules
+    }
+}

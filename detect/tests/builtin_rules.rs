@@ -1,0 +1,739 @@
+//! The built-in rule pack: for every rule, events that must alert and near misses that must not.
+
+mod common;
+
+use common::{alerts_for, audit, check, falco, image, pod_spec};
+use detect::RuleSet;
+use event::{ActorKind, Severity};
+use serde_json::json;
+
+const SA_APP: &str = "system:serviceaccount:team-a:app";
+const SA_KUBE_SYSTEM: &str = "system:serviceaccount:kube-system:coredns";
+const RS_CONTROLLER: &str = "system:serviceaccount:kube-system:replicaset-controller";
+
+#[test]
+fn every_builtin_rule_loads_with_metadata() {
+    let rules = RuleSet::builtin().unwrap();
+    let ids: Vec<&str> = rules.rules().map(|rule| rule.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "k8s.secret_read_non_system",
+            "k8s.cluster_admin_binding",
+            "k8s.wildcard_role",
+            "k8s.pod_exec",
+            "k8s.privileged_container",
+            "k8s.hostpath_volume",
+            "k8s.host_namespaces",
+            "k8s.networkpolicy_deleted",
+            "k8s.psa_labels_weakened",
+            "k8s.sa_token_request",
+            "k8s.anonymous_access",
+            "k8s.untrusted_image",
+            "falco.runtime_alert",
+        ]
+    );
+    for rule in rules.rules() {
+        assert!(
+            !rule.title.is_empty() && !rule.description.is_empty(),
+            "{}",
+            rule.id
+        );
+        assert!(rule.origin.starts_with("builtin:"), "{}", rule.origin);
+        if rule.id.starts_with("k8s.") {
+            assert!(!rule.attack.is_empty(), "{} has no ATT&CK id", rule.id);
+        }
+    }
+}
+
+#[test]
+fn builtin_rule_files_lint_without_errors() {
+    for (name, text) in [
+        ("library.yaml", include_str!("../rules/library.yaml")),
+        ("k8s_audit.yaml", include_str!("../rules/k8s_audit.yaml")),
+        ("falco.yaml", include_str!("../rules/falco.yaml")),
+    ] {
+        let errors: Vec<_> = detect::lint(text, name)
+            .into_iter()
+            .filter(|finding| finding.severity == detect::LintSeverity::Error)
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+#[test]
+fn secret_read_non_system() {
+    let rule = "k8s.secret_read_non_system";
+    check(audit("list", "secrets"), &[rule]);
+    check(audit("get", "secrets").name("db-password"), &[rule]);
+    check(
+        audit("list", "secrets").user(SA_APP, ActorKind::Serviceaccount),
+        &[rule],
+    );
+    check(audit("watch", "secrets").namespace(None), &[rule]);
+    // Near misses: system identities, a denied request, a configmap, a write.
+    check(
+        audit("list", "secrets").user(SA_KUBE_SYSTEM, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(
+        audit("get", "secrets").user("system:node:worker-1", ActorKind::Node),
+        &[],
+    );
+    check(
+        audit("get", "secrets").user("system:kube-controller-manager", ActorKind::System),
+        &[],
+    );
+    check(audit("list", "secrets").denied(), &[]);
+    check(audit("get", "configmaps"), &[]);
+    check(audit("create", "secrets"), &[]);
+    // A watch is logged at ResponseStarted and ResponseComplete: one alert, at the end.
+    check(audit("watch", "secrets").stage("ResponseStarted"), &[]);
+}
+
+fn binding_body(role: &str, subjects: serde_json::Value) -> serde_json::Value {
+    json!({"kind": "Event", "requestObject": {"kind": "ClusterRoleBinding", "roleRef": {"kind": "ClusterRole", "name": role}, "subjects": subjects}})
+}
+
+#[test]
+fn cluster_admin_binding() {
+    let rule = "k8s.cluster_admin_binding";
+    let to_user = binding_body(
+        "cluster-admin",
+        json!([{"kind": "User", "name": "mallory"}]),
+    );
+    check(
+        audit("create", "clusterrolebindings")
+            .name("pwn")
+            .raw(to_user.clone()),
+        &[rule],
+    );
+    let masters = binding_body(
+        "view",
+        json!([{"kind": "User", "name": "x"}, {"kind": "Group", "name": "system:masters"}]),
+    );
+    check(
+        audit("create", "rolebindings").name("pwn").raw(masters),
+        &[rule],
+    );
+    let patched = json!({"responseObject": {"roleRef": {"name": "cluster-admin"}}, "requestObject": {"subjects": []}});
+    check(audit("patch", "clusterrolebindings").raw(patched), &[rule]);
+    // Near misses: a harmless role, a denied attempt, the API server's bootstrap, a read.
+    check(
+        audit("create", "clusterrolebindings").raw(binding_body(
+            "view",
+            json!([{"kind": "User", "name": "bob"}]),
+        )),
+        &[],
+    );
+    check(
+        audit("create", "clusterrolebindings")
+            .raw(to_user.clone())
+            .denied(),
+        &[],
+    );
+    check(
+        audit("create", "clusterrolebindings")
+            .raw(to_user.clone())
+            .user("system:apiserver", ActorKind::System),
+        &[],
+    );
+    check(
+        audit("get", "clusterrolebindings")
+            .raw(json!({"responseObject": {"roleRef": {"name": "cluster-admin"}}})),
+        &[],
+    );
+    // Metadata level: no body, nothing to judge.
+    check(audit("create", "clusterrolebindings"), &[]);
+
+    let alert = alerts_for(
+        &audit("create", "clusterrolebindings")
+            .name("pwn")
+            .raw(to_user)
+            .build(),
+    )
+    .remove(0);
+    assert_eq!(
+        alert.fields["raw.requestObject.roleRef.name"],
+        json!("cluster-admin")
+    );
+    assert_eq!(
+        alert.fields["raw.requestObject.subjects.name"],
+        json!(["mallory"])
+    );
+    assert_eq!(
+        alert.summary,
+        "alice@example.com ran create on clusterrolebindings pwn binding role cluster-admin to mallory"
+    );
+}
+
+#[test]
+fn wildcard_role() {
+    let rule = "k8s.wildcard_role";
+    let body = |verbs: serde_json::Value, resources: serde_json::Value| json!({"requestObject": {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}, {"apiGroups": [""], "resources": resources, "verbs": verbs}]}});
+    check(
+        audit("create", "clusterroles").raw(body(json!(["*"]), json!(["pods"]))),
+        &[rule],
+    );
+    check(
+        audit("update", "roles").raw(body(json!(["get"]), json!(["*"]))),
+        &[rule],
+    );
+    // Near misses: no wildcard, a wildcard only inside a name, aggregation and bootstrap, denied.
+    check(
+        audit("create", "clusterroles").raw(body(json!(["get", "list"]), json!(["secrets"]))),
+        &[],
+    );
+    check(
+        audit("create", "clusterroles").raw(body(json!(["get"]), json!(["pods/*"]))),
+        &[],
+    );
+    let wildcard = body(json!(["*"]), json!(["*"]));
+    check(
+        audit("update", "clusterroles")
+            .raw(wildcard.clone())
+            .user("system:kube-controller-manager", ActorKind::System),
+        &[],
+    );
+    check(
+        audit("update", "clusterroles").raw(wildcard.clone()).user(
+            "system:serviceaccount:kube-system:clusterrole-aggregation-controller",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(
+        audit("create", "clusterroles")
+            .raw(wildcard.clone())
+            .user("system:apiserver", ActorKind::System),
+        &[],
+    );
+    check(audit("create", "clusterroles").raw(wildcard).denied(), &[]);
+}
+
+#[test]
+fn pod_exec() {
+    let rule = "k8s.pod_exec";
+    let exec = || {
+        audit("create", "pods")
+            .subresource("exec")
+            .name("web-0")
+            .exec(&["sh", "-c", "id"])
+    };
+    check(exec().stage("ResponseStarted").code(101), &[rule]);
+    // WebSocket clients log exec as get.
+    check(
+        audit("get", "pods")
+            .subresource("exec")
+            .stage("ResponseStarted")
+            .code(101),
+        &[rule],
+    );
+    check(
+        audit("create", "pods")
+            .subresource("attach")
+            .stage("ResponseStarted")
+            .code(101),
+        &[rule],
+    );
+    // A session that never started (e.g. container not found) has only ResponseComplete.
+    check(exec().code(404), &[rule]);
+    check(
+        exec()
+            .user(SA_KUBE_SYSTEM, ActorKind::Serviceaccount)
+            .stage("ResponseStarted"),
+        &[rule],
+    );
+    // Near misses: the ResponseComplete of a started session, denied, portforward, a pod get.
+    check(exec().code(101), &[]);
+    check(exec().denied(), &[]);
+    check(
+        audit("create", "pods")
+            .subresource("portforward")
+            .stage("ResponseStarted"),
+        &[],
+    );
+    check(audit("get", "pods").name("web-0"), &[]);
+
+    let alert = alerts_for(&exec().stage("ResponseStarted").code(101).build()).remove(0);
+    assert_eq!(
+        alert.summary,
+        "alice@example.com ran exec in pod team-a/web-0: sh -c id"
+    );
+    assert_eq!(alert.severity, Severity::High);
+    assert_eq!(alert.attack, ["T1609"]);
+    assert_eq!(alert.fields["exec_command"], json!(["sh", "-c", "id"]));
+}
+
+#[test]
+fn privileged_container() {
+    let rule = "k8s.privileged_container";
+    let privileged_pod = || {
+        pod_spec(
+            "Pod",
+            &[
+                ("app", "nginx:1.27", Some(false)),
+                ("debug", "busybox", Some(true)),
+            ],
+        )
+    };
+    check(audit("create", "pods").pod(privileged_pod()), &[rule]);
+    check(
+        audit("patch", "daemonsets")
+            .pod(pod_spec("DaemonSet", &[("agent", "agent:1", Some(true))])),
+        &[rule],
+    );
+    let with_init = pod_spec("Deployment", &[("app", "nginx", None)]).clone();
+    let with_init = {
+        let mut spec = with_init;
+        let mut init = spec.containers[0].clone();
+        init.name = "setup".to_owned();
+        init.kind = Some(event::ContainerKind::Init);
+        init.privileged = Some(true);
+        spec.containers.push(init);
+        spec
+    };
+    check(audit("create", "deployments").pod(with_init), &[rule]);
+    check(
+        audit("update", "pods")
+            .subresource("ephemeralcontainers")
+            .pod(pod_spec("Pod", &[("dbg", "busybox", Some(true))])),
+        &[rule],
+    );
+    // Near misses: controller-made and mirror pods, denied, unprivileged, status updates, reads.
+    check(
+        audit("create", "pods")
+            .pod(privileged_pod())
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(
+        audit("create", "pods")
+            .pod(privileged_pod())
+            .user("system:kube-controller-manager", ActorKind::System),
+        &[],
+    );
+    check(
+        audit("create", "pods")
+            .pod(privileged_pod())
+            .user("system:node:worker-1", ActorKind::Node),
+        &[],
+    );
+    check(audit("create", "pods").pod(privileged_pod()).denied(), &[]);
+    check(
+        audit("create", "pods").pod(pod_spec("Pod", &[("app", "nginx", Some(false))])),
+        &[],
+    );
+    check(
+        audit("patch", "pods")
+            .subresource("status")
+            .pod(privileged_pod()),
+        &[],
+    );
+    check(audit("get", "pods").pod(privileged_pod()), &[]);
+
+    let alert = alerts_for(
+        &audit("create", "pods")
+            .name("p")
+            .pod(privileged_pod())
+            .build(),
+    )
+    .remove(0);
+    assert_eq!(alert.severity, Severity::Critical);
+    assert_eq!(
+        alert.fields["pod_specs.containers.privileged"],
+        json!([false, true])
+    );
+    assert_eq!(
+        alert.fields["pod_specs.containers.image"],
+        json!(["nginx:1.27", "busybox"])
+    );
+}
+
+#[test]
+fn hostpath_volume() {
+    let rule = "k8s.hostpath_volume";
+    let pod = || pod_spec("Pod", &[("app", "nginx", None)]);
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .volume("/var/run/docker.sock"),
+        &[rule],
+    );
+    check(
+        audit("create", "statefulsets")
+            .pod(pod_spec("StatefulSet", &[("db", "postgres", None)]))
+            .volume("/"),
+        &[rule],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .volume("/etc")
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(
+        audit("create", "pods").pod(pod()).volume("/etc").denied(),
+        &[],
+    );
+    check(audit("create", "pods").pod(pod()), &[]);
+}
+
+#[test]
+fn host_namespaces() {
+    let rule = "k8s.host_namespaces";
+    let pod = || pod_spec("Pod", &[("app", "nginx", None)]);
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_network = true),
+        &[rule],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_pid = true),
+        &[rule],
+    );
+    check(
+        audit("create", "cronjobs")
+            .pod(pod_spec("CronJob", &[("j", "nginx", None)]))
+            .edit_pod(|spec| spec.host_ipc = true),
+        &[rule],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_network = true)
+            .user(
+                "system:serviceaccount:kube-system:daemon-set-controller",
+                ActorKind::Serviceaccount,
+            ),
+        &[],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_pid = true)
+            .denied(),
+        &[],
+    );
+    check(audit("create", "pods").pod(pod()), &[]);
+
+    let alert = alerts_for(
+        &audit("create", "pods")
+            .name("p")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_pid = true)
+            .build(),
+    )
+    .remove(0);
+    assert_eq!(
+        alert.summary,
+        "alice@example.com ran create on pods team-a/p with hostNetwork false, hostPID true, hostIPC false"
+    );
+}
+
+#[test]
+fn networkpolicy_deleted() {
+    let rule = "k8s.networkpolicy_deleted";
+    let delete = |verb: &str| {
+        audit(verb, "networkpolicies")
+            .api_group("networking.k8s.io")
+            .name("deny-all")
+    };
+    check(delete("delete"), &[rule]);
+    check(delete("deletecollection"), &[rule]);
+    check(
+        delete("delete").user(SA_APP, ActorKind::Serviceaccount),
+        &[rule],
+    );
+    check(
+        delete("delete").user(
+            "system:serviceaccount:kube-system:namespace-controller",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(delete("delete").denied(), &[]);
+    check(delete("create"), &[]);
+    // Same resource name, other API group (e.g. a CRD of a CNI).
+    check(
+        audit("delete", "networkpolicies").api_group("crd.projectcalico.org"),
+        &[],
+    );
+}
+
+#[test]
+fn psa_labels_weakened() {
+    let rule = "k8s.psa_labels_weakened";
+    let labels = |value: serde_json::Value| json!({"requestObject": {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": value, "team": "a"}}}});
+    let namespace = || audit("patch", "namespaces").namespace(None).name("team-a");
+    check(namespace().raw(labels(json!("privileged"))), &[rule]);
+    check(namespace().raw(labels(json!(null))), &[rule]);
+    check(
+        audit("update", "namespaces")
+            .name("team-a")
+            .raw(labels(json!("privileged"))),
+        &[rule],
+    );
+    check(namespace().raw(labels(json!("restricted"))), &[]);
+    check(
+        namespace().raw(json!({"requestObject": {"metadata": {"labels": {"team": null}}}})),
+        &[],
+    );
+    check(namespace().raw(labels(json!("privileged"))).denied(), &[]);
+    check(
+        audit("patch", "namespaces")
+            .subresource("status")
+            .raw(labels(json!(null))),
+        &[],
+    );
+
+    let alert = alerts_for(&namespace().raw(labels(json!(null))).build()).remove(0);
+    assert_eq!(
+        alert.summary,
+        "alice@example.com set pod-security enforce to null on namespace team-a"
+    );
+    assert_eq!(
+        alert.fields[r#"raw.requestObject.metadata.labels["pod-security.kubernetes.io/enforce"]"#],
+        json!(null)
+    );
+}
+
+#[test]
+fn sa_token_request() {
+    let rule = "k8s.sa_token_request";
+    let token = || {
+        audit("create", "serviceaccounts")
+            .subresource("token")
+            .name("default")
+    };
+    check(token(), &[rule]);
+    // The kubelet requests tokens for every pod it runs.
+    check(token().user("system:node:worker-1", ActorKind::Node), &[]);
+    check(token().user(SA_APP, ActorKind::Serviceaccount), &[]);
+    check(token().denied(), &[]);
+    check(audit("create", "serviceaccounts").name("default"), &[]);
+}
+
+#[test]
+fn anonymous_access() {
+    let rule = "k8s.anonymous_access";
+    let anonymous = |uri: &str| {
+        audit("get", "pods")
+            .user("system:anonymous", ActorKind::Anonymous)
+            .groups(&["system:unauthenticated"])
+            .uri(uri)
+    };
+    check(anonymous("/api/v1/namespaces/team-a/pods"), &[rule]);
+    check(anonymous("/healthzz"), &[rule]);
+    check(
+        audit("list", "nodes")
+            .groups(&["system:unauthenticated"])
+            .user("anonymous-ish", ActorKind::Anonymous),
+        &[rule],
+    );
+    for public in ["/healthz", "/livez?verbose", "/readyz/ping", "/version"] {
+        check(anonymous(public), &[]);
+    }
+    check(anonymous("/api/v1/namespaces/team-a/pods").denied(), &[]);
+    check(audit("get", "pods"), &[]);
+}
+
+#[test]
+fn untrusted_image() {
+    let rule = "k8s.untrusted_image";
+    let pod = || {
+        audit("create", "pods").pod(pod_spec(
+            "Pod",
+            &[("app", "evil.example.com/miner:latest", None)],
+        ))
+    };
+    check(
+        pod().image(image(
+            "evil.example.com/miner:latest",
+            "evil.example.com",
+            "miner",
+            Some("latest"),
+            None,
+        )),
+        &[rule],
+    );
+    // One trusted image and one untrusted: the untrusted one counts.
+    check(
+        pod()
+            .image(image(
+                "nginx:1.27",
+                "docker.io",
+                "library/nginx",
+                Some("1.27"),
+                None,
+            ))
+            .image(image(
+                "10.0.0.5:5000/tool",
+                "10.0.0.5:5000",
+                "tool",
+                None,
+                None,
+            )),
+        &[rule],
+    );
+    // Near misses: pinned by digest, trusted registry, controller-made, denied.
+    check(
+        pod().image(image(
+            "evil.example.com/miner@sha256:ab",
+            "evil.example.com",
+            "miner",
+            None,
+            Some("sha256:ab"),
+        )),
+        &[],
+    );
+    check(
+        pod().image(image(
+            "ghcr.io/org/app:v1",
+            "ghcr.io",
+            "org/app",
+            Some("v1"),
+            None,
+        )),
+        &[],
+    );
+    // The digest and the registry must belong to the same image.
+    check(
+        pod()
+            .image(image(
+                "ghcr.io/org/app@sha256:cd",
+                "ghcr.io",
+                "org/app",
+                None,
+                Some("sha256:cd"),
+            ))
+            .image(image(
+                "quay.io/org/b:v1",
+                "quay.io",
+                "org/b",
+                Some("v1"),
+                None,
+            )),
+        &[],
+    );
+    let untrusted = || {
+        image(
+            "evil.example.com/miner:latest",
+            "evil.example.com",
+            "miner",
+            Some("latest"),
+            None,
+        )
+    };
+    check(
+        pod()
+            .image(untrusted())
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(pod().image(untrusted()).denied(), &[]);
+}
+
+#[test]
+fn falco_runtime_alert() {
+    let rule = "falco.runtime_alert";
+    for (priority, severity) in [
+        ("Emergency", Severity::Critical),
+        ("Critical", Severity::Critical),
+        ("Error", Severity::High),
+        ("Warning", Severity::Medium),
+        ("WARNING", Severity::Medium),
+    ] {
+        let alerts = alerts_for(&falco("Terminal shell in container", priority).build());
+        assert_eq!(alerts.len(), 1, "{priority}");
+        assert_eq!(alerts[0].rule_id, rule);
+        assert_eq!(alerts[0].severity, severity, "{priority}");
+        assert_eq!(alerts[0].source, event::AlertSource::Falco);
+        assert_eq!(alerts[0].name.as_deref(), Some("web-0"));
+    }
+    check(
+        falco("Contact K8S API Server From Container", "Notice"),
+        &[],
+    );
+    check(falco("Read sensitive file", "Informational"), &[]);
+    let alert = alerts_for(&falco("Terminal shell in container", "Warning").build()).remove(0);
+    assert_eq!(
+        alert.summary,
+        "Falco Terminal shell in container (Warning) in pod team-a/web-0"
+    );
+}
+
+#[test]
+fn alert_follows_the_contract() {
+    let event = audit("create", "pods")
+        .subresource("exec")
+        .name("web-0")
+        .stage("ResponseStarted")
+        .code(101)
+        .user("alice@example.com", ActorKind::Human)
+        .impersonating("bob")
+        .exec(&["cat", "/etc/shadow\nx"])
+        .build();
+    let alerts = alerts_for(&event);
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    assert_eq!(
+        alert.alert_id,
+        event::alert_id("k8s.pod_exec", std::slice::from_ref(&event.event_id))
+    );
+    assert_eq!(alert.event_ids, std::slice::from_ref(&event.event_id));
+    assert_eq!(alert.audit_ids, [event.audit_id.clone().unwrap()]);
+    assert_eq!(alert.time, event::format_rfc3339_micros(event.time));
+    assert_eq!(alert.actor.as_deref(), Some("alice@example.com as bob"));
+    assert_eq!(alert.cluster, "test");
+    assert_eq!(alert.namespace.as_deref(), Some("team-a"));
+    assert_eq!(alert.resource.as_deref(), Some("pods"));
+    assert_eq!(alert.name.as_deref(), Some("web-0"));
+    assert_eq!(alert.source, event::AlertSource::K8sAudit);
+    // One line, even when a value holds a newline.
+    assert_eq!(
+        alert.summary,
+        "alice@example.com as bob ran exec in pod team-a/web-0: cat /etc/shadow x"
+    );
+    // Re-running detection gives the same alert.
+    assert_eq!(alerts_for(&event), alerts);
+}
+
+#[test]
+fn builtin_summaries_render_without_placeholders() {
+    // One matching event per rule, each rendered; a summary must not contain template braces.
+    let events = [
+        audit("list", "secrets").build(),
+        audit("create", "clusterrolebindings").raw(binding_body("cluster-admin", json!([{"kind": "User", "name": "m"}]))).build(),
+        audit("create", "clusterroles").raw(json!({"requestObject": {"rules": [{"verbs": ["*"], "resources": ["*"]}]}})).build(),
+        audit("create", "pods").subresource("exec").stage("ResponseStarted").build(),
+        audit("create", "pods").pod(pod_spec("Pod", &[("a", "nginx", Some(true))])).volume("/").edit_pod(|spec| spec.host_pid = true).image(image("x.io/a", "x.io", "a", None, None)).build(),
+        audit("delete", "networkpolicies").api_group("networking.k8s.io").build(),
+        audit("patch", "namespaces").raw(json!({"requestObject": {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}})).build(),
+        audit("create", "serviceaccounts").subresource("token").build(),
+        audit("get", "pods").user("system:anonymous", ActorKind::Anonymous).build(),
+        falco("Terminal shell in container", "Error").build(),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for event in &events {
+        for alert in alerts_for(event) {
+            assert!(
+                !alert.summary.contains('{') && !alert.summary.contains('}'),
+                "{}",
+                alert.summary
+            );
+            assert!(!alert.summary.is_empty());
+            seen.insert(alert.rule_id);
+        }
+    }
+    let all: std::collections::BTreeSet<String> = RuleSet::builtin()
+        .unwrap()
+        .rules()
+        .map(|rule| rule.id.clone())
+        .collect();
+    assert_eq!(seen, all);
+}
