@@ -1,0 +1,18 @@
+//! kubetrail's query layer: read-only SQL over the `events` and `alerts` tables of the columnar
+//! store, with a row limit, a timeout and output as JSON lines, CSV or a table.
+//!
+//! Read-only is enforced twice: [`check_read_only`] inspects the parsed statement (one
+//! statement; only queries, `EXPLAIN`, `SHOW`, `DESCRIBE`; no file or URL tables), and
+//! [`run_sql`] plans with DataFusion's `SQLOptions` refusing DDL, DML and statements. The
+//! session from [`store::session_context`] has no URL tables.
+
+mod error;
+mod output;
+mod read_only;
+mod run;
+
+pub use error::QueryError;
+pub use output::{OutputFormat, write_results};
+pub use read_only::check_read_only;
+pub use run::{SqlLimits, SqlResult, run_sql};
+pub use store::session_context;

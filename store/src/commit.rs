@@ -1,0 +1,672 @@
+//! The columnar store's writer: atomic, crash-safe commits of events, alerts and dead letters
+//! together with the caller's source checkpoint.
+//!
+//! # Commit protocol
+//!
+//! Invariant: a crash at any instant leaves no partial file visible to a reader and, after
+//! [`ColumnarStore::open`], no lost and no duplicated row. A commit has three steps:
+//!
+//! 1. **prepare** — every data file of the batch is written in its final partition directory
+//!    under a hidden temporary name, `.part-<seq>-<n>.<ext>.tmp`, then fsynced together with its
+//!    directory. Readers ignore these names: tables list only `*.parquet`, and Spark/DuckDB/Trino
+//!    skip dot-files too.
+//! 2. **publish** — the commit record `_commits/<seq:020>.json`, naming every file and holding
+//!    the checkpoint and cumulative totals, is written to a temporary name, fsynced, renamed into
+//!    place and the `_commits` directory fsynced. This rename is the commit point.
+//! 3. **finish** — each temporary file is renamed to its final name `part-<seq:020>-<n:04>.<ext>`
+//!    and the directories fsynced; commit records older than the last [`KEPT_COMMITS`] are
+//!    pruned.
+//!
+//! Recovery on open: every retained commit record is rolled forward (pending renames done, so a
+//! crash after publish loses nothing); then every temporary file left in the tables is deleted
+//! (a crash before publish leaves nothing behind, and the source replays from the previous
+//! checkpoint, so nothing is duplicated). The newest record's checkpoint is returned.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use event::{Alert, DeadLetter, Event};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
+use crate::schema::{alerts_batch, events_batch};
+use crate::{Config, StoreError};
+
+/// Directory (under the data directory) of the `events` table.
+pub const EVENTS_DIR: &str = "events";
+/// Directory of the `alerts` table.
+pub const ALERTS_DIR: &str = "alerts";
+/// Directory of the dead-letter JSON lines.
+pub const DEAD_LETTERS_DIR: &str = "dead_letters";
+/// Directory of the commit log.
+pub const COMMITS_DIR: &str = "_commits";
+/// How many commit records are kept; older ones are pruned after each commit.
+pub const KEPT_COMMITS: usize = 8;
+
+const LOCK_FILE: &str = ".kubetrail.lock";
+const RECORD_FORMAT: u32 = 1;
+
+/// Cumulative counters of everything committed to this data directory, persisted in each
+/// commit record so they survive restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Sequence number of the newest commit, 0 before the first.
+    pub last_seq: u64,
+    pub commits: u64,
+    pub events: u64,
+    pub alerts: u64,
+    pub dead_letters: u64,
+    /// Data files written (Parquet and JSON lines).
+    pub files: u64,
+    /// Bytes of data files written.
+    pub bytes: u64,
+}
+
+/// What one commit wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Sequence number of the commit; for a no-op commit (nothing to write, no checkpoint) the
+    /// sequence number of the previous commit.
+    pub seq: u64,
+    pub events: usize,
+    pub alerts: usize,
+    pub dead_letters: usize,
+    /// Rows dropped because their `event_id` (or `alert_id`) repeated within the batch.
+    pub duplicates: usize,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// One data file named by a commit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileEntry {
+    /// Table directory: `events`, `alerts` or `dead_letters`.
+    table: String,
+    /// Partition path inside the table, e.g. `date=2026-01-01/hour=03`.
+    partition: String,
+    /// Final file name, e.g. `part-00000000000000000042-0000.parquet`.
+    name: String,
+    rows: u64,
+    bytes: u64,
+}
+
+impl FileEntry {
+    fn dir(&self, data_dir: &Path) -> PathBuf {
+        data_dir.join(&self.table).join(&self.partition)
+    }
+
+    fn final_path(&self, data_dir: &Path) -> PathBuf {
+        self.dir(data_dir).join(&self.name)
+    }
+
+    fn tmp_path(&self, data_dir: &Path) -> PathBuf {
+        self.dir(data_dir).join(format!(".{}.tmp", self.name))
+    }
+}
+
+/// The commit log entry `_commits/<seq:020>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CommitRecord {
+    format: u32,
+    seq: u64,
+    committed_at: String,
+    /// The caller's source checkpoint; carried forward from the previous commit when a commit
+    /// gives none.
+    checkpoint: Option<serde_json::Value>,
+    files: Vec<FileEntry>,
+    totals: StoreStats,
+}
+
+/// A prepared commit: its files are written under temporary names, nothing is visible yet.
+/// Pass it to [`ColumnarStore::publish`] then [`ColumnarStore::finish`].
+#[derive(Debug)]
+pub struct CommitPlan {
+    record: CommitRecord,
+    info: CommitInfo,
+}
+
+impl CommitPlan {
+    /// Sequence number this commit will have.
+    pub fn seq(&self) -> u64 {
+        self.record.seq
+    }
+
+    /// Temporary paths of the prepared files.
+    pub fn tmp_paths(&self, data_dir: &Path) -> Vec<PathBuf> {
+        self.record
+            .files
+            .iter()
+            .map(|file| file.tmp_path(data_dir))
+            .collect()
+    }
+}
+
+/// Writer of the hive-partitioned Parquet tables under one data directory. One writer per data
+/// directory (enforced with a file lock).
+#[derive(Debug)]
+pub struct ColumnarStore {
+    config: Config,
+    /// Held for the store's lifetime; dropping it releases the lock.
+    _lock: File,
+    last: Option<CommitRecord>,
+    /// Set between publish and finish: a failed finish is rolled forward before the next commit.
+    needs_recovery: bool,
+}
+
+impl ColumnarStore {
+    /// Opens (creating) the data directory and recovers from any crash: completes a published
+    /// commit whose renames were interrupted, deletes files of unpublished ones. Returns the
+    /// checkpoint of the last commit, if any.
+    pub fn open(config: &Config) -> Result<(ColumnarStore, Option<serde_json::Value>), StoreError> {
+        config.validate()?;
+        let data_dir = &config.data_dir;
+        fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        for dir in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR, COMMITS_DIR] {
+            files::create_dir_durable(data_dir, &data_dir.join(dir))?;
+        }
+        let lock_path = data_dir.join(LOCK_FILE);
+        let lock = File::create(&lock_path).map_err(|source| StoreError::WriteFile {
+            path: lock_path.clone(),
+            source,
+        })?;
+        lock.try_lock().map_err(|error| {
+            let source = match error {
+                TryLockError::WouldBlock => std::io::Error::from(std::io::ErrorKind::WouldBlock),
+                TryLockError::Error(error) => error,
+            };
+            StoreError::Locked {
+                path: lock_path.clone(),
+                source,
+            }
+        })?;
+        let mut store = ColumnarStore {
+            config: config.clone(),
+            _lock: lock,
+            last: None,
+            needs_recovery: true,
+        };
+        store.recover()?;
+        let checkpoint = store
+            .last
+            .as_ref()
+            .and_then(|record| record.checkpoint.clone());
+        info!(data_dir = %data_dir.display(), last_seq = store.stats().last_seq, "opened columnar store");
+        Ok((store, checkpoint))
+    }
+
+    /// Root of the data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Cumulative counters over every commit to this data directory.
+    pub fn stats(&self) -> StoreStats {
+        self.last
+            .as_ref()
+            .map(|record| record.totals)
+            .unwrap_or_default()
+    }
+
+    /// The checkpoint of the last commit.
+    pub fn checkpoint(&self) -> Option<&serde_json::Value> {
+        self.last
+            .as_ref()
+            .and_then(|record| record.checkpoint.as_ref())
+    }
+
+    /// Makes a batch durable atomically with the source checkpoint: after this returns, the rows
+    /// are visible to queries and `open` returns this checkpoint; if the process dies before,
+    /// neither is. Synchronous and CPU-heavy: async callers run it in `spawn_blocking`.
+    ///
+    /// A batch with no rows but a checkpoint still commits (positions advance past filtered and
+    /// dead lines); one with neither is a no-op. Repeated `event_id`s (and `alert_id`s) within
+    /// the batch are stored once; across batches, deduplication is the pipeline's dedupe stage.
+    pub fn commit(
+        &mut self,
+        events: &[Event],
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<CommitInfo, StoreError> {
+        if events.is_empty() && alerts.is_empty() && dead_letters.is_empty() && checkpoint.is_none()
+        {
+            return Ok(CommitInfo {
+                seq: self.stats().last_seq,
+                ..CommitInfo::default()
+            });
+        }
+        let plan = self.prepare(events, alerts, dead_letters, checkpoint)?;
+        self.publish(&plan)?;
+        self.finish(plan)
+    }
+
+    /// Step 1 of [`commit`](Self::commit): writes and fsyncs every data file under a temporary
+    /// name. Nothing is visible and nothing is committed yet.
+    pub fn prepare(
+        &mut self,
+        events: &[Event],
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+        checkpoint: Option<&serde_json::Value>,
+    ) -> Result<CommitPlan, StoreError> {
+        if self.needs_recovery {
+            self.recover()?;
+        }
+        let seq = self.stats().last_seq + 1;
+        let mut writer = BatchWriter {
+            config: &self.config,
+            seq,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        };
+        let written = writer.write_all(events, alerts, dead_letters);
+        let counts = match written {
+            Ok(counts) => counts,
+            Err(error) => {
+                writer.remove_written();
+                return Err(error);
+            }
+        };
+        let previous = self.stats();
+        let bytes: u64 = writer.files.iter().map(|file| file.bytes).sum();
+        let info = CommitInfo {
+            seq,
+            events: counts.events,
+            alerts: counts.alerts,
+            dead_letters: counts.dead_letters,
+            duplicates: counts.duplicates,
+            files: writer.files.len(),
+            bytes,
+        };
+        let totals = StoreStats {
+            last_seq: seq,
+            commits: previous.commits + 1,
+            events: previous.events + counts.events as u64,
+            alerts: previous.alerts + counts.alerts as u64,
+            dead_letters: previous.dead_letters + counts.dead_letters as u64,
+            files: previous.files + writer.files.len() as u64,
+            bytes: previous.bytes + bytes,
+        };
+        let checkpoint = checkpoint.cloned().or_else(|| self.checkpoint().cloned());
+        let record = CommitRecord {
+            format: RECORD_FORMAT,
+            seq,
+            committed_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            checkpoint,
+            files: writer.files,
+            totals,
+        };
+        Ok(CommitPlan { record, info })
+    }
+
+    /// Step 2 of [`commit`](Self::commit), the commit point: durably writes the commit record.
+    /// From here on the batch and its checkpoint survive any crash.
+    pub fn publish(&mut self, plan: &CommitPlan) -> Result<(), StoreError> {
+        let last = self.stats().last_seq;
+        if plan.record.seq != last + 1 {
+            return Err(StoreError::OutOfOrderCommit {
+                seq: plan.record.seq,
+                last,
+            });
+        }
+        let commits_dir = self.config.data_dir.join(COMMITS_DIR);
+        let final_path = commits_dir.join(record_name(plan.record.seq));
+        let tmp_path = commits_dir.join(format!(".{}.tmp", record_name(plan.record.seq)));
+        let json = serde_json::to_string_pretty(&plan.record).map_err(|error| {
+            StoreError::CorruptCommit {
+                path: final_path.clone(),
+                reason: error.to_string(),
+            }
+        })?;
+        files::write_lines(&tmp_path, &[json])?;
+        files::rename(&tmp_path, &final_path)?;
+        files::sync_dir(&commits_dir)?;
+        self.needs_recovery = true;
+        self.last = Some(plan.record.clone());
+        debug!(
+            seq = plan.record.seq,
+            files = plan.record.files.len(),
+            "published commit"
+        );
+        Ok(())
+    }
+
+    /// Step 3 of [`commit`](Self::commit): renames the files to their visible names and prunes
+    /// old commit records.
+    pub fn finish(&mut self, plan: CommitPlan) -> Result<CommitInfo, StoreError> {
+        roll_forward(&self.config.data_dir, &plan.record)?;
+        prune_commits(&self.config.data_dir)?;
+        self.needs_recovery = false;
+        Ok(plan.info)
+    }
+
+    /// Rolls every retained commit forward, deletes temporary files of unpublished commits and
+    /// loads the newest commit record.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        let data_dir = self.config.data_dir.clone();
+        let commits_dir = data_dir.join(COMMITS_DIR);
+        let mut seqs = Vec::new();
+        for (path, name, is_dir) in files::list_dir(&commits_dir)? {
+            if is_dir {
+                continue;
+            }
+            if let Some(seq) = parse_record_name(&name) {
+                seqs.push((seq, path));
+            } else if name.starts_with('.') && name.ends_with(".tmp") {
+                files::remove_file(&path)?;
+            }
+        }
+        seqs.sort();
+        let mut newest = None;
+        for (_, path) in &seqs {
+            let record = read_record(path)?;
+            roll_forward(&data_dir, &record)?;
+            newest = Some(record);
+        }
+        let removed = remove_uncommitted(&data_dir)?;
+        if removed > 0 {
+            warn!(
+                files = removed,
+                "removed temporary files of an interrupted commit"
+            );
+        }
+        prune_commits(&data_dir)?;
+        self.last = newest;
+        self.needs_recovery = false;
+        Ok(())
+    }
+}
+
+fn record_name(seq: u64) -> String {
+    format!("{seq:020}.json")
+}
+
+fn parse_record_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    if digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
+    let text = fs::read_to_string(path).map_err(|source| StoreError::ReadCommit {
+        path: path.to_owned(),
+        source,
+    })?;
+    let record: CommitRecord =
+        serde_json::from_str(&text).map_err(|error| StoreError::CorruptCommit {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+    if record.format != RECORD_FORMAT {
+        return Err(StoreError::CorruptCommit {
+            path: path.to_owned(),
+            reason: format!("unknown record format {}", record.format),
+        });
+    }
+    Ok(record)
+}
+
+/// Renames the committed files still under their temporary names and syncs their directories.
+fn roll_forward(data_dir: &Path, record: &CommitRecord) -> Result<(), StoreError> {
+    let mut dirs = BTreeSet::new();
+    for file in &record.files {
+        let tmp_path = file.tmp_path(data_dir);
+        let final_path = file.final_path(data_dir);
+        if tmp_path.exists() {
+            files::rename(&tmp_path, &final_path)?;
+            dirs.insert(file.dir(data_dir));
+        } else if !final_path.exists() {
+            warn!(seq = record.seq, path = %final_path.display(), "committed file is missing (removed by retention?)");
+        }
+    }
+    for dir in dirs {
+        files::sync_dir(&dir)?;
+    }
+    Ok(())
+}
+
+/// Deletes temporary data files (`.part-*.tmp`) left by a commit that never published.
+fn remove_uncommitted(data_dir: &Path) -> Result<usize, StoreError> {
+    fn walk(dir: &Path, depth: usize, removed: &mut usize) -> Result<(), StoreError> {
+        let mut removed_here = false;
+        for (path, name, is_dir) in files::list_dir(dir)? {
+            if is_dir {
+                if depth > 0 {
+                    walk(&path, depth - 1, removed)?;
+                }
+            } else if name.starts_with(".part-") && name.ends_with(".tmp") {
+                files::remove_file(&path)?;
+                *removed += 1;
+                removed_here = true;
+            }
+        }
+        if removed_here {
+            files::sync_dir(dir)?;
+        }
+        Ok(())
+    }
+    let mut removed = 0;
+    for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+        walk(&data_dir.join(table), 2, &mut removed)?;
+    }
+    Ok(removed)
+}
+
+/// Keeps the newest [`KEPT_COMMITS`] records. Older ones are fully rolled forward: a record is
+/// pruned only after a newer commit finished.
+fn prune_commits(data_dir: &Path) -> Result<(), StoreError> {
+    let commits_dir = data_dir.join(COMMITS_DIR);
+    let mut records: Vec<(u64, PathBuf)> = files::list_dir(&commits_dir)?
+        .into_iter()
+        .filter_map(|(path, name, _)| parse_record_name(&name).map(|seq| (seq, path)))
+        .collect();
+    if records.len() <= KEPT_COMMITS {
+        return Ok(());
+    }
+    records.sort();
+    let excess = records.len() - KEPT_COMMITS;
+    for (_, path) in &records[..excess] {
+        files::remove_file(path)?;
+    }
+    files::sync_dir(&commits_dir)
+}
+
+#[derive(Default)]
+struct Counts {
+    events: usize,
+    alerts: usize,
+    dead_letters: usize,
+    duplicates: usize,
+}
+
+/// Writes the temporary files of one commit, remembering them for the record (or for cleanup).
+struct BatchWriter<'a> {
+    config: &'a Config,
+    seq: u64,
+    files: Vec<FileEntry>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl BatchWriter<'_> {
+    fn write_all(
+        &mut self,
+        events: &[Event],
+        alerts: &[Alert],
+        dead_letters: &[DeadLetter],
+    ) -> Result<Counts, StoreError> {
+        let mut counts = Counts::default();
+        self.write_events(events, &mut counts)?;
+        self.write_alerts(alerts, &mut counts)?;
+        self.write_dead_letters(dead_letters, &mut counts)?;
+        for dir in &self.dirs {
+            files::sync_dir(dir)?;
+        }
+        Ok(counts)
+    }
+
+    fn write_events(&mut self, events: &[Event], counts: &mut Counts) -> Result<(), StoreError> {
+        let mut seen = HashSet::with_capacity(events.len());
+        let mut unique: Vec<&Event> = events
+            .iter()
+            .filter(|event| seen.insert(event.event_id.as_str()))
+            .collect();
+        counts.duplicates += events.len() - unique.len();
+        counts.events = unique.len();
+        unique.sort_by(|left, right| {
+            left.time
+                .cmp(&right.time)
+                .then_with(|| left.event_id.cmp(&right.event_id))
+        });
+        let mut partitions: BTreeMap<(String, String), Vec<&Event>> = BTreeMap::new();
+        for event in unique {
+            partitions
+                .entry(files::partition_of(event.time))
+                .or_default()
+                .push(event);
+        }
+        for ((date, hour), rows) in partitions {
+            let batch = events_batch(&rows)?;
+            let properties = files::writer_properties(
+                &EVENTS_LAYOUT,
+                self.config.zstd_level,
+                self.config.row_group_rows,
+            );
+            let partition = format!("date={date}/hour={hour}");
+            self.write_file(EVENTS_DIR, partition, "parquet", rows.len(), |path| {
+                files::write_parquet(path, &batch, properties)
+            })?;
+        }
+        Ok(())
+    }
+
+    fn write_alerts(&mut self, alerts: &[Alert], counts: &mut Counts) -> Result<(), StoreError> {
+        let now = Utc::now().timestamp_micros();
+        let mut seen = HashSet::with_capacity(alerts.len());
+        let mut unique: Vec<(&Alert, Option<i64>)> = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            if !seen.insert(alert.alert_id.as_str()) {
+                counts.duplicates += 1;
+                continue;
+            }
+            let time = files::parse_rfc3339_micros(&alert.time);
+            if time.is_none() {
+                warn!(alert_id = %alert.alert_id, time = %alert.time, "alert time is not RFC 3339; stored without time");
+            }
+            unique.push((alert, time));
+        }
+        counts.alerts = unique.len();
+        unique.sort_by(|left, right| {
+            left.1
+                .cmp(&right.1)
+                .then_with(|| left.0.alert_id.cmp(&right.0.alert_id))
+        });
+        let mut partitions: BTreeMap<String, Vec<(&Alert, Option<i64>)>> = BTreeMap::new();
+        for (alert, time) in unique {
+            partitions
+                .entry(files::partition_of(time.unwrap_or(now)).0)
+                .or_default()
+                .push((alert, time));
+        }
+        for (date, rows) in partitions {
+            let batch = alerts_batch(&rows)?;
+            let properties = files::writer_properties(
+                &ALERTS_LAYOUT,
+                self.config.zstd_level,
+                self.config.row_group_rows,
+            );
+            self.write_file(
+                ALERTS_DIR,
+                format!("date={date}"),
+                "parquet",
+                rows.len(),
+                |path| files::write_parquet(path, &batch, properties),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn write_dead_letters(
+        &mut self,
+        dead_letters: &[DeadLetter],
+        counts: &mut Counts,
+    ) -> Result<(), StoreError> {
+        counts.dead_letters = dead_letters.len();
+        let now = Utc::now().timestamp_micros();
+        let mut partitions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for dead_letter in dead_letters {
+            let time = files::parse_rfc3339_micros(&dead_letter.time).unwrap_or(now);
+            let line =
+                serde_json::to_string(dead_letter).map_err(|error| StoreError::WriteFile {
+                    path: self.config.data_dir.join(DEAD_LETTERS_DIR),
+                    source: error.into(),
+                })?;
+            partitions
+                .entry(files::partition_of(time).0)
+                .or_default()
+                .push(line);
+        }
+        for (date, lines) in partitions {
+            self.write_file(
+                DEAD_LETTERS_DIR,
+                format!("date={date}"),
+                "jsonl",
+                lines.len(),
+                |path| files::write_lines(path, &lines),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Writes one temporary file with `write` and records it.
+    fn write_file(
+        &mut self,
+        table: &str,
+        partition: String,
+        extension: &str,
+        rows: usize,
+        write: impl FnOnce(&Path) -> Result<u64, StoreError>,
+    ) -> Result<(), StoreError> {
+        let data_dir = &self.config.data_dir;
+        let mut entry = FileEntry {
+            table: table.to_owned(),
+            partition,
+            name: format!("part-{:020}-{:04}.{extension}", self.seq, self.files.len()),
+            rows: rows as u64,
+            bytes: 0,
+        };
+        let dir = entry.dir(data_dir);
+        files::create_dir_durable(data_dir, &dir)?;
+        let final_path = entry.final_path(data_dir);
+        if final_path.exists() {
+            return Err(StoreError::FileExists { path: final_path });
+        }
+        let tmp_path = entry.tmp_path(data_dir);
+        // Recorded before writing so a failed write is cleaned up too.
+        self.files.push(entry.clone());
+        entry.bytes = write(&tmp_path)?;
+        if let Some(last) = self.files.last_mut() {
+            *last = entry;
+        }
+        self.dirs.insert(dir);
+        Ok(())
+    }
+
+    /// Best-effort cleanup after a failed prepare; whatever remains is removed on next open.
+    fn remove_written(&self) {
+        for file in &self.files {
+            let path = file.tmp_path(&self.config.data_dir);
+            if let Err(error) = files::remove_file(&path) {
+                warn!(path = %path.display(), %error, "failed to remove temporary file of a failed commit");
+            }
+        }
+    }
+}

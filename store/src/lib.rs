@@ -1,0 +1,31 @@
+//! kubetrail's columnar store: normalised events, alerts and dead letters as hive-partitioned
+//! Parquet (and JSON lines) under the data directory, committed atomically with the source
+//! checkpoint, and read back through DataFusion tables.
+//!
+//! Layout of the data directory (design.md §4, a contract):
+//!
+//! ```text
+//! events/date=YYYY-MM-DD/hour=HH/part-<seq:020>-<n:04>.parquet
+//! alerts/date=YYYY-MM-DD/part-<seq:020>-<n:04>.parquet
+//! dead_letters/date=YYYY-MM-DD/part-<seq:020>-<n:04>.jsonl
+//! _commits/<seq:020>.json          the commit log: files, checkpoint, cumulative totals
+//! ```
+//!
+//! See [`commit`] for the commit protocol and [`table`] for how `time` predicates prune
+//! partitions.
+
+pub mod commit;
+mod config;
+mod error;
+mod files;
+mod schema;
+pub mod table;
+
+pub use commit::{ColumnarStore, CommitInfo, CommitPlan, StoreStats};
+pub use config::Config;
+pub use error::StoreError;
+pub use schema::{
+    DATE_COLUMN, HOUR_COLUMN, TIME_COLUMN, alerts_file_schema, alerts_schema, events_file_schema,
+    events_schema,
+};
+pub use table::{TimePartitionedTable, session_context};
