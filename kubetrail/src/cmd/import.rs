@@ -1,0 +1,121 @@
+//! `kubetrail import`: backfill files through detection into both stores, with a progress bar
+//! on a terminal and a summary at the end.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use store::ColumnarStore;
+
+use crate::cmd::{check_inputs, engine, human_bytes};
+use crate::history::{self, Outputs, Summary};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Audit-log or Falco files, JSON lines, plain or gzip.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Data directory.
+    #[arg(long, default_value = "./kubetrail-data")]
+    pub data_dir: PathBuf,
+    /// Cluster name given to the imported events.
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Extra rule file or directory (repeatable).
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rules.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Keep `RequestReceived` stage events (dropped by default).
+    #[arg(long)]
+    pub keep_request_received: bool,
+    /// Events per store commit (larger means fewer, bigger Parquet files).
+    #[arg(long, default_value_t = 250_000)]
+    pub commit_events: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    check_inputs(&args.files)?;
+    let summary = import(&args)?;
+    print_summary(&summary, &args.data_dir);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the import and returns its summary (also used by `bench import`).
+pub fn import(args: &Args) -> anyhow::Result<Summary> {
+    let engine = engine(!args.no_builtin_rules, &args.rules)?;
+    let store_config = store::Config {
+        data_dir: args.data_dir.clone(),
+        ..store::Config::default()
+    };
+    let (store, _) =
+        ColumnarStore::open(&store_config).context("failed to open the data directory")?;
+    let total_bytes: u64 = args
+        .files
+        .iter()
+        .filter_map(|path| std::fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total_bytes);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+            )
+            .expect("the progress template is valid"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let options = ingest::ReadOptions {
+        cluster: args.cluster.clone(),
+        keep_request_received: args.keep_request_received,
+        ..ingest::ReadOptions::default()
+    };
+    let mut on_alerts = |_: &[event::Alert]| Ok(());
+    let mut on_progress = |bytes: u64| progress.set_position(bytes);
+    let summary = history::run(
+        &args.files,
+        &options,
+        &engine,
+        ingest::Config::default().dedupe_capacity,
+        Outputs {
+            store: Some(store),
+            commit_max_events: args.commit_events,
+            on_alerts: &mut on_alerts,
+            on_progress: &mut on_progress,
+        },
+    )?;
+    progress.finish_and_clear();
+    Ok(summary)
+}
+
+fn print_summary(summary: &Summary, data_dir: &std::path::Path) {
+    let rate = summary.events as f64 / summary.seconds.max(1e-9);
+    let mb_rate = summary.bytes as f64 / 1e6 / summary.seconds.max(1e-9);
+    eprintln!(
+        "imported {} events from {} file(s) ({}) in {:.1}s: {:.0} events/s, {:.1} MB/s",
+        summary.events,
+        summary.files,
+        human_bytes(summary.bytes),
+        summary.seconds,
+        rate,
+        mb_rate
+    );
+    eprintln!(
+        "  {} duplicates dropped, {} RequestReceived filtered, {} dead letters, {} alerts, {} commits",
+        summary.duplicates,
+        summary.filtered,
+        summary.dead_letters,
+        summary.alerts(),
+        summary.commits
+    );
+    for (rule, count) in &summary.alerts_by_rule {
+        eprintln!("  {count:>8}  {rule}");
+    }
+    eprintln!("  data directory: {}", data_dir.display());
+}

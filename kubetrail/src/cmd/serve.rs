@@ -1,0 +1,52 @@
+//! `kubetrail serve`: the long-running pipeline until SIGINT or SIGTERM.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd::{bad_input, engine};
+use crate::config::Config;
+use crate::pipeline::{self, Counters};
+use crate::sinks::AlertSinks;
+
+pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path).map_err(|e| bad_input(format!("{e:#}")))?;
+    let engine = engine(config.detect.builtin_rules, &config.detect.rule_paths)?;
+    let sinks = AlertSinks::open(&config.alerts)?;
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(shutdown_on_signal(cancel.clone()));
+        let counters = Arc::new(Counters::default());
+        tracing::info!(config = %config_path.display(), "kubetrail serve started");
+        pipeline::run(&config, engine, sinks, counters.clone(), cancel).await?;
+        tracing::info!(
+            events = Counters::get(&counters.events),
+            alerts = Counters::get(&counters.alerts),
+            dead_letters = Counters::get(&counters.dead_letters),
+            commits = Counters::get(&counters.commits),
+            "kubetrail serve stopped cleanly"
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Cancels `cancel` on SIGINT or SIGTERM.
+pub async fn shutdown_on_signal(cancel: CancellationToken) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+    cancel.cancel();
+}

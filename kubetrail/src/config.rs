@@ -1,0 +1,160 @@
+//! The TOML configuration: one table per stage, unknown keys rejected, validated once at start-up.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// The whole configuration file (`deploy/config/kubetrail.toml` is the documented example).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub ingest: ingest::Config,
+    #[serde(default)]
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub store: store::Config,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+}
+
+/// Which rules run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Load the built-in rule pack.
+    #[serde(default = "default_true")]
+    pub builtin_rules: bool,
+    /// Extra rule files or directories of `.yaml` rule files.
+    #[serde(default)]
+    pub rule_paths: Vec<PathBuf>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            builtin_rules: true,
+            rule_paths: Vec::new(),
+        }
+    }
+}
+
+/// Where alerts go besides the `alerts` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Print each alert as a JSON line on standard output.
+    #[serde(default)]
+    pub stdout: bool,
+    /// Append each alert as a JSON line to this file.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// Sizes of the channels between stages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Batches buffered between two stages before the earlier stage waits (back-pressure).
+    #[serde(default = "default_channel_batches")]
+    pub channel_batches: usize,
+    /// Longest time events wait in memory before they are committed to the store. Alerts do
+    /// not wait for this: they are delivered as soon as the rules have run.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
+    /// Commit as soon as this many events are waiting.
+    #[serde(default = "default_commit_max_events")]
+    pub commit_max_events: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            channel_batches: default_channel_batches(),
+            commit_interval_ms: default_commit_interval_ms(),
+            commit_max_events: default_commit_max_events(),
+        }
+    }
+}
+
+fn default_commit_interval_ms() -> u64 {
+    5_000
+}
+
+fn default_commit_max_events() -> usize {
+    200_000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_channel_batches() -> usize {
+    4
+}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("invalid config {}", path.display()))
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.ingest.validate()?;
+        if self.pipeline.channel_batches == 0 {
+            bail!("pipeline.channel_batches must be at least 1");
+        }
+        if self.pipeline.commit_max_events == 0 || self.pipeline.commit_interval_ms == 0 {
+            bail!("pipeline.commit_max_events and pipeline.commit_interval_ms must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_config_parses_and_validates() {
+        let text = include_str!("../../deploy/config/kubetrail.toml");
+        let config = Config::parse(text).expect("example config is valid");
+        assert_eq!(config.ingest.files.len(), 2);
+        assert_eq!(config.ingest.files[0].cluster, "prod-eu-1");
+        assert_eq!(config.store.data_dir, PathBuf::from("/var/lib/kubetrail"));
+        assert!(config.alerts.stdout);
+        assert_eq!(config.pipeline.commit_max_events, 200_000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_rejected() {
+        for text in [
+            "[ingest]\nno_such_key = 1\n",
+            "[nosuchtable]\n",
+            "[pipeline]\nchannel_batches = 0\n",
+            "[pipeline]\ncommit_interval_ms = 0\n",
+            "[ingest]\nmax_line_bytes = 0\n",
+        ] {
+            assert!(Config::parse(text).is_err(), "accepted: {text}");
+        }
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = Config::parse("").expect("defaults are valid");
+        assert!(config.detect.builtin_rules);
+        assert_eq!(config.pipeline.channel_batches, 4);
+    }
+}

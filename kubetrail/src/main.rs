@@ -1,0 +1,87 @@
+//! The `kubetrail` binary: command line, configuration, wiring of the stages, shutdown.
+//! Domain logic lives in the library crates; this crate only connects them.
+
+mod cmd;
+mod config;
+mod history;
+mod pipeline;
+mod sinks;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kubernetes audit logs and Falco events to real-time alerts, Parquet and SQL.
+#[derive(Debug, Parser)]
+#[command(name = "kubetrail", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate live traffic with attacks into a temporary directory and run the pipeline on it.
+    Demo(cmd::demo::Args),
+    /// Run the long-running pipeline: tail the configured files, detect, store.
+    Serve {
+        /// Configuration file (TOML); see deploy/config/kubetrail.toml.
+        #[arg(long, default_value = "kubetrail.toml")]
+        config: PathBuf,
+    },
+    /// Backfill audit-log or Falco files (plain or .gz) through detection into the store.
+    Import(cmd::import::Args),
+    /// Run the rules over files and print alerts as JSON lines; stores nothing.
+    Detect(cmd::detect::Args),
+    /// Run a read-only SQL statement over the `events` and `alerts` tables.
+    Sql(cmd::sql::Args),
+    /// Write synthetic, realistic audit traffic, optionally with labelled attacks.
+    Generate(cmd::generate::Args),
+    /// List or lint detection rules.
+    Rules {
+        #[command(subcommand)]
+        command: cmd::rules::Command,
+    },
+    /// Measure throughput: `bench detect` (decode + normalise + rules) or `bench import`.
+    Bench {
+        #[command(subcommand)]
+        command: cmd::bench::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve { .. } | Command::Demo(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
+    let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Serve { config } => cmd::serve::run(&config),
+        Command::Import(args) => cmd::import::run(args),
+        Command::Detect(args) => cmd::detect::run(args),
+        Command::Sql(args) => cmd::sql::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
+        Command::Rules { command } => cmd::rules::run(command),
+        Command::Bench { command } => cmd::bench::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.is::<cmd::BadInput>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Helpers shared by the end-to-end tests: run the binary, read SQL results, write files.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kubetrail");
+
+/// Runs the binary to completion.
+pub fn kubetrail(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("kubetrail runs")
+}
+
+/// Runs the binary, asserts success, returns stdout.
+pub fn ok_stdout(args: &[&str]) -> String {
+    let out = kubetrail(args);
+    assert!(
+        out.status.success(),
+        "kubetrail {args:?} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("stdout is UTF-8")
+}
+
+/// The single value of a one-row, one-column query, as text.
+pub fn sql_value(data: &Path, statement: &str) -> String {
+    let out = ok_stdout(&[
+        "sql",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        statement,
+    ]);
+    let mut lines = out.lines();
+    lines.next().expect("csv header");
+    lines.next().expect("one row").trim().to_owned()
+}
+
+/// (auditID, scenario) pairs of a labels file.
+pub fn labels(path: &Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .expect("labels file")
+        .lines()
+        .map(|line| {
+            let label: serde_json::Value = serde_json::from_str(line).expect("label is JSON");
+            (
+                label["auditID"].as_str().unwrap().to_owned(),
+                label["scenario"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write fixture");
+}
+
+/// Writes `bytes` gzip-compressed to `path`, with the system's gzip.
+pub fn gzip(bytes: &[u8], path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut child = Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(file)
+        .spawn()
+        .expect("gzip runs");
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// Calls `f` on every file under `dir`.
+pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            walk(&path, f);
+        } else {
+            f(&path);
+        }
+    }
+}
