@@ -87,7 +87,14 @@ pub(crate) fn audit_event(
     let stage = document.stage.map(Text::into_string);
     let event_id = audit_event_id(&options.cluster, &audit_id, stage.as_deref().unwrap_or(""));
     let resource = resource.map(Text::into_string);
-    let name = name.map(Text::into_string);
+    let name = name
+        .map(Text::into_string)
+        .or_else(|| match verb.as_ref().map(Text::as_str) {
+            Some("create") if subresource.is_none() => {
+                created_name(document.response_object, document.request_object)
+            }
+            _ => None,
+        });
     let pod_name = if resource.as_deref() == Some("pods") {
         name.clone()
     } else {
@@ -169,6 +176,30 @@ fn split_user(user: Option<UserInfo<'_>>) -> (Option<String>, Vec<String>) {
         ),
         None => (None, Vec::new()),
     }
+}
+
+/// The name of a created object: a create request's `objectRef` has no name, so take
+/// `metadata.name` from the response (which also holds names made from `generateName`), else
+/// from the request.
+fn created_name(response: Option<&RawValue>, request: Option<&RawValue>) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: Option<String>,
+    }
+    [response, request].into_iter().flatten().find_map(|body| {
+        if !body.get().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<Object>(body.get())
+            .ok()?
+            .metadata?
+            .name
+            .filter(|name| !name.is_empty())
+    })
 }
 
 /// Who the authenticated user is, from the username and groups.

@@ -535,3 +535,17 @@ fn empty_event_list_decodes_to_nothing() {
     assert_eq!(outcome, DecodeOutcome::default());
     assert!(events.is_empty());
 }
+
+#[test]
+fn a_created_object_without_objectref_name_is_named_from_its_body() {
+    // The response holds the name generated from `generateName`.
+    check(
+        "pod_create_generate_name_without_objectref_name.json",
+        json!({"name": "debug-x7k2p", "pod_name": "debug-x7k2p", "namespace": "shop"}),
+    );
+    // At Request level only the request body is there.
+    check(
+        "deployment_create_request_level_without_objectref_name.json",
+        json!({"name": "web", "resource": "deployments"}),
+    );
+}
