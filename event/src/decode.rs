@@ -1,10 +1,11 @@
 //! Line decoding: recognise what a JSON line holds (audit Event, EventList, array, Falco
-//! alert) and hand each event to its normaliser.
+//! alert, or a cloud envelope around audit events) and hand each event to its normaliser.
 
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::audit::{Document, Text};
+use crate::envelope::decode_envelope;
 use crate::error::DecodeError;
 use crate::falco::falco_event;
 use crate::model::Event;
@@ -62,8 +63,36 @@ fn decode_text(
     }
 }
 
+/// Whether an object without `auditID`, `items` or a Falco rule may be a cloud envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Envelopes {
+    Unwrap,
+    Reject,
+}
+
 fn decode_object(
     text: &str,
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+    outcome: &mut DecodeOutcome,
+) -> Result<(), DecodeError> {
+    decode_object_with(text, Envelopes::Unwrap, options, out, outcome)
+}
+
+/// Decodes an object found inside a cloud envelope: an audit Event, EventList or Falco alert,
+/// never another envelope.
+pub(crate) fn decode_inner_object(
+    text: &str,
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+    outcome: &mut DecodeOutcome,
+) -> Result<(), DecodeError> {
+    decode_object_with(text, Envelopes::Reject, options, out, outcome)
+}
+
+fn decode_object_with(
+    text: &str,
+    envelopes: Envelopes,
     options: &DecodeOptions,
     out: &mut Vec<Event>,
     outcome: &mut DecodeOutcome,
@@ -88,6 +117,11 @@ fn decode_object(
     } else if is_falco(&document) {
         out.push(falco_event(document, text, options)?);
         outcome.events += 1;
+        Ok(())
+    } else if document.audit_id.is_none()
+        && envelopes == Envelopes::Unwrap
+        && decode_envelope(text, options, out, outcome)?
+    {
         Ok(())
     } else {
         push_audit(document, text, options, out, outcome)

@@ -3,6 +3,7 @@
 
 mod audit;
 mod decode;
+mod envelope;
 mod error;
 mod falco;
 mod id;
@@ -51,7 +52,11 @@ pub struct DecodeOutcome {
 }
 
 /// Decode one line (one JSON document): an audit `Event`, an `EventList`, a JSON array of
-/// either, a Falco `json_output` alert or a falcosidekick payload. Appends the normalised,
+/// either, a Falco `json_output` alert, a falcosidekick payload, or a cloud envelope of audit
+/// events (AKS diagnostic records, an EKS CloudWatch Logs subscription message, a GKE
+/// `k8s.io` Cloud Audit Logs entry; see `envelope.rs` for what GKE fields are inferred).
+/// Envelope records that hold no audit event (other AKS categories, CloudWatch control
+/// messages, other GKE services) count as filtered. Appends the normalised,
 /// redacted events to `out`. A line that is not one of those is an error with the reason;
 /// `out` is then unchanged.
 pub fn decode_line(

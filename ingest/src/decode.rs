@@ -78,6 +78,11 @@ impl BatchBuilder {
         }
     }
 
+    /// Counts bytes consumed outside any line, such as whitespace between JSON documents.
+    pub(crate) fn skip_bytes(&mut self, bytes: u64) {
+        self.stats.bytes += bytes;
+    }
+
     /// Records a dead letter that is not one line, such as a broken gzip stream.
     pub(crate) fn push_dead_letter(&mut self, dead_letter: DeadLetter) {
         self.stats.dead_letters += 1;

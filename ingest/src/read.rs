@@ -1,5 +1,15 @@
 //! One-shot reading of whole files (plain or gzip, told apart by magic bytes) for `import`
 //! and `detect`.
+//!
+//! Files are JSON lines, except when the first non-blank line starts with `{` or `[` but is
+//! not a complete JSON document: then the file is pretty-printed JSON (a falcosidekick
+//! payload written with indentation, a JSON array of events, an AKS Event Hub body) and is
+//! read whole (up to `MAX_DOCUMENT_FILE_BYTES`, decompressed) as a stream of JSON documents.
+//! Each document is decoded like a line, with its byte offset; `lines` in the stats then
+//! counts documents. What follows the last complete document, if it is not whitespace,
+//! becomes one dead letter and ends the file. If even the first document does not parse, the
+//! file is read as lines after all, so a JSON-lines file with a broken first line still gives
+//! one dead letter per bad line.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -8,6 +18,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use event::{DeadLetter, DecodeOptions};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
 
 use crate::IngestError;
 use crate::decode::{BatchBuilder, now_rfc3339};
@@ -19,6 +31,9 @@ use crate::position::{BatchStats, Checkpoint, FilePosition, SourcePosition};
 use crate::{Batch, config};
 
 const CHUNK_BYTES: usize = 256 * 1024;
+/// The largest (decompressed) file read as a stream of pretty-printed JSON documents.
+const MAX_DOCUMENT_FILE_BYTES: usize = 256 * 1024 * 1024;
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// How to read files once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,39 +133,60 @@ where
             offset: 0,
             compressed,
         });
-        let mut splitter = LineSplitter::new(0, max_line_bytes);
-        loop {
-            let mut sink = |item: LineItem<'_>| {
-                reading.line(&item, &source, &decode_options, position.as_mut())
+        let (mut head, mut pending_error) =
+            read_first_line(&mut stream, &mut buffer, max_line_bytes);
+        let mut read_as_documents = false;
+        if pending_error.is_none() && first_line_is_incomplete_json(&head) {
+            let limit = (MAX_DOCUMENT_FILE_BYTES + 1).saturating_sub(head.len()) as u64;
+            pending_error = (&mut stream).take(limit).read_to_end(&mut head).err();
+            if pending_error.is_none() && head.len() <= MAX_DOCUMENT_FILE_BYTES {
+                read_as_documents = reading.documents(&head, &source, &decode_options);
+            }
+        }
+        if read_as_documents {
+            if let Some(position) = position.as_mut() {
+                position.offset = head.len() as u64;
+            }
+        } else {
+            let mut stream = Replay {
+                head: io::Cursor::new(std::mem::take(&mut head)),
+                error: pending_error,
+                inner: stream,
             };
-            match read_some(&mut stream, &mut buffer) {
-                Ok(0) => {
-                    splitter.finish(&mut sink);
-                    break;
+            let mut splitter = LineSplitter::new(0, max_line_bytes);
+            loop {
+                let mut sink = |item: LineItem<'_>| {
+                    reading.line(&item, &source, &decode_options, position.as_mut())
+                };
+                match read_some(&mut stream, &mut buffer) {
+                    Ok(0) => {
+                        splitter.finish(&mut sink);
+                        break;
+                    }
+                    Ok(read) => splitter.push(&buffer[..read], &mut sink),
+                    Err(error) if compressed && is_corrupt_gzip(&error) => {
+                        let offset = splitter.fed();
+                        // The unterminated line before the break is kept: it may be complete.
+                        splitter.finish(&mut sink);
+                        let reason = format!("broken gzip stream: {error}");
+                        tracing::warn!(source, offset, %reason, "dead letter: gzip stream ends early");
+                        reading.builder.push_dead_letter(DeadLetter {
+                            time: now_rfc3339(),
+                            source: source.clone(),
+                            offset,
+                            length: 0,
+                            reason,
+                            excerpt: None,
+                        });
+                        break;
+                    }
+                    Err(error) => return Err(read_error(error)),
                 }
-                Ok(read) => splitter.push(&buffer[..read], &mut sink),
-                Err(error) if compressed && is_corrupt_gzip(&error) => {
-                    let offset = splitter.fed();
-                    // The unterminated line before the break is kept: it may be complete.
-                    splitter.finish(&mut sink);
-                    let reason = format!("broken gzip stream: {error}");
-                    tracing::warn!(source, offset, %reason, "dead letter: gzip stream ends early");
-                    reading.builder.push_dead_letter(DeadLetter {
-                        time: now_rfc3339(),
-                        source: source.clone(),
-                        offset,
-                        length: 0,
-                        reason,
-                        excerpt: None,
-                    });
-                    break;
+                if let Some(error) = reading.error.take() {
+                    return Err(error);
                 }
-                Err(error) => return Err(read_error(error)),
+                progress(file_bytes_before + disk_bytes.get());
             }
-            if let Some(error) = reading.error.take() {
-                return Err(error);
-            }
-            progress(file_bytes_before + disk_bytes.get());
         }
         if let Some(error) = reading.error.take() {
             return Err(error);
@@ -208,6 +244,65 @@ where
         }
     }
 
+    /// Decodes `data`, a whole file, as a stream of JSON documents. Returns `false`, having
+    /// decoded nothing, when the first document does not parse.
+    fn documents(&mut self, data: &[u8], source: &str, options: &DecodeOptions) -> bool {
+        let start = if data.starts_with(BYTE_ORDER_MARK) {
+            BYTE_ORDER_MARK.len()
+        } else {
+            0
+        };
+        let body = &data[start..];
+        let mut documents = serde_json::Deserializer::from_slice(body).into_iter::<&RawValue>();
+        let mut decoded_any = false;
+        // Bytes of `data` already counted in the stats.
+        let mut counted = 0;
+        loop {
+            let parsed_up_to = documents.byte_offset();
+            match documents.next() {
+                None => {
+                    self.builder.skip_bytes((data.len() - counted) as u64);
+                    return decoded_any;
+                }
+                Some(Ok(document)) => {
+                    let document_start =
+                        start + (document.get().as_ptr() as usize - body.as_ptr() as usize);
+                    let document_end = start + documents.byte_offset();
+                    self.builder.skip_bytes((document_start - counted) as u64);
+                    counted = document_end;
+                    let item = LineItem::Line {
+                        offset: document_start as u64,
+                        end: document_end as u64,
+                        bytes: document.get().as_bytes(),
+                    };
+                    self.builder.add(&item, source, options);
+                    decoded_any = true;
+                    // Positions stay at the file's start until it is read to the end.
+                    if self.builder.event_count() >= self.batch_max_events {
+                        self.deliver(None);
+                    }
+                }
+                Some(Err(_)) if !decoded_any => return false,
+                Some(Err(error)) => {
+                    let rest = body[parsed_up_to..].trim_ascii_start();
+                    let offset = data.len() - rest.len();
+                    let reason = format!("invalid JSON after the last complete document: {error}");
+                    tracing::warn!(source, offset, length = rest.len(), %reason, "dead letter: rest of file not decoded");
+                    self.builder.skip_bytes((data.len() - counted) as u64);
+                    self.builder.push_dead_letter(DeadLetter {
+                        time: now_rfc3339(),
+                        source: source.to_owned(),
+                        offset: offset as u64,
+                        length: rest.len() as u64,
+                        reason,
+                        excerpt: event::dead_letter_excerpt(rest),
+                    });
+                    return true;
+                }
+            }
+        }
+    }
+
     /// Sends the collected batch with the positions of finished files plus `current`.
     fn deliver(&mut self, current: Option<&FilePosition>) {
         if self.error.is_some() {
@@ -241,5 +336,63 @@ impl Read for CountingReader<'_> {
         let read = self.inner.read(buf)?;
         self.count.set(self.count.get() + read as u64);
         Ok(read)
+    }
+}
+
+/// Reads from `stream` until the first non-blank line is complete, the stream ends, or more
+/// than `limit` bytes are held; returns what was read and the read error that stopped it.
+fn read_first_line(
+    stream: &mut impl Read,
+    buffer: &mut [u8],
+    limit: usize,
+) -> (Vec<u8>, Option<io::Error>) {
+    let mut head = Vec::new();
+    while first_line(&head).is_none() && head.len() <= limit {
+        match read_some(stream, buffer) {
+            Ok(0) => break,
+            Ok(read) => head.extend_from_slice(&buffer[..read]),
+            Err(error) => return (head, Some(error)),
+        }
+    }
+    (head, None)
+}
+
+/// The first non-blank line of `head` (after a byte-order mark), once its `\n` is there.
+fn first_line(head: &[u8]) -> Option<&[u8]> {
+    let body = head.strip_prefix(BYTE_ORDER_MARK).unwrap_or(head);
+    let start = body.iter().position(|byte| !byte.is_ascii_whitespace())?;
+    let length = memchr::memchr(b'\n', &body[start..])?;
+    Some(&body[start..start + length])
+}
+
+/// Whether the first line opens a JSON object or array that the line does not close.
+fn first_line_is_incomplete_json(head: &[u8]) -> bool {
+    let Some(line) = first_line(head) else {
+        return false;
+    };
+    let line = line.trim_ascii();
+    matches!(line.first(), Some(b'{' | b'['))
+        && serde_json::from_slice::<IgnoredAny>(line)
+            .is_err_and(|error| error.classify() == serde_json::error::Category::Eof)
+}
+
+/// Gives back the bytes read ahead (`head`), then the read error met while reading them, if
+/// any, and only then reads on from `inner`.
+struct Replay<R> {
+    head: io::Cursor<Vec<u8>>,
+    error: Option<io::Error>,
+    inner: R,
+}
+
+impl<R: Read> Read for Replay<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.head.read(buf)?;
+        if read > 0 || buf.is_empty() {
+            return Ok(read);
+        }
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        self.inner.read(buf)
     }
 }
