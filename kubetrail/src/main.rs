@@ -54,7 +54,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve { .. } | Command::Demo(_) => "info",
+        Command::Serve { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
