@@ -42,6 +42,10 @@ pub struct ReadOptions {
     pub keep_request_received: bool,
     pub max_line_bytes: usize,
     pub batch_max_events: usize,
+    /// Positions already read (e.g. by an earlier import): a file whose fingerprint is here
+    /// resumes at its position, and one read to its end is skipped. Batches carry these
+    /// positions plus the new ones, so committing them makes a re-read store nothing twice.
+    pub start: Checkpoint,
 }
 
 impl Default for ReadOptions {
@@ -51,6 +55,7 @@ impl Default for ReadOptions {
             keep_request_received: false,
             max_line_bytes: config::DEFAULT_MAX_LINE_BYTES,
             batch_max_events: config::DEFAULT_BATCH_MAX_EVENTS,
+            start: Checkpoint::default(),
         }
     }
 }
@@ -61,6 +66,8 @@ pub struct ReadSummary {
     pub files: u64,
     /// Bytes read from disk (compressed size for gzip files).
     pub file_bytes: u64,
+    /// Files skipped because `ReadOptions::start` shows them read to their end.
+    pub skipped_files: u64,
     pub stats: BatchStats,
 }
 
@@ -84,7 +91,7 @@ where
     let max_line_bytes = options.max_line_bytes.max(1);
     let mut reading = Reading {
         builder: BatchBuilder::new(max_line_bytes),
-        checkpoint: Checkpoint::default(),
+        checkpoint: options.start.clone(),
         summary: ReadSummary::default(),
         batch_max_events: options.batch_max_events.max(1),
         on_batch: &mut on_batch,
@@ -125,18 +132,43 @@ where
         } else {
             Box::new(counting)
         };
+        let resume_at = fingerprint
+            .as_ref()
+            // The start positions plus the files finished in this read: a copy of a file read
+            // earlier (same first line) is not read again either.
+            .and_then(|fingerprint| reading.checkpoint.positions.get(&fingerprint.hex))
+            .map_or(0, |SourcePosition::File(known)| known.offset);
         let mut position = fingerprint.map(|fingerprint| FilePosition {
             path: source.clone(),
             dev: metadata.dev(),
             inode: metadata.ino(),
             fingerprint: fingerprint.hex,
-            offset: 0,
+            offset: resume_at,
             compressed,
         });
+        if resume_at > 0 {
+            // Positions are line boundaries in the decompressed stream: skip to it.
+            let skipped = io::copy(&mut (&mut stream).take(resume_at), &mut io::sink())
+                .map_err(read_error)?;
+            let mut probe = [0u8; 1];
+            if skipped < resume_at || read_some(&mut stream, &mut probe).map_err(read_error)? == 0 {
+                tracing::info!(
+                    source,
+                    offset = resume_at,
+                    "skipped: already read to its end"
+                );
+                reading.summary.files += 1;
+                reading.summary.skipped_files += 1;
+                reading.summary.file_bytes += disk_bytes.get();
+                progress(file_bytes_before + disk_bytes.get());
+                continue;
+            }
+            stream = Box::new(io::Cursor::new(probe).chain(stream));
+        }
         let (mut head, mut pending_error) =
             read_first_line(&mut stream, &mut buffer, max_line_bytes);
         let mut read_as_documents = false;
-        if pending_error.is_none() && first_line_is_incomplete_json(&head) {
+        if resume_at == 0 && pending_error.is_none() && first_line_is_incomplete_json(&head) {
             let limit = (MAX_DOCUMENT_FILE_BYTES + 1).saturating_sub(head.len()) as u64;
             pending_error = (&mut stream).take(limit).read_to_end(&mut head).err();
             if pending_error.is_none() && head.len() <= MAX_DOCUMENT_FILE_BYTES {
@@ -153,7 +185,7 @@ where
                 error: pending_error,
                 inner: stream,
             };
-            let mut splitter = LineSplitter::new(0, max_line_bytes);
+            let mut splitter = LineSplitter::new(resume_at, max_line_bytes);
             loop {
                 let mut sink = |item: LineItem<'_>| {
                     reading.line(&item, &source, &decode_options, position.as_mut())

@@ -200,3 +200,59 @@ fn missing_file_and_consumer_errors() {
         other => panic!("expected a consumer error, got {other:?}"),
     }
 }
+
+/// Given the positions of an earlier read, files read to their end are skipped, a grown file
+/// resumes where it stopped, and a gzip copy of a finished file is not read again.
+#[test]
+fn a_start_checkpoint_skips_what_was_read_and_resumes_what_grew() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("audit-1.log");
+    fs::write(&first, lines(0..20)).unwrap();
+    let second = dir.path().join("audit-2.log");
+    fs::write(&second, lines(20..30)).unwrap();
+    let (batches, summary, _) = read(&[first.clone(), second.clone()], &ReadOptions::default());
+    assert_exactly_once(&batches, 0..30);
+    assert_eq!(summary.skipped_files, 0);
+    let checkpoint = batches.last().unwrap().checkpoint.clone();
+
+    // The same files again: nothing is read, both are skipped.
+    let again = ReadOptions {
+        start: checkpoint.clone(),
+        ..ReadOptions::default()
+    };
+    let (batches, summary, _) = read(&[first.clone(), second.clone()], &again);
+    assert_eq!(audit_ids(&batches), Vec::<String>::new());
+    assert_eq!(summary.skipped_files, 2);
+
+    // One file grew, and the other was gzipped: only the new lines are read.
+    append(&second, &lines(30..35));
+    let compressed = dir.path().join("audit-1.log.gz");
+    gzip(&first, &compressed);
+    let (batches, summary, _) = read(&[compressed, second.clone()], &again);
+    assert_exactly_once(&batches, 30..35);
+    assert_eq!(summary.skipped_files, 1);
+    let resumed = last_positions(&batches)
+        .into_iter()
+        .find(|position| position.path == second.display().to_string())
+        .unwrap();
+    assert_eq!(resumed.offset, lines(20..35).len() as u64);
+    // The positions given at the start travel on with the new ones.
+    assert_eq!(batches.last().unwrap().checkpoint.positions.len(), 2);
+}
+
+/// A shorter copy of a file read earlier in the same call (same first line, so the same
+/// fingerprint) is skipped and does not move the file's position back.
+#[test]
+fn a_copy_of_a_file_already_read_is_skipped_within_one_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("audit.log");
+    fs::write(&full, lines(0..30)).unwrap();
+    let half = dir.path().join("audit.log.1");
+    fs::write(&half, lines(0..15)).unwrap();
+    let (batches, summary, _) = read(&[full.clone(), half], &ReadOptions::default());
+    assert_exactly_once(&batches, 0..30);
+    assert_eq!(summary.skipped_files, 1);
+    let positions = last_positions(&batches);
+    assert_eq!(positions.len(), 1);
+    assert_eq!(positions[0].offset, lines(0..30).len() as u64);
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, anyhow};
 use detect::Engine;
 use event::{Alert, DeadLetter, Event};
-use ingest::{Batch, Deduper, ReadOptions};
+use ingest::{Batch, Checkpoint, Deduper, ReadOptions};
 use store::ColumnarStore;
 
 /// Totals of one run over files.
@@ -23,6 +23,8 @@ pub struct Summary {
     pub filtered: u64,
     pub duplicates: u64,
     pub dead_letters: u64,
+    /// Files skipped because an earlier import read them to their end.
+    pub skipped_files: u64,
     pub alerts_by_rule: BTreeMap<String, u64>,
     pub commits: u64,
     pub seconds: f64,
@@ -52,10 +54,19 @@ struct Pending {
     events: Vec<Event>,
     alerts: Vec<Alert>,
     dead_letters: Vec<DeadLetter>,
+    checkpoint: Option<Checkpoint>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.checkpoint.is_none() && self.events.is_empty() && self.alerts.is_empty()
+    }
 }
 
 /// Reads `paths` front to back, dedupes, runs the rules, and commits to the store if there is
 /// one. Parquet encoding runs on a second thread so reading and detection are not held up.
+/// Each store commit carries the file positions read so far (`options.start` included), so a
+/// later run given them as its start reads nothing twice.
 pub fn run(
     paths: &[PathBuf],
     options: &ReadOptions,
@@ -100,6 +111,7 @@ pub fn run(
             pending.events.extend(batch.events);
             pending.alerts.extend(alerts);
             pending.dead_letters.extend(batch.dead_letters);
+            pending.checkpoint = Some(batch.checkpoint);
             if pending.events.len() >= commit_max_events {
                 commit_tx
                     .send(std::mem::take(&mut pending))
@@ -111,7 +123,7 @@ pub fn run(
     let read = ingest::read_files(paths, options, &mut on_batch, &mut *on_progress);
     if storing && read.is_ok() {
         let last = std::mem::take(&mut pending);
-        if !(last.events.is_empty() && last.alerts.is_empty() && last.dead_letters.is_empty()) {
+        if !last.is_empty() {
             // A send error means the committer failed; its error is reported below.
             let _ = commit_tx.send(last);
         }
@@ -122,7 +134,7 @@ pub fn run(
             .join()
             .map_err(|_| anyhow!("the store thread panicked"))??;
     }
-    read.context("failed to read input")?;
+    summary.skipped_files = read.context("failed to read input")?.skipped_files;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
@@ -130,8 +142,19 @@ pub fn run(
 fn commit_loop(mut store: ColumnarStore, pending: Receiver<Pending>) -> anyhow::Result<u64> {
     let mut commits = 0;
     for batch in pending {
+        let checkpoint = batch
+            .checkpoint
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .context("failed to serialise the checkpoint")?;
         store
-            .commit(&batch.events, &batch.alerts, &batch.dead_letters, None)
+            .commit(
+                &batch.events,
+                &batch.alerts,
+                &batch.dead_letters,
+                checkpoint.as_ref(),
+            )
             .context("failed to commit to the store")?;
         commits += 1;
     }

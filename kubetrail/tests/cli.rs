@@ -196,6 +196,58 @@ fn import_then_sql_counts_each_distinct_event_once() {
 }
 
 #[test]
+fn importing_again_stores_nothing_twice_and_picks_up_what_grew() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.jsonl");
+    ok_stdout(&[
+        "generate",
+        "--events",
+        "9000",
+        "--seed",
+        "4",
+        "--out",
+        path(&source),
+    ]);
+    let text = std::fs::read(&source).unwrap();
+    let cut = text[..text.len() / 2]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .unwrap()
+        + 1;
+    let log = dir.path().join("audit.log");
+    std::fs::write(&log, &text[..cut]).unwrap();
+    let first_half = text[..cut].iter().filter(|b| **b == b'\n').count();
+    let data = dir.path().join("data");
+
+    ok_stdout(&["import", path(&log), "--data-dir", path(&data)]);
+    assert_eq!(
+        sql_value(&data, "select count(*) as n from events"),
+        first_half.to_string()
+    );
+    let again = kubetrail(&["import", path(&log), "--data-dir", path(&data)]);
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("1 file(s) skipped as already imported"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        sql_value(&data, "select count(*) as n from events"),
+        first_half.to_string()
+    );
+
+    // The file grew: only the new lines are imported.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut file, &text[cut..]).unwrap();
+    ok_stdout(&["import", path(&log), "--data-dir", path(&data)]);
+    assert_eq!(sql_value(&data, "select count(*) as n from events"), "9000");
+    assert_eq!(
+        sql_value(&data, "select count(distinct event_id) as n from events"),
+        "9000"
+    );
+}
+
+#[test]
 fn sql_output_formats_and_read_only_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input.jsonl");

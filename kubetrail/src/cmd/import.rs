@@ -51,8 +51,14 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
         data_dir: args.data_dir.clone(),
         ..store::Config::default()
     };
-    let (store, _) =
+    let (store, checkpoint) =
         ColumnarStore::open(&store_config).context("failed to open the data directory")?;
+    // Positions already stored (by an earlier import or by `serve`): what was read is skipped.
+    let start: ingest::Checkpoint = match checkpoint {
+        Some(value) => serde_json::from_value(value)
+            .context("the checkpoint in the data directory is unreadable")?,
+        None => ingest::Checkpoint::default(),
+    };
     let total_bytes: u64 = args
         .files
         .iter()
@@ -74,6 +80,7 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
     let options = ingest::ReadOptions {
         cluster: args.cluster.clone(),
         keep_request_received: args.keep_request_received,
+        start,
         ..ingest::ReadOptions::default()
     };
     let mut on_alerts = |_: &[event::Alert]| Ok(());
@@ -107,7 +114,8 @@ fn print_summary(summary: &Summary, data_dir: &std::path::Path) {
         mb_rate
     );
     eprintln!(
-        "  {} duplicates dropped, {} RequestReceived filtered, {} dead letters, {} alerts, {} commits",
+        "  {} file(s) skipped as already imported, {} duplicates dropped, {} RequestReceived filtered, {} dead letters, {} alerts, {} commits",
+        summary.skipped_files,
         summary.duplicates,
         summary.filtered,
         summary.dead_letters,
