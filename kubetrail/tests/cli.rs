@@ -433,6 +433,10 @@ fn bad_usage_and_missing_files_exit_2_with_one_line() {
     let out = kubetrail(&["serve", "--config", path(&config)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_key"));
+    write(&config, "[store]\ndata_dir = \"/tmp/unused\"\n");
+    let out = kubetrail(&["serve", "--config", path(&config)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no sources configured"));
 }
 
 #[test]

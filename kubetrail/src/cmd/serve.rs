@@ -14,6 +14,12 @@ use crate::sinks::AlertSinks;
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path).map_err(|e| bad_input(format!("{e:#}")))?;
+    if config.ingest.files.is_empty() {
+        return Err(bad_input(format!(
+            "{}: no sources configured; add an [[ingest.files]] table",
+            config_path.display()
+        )));
+    }
     let engine = engine(config.detect.builtin_rules, &config.detect.rule_paths)?;
     let sinks = AlertSinks::open(&config.alerts)?;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
