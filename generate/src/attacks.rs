@@ -5,7 +5,7 @@ use crate::bodies::{
     self, Body, PodBody, Risk, RoleBody, RoleRules, Spec, WorkloadBody, WorkloadChange,
 };
 use crate::catalog::{self as cat, A, Level};
-use crate::generator::{Call, Generator, Pending, Reason, Stage, Target, resource_uri};
+use crate::generator::{Call, Generator, Pending, Reason, Request, Stage, Target, resource_uri};
 use crate::json;
 
 /// Scenario names, in the order the generator cycles through them. They map to detection rules
@@ -160,7 +160,6 @@ impl Generator {
     pub(crate) fn attack_step(&mut self, buf: &mut Vec<u8>, mut step: Step) -> Option<Label> {
         let scenario = step.scenario;
         let actor = step.actor;
-        let none = Body::None;
         let label_id = match SCENARIOS[scenario] {
             "secret_enumeration" => {
                 let namespace = SECRET_NAMESPACES[((step.variant >> 8) as usize
@@ -168,33 +167,9 @@ impl Generator {
                     % SECRET_NAMESPACES.len()];
                 if step.index % 3 == 2 {
                     let name = *self.rng.pick(cat::SECRET_NAMES);
-                    self.request(
-                        buf,
-                        actor,
-                        "get",
-                        &cat::SECRETS,
-                        namespace,
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    )
+                    self.get(buf, actor, &cat::SECRETS, namespace, name)
                 } else {
-                    self.request(
-                        buf,
-                        actor,
-                        "list",
-                        &cat::SECRETS,
-                        namespace,
-                        "",
-                        "",
-                        "limit=500",
-                        200,
-                        &none,
-                        &none,
-                    )
+                    self.list(buf, actor, &cat::SECRETS, namespace, "limit=500")
                 }
             }
             "cluster_admin_binding" => {
@@ -220,16 +195,11 @@ impl Generator {
                 });
                 self.request(
                     buf,
-                    actor,
-                    "create",
-                    &cat::CLUSTERROLEBINDINGS,
-                    "",
-                    "",
-                    "",
-                    "fieldManager=kubectl-create&fieldValidation=Strict",
-                    201,
-                    &body,
-                    &body,
+                    Request::new(actor, "create", &cat::CLUSTERROLEBINDINGS)
+                        .query("fieldManager=kubectl-create&fieldValidation=Strict")
+                        .code(201)
+                        .request_body(&body)
+                        .response_body(&body),
                 )
             }
             "wildcard_clusterrole" => {
@@ -247,16 +217,11 @@ impl Generator {
                 });
                 self.request(
                     buf,
-                    actor,
-                    "create",
-                    &cat::CLUSTERROLES,
-                    "",
-                    "",
-                    "",
-                    "fieldManager=kubectl-create&fieldValidation=Strict",
-                    201,
-                    &body,
-                    &body,
+                    Request::new(actor, "create", &cat::CLUSTERROLES)
+                        .query("fieldManager=kubectl-create&fieldValidation=Strict")
+                        .code(201)
+                        .request_body(&body)
+                        .response_body(&body),
                 )
             }
             "pod_exec" => self.exec_step(buf, &mut step),
@@ -289,16 +254,10 @@ impl Generator {
                 ]);
                 self.request(
                     buf,
-                    actor,
-                    "delete",
-                    &cat::NETWORKPOLICIES,
-                    step.namespace,
-                    name,
-                    "",
-                    "",
-                    200,
-                    &Body::DeleteOptions,
-                    &none,
+                    Request::new(actor, "delete", &cat::NETWORKPOLICIES)
+                        .namespace(step.namespace)
+                        .name(name)
+                        .request_body(&Body::DeleteOptions),
                 )
             }
             "psa_labels_weakened" => {
@@ -318,16 +277,10 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    actor,
-                    verb,
-                    &cat::NAMESPACES,
-                    "",
-                    namespace,
-                    "",
-                    "fieldManager=kubectl-label",
-                    200,
-                    &body,
-                    &none,
+                    Request::new(actor, verb, &cat::NAMESPACES)
+                        .name(namespace)
+                        .query("fieldManager=kubectl-label")
+                        .request_body(&body),
                 )
             }
             "serviceaccount_token_request" => {
@@ -337,32 +290,18 @@ impl Generator {
                     ("prometheus-k8s", "monitoring"),
                     ("default", "payments"),
                 ]);
-                let token = bodies::TokenBody {
-                    service_account,
-                    namespace,
-                    audience: "https://kubernetes.default.svc.cluster.local",
-                    expiration_seconds: if step.variant.is_multiple_of(2) {
-                        3600
-                    } else {
-                        31_536_000
-                    },
-                    token_seed: self.rng.next_u64(),
-                    now: self.now,
-                    bound_pod: None,
+                let expiration_seconds = if step.variant.is_multiple_of(2) {
+                    3600
+                } else {
+                    31_536_000
                 };
-                let body = Body::Token(token);
-                self.request(
+                self.token_request(
                     buf,
                     actor,
-                    "create",
-                    &cat::SERVICEACCOUNTS,
-                    namespace,
                     service_account,
-                    "token",
-                    "",
-                    201,
-                    &body,
-                    &body,
+                    namespace,
+                    expiration_seconds,
+                    None,
                 )
             }
             "anonymous_access" => {
@@ -373,7 +312,8 @@ impl Generator {
                     ("list", &cat::SECRETS, "default"),
                 ][((step.variant >> 4) as usize + step.index as usize) % 4];
                 self.request(
-                    buf, actor, verb, resource, namespace, "", "", "", 200, &none, &none,
+                    buf,
+                    Request::new(actor, verb, resource).namespace(namespace),
                 )
             }
             "forbidden_burst" => {
@@ -381,16 +321,10 @@ impl Generator {
                     [((step.variant >> 4) as usize + step.index as usize) % BURST_TARGETS.len()];
                 self.request(
                     buf,
-                    actor,
-                    "list",
-                    resource,
-                    namespace,
-                    "",
-                    "",
-                    "limit=500",
-                    403,
-                    &none,
-                    &none,
+                    Request::new(actor, "list", resource)
+                        .namespace(namespace)
+                        .query("limit=500")
+                        .code(403),
                 )
             }
             // "untrusted_image", the last scenario.
@@ -510,16 +444,12 @@ impl Generator {
             let body = Body::Pod(pod);
             self.request(
                 buf,
-                step.actor,
-                "create",
-                &cat::PODS,
-                namespace,
-                "",
-                "",
-                "fieldManager=kubectl-run",
-                201,
-                &body,
-                &body,
+                Request::new(step.actor, "create", &cat::PODS)
+                    .namespace(namespace)
+                    .query("fieldManager=kubectl-run")
+                    .code(201)
+                    .request_body(&body)
+                    .response_body(&body),
             )
         } else {
             let body = Body::Workload(WorkloadBody {
@@ -534,16 +464,12 @@ impl Generator {
             });
             self.request(
                 buf,
-                step.actor,
-                "create",
-                &cat::DEPLOYMENTS,
-                namespace,
-                "",
-                "",
-                "fieldManager=kubectl-client-side-apply&fieldValidation=Strict",
-                201,
-                &body,
-                &body,
+                Request::new(step.actor, "create", &cat::DEPLOYMENTS)
+                    .namespace(namespace)
+                    .query("fieldManager=kubectl-client-side-apply&fieldValidation=Strict")
+                    .code(201)
+                    .request_body(&body)
+                    .response_body(&body),
             )
         }
     }

@@ -679,19 +679,8 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
             &[Arg::Raw(meta.name), Arg::Raw(meta.namespace)],
         ),
     }
-    if form == Form::Response {
-        fill(
-            buf,
-            r#""uid":"~","resourceVersion":"~","creationTimestamp":"~","#,
-            &[
-                Arg::Uuid(meta.uid),
-                Arg::Int(meta.resource_version),
-                Arg::Secs(meta.created),
-            ],
-        );
-    } else {
-        raw(buf, r#""creationTimestamp":null,"#);
-    }
+    write_server_fields(buf, meta, form);
+    buf.push(b',');
     match pod.owner {
         Some((kind, owner, owner_uid)) => {
             fill(
@@ -1267,10 +1256,17 @@ fn object_head(
     if namespaced {
         fill(buf, r#","namespace":"~""#, &[Arg::Raw(meta.namespace)]);
     }
+    buf.push(b',');
+    write_server_fields(buf, meta, form);
+}
+
+/// The metadata the API server sets (`uid`, `resourceVersion`, `creationTimestamp`) as a response
+/// shows them; a request carries only `"creationTimestamp":null`. No separating comma.
+fn write_server_fields(buf: &mut Vec<u8>, meta: &Meta<'_>, form: Form) {
     if form == Form::Response {
         fill(
             buf,
-            r#","uid":"~","resourceVersion":"~","creationTimestamp":"~""#,
+            r#""uid":"~","resourceVersion":"~","creationTimestamp":"~""#,
             &[
                 Arg::Uuid(meta.uid),
                 Arg::Int(meta.resource_version),
@@ -1278,7 +1274,7 @@ fn object_head(
             ],
         );
     } else {
-        raw(buf, r#","creationTimestamp":null"#);
+        raw(buf, r#""creationTimestamp":null"#);
     }
 }
 

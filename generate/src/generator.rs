@@ -52,6 +52,71 @@ pub(crate) struct Call<'a> {
     pub reason: Reason,
 }
 
+/// One resource request to emit: who does what to which object, and the answer the
+/// generator intends (a system identity may still draw a benign 403). Built with
+/// [`Request::new`] and the setters; unset parts are empty, the code 200 and the bodies none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request<'a> {
+    pub actor: A,
+    pub verb: &'static str,
+    pub resource: &'static Resource,
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub subresource: &'a str,
+    pub query: &'a str,
+    pub code: i64,
+    pub request: &'a Body<'a>,
+    pub response: &'a Body<'a>,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(actor: A, verb: &'static str, resource: &'static Resource) -> Request<'a> {
+        Request {
+            actor,
+            verb,
+            resource,
+            namespace: "",
+            name: "",
+            subresource: "",
+            query: "",
+            code: 200,
+            request: &Body::None,
+            response: &Body::None,
+        }
+    }
+
+    pub fn namespace(self, namespace: &'a str) -> Request<'a> {
+        Request { namespace, ..self }
+    }
+
+    pub fn name(self, name: &'a str) -> Request<'a> {
+        Request { name, ..self }
+    }
+
+    pub fn subresource(self, subresource: &'a str) -> Request<'a> {
+        Request {
+            subresource,
+            ..self
+        }
+    }
+
+    pub fn query(self, query: &'a str) -> Request<'a> {
+        Request { query, ..self }
+    }
+
+    pub fn code(self, code: i64) -> Request<'a> {
+        Request { code, ..self }
+    }
+
+    pub fn request_body(self, request: &'a Body<'a>) -> Request<'a> {
+        Request { request, ..self }
+    }
+
+    pub fn response_body(self, response: &'a Body<'a>) -> Request<'a> {
+        Request { response, ..self }
+    }
+}
+
 /// Work scheduled for a later event.
 #[derive(Debug)]
 pub(crate) enum Pending {
@@ -261,6 +326,38 @@ const BENIGN: &[(Activity, u32)] = &[
     (Activity::TokenReview, 40),
     (Activity::CsiDriver, 10),
 ];
+
+/// How a workload or ReplicaSet is written: the verb, the subresource and what the body shows.
+#[derive(Debug, Clone, Copy)]
+struct Write {
+    verb: &'static str,
+    subresource: &'static str,
+    change: WorkloadChange,
+}
+
+impl Write {
+    const CREATE: Write = Write::new("create", "", WorkloadChange::Create);
+    const PATCH: Write = Write::new("patch", "", WorkloadChange::Patch);
+    const DELETE: Write = Write::new("delete", "", WorkloadChange::Delete);
+    /// A controller's `update` of `/status`.
+    const STATUS: Write = Write::new("update", "status", WorkloadChange::Status);
+    /// A controller's `update` of the whole object.
+    const UPDATE: Write = Write::new("update", "", WorkloadChange::Status);
+
+    const fn new(verb: &'static str, subresource: &'static str, change: WorkloadChange) -> Write {
+        Write {
+            verb,
+            subresource,
+            change,
+        }
+    }
+}
+
+/// The query of a `list` served from the watch cache, as client-go's reflectors send it.
+const CACHED_LIST_QUERY: &str = "limit=500&resourceVersion=0";
+
+/// kube-proxy's selector for the EndpointSlices it programs.
+const KUBE_PROXY_SELECTOR: &str = "labelSelector=%21service.kubernetes.io%2Fheadless%2C%21service.kubernetes.io%2Fservice-proxy-name";
 
 /// Operators and controllers that run in app namespaces.
 const OPERATORS: &[A] = &[
@@ -572,19 +669,7 @@ impl Generator {
     fn emit_pending(&mut self, buf: &mut Vec<u8>, pending: Pending) -> Option<Label> {
         match pending {
             Pending::Discovery { actor, next, end } => {
-                self.discovery_event(buf, actor, next);
-                if next + 1 < end {
-                    let ready = self.now + self.rng.range(500, 4000);
-                    self.schedule(
-                        ready,
-                        false,
-                        Pending::Discovery {
-                            actor,
-                            next: next + 1,
-                            end,
-                        },
-                    );
-                }
+                self.discovery_step(buf, actor, next, end);
                 None
             }
             Pending::WatchEnd {
@@ -781,23 +866,79 @@ impl Generator {
         }
     }
 
-    /// Emits one resource request (or the ResponseStarted of a watch) and returns its auditID.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn request(
+    /// `get` of one object, answered 200 without bodies; returns its auditID.
+    pub(crate) fn get(
         &mut self,
         buf: &mut Vec<u8>,
         actor: A,
-        verb: &'static str,
         resource: &'static Resource,
         namespace: &str,
         name: &str,
-        subresource: &str,
-        query: &str,
-        code: i64,
-        request: &Body<'_>,
-        response: &Body<'_>,
     ) -> u128 {
-        let mut code = code;
+        self.request(
+            buf,
+            Request::new(actor, "get", resource)
+                .namespace(namespace)
+                .name(name),
+        )
+    }
+
+    /// `list` of a kind (all namespaces when `namespace` is empty), answered 200.
+    pub(crate) fn list(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        resource: &'static Resource,
+        namespace: &str,
+        query: &str,
+    ) -> u128 {
+        let request = Request::new(actor, "list", resource);
+        self.request(buf, request.namespace(namespace).query(query))
+    }
+
+    /// `watch` of a kind (all namespaces when `namespace` is empty); the watch's end is scheduled.
+    pub(crate) fn watch(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        resource: &'static Resource,
+        namespace: &str,
+        query: &str,
+    ) -> u128 {
+        let request = Request::new(actor, "watch", resource);
+        self.request(buf, request.namespace(namespace).query(query))
+    }
+
+    /// An informer's request: the initial `list` from the watch cache, or the `watch` after it.
+    fn informer(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        resource: &'static Resource,
+        namespace: &str,
+        list: bool,
+    ) -> u128 {
+        if list {
+            self.list(buf, actor, resource, namespace, CACHED_LIST_QUERY)
+        } else {
+            self.watch(buf, actor, resource, namespace, "")
+        }
+    }
+
+    /// Emits one resource request (or the ResponseStarted of a watch) and returns its auditID.
+    pub(crate) fn request(&mut self, buf: &mut Vec<u8>, request: Request<'_>) -> u128 {
+        let Request {
+            actor,
+            verb,
+            resource,
+            namespace,
+            name,
+            subresource,
+            query,
+            mut code,
+            request,
+            response,
+        } = request;
         let mut reason = Reason::Actor;
         // A low, steady rate of benign 403s from system identities (startup races, node authorizer).
         let kind = cat::actor(actor).kind;
@@ -888,6 +1029,23 @@ impl Generator {
             );
         }
         audit_id
+    }
+
+    /// Emits discovery GET `next` of a client's sweep and schedules the one after it, up to `end`.
+    fn discovery_step(&mut self, buf: &mut Vec<u8>, actor: A, next: usize, end: usize) {
+        self.discovery_event(buf, actor, next);
+        if next + 1 < end {
+            let ready = self.now + self.rng.range(500, 4000);
+            self.schedule(
+                ready,
+                false,
+                Pending::Discovery {
+                    actor,
+                    next: next + 1,
+                    end,
+                },
+            );
+        }
     }
 
     fn discovery_event(&mut self, buf: &mut Vec<u8>, actor: A, index: usize) {
@@ -1026,6 +1184,62 @@ impl Generator {
         }
     }
 
+    /// The Service in front of app `index`, named `name` in `namespace`.
+    fn service_body<'a>(
+        &mut self,
+        index: usize,
+        name: &'a str,
+        namespace: &'a str,
+        created: i64,
+    ) -> Body<'a> {
+        let app = &APPS[index];
+        let cluster_ip = self.apps[index].cluster_ip;
+        let meta = self.meta(
+            name,
+            namespace,
+            uid_of(&["Service", namespace, name]),
+            created,
+        );
+        Body::Service {
+            meta,
+            app: app.name,
+            port: app.port,
+            cluster_ip,
+        }
+    }
+
+    /// A TokenRequest (`create serviceaccounts/token`) for `service_account`, bound to a pod when
+    /// a kubelet asks.
+    pub(crate) fn token_request(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        service_account: &str,
+        namespace: &str,
+        expiration_seconds: i64,
+        bound_pod: Option<(&str, u128)>,
+    ) -> u128 {
+        let body = Body::Token(bodies::TokenBody {
+            service_account,
+            namespace,
+            audience: "https://kubernetes.default.svc.cluster.local",
+            expiration_seconds,
+            token_seed: self.rng.next_u64(),
+            now: self.now,
+            bound_pod,
+        });
+        self.request(
+            buf,
+            Request::new(actor, "create", &cat::SERVICEACCOUNTS)
+                .namespace(namespace)
+                .name(service_account)
+                .subresource("token")
+                .code(201)
+                .request_body(&body)
+                .response_body(&body),
+        )
+    }
+
     fn human(&mut self) -> A {
         *self.rng.weighted(HUMANS)
     }
@@ -1064,17 +1278,7 @@ impl Generator {
                         (actor, start, start + self.rng.range(4, 20) as usize)
                     }
                 };
-                self.discovery_event(buf, actor, start);
-                let ready = self.now + self.rng.range(500, 4000);
-                self.schedule(
-                    ready,
-                    false,
-                    Pending::Discovery {
-                        actor,
-                        next: start + 1,
-                        end,
-                    },
-                );
+                self.discovery_step(buf, actor, start, end);
             }
             Activity::Probe => {
                 let path = *self.rng.weighted(&[
@@ -1102,124 +1306,51 @@ impl Generator {
                 let name = *self.rng.pick(cat::SECRET_NAMES);
                 let namespace = self.namespace();
                 match self.rng.below(10) {
-                    0..=4 => self.request(
-                        buf,
-                        node,
-                        "get",
-                        &cat::SECRETS,
-                        namespace,
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    ),
+                    0..=4 => self.get(buf, node, &cat::SECRETS, namespace, name),
                     5..=7 => {
                         let query = format!("fieldSelector=metadata.name%3D{name}");
-                        self.request(
-                            buf,
-                            node,
-                            "watch",
-                            &cat::SECRETS,
-                            namespace,
-                            "",
-                            "",
-                            &query,
-                            200,
-                            &none,
-                            &none,
-                        )
+                        self.watch(buf, node, &cat::SECRETS, namespace, &query)
                     }
                     _ => {
                         let query = format!(
                             "fieldSelector=metadata.name%3D{name}&limit=500&resourceVersion=0"
                         );
-                        self.request(
-                            buf,
-                            node,
-                            "list",
-                            &cat::SECRETS,
-                            namespace,
-                            "",
-                            "",
-                            &query,
-                            200,
-                            &none,
-                            &none,
-                        )
+                        self.list(buf, node, &cat::SECRETS, namespace, &query)
                     }
                 };
             }
             Activity::ControlPlaneSecret => {
                 let name = *self.rng.pick(cat::SECRET_NAMES);
                 match self.rng.below(6) {
-                    0 | 1 => self.request(
+                    0 | 1 => self.get(
                         buf,
                         A::ControllerManager,
-                        "get",
                         &cat::SECRETS,
                         "kube-system",
                         name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
                     ),
                     2 => self.request(
                         buf,
-                        A::ControllerManager,
-                        "create",
-                        &cat::SECRETS,
-                        "kube-system",
-                        "",
-                        "",
-                        "",
-                        201,
-                        &none,
-                        &none,
+                        Request::new(A::ControllerManager, "create", &cat::SECRETS)
+                            .namespace("kube-system")
+                            .code(201),
                     ),
-                    3 => self.request(
+                    3 => self.list(
                         buf,
                         A::GarbageCollector,
-                        "list",
                         &cat::SECRETS,
                         "",
-                        "",
-                        "",
-                        "limit=500&resourceVersion=0",
-                        200,
-                        &none,
-                        &none,
+                        CACHED_LIST_QUERY,
                     ),
-                    4 => self.request(
-                        buf,
-                        A::GarbageCollector,
-                        "watch",
-                        &cat::SECRETS,
-                        "",
-                        "",
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    ),
+                    4 => self.watch(buf, A::GarbageCollector, &cat::SECRETS, "", ""),
                     _ => {
                         let namespace = self.namespace();
-                        self.request(
+                        self.list(
                             buf,
                             A::NamespaceController,
-                            "list",
                             &cat::SECRETS,
                             namespace,
-                            "",
-                            "",
                             "limit=500",
-                            200,
-                            &none,
-                            &none,
                         )
                     }
                 };
@@ -1241,16 +1372,10 @@ impl Generator {
                 let path_name = if verb == "create" { "" } else { name };
                 self.request(
                     buf,
-                    A::PrometheusOperator,
-                    verb,
-                    &cat::SECRETS,
-                    "monitoring",
-                    path_name,
-                    "",
-                    "",
-                    code,
-                    &none,
-                    &none,
+                    Request::new(A::PrometheusOperator, verb, &cat::SECRETS)
+                        .namespace("monitoring")
+                        .name(path_name)
+                        .code(code),
                 );
             }
             Activity::Lease => self.lease(buf),
@@ -1270,46 +1395,16 @@ impl Generator {
                     "operated"
                 };
                 if self.rng.chance(1, 2) {
-                    self.request(
-                        buf,
-                        actor,
-                        "get",
-                        &cat::SERVICES,
-                        namespace,
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    );
+                    self.get(buf, actor, &cat::SERVICES, namespace, name);
                 } else {
-                    let state = &self.apps[index];
-                    let (created, ip) = (state.created, state.cluster_ip);
-                    let meta = self.meta(
-                        name,
-                        namespace,
-                        uid_of(&["Service", namespace, name]),
-                        created,
-                    );
-                    let body = Body::Service {
-                        meta,
-                        app: app.name,
-                        port: app.port,
-                        cluster_ip: ip,
-                    };
+                    let created = self.apps[index].created;
+                    let body = self.service_body(index, name, namespace, created);
                     self.request(
                         buf,
-                        actor,
-                        "update",
-                        &cat::SERVICES,
-                        namespace,
-                        name,
-                        "",
-                        "",
-                        200,
-                        &body,
-                        &none,
+                        Request::new(actor, "update", &cat::SERVICES)
+                            .namespace(namespace)
+                            .name(name)
+                            .request_body(&body),
                     );
                 }
             }
@@ -1321,44 +1416,20 @@ impl Generator {
                     let code = if self.rng.chance(1, 3) { 404 } else { 200 };
                     self.request(
                         buf,
-                        actor,
-                        "get",
-                        &cat::SERVICES,
-                        app.namespace,
-                        app.name,
-                        "",
-                        "",
-                        code,
-                        &none,
-                        &none,
+                        Request::new(actor, "get", &cat::SERVICES)
+                            .namespace(app.namespace)
+                            .name(app.name)
+                            .code(code),
                     );
                 } else {
-                    let state = &self.apps[index];
-                    let ip = state.cluster_ip;
-                    let meta = self.meta(
-                        app.name,
-                        app.namespace,
-                        uid_of(&["Service", app.namespace, app.name]),
-                        self.now,
-                    );
-                    let body = Body::Service {
-                        meta,
-                        app: app.name,
-                        port: app.port,
-                        cluster_ip: ip,
-                    };
+                    let body = self.service_body(index, app.name, app.namespace, self.now);
                     self.request(
                         buf,
-                        actor,
-                        "create",
-                        &cat::SERVICES,
-                        app.namespace,
-                        "",
-                        "",
-                        "fieldManager=helm",
-                        201,
-                        &body,
-                        &none,
+                        Request::new(actor, "create", &cat::SERVICES)
+                            .namespace(app.namespace)
+                            .query("fieldManager=helm")
+                            .code(201)
+                            .request_body(&body),
                     );
                 }
             }
@@ -1386,19 +1457,7 @@ impl Generator {
                     ),
                     _ => ("default", "kubernetes"),
                 };
-                self.request(
-                    buf,
-                    A::ApiServer,
-                    "get",
-                    resource,
-                    namespace,
-                    name,
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.get(buf, A::ApiServer, resource, namespace, name);
             }
             Activity::EventCreate => self.core_event(buf),
             Activity::EventPatch => {
@@ -1420,16 +1479,10 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    actor,
-                    "patch",
-                    &cat::EVENTS,
-                    namespace,
-                    &name,
-                    "",
-                    "",
-                    200,
-                    &body,
-                    &none,
+                    Request::new(actor, "patch", &cat::EVENTS)
+                        .namespace(namespace)
+                        .name(&name)
+                        .request_body(&body),
                 );
             }
             Activity::NodePodGet => {
@@ -1439,16 +1492,10 @@ impl Generator {
                 let code = if self.rng.chance(1, 25) { 404 } else { 200 };
                 self.request(
                     buf,
-                    node,
-                    "get",
-                    &cat::PODS,
-                    APPS[index].namespace,
-                    &pod,
-                    "",
-                    "",
-                    code,
-                    &none,
-                    &none,
+                    Request::new(node, "get", &cat::PODS)
+                        .namespace(APPS[index].namespace)
+                        .name(&pod)
+                        .code(code),
                 );
             }
             Activity::PodStatus => {
@@ -1465,16 +1512,12 @@ impl Generator {
                 let body = Body::PodStatusPatch(body);
                 self.request(
                     buf,
-                    node,
-                    "patch",
-                    &cat::PODS,
-                    APPS[index].namespace,
-                    &pod,
-                    "status",
-                    "",
-                    200,
-                    &body,
-                    &body,
+                    Request::new(node, "patch", &cat::PODS)
+                        .namespace(APPS[index].namespace)
+                        .name(&pod)
+                        .subresource("status")
+                        .request_body(&body)
+                        .response_body(&body),
                 );
             }
             Activity::PodCreate => {
@@ -1495,16 +1538,11 @@ impl Generator {
                 ));
                 self.request(
                     buf,
-                    actor,
-                    "create",
-                    &cat::PODS,
-                    APPS[index].namespace,
-                    "",
-                    "",
-                    "",
-                    201,
-                    &body,
-                    &body,
+                    Request::new(actor, "create", &cat::PODS)
+                        .namespace(APPS[index].namespace)
+                        .code(201)
+                        .request_body(&body)
+                        .response_body(&body),
                 );
             }
             Activity::PodBinding => {
@@ -1520,16 +1558,12 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    A::Scheduler,
-                    "create",
-                    &cat::PODS,
-                    APPS[index].namespace,
-                    &pod,
-                    "binding",
-                    "",
-                    201,
-                    &body,
-                    &none,
+                    Request::new(A::Scheduler, "create", &cat::PODS)
+                        .namespace(APPS[index].namespace)
+                        .name(&pod)
+                        .subresource("binding")
+                        .code(201)
+                        .request_body(&body),
                 );
             }
             Activity::PodList => {
@@ -1544,37 +1578,13 @@ impl Generator {
                 } else {
                     self.namespace()
                 };
-                self.request(
-                    buf,
-                    actor,
-                    "list",
-                    &cat::PODS,
-                    namespace,
-                    "",
-                    "",
-                    "limit=500&resourceVersion=0",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.list(buf, actor, &cat::PODS, namespace, CACHED_LIST_QUERY);
             }
             Activity::PodWatch => {
                 let actor = *self
                     .rng
                     .pick(&[A::KubeStateMetrics, A::Prometheus, A::IngressNginx]);
-                self.request(
-                    buf,
-                    actor,
-                    "watch",
-                    &cat::PODS,
-                    "",
-                    "",
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.watch(buf, actor, &cat::PODS, "", "");
             }
             Activity::PodDelete => {
                 let index = self.pick_app(&["Deployment"]);
@@ -1589,16 +1599,11 @@ impl Generator {
                 ));
                 self.request(
                     buf,
-                    A::ReplicasetController,
-                    "delete",
-                    &cat::PODS,
-                    APPS[index].namespace,
-                    &pod,
-                    "",
-                    "",
-                    200,
-                    &Body::DeleteOptions,
-                    &body,
+                    Request::new(A::ReplicasetController, "delete", &cat::PODS)
+                        .namespace(APPS[index].namespace)
+                        .name(&pod)
+                        .request_body(&Body::DeleteOptions)
+                        .response_body(&body),
                 );
             }
             Activity::HumanPods => {
@@ -1606,50 +1611,21 @@ impl Generator {
                 let index = self.pick_app(&["Deployment", "StatefulSet"]);
                 let namespace = APPS[index].namespace;
                 match self.rng.below(5) {
-                    0..=2 => self.request(
-                        buf,
-                        actor,
-                        "list",
-                        &cat::PODS,
-                        namespace,
-                        "",
-                        "",
-                        "limit=500",
-                        200,
-                        &none,
-                        &none,
-                    ),
+                    0..=2 => self.list(buf, actor, &cat::PODS, namespace, "limit=500"),
                     3 => {
                         let (pod, _, _) = self.pod_of(index);
-                        self.request(
-                            buf,
-                            actor,
-                            "get",
-                            &cat::PODS,
-                            namespace,
-                            &pod,
-                            "",
-                            "",
-                            200,
-                            &none,
-                            &none,
-                        )
+                        self.get(buf, actor, &cat::PODS, namespace, &pod)
                     }
                     _ => {
                         let (pod, _, _) = self.pod_of(index);
                         let query = format!("container={}&tailLines=100", APPS[index].name);
                         self.request(
                             buf,
-                            actor,
-                            "get",
-                            &cat::PODS,
-                            namespace,
-                            &pod,
-                            "log",
-                            &query,
-                            200,
-                            &none,
-                            &none,
+                            Request::new(actor, "get", &cat::PODS)
+                                .namespace(namespace)
+                                .name(&pod)
+                                .subresource("log")
+                                .query(&query),
                         )
                     }
                 };
@@ -1657,15 +1633,7 @@ impl Generator {
             Activity::DeploymentStatus => {
                 let index = self.pick_app(&["Deployment"]);
                 let code = if self.rng.chance(1, 30) { 409 } else { 200 };
-                self.workload_write(
-                    buf,
-                    index,
-                    A::DeploymentController,
-                    "update",
-                    "status",
-                    WorkloadChange::Status,
-                    code,
-                );
+                self.workload_write(buf, index, A::DeploymentController, Write::STATUS, code);
             }
             Activity::HumanDeployment => {
                 let index = self.pick_app(&["Deployment", "StatefulSet", "DaemonSet"]);
@@ -1681,45 +1649,15 @@ impl Generator {
                         let code = if self.rng.chance(1, 3) { 404 } else { 200 };
                         self.request(
                             buf,
-                            actor,
-                            "get",
-                            resource,
-                            APPS[index].namespace,
-                            APPS[index].name,
-                            "",
-                            "",
-                            code,
-                            &none,
-                            &none,
+                            Request::new(actor, "get", resource)
+                                .namespace(APPS[index].namespace)
+                                .name(APPS[index].name)
+                                .code(code),
                         );
                     }
-                    4..=6 => self.workload_write(
-                        buf,
-                        index,
-                        actor,
-                        "create",
-                        "",
-                        WorkloadChange::Create,
-                        201,
-                    ),
-                    7 | 8 => self.workload_write(
-                        buf,
-                        index,
-                        actor,
-                        "patch",
-                        "",
-                        WorkloadChange::Patch,
-                        200,
-                    ),
-                    _ => self.workload_write(
-                        buf,
-                        index,
-                        actor,
-                        "delete",
-                        "",
-                        WorkloadChange::Delete,
-                        200,
-                    ),
+                    4..=6 => self.workload_write(buf, index, actor, Write::CREATE, 201),
+                    7 | 8 => self.workload_write(buf, index, actor, Write::PATCH, 200),
+                    _ => self.workload_write(buf, index, actor, Write::DELETE, 200),
                 }
             }
             Activity::GitOpsPatch => {
@@ -1728,9 +1666,7 @@ impl Generator {
                     buf,
                     index,
                     A::ArgocdApplicationController,
-                    "patch",
-                    "",
-                    WorkloadChange::Patch,
+                    Write::PATCH,
                     200,
                 );
             }
@@ -1743,9 +1679,7 @@ impl Generator {
                             buf,
                             index,
                             A::ReplicasetController,
-                            "update",
-                            "status",
-                            WorkloadChange::Status,
+                            Write::STATUS,
                             code,
                         )
                     }
@@ -1753,18 +1687,14 @@ impl Generator {
                         buf,
                         index,
                         A::DeploymentController,
-                        "create",
-                        "",
-                        WorkloadChange::Create,
+                        Write::CREATE,
                         201,
                     ),
                     _ => self.replicaset_write(
                         buf,
                         index,
                         A::DeploymentController,
-                        "update",
-                        "",
-                        WorkloadChange::Status,
+                        Write::UPDATE,
                         200,
                     ),
                 }
@@ -1776,39 +1706,15 @@ impl Generator {
                     "DaemonSet" => A::DaemonSetController,
                     _ => A::JobController,
                 };
-                self.workload_write(
-                    buf,
-                    index,
-                    actor,
-                    "update",
-                    "status",
-                    WorkloadChange::Status,
-                    200,
-                );
+                self.workload_write(buf, index, actor, Write::STATUS, 200);
             }
             Activity::JobCreate => {
                 let index = self.pick_app(&["CronJob", "Job"]);
                 if APPS[index].kind == "CronJob" && self.rng.chance(1, 2) {
-                    self.workload_write(
-                        buf,
-                        index,
-                        A::CronjobController,
-                        "update",
-                        "status",
-                        WorkloadChange::Status,
-                        200,
-                    );
+                    self.workload_write(buf, index, A::CronjobController, Write::STATUS, 200);
                 } else {
                     let job = self.pick_app(&["Job"]);
-                    self.workload_write(
-                        buf,
-                        job,
-                        A::CronjobController,
-                        "create",
-                        "",
-                        WorkloadChange::Create,
-                        201,
-                    );
+                    self.workload_write(buf, job, A::CronjobController, Write::CREATE, 201);
                 }
             }
             Activity::EndpointSlice => {
@@ -1831,13 +1737,30 @@ impl Generator {
                     endpoints,
                     seed,
                 };
+                let slices =
+                    Request::new(A::EndpointsliceController, "update", &cat::ENDPOINTSLICES)
+                        .namespace(app.namespace)
+                        .request_body(&body);
                 match self.rng.below(10) {
                     0..=6 => {
                         let code = if self.rng.chance(1, 30) { 409 } else { 200 };
-                        self.request(buf, A::EndpointsliceController, "update", &cat::ENDPOINTSLICES, app.namespace, &name, "", "", code, &body, &none)
+                        self.request(buf, slices.name(&name).code(code))
                     }
-                    7 | 8 => self.request(buf, A::EndpointsliceController, "create", &cat::ENDPOINTSLICES, app.namespace, "", "", "", 201, &body, &none),
-                    _ => self.request(buf, A::KubeProxy, "watch", &cat::ENDPOINTSLICES, "", "", "", "labelSelector=%21service.kubernetes.io%2Fheadless%2C%21service.kubernetes.io%2Fservice-proxy-name", 200, &none, &none),
+                    7 | 8 => self.request(
+                        buf,
+                        Request {
+                            verb: "create",
+                            ..slices
+                        }
+                        .code(201),
+                    ),
+                    _ => self.watch(
+                        buf,
+                        A::KubeProxy,
+                        &cat::ENDPOINTSLICES,
+                        "",
+                        KUBE_PROXY_SELECTOR,
+                    ),
                 };
             }
             Activity::Endpoints => {
@@ -1859,16 +1782,10 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    A::EndpointController,
-                    "update",
-                    &cat::ENDPOINTS,
-                    app.namespace,
-                    app.name,
-                    "",
-                    "",
-                    200,
-                    &body,
-                    &none,
+                    Request::new(A::EndpointController, "update", &cat::ENDPOINTS)
+                        .namespace(app.namespace)
+                        .name(app.name)
+                        .request_body(&body),
                 );
             }
             Activity::NodeGet => {
@@ -1885,16 +1802,9 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    actor,
-                    "get",
-                    &cat::NODES,
-                    "",
-                    cat::NODE_NAMES[node_index],
-                    "",
-                    query,
-                    200,
-                    &none,
-                    &none,
+                    Request::new(actor, "get", &cat::NODES)
+                        .name(cat::NODE_NAMES[node_index])
+                        .query(query),
                 );
             }
             Activity::NodeStatus => {
@@ -1907,16 +1817,11 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    cat::NODES_ALL[node_index],
-                    "patch",
-                    &cat::NODES,
-                    "",
-                    cat::NODE_NAMES[node_index],
-                    "status",
-                    "timeout=10s",
-                    200,
-                    &body,
-                    &none,
+                    Request::new(cat::NODES_ALL[node_index], "patch", &cat::NODES)
+                        .name(cat::NODE_NAMES[node_index])
+                        .subresource("status")
+                        .query("timeout=10s")
+                        .request_body(&body),
                 );
             }
             Activity::NodeWatch => {
@@ -1926,36 +1831,18 @@ impl Generator {
                     A::IngressNginx,
                     A::KubeProxy,
                 ]);
-                self.request(
-                    buf,
-                    actor,
-                    "watch",
-                    &cat::NODES,
-                    "",
-                    "",
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.watch(buf, actor, &cat::NODES, "", "");
             }
             Activity::ServiceAccountRead => {
                 let index = self.rng.index(APPS.len());
                 let app = &APPS[index];
                 if self.rng.chance(3, 4) {
-                    self.request(
+                    self.get(
                         buf,
                         A::ControllerManager,
-                        "get",
                         &cat::SERVICEACCOUNTS,
                         app.namespace,
                         app.service_account,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
                     );
                 } else {
                     let meta = self.meta(
@@ -1970,16 +1857,10 @@ impl Generator {
                     };
                     self.request(
                         buf,
-                        A::ControllerManager,
-                        "update",
-                        &cat::SERVICEACCOUNTS,
-                        app.namespace,
-                        app.service_account,
-                        "",
-                        "",
-                        200,
-                        &body,
-                        &none,
+                        Request::new(A::ControllerManager, "update", &cat::SERVICEACCOUNTS)
+                            .namespace(app.namespace)
+                            .name(app.service_account)
+                            .request_body(&body),
                     );
                 }
             }
@@ -1996,16 +1877,10 @@ impl Generator {
                         let code = if self.rng.chance(1, 2) { 404 } else { 200 };
                         self.request(
                             buf,
-                            actor,
-                            "get",
-                            &cat::SERVICEACCOUNTS,
-                            app.namespace,
-                            app.service_account,
-                            "",
-                            "",
-                            code,
-                            &none,
-                            &none,
+                            Request::new(actor, "get", &cat::SERVICEACCOUNTS)
+                                .namespace(app.namespace)
+                                .name(app.service_account)
+                                .code(code),
                         )
                     }
                     5..=8 => {
@@ -2016,30 +1891,19 @@ impl Generator {
                         };
                         self.request(
                             buf,
-                            actor,
-                            "create",
-                            &cat::SERVICEACCOUNTS,
-                            app.namespace,
-                            "",
-                            "",
-                            "fieldManager=helm",
-                            201,
-                            &body,
-                            &none,
+                            Request::new(actor, "create", &cat::SERVICEACCOUNTS)
+                                .namespace(app.namespace)
+                                .query("fieldManager=helm")
+                                .code(201)
+                                .request_body(&body),
                         )
                     }
                     _ => self.request(
                         buf,
-                        actor,
-                        "delete",
-                        &cat::SERVICEACCOUNTS,
-                        app.namespace,
-                        app.service_account,
-                        "",
-                        "",
-                        200,
-                        &Body::DeleteOptions,
-                        &none,
+                        Request::new(actor, "delete", &cat::SERVICEACCOUNTS)
+                            .namespace(app.namespace)
+                            .name(app.service_account)
+                            .request_body(&Body::DeleteOptions),
                     ),
                 };
             }
@@ -2049,29 +1913,9 @@ impl Generator {
                 let app = &APPS[index];
                 let node = *self.rng.pick(cat::WORKER_NODES);
                 let pod_uid = uid_of(&["Pod", app.namespace, &pod]);
-                let token = bodies::TokenBody {
-                    service_account: app.service_account,
-                    namespace: app.namespace,
-                    audience: "https://kubernetes.default.svc.cluster.local",
-                    expiration_seconds: 3607,
-                    token_seed: self.rng.next_u64(),
-                    now: self.now,
-                    bound_pod: Some((&pod, pod_uid)),
-                };
-                let body = Body::Token(token);
-                self.request(
-                    buf,
-                    node,
-                    "create",
-                    &cat::SERVICEACCOUNTS,
-                    app.namespace,
-                    app.service_account,
-                    "token",
-                    "",
-                    201,
-                    &body,
-                    &body,
-                );
+                let bound_pod = Some((pod.as_str(), pod_uid));
+                let (service_account, namespace) = (app.service_account, app.namespace);
+                self.token_request(buf, node, service_account, namespace, 3607, bound_pod);
             }
             Activity::ControllerToken => {
                 let name = *self.rng.pick(&[
@@ -2081,29 +1925,7 @@ impl Generator {
                     "namespace-controller",
                     "generic-garbage-collector",
                 ]);
-                let token = bodies::TokenBody {
-                    service_account: name,
-                    namespace: "kube-system",
-                    audience: "https://kubernetes.default.svc.cluster.local",
-                    expiration_seconds: 3600,
-                    token_seed: self.rng.next_u64(),
-                    now: self.now,
-                    bound_pod: None,
-                };
-                let body = Body::Token(token);
-                self.request(
-                    buf,
-                    A::ControllerManager,
-                    "create",
-                    &cat::SERVICEACCOUNTS,
-                    "kube-system",
-                    name,
-                    "token",
-                    "",
-                    201,
-                    &body,
-                    &body,
-                );
+                self.token_request(buf, A::ControllerManager, name, "kube-system", 3600, None);
             }
             Activity::PersistentVolume => {
                 if self.rng.chance(7, 8) {
@@ -2111,34 +1933,22 @@ impl Generator {
                         "pvc-{}",
                         json::uuid_string(uid_of(&["pv", &self.rng.below(12).to_string()]))
                     );
-                    self.request(
+                    self.get(
                         buf,
                         A::PersistentVolumeBinder,
-                        "get",
                         &cat::PERSISTENTVOLUMES,
                         "",
                         &name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
                     );
                 } else {
                     let index = self.pick_app(&["StatefulSet"]);
                     let name = format!("data-{}-0", APPS[index].name);
-                    self.request(
+                    self.get(
                         buf,
                         A::PersistentVolumeBinder,
-                        "get",
                         &cat::PERSISTENTVOLUMECLAIMS,
                         APPS[index].namespace,
                         &name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
                     );
                 }
             }
@@ -2155,43 +1965,24 @@ impl Generator {
                         let code = if self.rng.chance(2, 5) { 404 } else { 200 };
                         self.request(
                             buf,
-                            actor,
-                            "get",
-                            &cat::CONFIGMAPS,
-                            namespace,
-                            name,
-                            "",
-                            "",
-                            code,
-                            &none,
-                            &none,
+                            Request::new(actor, "get", &cat::CONFIGMAPS)
+                                .namespace(namespace)
+                                .name(name)
+                                .code(code),
                         )
                     }
                     5..=8 => self.request(
                         buf,
-                        actor,
-                        "create",
-                        &cat::CONFIGMAPS,
-                        namespace,
-                        "",
-                        "",
-                        "fieldManager=helm",
-                        201,
-                        &none,
-                        &none,
+                        Request::new(actor, "create", &cat::CONFIGMAPS)
+                            .namespace(namespace)
+                            .query("fieldManager=helm")
+                            .code(201),
                     ),
                     _ => self.request(
                         buf,
-                        actor,
-                        "delete",
-                        &cat::CONFIGMAPS,
-                        namespace,
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
+                        Request::new(actor, "delete", &cat::CONFIGMAPS)
+                            .namespace(namespace)
+                            .name(name),
                     ),
                 };
             }
@@ -2207,62 +1998,17 @@ impl Generator {
                 let namespace = self.namespace();
                 let query = format!("fieldSelector=metadata.name%3D{name}");
                 if self.rng.chance(3, 5) {
-                    self.request(
-                        buf,
-                        node,
-                        "watch",
-                        &cat::CONFIGMAPS,
-                        namespace,
-                        "",
-                        "",
-                        &query,
-                        200,
-                        &none,
-                        &none,
-                    );
+                    self.watch(buf, node, &cat::CONFIGMAPS, namespace, &query);
                 } else {
                     let query = format!("{query}&limit=500&resourceVersion=0");
-                    self.request(
-                        buf,
-                        node,
-                        "list",
-                        &cat::CONFIGMAPS,
-                        namespace,
-                        "",
-                        "",
-                        &query,
-                        200,
-                        &none,
-                        &none,
-                    );
+                    self.list(buf, node, &cat::CONFIGMAPS, namespace, &query);
                 }
             }
             Activity::OperatorConfigMap => {
                 let actor = *self.rng.pick(OPERATORS);
                 let namespace = actor_namespace(actor);
-                let verb = if self.rng.chance(2, 3) {
-                    "list"
-                } else {
-                    "watch"
-                };
-                let query = if verb == "list" {
-                    "limit=500&resourceVersion=0"
-                } else {
-                    ""
-                };
-                self.request(
-                    buf,
-                    actor,
-                    verb,
-                    &cat::CONFIGMAPS,
-                    namespace,
-                    "",
-                    "",
-                    query,
-                    200,
-                    &none,
-                    &none,
-                );
+                let list = self.rng.chance(2, 3);
+                self.informer(buf, actor, &cat::CONFIGMAPS, namespace, list);
             }
             Activity::ApiServerRbacGet => {
                 let cluster_role = self.rng.chance(3, 5);
@@ -2287,16 +2033,9 @@ impl Generator {
                     });
                     self.request(
                         buf,
-                        A::ApiServer,
-                        "get",
-                        &cat::CLUSTERROLES,
-                        "",
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &body,
+                        Request::new(A::ApiServer, "get", &cat::CLUSTERROLES)
+                            .name(name)
+                            .response_body(&body),
                     );
                 } else {
                     let body = Body::Binding(bodies::BindingBody {
@@ -2311,16 +2050,9 @@ impl Generator {
                     });
                     self.request(
                         buf,
-                        A::ApiServer,
-                        "get",
-                        &cat::CLUSTERROLEBINDINGS,
-                        "",
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &body,
+                        Request::new(A::ApiServer, "get", &cat::CLUSTERROLEBINDINGS)
+                            .name(name)
+                            .response_body(&body),
                     );
                 }
             }
@@ -2340,16 +2072,9 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    actor,
-                    "list",
-                    &cat::CLUSTERROLES,
-                    "",
-                    "",
-                    "",
-                    "limit=500",
-                    200,
-                    &none,
-                    &body,
+                    Request::new(actor, "list", &cat::CLUSTERROLES)
+                        .query("limit=500")
+                        .response_body(&body),
                 );
             }
             Activity::FlowControl => {
@@ -2384,67 +2109,24 @@ impl Generator {
                         ]),
                     )
                 };
-                self.request(
-                    buf,
-                    A::ApiServer,
-                    "get",
-                    resource,
-                    "",
-                    name,
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.get(buf, A::ApiServer, resource, "", name);
             }
             Activity::Namespace => {
                 let name = self.namespace();
                 match self.rng.below(10) {
-                    0..=5 => self.request(
-                        buf,
-                        A::ApiServer,
-                        "get",
-                        &cat::NAMESPACES,
-                        "",
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    ),
+                    0..=5 => self.get(buf, A::ApiServer, &cat::NAMESPACES, "", name),
                     6 | 7 => {
                         let code = if self.rng.chance(1, 2) { 409 } else { 201 };
                         let meta = self.meta(name, "", 0, self.now);
                         let body = Body::Namespace { meta };
                         self.request(
                             buf,
-                            A::AdminHelm,
-                            "create",
-                            &cat::NAMESPACES,
-                            "",
-                            "",
-                            "",
-                            "",
-                            code,
-                            &body,
-                            &none,
+                            Request::new(A::AdminHelm, "create", &cat::NAMESPACES)
+                                .code(code)
+                                .request_body(&body),
                         )
                     }
-                    _ => self.request(
-                        buf,
-                        A::NamespaceController,
-                        "get",
-                        &cat::NAMESPACES,
-                        "",
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    ),
+                    _ => self.get(buf, A::NamespaceController, &cat::NAMESPACES, "", name),
                 };
             }
             Activity::NamespaceCleanup => {
@@ -2473,16 +2155,7 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    A::NamespaceController,
-                    verb,
-                    resource,
-                    namespace,
-                    "",
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
+                    Request::new(A::NamespaceController, verb, resource).namespace(namespace),
                 );
             }
             Activity::CrdCreate => self.crd_write(buf, false),
@@ -2504,16 +2177,10 @@ impl Generator {
                     let code = if self.rng.chance(1, 2) { 404 } else { 200 };
                     self.request(
                         buf,
-                        actor,
-                        "get",
-                        resource,
-                        "monitoring",
-                        name,
-                        "",
-                        "",
-                        code,
-                        &none,
-                        &none,
+                        Request::new(actor, "get", resource)
+                            .namespace("monitoring")
+                            .name(name)
+                            .code(code),
                     );
                 } else {
                     let meta = self.meta(name, "monitoring", 0, self.now);
@@ -2526,16 +2193,11 @@ impl Generator {
                     };
                     self.request(
                         buf,
-                        actor,
-                        "create",
-                        resource,
-                        "monitoring",
-                        "",
-                        "",
-                        "fieldManager=helm",
-                        201,
-                        &body,
-                        &none,
+                        Request::new(actor, "create", resource)
+                            .namespace("monitoring")
+                            .query("fieldManager=helm")
+                            .code(201)
+                            .request_body(&body),
                     );
                 }
             }
@@ -2551,24 +2213,15 @@ impl Generator {
                 let body = Body::PrometheusStatus { meta, replicas };
                 self.request(
                     buf,
-                    A::PrometheusOperator,
-                    "update",
-                    resource,
-                    "monitoring",
-                    name,
-                    "status",
-                    "",
-                    200,
-                    &body,
-                    &none,
+                    Request::new(A::PrometheusOperator, "update", resource)
+                        .namespace("monitoring")
+                        .name(name)
+                        .subresource("status")
+                        .request_body(&body),
                 );
             }
             Activity::GatekeeperList => {
-                let verb = if self.rng.chance(3, 4) {
-                    "list"
-                } else {
-                    "watch"
-                };
+                let list = self.rng.chance(3, 4);
                 let resource = if self.rng.chance(1, 3) {
                     &cat::CONSTRAINTTEMPLATES
                 } else {
@@ -2579,14 +2232,7 @@ impl Generator {
                 } else {
                     A::Gatekeeper
                 };
-                let query = if verb == "list" {
-                    "limit=500&resourceVersion=0"
-                } else {
-                    ""
-                };
-                self.request(
-                    buf, actor, verb, resource, "", "", "", query, 200, &none, &none,
-                );
+                self.informer(buf, actor, resource, "", list);
             }
             Activity::VolumeAttachment => {
                 let name = format!(
@@ -2597,16 +2243,9 @@ impl Generator {
                 let code = if self.rng.chance(4, 5) { 404 } else { 200 };
                 self.request(
                     buf,
-                    A::AttachdetachController,
-                    "delete",
-                    &cat::VOLUMEATTACHMENTS,
-                    "",
-                    &name,
-                    "",
-                    "",
-                    code,
-                    &none,
-                    &none,
+                    Request::new(A::AttachdetachController, "delete", &cat::VOLUMEATTACHMENTS)
+                        .name(&name)
+                        .code(code),
                 );
             }
             Activity::ApiService => {
@@ -2619,33 +2258,15 @@ impl Generator {
                     "v1alpha1.argoproj.io",
                 ]);
                 if self.rng.chance(1, 2) {
-                    self.request(
-                        buf,
-                        A::ApiServer,
-                        "get",
-                        &cat::APISERVICES,
-                        "",
-                        name,
-                        "",
-                        "",
-                        200,
-                        &none,
-                        &none,
-                    );
+                    self.get(buf, A::ApiServer, &cat::APISERVICES, "", name);
                 } else {
                     let code = if self.rng.chance(1, 2) { 404 } else { 200 };
                     self.request(
                         buf,
-                        A::ApiServer,
-                        "delete",
-                        &cat::APISERVICES,
-                        "",
-                        name,
-                        "",
-                        "",
-                        code,
-                        &Body::DeleteOptions,
-                        &none,
+                        Request::new(A::ApiServer, "delete", &cat::APISERVICES)
+                            .name(name)
+                            .code(code)
+                            .request_body(&Body::DeleteOptions),
                     );
                 }
             }
@@ -2656,19 +2277,7 @@ impl Generator {
                     &cat::LIMITRANGES
                 };
                 let namespace = self.namespace();
-                self.request(
-                    buf,
-                    A::ApiServer,
-                    "list",
-                    resource,
-                    namespace,
-                    "",
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
-                );
+                self.list(buf, A::ApiServer, resource, namespace, "");
             }
             Activity::Impersonation => {
                 let audit_id = self.audit_id();
@@ -2703,58 +2312,21 @@ impl Generator {
                         .pick(&[A::KubeStateMetrics, A::PrometheusOperator, A::IngressNginx]);
                 self.request(
                     buf,
-                    actor,
-                    "create",
-                    &cat::TOKENREVIEWS,
-                    "",
-                    "",
-                    "",
-                    "",
-                    201,
-                    &none,
-                    &none,
+                    Request::new(actor, "create", &cat::TOKENREVIEWS).code(201),
                 );
             }
             Activity::CsiDriver => {
-                let verb = if self.rng.chance(1, 2) {
-                    "list"
-                } else {
-                    "watch"
-                };
-                let query = if verb == "list" {
-                    "limit=500&resourceVersion=0"
-                } else {
-                    ""
-                };
-                self.request(
-                    buf,
-                    A::Scheduler,
-                    verb,
-                    &cat::CSIDRIVERS,
-                    "",
-                    "",
-                    "",
-                    query,
-                    200,
-                    &none,
-                    &none,
-                );
+                let list = self.rng.chance(1, 2);
+                self.informer(buf, A::Scheduler, &cat::CSIDRIVERS, "", list);
             }
             Activity::Ingress => {
                 let verb = *self.rng.pick(&["list", "watch", "get"]);
                 let name = if verb == "get" { "storefront" } else { "" };
                 self.request(
                     buf,
-                    A::IngressNginx,
-                    verb,
-                    &cat::INGRESSES,
-                    "shop",
-                    name,
-                    "",
-                    "",
-                    200,
-                    &none,
-                    &none,
+                    Request::new(A::IngressNginx, verb, &cat::INGRESSES)
+                        .namespace("shop")
+                        .name(name),
                 );
             }
         }
@@ -2797,20 +2369,13 @@ impl Generator {
                 (actor, namespace, name, 15)
             }
         };
-        let none = Body::None;
         if self.rng.chance(1, 2) {
             self.request(
                 buf,
-                actor,
-                "get",
-                &cat::LEASES,
-                namespace,
-                name,
-                "",
-                "timeout=5s",
-                200,
-                &none,
-                &none,
+                Request::new(actor, "get", &cat::LEASES)
+                    .namespace(namespace)
+                    .name(name)
+                    .query("timeout=5s"),
             );
         } else {
             let holder = format!(
@@ -2836,16 +2401,11 @@ impl Generator {
             };
             self.request(
                 buf,
-                actor,
-                "update",
-                &cat::LEASES,
-                namespace,
-                name,
-                "",
-                "timeout=5s",
-                200,
-                &body,
-                &none,
+                Request::new(actor, "update", &cat::LEASES)
+                    .namespace(namespace)
+                    .name(name)
+                    .query("timeout=5s")
+                    .request_body(&body),
             );
         }
     }
@@ -2948,30 +2508,22 @@ impl Generator {
         };
         self.request(
             buf,
-            actor,
-            "create",
-            &cat::EVENTS,
-            app.namespace,
-            "",
-            "",
-            "",
-            201,
-            &body,
-            &Body::None,
+            Request::new(actor, "create", &cat::EVENTS)
+                .namespace(app.namespace)
+                .code(201)
+                .request_body(&body),
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn workload_write(
         &mut self,
         buf: &mut Vec<u8>,
         index: usize,
         actor: A,
-        verb: &'static str,
-        subresource: &str,
-        change: WorkloadChange,
+        write: Write,
         code: i64,
     ) {
+        let change = write.change;
         let app = &APPS[index];
         let resource = resource_of(app.kind);
         let (uid, created) = (self.apps[index].uid, self.apps[index].created);
@@ -3019,28 +2571,23 @@ impl Generator {
         };
         self.request(
             buf,
-            actor,
-            verb,
-            resource,
-            app.namespace,
-            name,
-            subresource,
-            query,
-            code,
-            &request,
-            &body,
+            Request::new(actor, write.verb, resource)
+                .namespace(app.namespace)
+                .name(name)
+                .subresource(write.subresource)
+                .query(query)
+                .code(code)
+                .request_body(&request)
+                .response_body(&body),
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn replicaset_write(
         &mut self,
         buf: &mut Vec<u8>,
         index: usize,
         actor: A,
-        verb: &'static str,
-        subresource: &str,
-        change: WorkloadChange,
+        write: Write,
         code: i64,
     ) {
         let app = &APPS[index];
@@ -3057,23 +2604,24 @@ impl Generator {
             spec,
             replicas: app.replicas,
             generation,
-            change,
+            change: write.change,
             template_hash,
             manager: "kube-controller-manager",
         });
-        let path_name = if verb == "create" { "" } else { name.as_str() };
+        let path_name = if write.verb == "create" {
+            ""
+        } else {
+            name.as_str()
+        };
         self.request(
             buf,
-            actor,
-            verb,
-            &cat::REPLICASETS,
-            app.namespace,
-            path_name,
-            subresource,
-            "",
-            code,
-            &body,
-            &body,
+            Request::new(actor, write.verb, &cat::REPLICASETS)
+                .namespace(app.namespace)
+                .name(path_name)
+                .subresource(write.subresource)
+                .code(code)
+                .request_body(&body)
+                .response_body(&body),
         );
     }
 
@@ -3118,26 +2666,26 @@ impl Generator {
                 helm_release: Some(app.name),
             })
         };
-        let none = Body::None;
         match self.rng.below(10) {
             0..=3 => {
                 let code = if self.rng.chance(3, 5) { 404 } else { 200 };
                 self.request(
-                    buf, actor, "get", resource, namespace, name, "", "", code, &none, &body,
+                    buf,
+                    Request::new(actor, "get", resource)
+                        .namespace(namespace)
+                        .name(name)
+                        .code(code)
+                        .response_body(&body),
                 )
             }
             4..=7 => self.request(
                 buf,
-                actor,
-                "create",
-                resource,
-                namespace,
-                "",
-                "",
-                "fieldManager=helm",
-                201,
-                &body,
-                &body,
+                Request::new(actor, "create", resource)
+                    .namespace(namespace)
+                    .query("fieldManager=helm")
+                    .code(201)
+                    .request_body(&body)
+                    .response_body(&body),
             ),
             _ => {
                 let status = Body::Status {
@@ -3151,16 +2699,11 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    actor,
-                    "delete",
-                    resource,
-                    namespace,
-                    name,
-                    "",
-                    "",
-                    200,
-                    &Body::DeleteOptions,
-                    &status,
+                    Request::new(actor, "delete", resource)
+                        .namespace(namespace)
+                        .name(name)
+                        .request_body(&Body::DeleteOptions)
+                        .response_body(&status),
                 )
             }
         };
@@ -3202,31 +2745,21 @@ impl Generator {
         if status_update {
             self.request(
                 buf,
-                A::ApiServer,
-                "update",
-                &cat::CRDS,
-                "",
-                &name,
-                "status",
-                "",
-                200,
-                &body,
-                &body,
+                Request::new(A::ApiServer, "update", &cat::CRDS)
+                    .name(&name)
+                    .subresource("status")
+                    .request_body(&body)
+                    .response_body(&body),
             );
         } else {
             let code = if self.rng.chance(1, 3) { 409 } else { 201 };
             self.request(
                 buf,
-                A::AdminHelm,
-                "create",
-                &cat::CRDS,
-                "",
-                "",
-                "",
-                "fieldManager=helm",
-                code,
-                &body,
-                &body,
+                Request::new(A::AdminHelm, "create", &cat::CRDS)
+                    .query("fieldManager=helm")
+                    .code(code)
+                    .request_body(&body)
+                    .response_body(&body),
             );
         }
     }
