@@ -9,9 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use detect::Engine;
-use event::{Alert, DeadLetter, Event};
-use ingest::{Batch, Checkpoint, Deduper, ReadOptions};
+use event::Alert;
+use ingest::{Batch, Deduper, ReadOptions};
 use store::ColumnarStore;
+
+use crate::pending::Pending;
 
 /// Totals of one run over files.
 #[derive(Debug, Default, Clone)]
@@ -46,21 +48,6 @@ pub struct Outputs<'a> {
     pub on_alerts: &'a mut dyn FnMut(&[Alert]) -> anyhow::Result<()>,
     /// Called with the number of input bytes read so far.
     pub on_progress: &'a mut dyn FnMut(u64),
-}
-
-/// What goes into one store commit.
-#[derive(Default)]
-struct Pending {
-    events: Vec<Event>,
-    alerts: Vec<Alert>,
-    dead_letters: Vec<DeadLetter>,
-    checkpoint: Option<Checkpoint>,
-}
-
-impl Pending {
-    fn is_empty(&self) -> bool {
-        self.checkpoint.is_none() && self.events.is_empty() && self.alerts.is_empty()
-    }
 }
 
 /// Reads `paths` front to back, dedupes, runs the rules, and commits to the store if there is
@@ -108,10 +95,7 @@ pub fn run(
         }
         on_alerts(&alerts)?;
         if storing {
-            pending.events.extend(batch.events);
-            pending.alerts.extend(alerts);
-            pending.dead_letters.extend(batch.dead_letters);
-            pending.checkpoint = Some(batch.checkpoint);
+            pending.add(batch, alerts);
             if pending.events.len() >= commit_max_events {
                 commit_tx
                     .send(std::mem::take(&mut pending))
@@ -142,20 +126,7 @@ pub fn run(
 fn commit_loop(mut store: ColumnarStore, pending: Receiver<Pending>) -> anyhow::Result<u64> {
     let mut commits = 0;
     for batch in pending {
-        let checkpoint = batch
-            .checkpoint
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .context("failed to serialise the checkpoint")?;
-        store
-            .commit(
-                &batch.events,
-                &batch.alerts,
-                &batch.dead_letters,
-                checkpoint.as_ref(),
-            )
-            .context("failed to commit to the store")?;
+        batch.commit_to(&mut store)?;
         commits += 1;
     }
     Ok(commits)

@@ -4,6 +4,7 @@
 mod cmd;
 mod config;
 mod history;
+mod pending;
 mod pipeline;
 mod sinks;
 

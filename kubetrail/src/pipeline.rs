@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use detect::Engine;
-use event::{Alert, DeadLetter, Event};
+use event::Alert;
 use ingest::{Batch, Checkpoint, Deduper, FileTailer};
 use store::ColumnarStore;
 use tokio::sync::mpsc;
@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::pending::Pending;
 use crate::sinks::AlertSinks;
 
 /// Running totals, shared with whoever displays them.
@@ -62,29 +63,6 @@ impl Counters {
 struct Detected {
     batch: Batch,
     alerts: Vec<Alert>,
-}
-
-/// Everything waiting for the next commit.
-#[derive(Default)]
-struct Pending {
-    events: Vec<Event>,
-    alerts: Vec<Alert>,
-    dead_letters: Vec<DeadLetter>,
-    checkpoint: Option<Checkpoint>,
-}
-
-impl Pending {
-    fn add(&mut self, detected: Detected) {
-        let Detected { batch, alerts } = detected;
-        self.events.extend(batch.events);
-        self.alerts.extend(alerts);
-        self.dead_letters.extend(batch.dead_letters);
-        self.checkpoint = Some(batch.checkpoint);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.checkpoint.is_none() && self.events.is_empty() && self.alerts.is_empty()
-    }
 }
 
 /// Runs the pipeline until `cancel` fires, then drains every stage and commits what is in flight.
@@ -200,7 +178,7 @@ async fn commit_stage(
         };
         let closed = match next {
             Some(Some(message)) => {
-                pending.add(message);
+                pending.add(message.batch, message.alerts);
                 deadline.get_or_insert_with(|| Instant::now() + interval);
                 if pending.events.len() < max_events {
                     continue;
@@ -227,22 +205,7 @@ async fn commit(
 ) -> anyhow::Result<ColumnarStore> {
     let events = pending.events.len() as u64;
     let (store, result) = tokio::task::spawn_blocking(move || {
-        let checkpoint = pending
-            .checkpoint
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()
-            .context("failed to serialise the checkpoint");
-        let result = checkpoint.and_then(|checkpoint| {
-            store
-                .commit(
-                    &pending.events,
-                    &pending.alerts,
-                    &pending.dead_letters,
-                    checkpoint.as_ref(),
-                )
-                .context("failed to commit to the store")
-        });
+        let result = pending.commit_to(&mut store);
         (store, result)
     })
     .await?;
