@@ -80,8 +80,8 @@ pub(crate) struct Document<'a> {
     pub user: Option<UserInfo<'a>>,
     #[serde(borrow, rename = "impersonatedUser")]
     pub impersonated_user: Option<UserInfo<'a>>,
-    #[serde(borrow, rename = "sourceIPs")]
-    pub source_ips: Option<Vec<Text<'a>>>,
+    #[serde(rename = "sourceIPs")]
+    pub source_ips: Option<Vec<String>>,
     #[serde(borrow, rename = "userAgent")]
     pub user_agent: Option<Text<'a>>,
     #[serde(borrow, rename = "objectRef")]
@@ -125,8 +125,7 @@ pub(crate) struct Document<'a> {
 pub(crate) struct UserInfo<'a> {
     #[serde(borrow)]
     pub username: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub groups: Option<Vec<Text<'a>>>,
+    pub groups: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -115,10 +115,7 @@ pub(crate) fn audit_event(
         user_groups,
         impersonated_user,
         actor_kind,
-        source_ips: document
-            .source_ips
-            .map(|ips| ips.into_iter().map(Text::into_string).collect())
-            .unwrap_or_default(),
+        source_ips: document.source_ips.unwrap_or_default(),
         user_agent: document.user_agent.map(Text::into_string),
         resource,
         subresource: subresource.map(Text::into_string),
@@ -170,9 +167,7 @@ fn split_user(user: Option<UserInfo<'_>>) -> (Option<String>, Vec<String>) {
     match user {
         Some(user) => (
             user.username.map(Text::into_string),
-            user.groups
-                .map(|groups| groups.into_iter().map(Text::into_string).collect())
-                .unwrap_or_default(),
+            user.groups.unwrap_or_default(),
         ),
         None => (None, Vec::new()),
     }
