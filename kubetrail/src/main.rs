@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Every event is a few dozen short-lived allocations in a batch that is freed at once;
+/// mimalloc's thread-local free lists do this ~15% faster than glibc's malloc (`bench detect`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kubernetes audit logs and Falco events to real-time alerts, Parquet and SQL.
 #[derive(Debug, Parser)]
 #[command(name = "kubetrail", version, about, propagate_version = true)]
