@@ -73,7 +73,7 @@ pub fn run(
         ..Summary::default()
     };
     let mut deduper = Deduper::new(dedupe_capacity);
-    let (commit_tx, commit_rx) = sync_channel::<Pending>(2);
+    let (commit_tx, commit_rx) = sync_channel::<Pending>(1);
     let committer = store.map(|store| std::thread::spawn(move || commit_loop(store, commit_rx)));
     let storing = committer.is_some();
     let mut pending = Pending::default();

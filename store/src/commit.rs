@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
 use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
-use crate::schema::{alerts_batch, events_batch};
+use crate::schema::{alerts_batch, alerts_file_schema, events_batch, events_file_schema};
 use crate::{Config, StoreError};
 
 /// Directory (under the data directory) of the `events` table.
@@ -533,16 +533,14 @@ impl BatchWriter<'_> {
                 .or_default()
                 .push(event);
         }
+        let row_group_rows = self.config.row_group_rows.max(1);
         for ((date, hour), rows) in partitions {
-            let batch = events_batch(&rows)?;
-            let properties = files::writer_properties(
-                &EVENTS_LAYOUT,
-                self.config.zstd_level,
-                self.config.row_group_rows,
-            );
+            let properties =
+                files::writer_properties(&EVENTS_LAYOUT, self.config.zstd_level, row_group_rows);
             let partition = format!("date={date}/hour={hour}");
             self.write_file(EVENTS_DIR, partition, "parquet", rows.len(), |path| {
-                files::write_parquet(path, &batch, properties)
+                let batches = rows.chunks(row_group_rows).map(events_batch);
+                files::write_parquet(path, events_file_schema(), batches, properties)
             })?;
         }
         Ok(())
@@ -576,19 +574,19 @@ impl BatchWriter<'_> {
                 .or_default()
                 .push((alert, time));
         }
+        let row_group_rows = self.config.row_group_rows.max(1);
         for (date, rows) in partitions {
-            let batch = alerts_batch(&rows)?;
-            let properties = files::writer_properties(
-                &ALERTS_LAYOUT,
-                self.config.zstd_level,
-                self.config.row_group_rows,
-            );
+            let properties =
+                files::writer_properties(&ALERTS_LAYOUT, self.config.zstd_level, row_group_rows);
             self.write_file(
                 ALERTS_DIR,
                 format!("date={date}"),
                 "parquet",
                 rows.len(),
-                |path| files::write_parquet(path, &batch, properties),
+                |path| {
+                    let batches = rows.chunks(row_group_rows).map(alerts_batch);
+                    files::write_parquet(path, alerts_file_schema(), batches, properties)
+                },
             )?;
         }
         Ok(())

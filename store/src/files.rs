@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -90,10 +91,13 @@ pub(crate) fn writer_properties(
     builder.build()
 }
 
-/// Writes `batch` as a Parquet file at `path` and fsyncs it. Returns the file size.
+/// Writes the record batches `batches` yields (one row group's worth at a time, so a large
+/// commit never holds more than one Arrow copy of a row group) as one Parquet file at `path`
+/// and fsyncs it. Returns the file size.
 pub(crate) fn write_parquet(
     path: &Path,
-    batch: &RecordBatch,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch, StoreError>>,
     properties: WriterProperties,
 ) -> Result<u64, StoreError> {
     let file = File::create(path).map_err(|source| StoreError::WriteFile {
@@ -104,9 +108,10 @@ pub(crate) fn write_parquet(
         path: path.to_owned(),
         source,
     };
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(parquet_error)?;
-    writer.write(batch).map_err(parquet_error)?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(parquet_error)?;
+    for batch in batches {
+        writer.write(&batch?).map_err(parquet_error)?;
+    }
     let file = writer.into_inner().map_err(parquet_error)?;
     sync_file(&file, path)
 }

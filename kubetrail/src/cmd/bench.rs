@@ -30,6 +30,9 @@ pub enum Command {
         /// Work directory (default: a temporary one, removed afterwards).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Events per store commit, as `import --commit-events`.
+        #[arg(long, default_value_t = crate::cmd::import::DEFAULT_COMMIT_EVENTS)]
+        commit_events: usize,
     },
 }
 
@@ -40,7 +43,12 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             passes,
         } => bench_detect(events, seed, passes),
-        Command::Import { events, seed, dir } => bench_import(events, seed, dir),
+        Command::Import {
+            events,
+            seed,
+            dir,
+            commit_events,
+        } => bench_import(events, seed, dir, commit_events),
     }
 }
 
@@ -121,7 +129,12 @@ fn engine_rule_count() -> anyhow::Result<usize> {
     Ok(crate::cmd::load_rules(true, &[])?.rules().count())
 }
 
-fn bench_import(events: u64, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+fn bench_import(
+    events: u64,
+    seed: u64,
+    dir: Option<PathBuf>,
+    commit_events: usize,
+) -> anyhow::Result<ExitCode> {
     let temp;
     let dir = match dir {
         Some(dir) => dir,
@@ -154,7 +167,7 @@ fn bench_import(events: u64, seed: u64, dir: Option<PathBuf>) -> anyhow::Result<
         rules: Vec::new(),
         no_builtin_rules: false,
         keep_request_received: false,
-        commit_events: 250_000,
+        commit_events,
     };
     let summary = crate::cmd::import::import(&args)?;
     let parquet_bytes = tree_bytes(&data_dir.join("events"), "parquet")?;

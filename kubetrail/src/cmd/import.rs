@@ -12,6 +12,9 @@ use store::ColumnarStore;
 use crate::cmd::{check_inputs, engine, human_bytes};
 use crate::history::{self, Outputs, Summary};
 
+/// Events per store commit unless `--commit-events` says otherwise.
+pub const DEFAULT_COMMIT_EVENTS: usize = 100_000;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Audit-log or Falco files, JSON lines, plain or gzip.
@@ -32,8 +35,9 @@ pub struct Args {
     /// Keep `RequestReceived` stage events (dropped by default).
     #[arg(long)]
     pub keep_request_received: bool,
-    /// Events per store commit (larger means fewer, bigger Parquet files).
-    #[arg(long, default_value_t = 250_000)]
+    /// Events per store commit (larger means fewer, bigger Parquet files; memory grows with
+    /// it: about three commits' worth of events are in flight).
+    #[arg(long, default_value_t = DEFAULT_COMMIT_EVENTS)]
     pub commit_events: usize,
 }
 
