@@ -30,7 +30,7 @@ pub struct RuleInfo {
 }
 
 /// One rules document as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSpec {
     #[serde(default)]
@@ -64,6 +64,176 @@ struct RuleSpec {
     fields: Option<Vec<String>>,
     #[serde(default)]
     severity_from: Option<SeverityFromSpec>,
+    /// Stateful operators (at most one): the condition picks the events they count.
+    #[serde(default)]
+    threshold: Option<ThresholdSpec>,
+    #[serde(default)]
+    distinct: Option<DistinctSpec>,
+    #[serde(default)]
+    new_term: Option<NewTermSpec>,
+    #[serde(default)]
+    sequence: Option<SequenceSpec>,
+    #[serde(default)]
+    absence: Option<AbsenceSpec>,
+    /// At most one alert per group in this period; repeats are counted into the next alert.
+    #[serde(default)]
+    suppress: Option<SuppressSpec>,
+    /// Inline tests run by `kubetrail rules test`.
+    #[serde(default)]
+    tests: Vec<crate::rule_tests::TestSpec>,
+    /// Audit level the rule needs (default: inferred from the fields it reads).
+    #[serde(default)]
+    level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdSpec {
+    count: u32,
+    within: String,
+    #[serde(default)]
+    by: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistinctSpec {
+    field: String,
+    count: u32,
+    within: String,
+    #[serde(default)]
+    by: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTermSpec {
+    fields: Vec<String>,
+    history: String,
+    /// No alerts until the rule has watched this long (the baseline is learnt first).
+    #[serde(default)]
+    learn: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SequenceSpec {
+    within: String,
+    /// Key of the first step (the rule's condition).
+    by: Vec<String>,
+    /// Later steps, in order; each names the fields that must equal the first step's key.
+    then: Vec<StepSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepSpec {
+    condition: Yaml,
+    by: Vec<String>,
+    #[serde(default)]
+    include_denied: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbsenceSpec {
+    within: String,
+    #[serde(default)]
+    by: Vec<String>,
+    /// The event that must follow the rule's condition within `within`.
+    expect: Yaml,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuppressSpec {
+    #[serde(default)]
+    by: Vec<String>,
+    #[serde(rename = "for")]
+    period: String,
+}
+
+/// A stateful operator, compiled. Times are microseconds.
+#[derive(Debug, Clone)]
+pub(crate) enum Aggregate {
+    Threshold {
+        count: u32,
+        within: i64,
+        by: Vec<Field>,
+    },
+    Distinct {
+        field: Field,
+        count: u32,
+        within: i64,
+        by: Vec<Field>,
+    },
+    NewTerm {
+        fields: Vec<Field>,
+        history: i64,
+        learn: i64,
+    },
+    Sequence {
+        within: i64,
+        by: Vec<Field>,
+        steps: Vec<Step>,
+    },
+    Absence {
+        within: i64,
+        by: Vec<Field>,
+        expect: Node,
+    },
+}
+
+/// A later step of a sequence.
+#[derive(Debug, Clone)]
+pub(crate) struct Step {
+    pub(crate) condition: Node,
+    pub(crate) by: Vec<Field>,
+    pub(crate) include_denied: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Suppress {
+    pub(crate) by: Vec<Field>,
+    pub(crate) period: i64,
+}
+
+/// A rule's window: a positive duration.
+fn window(text: &str) -> Result<i64, String> {
+    match parse_duration(text)? {
+        0 => Err(format!("duration {text:?} must be positive")),
+        micros => Ok(micros),
+    }
+}
+
+/// Parses `30s`, `5m`, `2h`, `14d` (and `500ms`) into microseconds.
+pub(crate) fn parse_duration(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("duration {text:?} needs a unit (ms, s, m, h, d)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("duration {text:?} does not start with a whole number"))?;
+    let unit_micros = match unit {
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        "m" => 60_000_000,
+        "h" => 3_600_000_000,
+        "d" => 86_400_000_000,
+        _ => return Err(format!("duration {text:?}: unknown unit {unit:?}")),
+    };
+    number
+        .checked_mul(unit_micros)
+        .ok_or_else(|| format!("duration {text:?} is too long"))
+}
+
+fn parse_fields(names: &[String], what: &str) -> Result<Vec<Field>, String> {
+    names
+        .iter()
+        .map(|name| Field::parse(name).map_err(|message| format!("in {what}: {message}")))
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +280,10 @@ pub(crate) struct CompiledRule {
     pub(crate) summary: Vec<Piece>,
     pub(crate) fields: Vec<(String, Field)>,
     pub(crate) severity_from: Option<SeverityFrom>,
+    pub(crate) aggregate: Option<Aggregate>,
+    pub(crate) suppress: Option<Suppress>,
+    pub(crate) tests: Vec<crate::rule_tests::TestSpec>,
+    pub(crate) level: Option<crate::coverage::AuditLevel>,
 }
 
 /// Default stages: one alert per request, even for long-running requests logged twice.
@@ -130,10 +304,30 @@ pub(crate) struct Definitions {
 }
 
 /// One parsed document with its rules still as YAML (so errors can name the rule).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Document {
     origin: String,
     file: FileSpec,
+}
+
+impl Document {
+    pub(crate) fn defines_list(&self, name: &str) -> bool {
+        self.file.lists.contains_key(name)
+    }
+
+    /// Replaces the items of list `name` if this document defines it; true if it did.
+    pub(crate) fn override_list(&mut self, name: &str, items: &[String]) -> bool {
+        match self.file.lists.get_mut(name) {
+            Some(list) => {
+                *list = items
+                    .iter()
+                    .map(|item| Yaml::String(item.clone()))
+                    .collect();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 pub(crate) fn parse_document(text: &str, origin: &str) -> Result<Document, DetectError> {
@@ -419,6 +613,110 @@ impl Compiler<'_> {
             }
             None => None,
         };
+        let operators = [
+            spec.threshold.is_some(),
+            spec.distinct.is_some(),
+            spec.new_term.is_some(),
+            spec.sequence.is_some(),
+            spec.absence.is_some(),
+        ];
+        if operators.iter().filter(|set| **set).count() > 1 {
+            return Err(fail(
+                "a rule has at most one of threshold, distinct, new_term, sequence, absence"
+                    .to_owned(),
+            ));
+        }
+        let aggregate = if let Some(threshold) = spec.threshold {
+            if threshold.count == 0 {
+                return Err(fail("threshold.count must be positive".to_owned()));
+            }
+            Some(Aggregate::Threshold {
+                count: threshold.count,
+                within: window(&threshold.within).map_err(fail)?,
+                by: parse_fields(&threshold.by, "threshold.by").map_err(fail)?,
+            })
+        } else if let Some(distinct) = spec.distinct {
+            if distinct.count == 0 {
+                return Err(fail("distinct.count must be positive".to_owned()));
+            }
+            Some(Aggregate::Distinct {
+                field: Field::parse(&distinct.field)
+                    .map_err(|message| fail(format!("in distinct.field: {message}")))?,
+                count: distinct.count,
+                within: window(&distinct.within).map_err(fail)?,
+                by: parse_fields(&distinct.by, "distinct.by").map_err(fail)?,
+            })
+        } else if let Some(new_term) = spec.new_term {
+            if new_term.fields.is_empty() {
+                return Err(fail("new_term.fields is empty".to_owned()));
+            }
+            Some(Aggregate::NewTerm {
+                fields: parse_fields(&new_term.fields, "new_term.fields").map_err(fail)?,
+                history: window(&new_term.history).map_err(fail)?,
+                learn: match &new_term.learn {
+                    Some(learn) => parse_duration(learn).map_err(fail)?,
+                    None => 0,
+                },
+            })
+        } else if let Some(sequence) = spec.sequence {
+            if sequence.then.is_empty() {
+                return Err(fail("sequence.then is empty".to_owned()));
+            }
+            let by = parse_fields(&sequence.by, "sequence.by").map_err(fail)?;
+            let mut steps = Vec::with_capacity(sequence.then.len());
+            for (index, step) in sequence.then.iter().enumerate() {
+                let mut condition = self.condition(&step.condition).map_err(|message| {
+                    fail(format!("in sequence step {}: {message}", index + 2))
+                })?;
+                condition.optimise();
+                let step_by = parse_fields(&step.by, "sequence.then.by").map_err(fail)?;
+                if step_by.len() != by.len() {
+                    return Err(fail(format!(
+                        "sequence step {} has {} key fields; the first step has {}",
+                        index + 2,
+                        step_by.len(),
+                        by.len()
+                    )));
+                }
+                steps.push(Step {
+                    condition,
+                    by: step_by,
+                    include_denied: step.include_denied,
+                });
+            }
+            Some(Aggregate::Sequence {
+                within: window(&sequence.within).map_err(fail)?,
+                by,
+                steps,
+            })
+        } else if let Some(absence) = spec.absence {
+            let mut expect = self
+                .condition(&absence.expect)
+                .map_err(|message| fail(format!("in absence.expect: {message}")))?;
+            expect.optimise();
+            Some(Aggregate::Absence {
+                within: window(&absence.within).map_err(fail)?,
+                by: parse_fields(&absence.by, "absence.by").map_err(fail)?,
+                expect,
+            })
+        } else {
+            None
+        };
+        let suppress = match spec.suppress {
+            Some(suppress) => Some(Suppress {
+                by: parse_fields(&suppress.by, "suppress.by").map_err(fail)?,
+                period: window(&suppress.period).map_err(fail)?,
+            }),
+            None => None,
+        };
+        let level = match &spec.level {
+            Some(text) => Some(crate::coverage::AuditLevel::parse(text).ok_or_else(|| {
+                fail(format!(
+                    "level {text:?} is not one of Metadata, Request, RequestResponse"
+                ))
+            })?),
+            None => None,
+        };
         let info = RuleInfo {
             id: spec.id,
             title: spec.title,
@@ -437,6 +735,10 @@ impl Compiler<'_> {
             summary,
             fields,
             severity_from,
+            aggregate,
+            suppress,
+            tests: spec.tests,
+            level,
         })
     }
 

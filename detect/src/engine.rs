@@ -1,12 +1,14 @@
-//! The stateless engine: picks the rules that can apply to an event, evaluates them and builds
-//! alerts. Pure: no IO, no clock, no randomness, so live and retro detection agree.
+//! The rule index and evaluation: picks the rules that can apply to an event, evaluates their
+//! conditions and builds alerts. Pure: no IO, no clock, no randomness, so live and retro
+//! detection agree. Stateful rules report hits to the `Detector` (`state.rs`), which owns
+//! their memory.
 
 use std::collections::HashMap;
 
 use event::{Alert, AlertSource, Decision, Event, Severity, Source};
 
 use crate::RuleSet;
-use crate::compile::{CompiledRule, Piece};
+use crate::compile::{Aggregate, CompiledRule, Piece};
 use crate::field::{EvalContext, EventField, Field, Scope, Val};
 
 /// Most values a list-valued alert field carries, so one event cannot make a huge alert.
@@ -21,6 +23,29 @@ pub struct Engine {
     /// Audit rules that may match any resource.
     audit_any_resource: Vec<u32>,
     falco: Vec<u32>,
+    /// Sequence and absence rules: their later steps and expected events are tried on every
+    /// event of any source.
+    multi_step: Vec<u32>,
+    by_id: HashMap<String, u32>,
+}
+
+/// What one event did to one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hit {
+    /// The rule's condition matched (the first step of a sequence, the trigger of an absence).
+    Match(u32),
+    /// Step `then[.1]` of a sequence rule matched.
+    Step(u32, usize),
+    /// The expected event of an absence rule matched.
+    Expect(u32),
+}
+
+impl Hit {
+    pub(crate) fn rule(self) -> u32 {
+        match self {
+            Hit::Match(index) | Hit::Step(index, _) | Hit::Expect(index) => index,
+        }
+    }
 }
 
 impl Engine {
@@ -29,8 +54,17 @@ impl Engine {
         let mut audit_by_resource: HashMap<String, Vec<u32>> = HashMap::new();
         let mut audit_any_resource = Vec::new();
         let mut falco = Vec::new();
+        let mut multi_step = Vec::new();
+        let mut by_id = HashMap::new();
         for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).expect("fewer than 2^32 rules");
+            by_id.insert(rule.info.id.clone(), index);
+            if matches!(
+                rule.aggregate,
+                Some(Aggregate::Sequence { .. } | Aggregate::Absence { .. })
+            ) {
+                multi_step.push(index);
+            }
             match (rule.info.source, &rule.prefilter.resources) {
                 (Source::Falco, _) => falco.push(index),
                 (Source::K8sAudit, Some(resources)) => {
@@ -49,20 +83,107 @@ impl Engine {
             audit_by_resource,
             audit_any_resource,
             falco,
+            multi_step,
+            by_id,
         }
     }
 
-    /// Appends to `alerts` one alert per rule the event matches, in rule order.
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub(crate) fn rule(&self, index: u32) -> &CompiledRule {
+        &self.rules[index as usize]
+    }
+
+    /// Whether the event passes the rule's cheap gates (stage, decision, verb, resource).
+    pub(crate) fn is_candidate(&self, rule: &CompiledRule, event: &Event) -> bool {
+        passes_gates(rule, event)
+            && rule.prefilter.resources.as_ref().is_none_or(|resources| {
+                event
+                    .resource
+                    .as_deref()
+                    .is_some_and(|resource| resources.iter().any(|r| r == resource))
+            })
+    }
+
+    /// The longest `absence.within` of the rules, if any rule has one.
+    pub(crate) fn longest_absence(&self) -> Option<i64> {
+        self.multi_step
+            .iter()
+            .filter_map(|&index| match &self.rule(index).aggregate {
+                Some(Aggregate::Absence { within, .. }) => Some(*within),
+                _ => None,
+            })
+            .max()
+    }
+
+    pub(crate) fn rule_index(&self, rule_id: &str) -> Option<u32> {
+        self.by_id.get(rule_id).copied()
+    }
+
+    /// Appends to `alerts` one alert per stateless rule the event matches, in rule order.
+    /// Stateful rules need a `Detector`.
     pub fn evaluate(&self, event: &Event, alerts: &mut Vec<Alert>) {
         self.evaluate_in(&EvalContext::new(event), alerts);
     }
 
     fn evaluate_in(&self, ctx: &EvalContext<'_>, alerts: &mut Vec<Alert>) {
+        let mut hits = Vec::new();
+        self.hits(ctx, false, &mut hits);
+        for hit in hits {
+            if let Hit::Match(index) = hit {
+                alerts.push(build_alert(self.rule(index), ctx, &[]));
+            }
+        }
+    }
+
+    /// Appends what the event does to each rule: later sequence steps and expected events
+    /// first, then condition matches in rule order. With `stateful` false, only stateless
+    /// rules are tried.
+    pub(crate) fn hits(&self, ctx: &EvalContext<'_>, stateful: bool, hits: &mut Vec<Hit>) {
+        if stateful {
+            for &index in &self.multi_step {
+                let rule = self.rule(index);
+                match &rule.aggregate {
+                    Some(Aggregate::Sequence { steps, .. }) => {
+                        for (step_index, step) in steps.iter().enumerate() {
+                            if passes_stage_and_decision(rule, step.include_denied, ctx.event)
+                                && step.condition.eval(ctx, &Scope::default())
+                            {
+                                hits.push(Hit::Step(index, step_index));
+                            }
+                        }
+                    }
+                    Some(Aggregate::Absence { expect, .. })
+                        if passes_stage_and_decision(rule, rule.include_denied, ctx.event)
+                            && expect.eval(ctx, &Scope::default()) =>
+                    {
+                        hits.push(Hit::Expect(index));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut try_rule = |index: u32| {
+            let rule = self.rule(index);
+            if (stateful || rule.aggregate.is_none())
+                && passes_gates(rule, ctx.event)
+                && rule.condition.eval(ctx, &Scope::default())
+            {
+                hits.push(Hit::Match(index));
+            }
+        };
         let event = ctx.event;
         match event.source {
             Source::Falco => {
                 for &index in &self.falco {
-                    self.try_rule(index, ctx, alerts);
+                    try_rule(index);
                 }
             }
             Source::K8sAudit => {
@@ -89,34 +210,26 @@ impl Engine {
                         }
                         (None, None) => break,
                     };
-                    self.try_rule(next, ctx, alerts);
+                    try_rule(next);
                 }
             }
         }
     }
-
-    pub fn evaluate_batch(&self, events: &[Event], alerts: &mut Vec<Alert>) {
-        for event in events {
-            self.evaluate(event, alerts);
-        }
-    }
-
-    fn try_rule(&self, index: u32, ctx: &EvalContext<'_>, alerts: &mut Vec<Alert>) {
-        let rule = &self.rules[index as usize];
-        if passes_gates(rule, ctx.event) && rule.condition.eval(ctx, &Scope::default()) {
-            alerts.push(build_alert(rule, ctx));
-        }
-    }
 }
 
-/// The cheap checks: stage, decision and the prefilter on verb and subresource.
-fn passes_gates(rule: &CompiledRule, event: &Event) -> bool {
+/// Stage and decision checks of a rule (or of one step of it).
+fn passes_stage_and_decision(rule: &CompiledRule, include_denied: bool, event: &Event) -> bool {
     if let Some(stage) = event.stage.as_deref()
         && !rule.stages.iter().any(|allowed| allowed == stage)
     {
         return false;
     }
-    if !rule.include_denied && event.decision == Some(Decision::Forbid) {
+    include_denied || event.decision != Some(Decision::Forbid)
+}
+
+/// The cheap checks: stage, decision and the prefilter on verb and subresource.
+fn passes_gates(rule: &CompiledRule, event: &Event) -> bool {
+    if !passes_stage_and_decision(rule, rule.include_denied, event) {
         return false;
     }
     if let Some(verbs) = &rule.prefilter.verbs {
@@ -239,9 +352,49 @@ fn severity_of(rule: &CompiledRule, ctx: &EvalContext<'_>) -> Severity {
     found.unwrap_or(rule.info.severity)
 }
 
-fn build_alert(rule: &CompiledRule, ctx: &EvalContext<'_>) -> Alert {
+/// The values of `field` as text (list fields give one per element).
+pub(crate) fn field_texts(field: &Field, ctx: &EvalContext<'_>) -> Vec<String> {
+    let mut values = Vec::new();
+    field.visit(ctx, &Scope::default(), &mut |value, _| {
+        values.push(text_of(value));
+        values.len() >= MAX_FIELD_VALUES
+    });
+    values
+}
+
+/// The group key of an event: the values of `fields`, joined; an absent field gives "".
+pub(crate) fn group_key(fields: &[Field], ctx: &EvalContext<'_>) -> String {
+    let mut key = String::new();
+    for (position, field) in fields.iter().enumerate() {
+        if position > 0 {
+            key.push(crate::state::KEY_SEPARATOR);
+        }
+        let mut first = true;
+        field.visit(ctx, &Scope::default(), &mut |value, _| {
+            if !first {
+                key.push(',');
+            }
+            first = false;
+            key.push_str(&text_of(value));
+            false
+        });
+    }
+    key
+}
+
+/// The alert of `rule` for the triggering event of `ctx`; `event_ids` lists every
+/// contributing event (empty: just the triggering one).
+pub(crate) fn build_alert(
+    rule: &CompiledRule,
+    ctx: &EvalContext<'_>,
+    event_ids: &[String],
+) -> Alert {
     let event = ctx.event;
-    let event_ids = vec![event.event_id.clone()];
+    let event_ids = if event_ids.is_empty() {
+        vec![event.event_id.clone()]
+    } else {
+        event_ids.to_vec()
+    };
     let mut fields = serde_json::Map::new();
     for (name, field) in &rule.fields {
         if let Some(value) = field_json(field, ctx) {

@@ -3,17 +3,23 @@
 
 mod compile;
 mod condition;
+mod coverage;
 mod engine;
 mod error;
 mod field;
 mod lint;
+mod rule_tests;
+mod state;
 
 use std::path::Path;
 
 pub use compile::RuleInfo;
+pub use coverage::{AuditLevel, Coverage, CoverageLine};
 pub use engine::Engine;
 pub use error::DetectError;
 pub use lint::{LintFinding, LintSeverity, lint};
+pub use rule_tests::{TestOutcome, run_tests};
+pub use state::{Detector, StateLimits, StateStats};
 
 use compile::{CompiledRule, Document, compile_documents, definitions_of, parse_document};
 
@@ -37,14 +43,69 @@ fn builtin_documents() -> Result<Vec<Document>, DetectError> {
         .collect()
 }
 
+/// Lists replaced by configuration (`[detect.lists]`): name → items. Applied wherever the
+/// list is defined (the built-in library or a rule file), so rules never need editing to
+/// change trusted registries, system identities or namespaces.
+pub type ListOverrides = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Applies `overrides` to the documents that define those lists.
+fn apply_overrides(documents: &mut [Document], overrides: &ListOverrides) {
+    for (name, items) in overrides {
+        for document in documents.iter_mut() {
+            document.override_list(name, items);
+        }
+    }
+}
+
+/// Reads a `.yaml`/`.yml` file, or every such file of a directory (sorted by name).
+fn read_documents(path: &Path) -> Result<Vec<Document>, DetectError> {
+    let read_error = |path: &Path, error: std::io::Error| DetectError::ReadRules {
+        path: path.to_owned(),
+        message: error.to_string(),
+    };
+    let files = if path.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|error| read_error(path, error))? {
+            let entry_path = entry.map_err(|error| read_error(path, error))?.path();
+            let is_yaml = entry_path
+                .extension()
+                .is_some_and(|extension| extension == "yaml" || extension == "yml");
+            if is_yaml && entry_path.is_file() {
+                files.push(entry_path);
+            }
+        }
+        files.sort();
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut documents = Vec::with_capacity(files.len());
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|error| read_error(file, error))?;
+        documents.push(parse_document(&text, &file.display().to_string())?);
+    }
+    Ok(documents)
+}
+
 /// Compiles documents; the first error wins.
 fn compile_all(documents: &[Document], with_library: bool) -> Result<RuleSet, DetectError> {
-    let library = if with_library {
-        Some(definitions_of(&builtin_documents()?))
+    compile_all_with(documents.to_vec(), with_library, &ListOverrides::new())
+}
+
+fn compile_all_with(
+    mut documents: Vec<Document>,
+    with_library: bool,
+    overrides: &ListOverrides,
+) -> Result<RuleSet, DetectError> {
+    let mut library_documents = if with_library {
+        builtin_documents()?
     } else {
-        None
+        Vec::new()
     };
-    let output = compile_documents(documents, library.as_ref());
+    apply_overrides(&mut documents, overrides);
+    apply_overrides(&mut library_documents, overrides);
+    let library = with_library.then(|| definitions_of(&library_documents));
+    let output = compile_documents(&documents, library.as_ref());
     match output.errors.into_iter().next() {
         Some((_, error)) => Err(error),
         None => Ok(RuleSet {
@@ -59,6 +120,43 @@ impl RuleSet {
         compile_all(&builtin_documents()?, false)
     }
 
+    /// The built-in pack plus the rule files at `paths`, with `overrides` applied to the
+    /// lists wherever they are defined.
+    pub fn load_all(
+        builtin: bool,
+        paths: &[&Path],
+        overrides: &ListOverrides,
+    ) -> Result<RuleSet, DetectError> {
+        let mut rules = if builtin {
+            compile_all_with(builtin_documents()?, false, overrides)?
+        } else {
+            RuleSet::default()
+        };
+        let path_documents = paths
+            .iter()
+            .map(|path| read_documents(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let builtin_documents = builtin_documents()?;
+        for name in overrides.keys() {
+            let defined = builtin_documents
+                .iter()
+                .chain(path_documents.iter().flatten())
+                .any(|document| document.defines_list(name));
+            if !defined {
+                return Err(DetectError::CompileDefinition {
+                    kind: "list",
+                    name: name.clone(),
+                    origin: "configuration ([detect.lists])".to_owned(),
+                    message: "no rule file defines this list".to_owned(),
+                });
+            }
+        }
+        for documents in path_documents {
+            rules.extend(compile_all_with(documents, true, overrides)?)?;
+        }
+        Ok(rules)
+    }
+
     /// Compiles one rules document. Lists and macros it does not define itself are taken
     /// from the built-in library (e.g. `$trusted_registries`, `created_by_controller`).
     pub fn from_yaml(text: &str, origin: &str) -> Result<RuleSet, DetectError> {
@@ -68,32 +166,7 @@ impl RuleSet {
     /// Loads a `.yaml`/`.yml` file, or every such file of a directory (sorted by name; they
     /// share their lists and macros).
     pub fn load(path: &Path) -> Result<RuleSet, DetectError> {
-        let read_error = |path: &Path, error: std::io::Error| DetectError::ReadRules {
-            path: path.to_owned(),
-            message: error.to_string(),
-        };
-        let files = if path.is_dir() {
-            let mut files = Vec::new();
-            for entry in std::fs::read_dir(path).map_err(|error| read_error(path, error))? {
-                let entry_path = entry.map_err(|error| read_error(path, error))?.path();
-                let is_yaml = entry_path
-                    .extension()
-                    .is_some_and(|extension| extension == "yaml" || extension == "yml");
-                if is_yaml && entry_path.is_file() {
-                    files.push(entry_path);
-                }
-            }
-            files.sort();
-            files
-        } else {
-            vec![path.to_owned()]
-        };
-        let mut documents = Vec::with_capacity(files.len());
-        for file in &files {
-            let text = std::fs::read_to_string(file).map_err(|error| read_error(file, error))?;
-            documents.push(parse_document(&text, &file.display().to_string())?);
-        }
-        compile_all(&documents, true)
+        compile_all(&read_documents(path)?, true)
     }
 
     /// Adds another set's rules; a rule id present in both is an error and nothing is added.
@@ -126,5 +199,13 @@ impl RuleSet {
 
     pub(crate) fn into_compiled(self) -> Vec<CompiledRule> {
         self.rules
+    }
+
+    pub(crate) fn compiled(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub(crate) fn from_compiled(rules: Vec<CompiledRule>) -> RuleSet {
+        RuleSet { rules }
     }
 }

@@ -52,8 +52,8 @@ fn is_attack_id(id: &str) -> bool {
 
 /// Checks a rules document as `RuleSet::from_yaml` would compile it, reporting every error
 /// (not only the first) plus warnings: missing ATT&CK ids or description, malformed ATT&CK
-/// ids, audit rules without a verb or resource test (evaluated on every event), unused lists
-/// and macros.
+/// ids, audit rules without a verb or resource test (evaluated on every event), rules without
+/// inline tests that must and must not alert, unused lists and macros.
 pub fn lint(text: &str, origin: &str) -> Vec<LintFinding> {
     let document = match parse_document(text, origin) {
         Ok(document) => document,
@@ -100,6 +100,18 @@ pub fn lint(text: &str, origin: &str) -> Vec<LintFinding> {
         }
         if rule.info.description.is_empty() {
             findings.push(warning(id.clone(), "no description".to_owned()));
+        }
+        if !rule.tests.iter().any(|test| test.expect > 0) {
+            findings.push(warning(
+                id.clone(),
+                "no inline test that must alert (`tests:` with `expect` > 0)".to_owned(),
+            ));
+        }
+        if !rule.tests.iter().any(|test| test.expect == 0) {
+            findings.push(warning(
+                id.clone(),
+                "no inline test that must not alert (`tests:` with `expect: 0`)".to_owned(),
+            ));
         }
         let prefilter = &rule.prefilter;
         if rule.info.source == event::Source::K8sAudit

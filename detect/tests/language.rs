@@ -428,6 +428,9 @@ rules:
     attack: [T1609]
     description: A fine rule.
     condition: {field: verb, equals: get}
+    tests:
+      - {events: [{verb: get}], expect: 1}
+      - {events: [{verb: list}], expect: 0}
   - id: t.bad_field
     title: Bad field
     severity: low
@@ -496,6 +499,10 @@ rules:
     );
     assert!(
         has_warning("list `unused_list` is not used"),
+        "{warnings:?}"
+    );
+    assert!(
+        has_warning("Some(\"t.warn\"): no inline test that must alert"),
         "{warnings:?}"
     );
     assert!(!has_warning("Some(\"t.ok\")"), "{warnings:?}");

@@ -36,6 +36,7 @@ pub struct FilePosition {
 /// durable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    #[serde(default)]
     pub positions: BTreeMap<String, SourcePosition>,
 }
 

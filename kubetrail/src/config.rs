@@ -31,6 +31,35 @@ pub struct DetectConfig {
     /// Extra rule files or directories of `.yaml` rule files.
     #[serde(default)]
     pub rule_paths: Vec<PathBuf>,
+    /// Groups (actors, pods, terms...) each stateful rule remembers; the least recently seen
+    /// are evicted beyond it.
+    #[serde(default = "default_max_keys_per_rule")]
+    pub max_keys_per_rule: usize,
+    /// How late (event time) an event may arrive and still feed stateful rules.
+    #[serde(default = "default_lateness_ms")]
+    pub lateness_ms: u64,
+    /// Lists replacing the rule files' lists of the same name (trusted registries, system
+    /// identities, system namespaces...), so rules need no editing.
+    #[serde(default)]
+    pub lists: detect::ListOverrides,
+}
+
+impl DetectConfig {
+    pub fn limits(&self) -> detect::StateLimits {
+        detect::StateLimits {
+            max_keys_per_rule: self.max_keys_per_rule,
+            lateness_micros: i64::try_from(self.lateness_ms.saturating_mul(1_000))
+                .unwrap_or(i64::MAX),
+        }
+    }
+}
+
+fn default_max_keys_per_rule() -> usize {
+    detect::StateLimits::default().max_keys_per_rule
+}
+
+fn default_lateness_ms() -> u64 {
+    u64::try_from(detect::StateLimits::default().lateness_micros / 1_000).unwrap_or(0)
 }
 
 impl Default for DetectConfig {
@@ -38,6 +67,9 @@ impl Default for DetectConfig {
         DetectConfig {
             builtin_rules: true,
             rule_paths: Vec::new(),
+            max_keys_per_rule: default_max_keys_per_rule(),
+            lateness_ms: default_lateness_ms(),
+            lists: detect::ListOverrides::new(),
         }
     }
 }
@@ -118,6 +150,9 @@ impl Config {
         }
         if self.pipeline.commit_max_events == 0 || self.pipeline.commit_interval_ms == 0 {
             bail!("pipeline.commit_max_events and pipeline.commit_interval_ms must be positive");
+        }
+        if self.detect.max_keys_per_rule == 0 {
+            bail!("detect.max_keys_per_rule must be at least 1");
         }
         Ok(())
     }

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use detect::Engine;
+use detect::Detector;
 use event::Alert;
 use ingest::{Batch, Deduper, ReadOptions};
 use store::ColumnarStore;
@@ -57,7 +56,7 @@ pub struct Outputs<'a> {
 pub fn run(
     paths: &[PathBuf],
     options: &ReadOptions,
-    engine: &Arc<Engine>,
+    mut detector: Detector,
     dedupe_capacity: usize,
     outputs: Outputs<'_>,
 ) -> anyhow::Result<Summary> {
@@ -80,7 +79,7 @@ pub fn run(
     let mut on_batch = |mut batch: Batch| -> anyhow::Result<()> {
         let duplicates = deduper.retain_new(&mut batch.events);
         let mut alerts = Vec::new();
-        engine.evaluate_batch(&batch.events, &mut alerts);
+        detector.process_batch(&batch.events, &mut alerts);
         summary.lines += batch.stats.lines;
         summary.bytes += batch.stats.bytes;
         summary.events += batch.events.len() as u64;
@@ -97,6 +96,7 @@ pub fn run(
         if storing {
             pending.add(batch, alerts);
             if pending.events.len() >= commit_max_events {
+                pending.detection = Some(detector.snapshot());
                 commit_tx
                     .send(std::mem::take(&mut pending))
                     .map_err(|_| anyhow!("the store stopped"))?;
@@ -106,7 +106,8 @@ pub fn run(
     };
     let read = ingest::read_files(paths, options, &mut on_batch, &mut *on_progress);
     if storing && read.is_ok() {
-        let last = std::mem::take(&mut pending);
+        let mut last = std::mem::take(&mut pending);
+        last.detection = Some(detector.snapshot());
         if !last.is_empty() {
             // A send error means the committer failed; its error is reported below.
             let _ = commit_tx.send(last);

@@ -6,6 +6,7 @@ mod config;
 mod history;
 mod pending;
 mod pipeline;
+mod reload;
 mod sinks;
 
 use std::io::IsTerminal;

@@ -1,11 +1,15 @@
-//! What waits for the next store commit: events, alerts, dead letters and the source
-//! checkpoint of the last batch. The live pipeline and the one-shot file path both commit
-//! through it, so a checkpoint always travels in the same commit as the events it covers.
+//! What waits for the next store commit: events, alerts, dead letters, the source checkpoint
+//! of the last batch and the detection state after it. The live pipeline and the one-shot file
+//! path both commit through it, so a checkpoint always travels in the same commit as the
+//! events it covers, and the detection state with the positions it was taken at.
 
 use anyhow::Context;
 use event::{Alert, DeadLetter, Event};
 use ingest::{Batch, Checkpoint};
 use store::ColumnarStore;
+
+/// Key of the detection-state snapshot inside the stored checkpoint object.
+const DETECTION_KEY: &str = "detection";
 
 #[derive(Default)]
 pub struct Pending {
@@ -13,6 +17,23 @@ pub struct Pending {
     pub alerts: Vec<Alert>,
     pub dead_letters: Vec<DeadLetter>,
     pub checkpoint: Option<Checkpoint>,
+    /// `Detector::snapshot()` after the last batch added.
+    pub detection: Option<serde_json::Value>,
+}
+
+/// Splits a stored checkpoint into source positions and the detection-state snapshot.
+pub fn read_stored_checkpoint(
+    stored: Option<serde_json::Value>,
+) -> anyhow::Result<(Checkpoint, Option<serde_json::Value>)> {
+    let Some(mut value) = stored else {
+        return Ok((Checkpoint::default(), None));
+    };
+    let detection = value
+        .as_object_mut()
+        .and_then(|object| object.remove(DETECTION_KEY));
+    let checkpoint = serde_json::from_value(value)
+        .context("the checkpoint in the data directory is unreadable")?;
+    Ok((checkpoint, detection))
 }
 
 impl Pending {
@@ -31,12 +52,22 @@ impl Pending {
 
     /// Makes everything durable in one atomic store commit.
     pub fn commit_to(&self, store: &mut ColumnarStore) -> anyhow::Result<()> {
-        let checkpoint = self
+        let mut checkpoint = self
             .checkpoint
             .as_ref()
             .map(serde_json::to_value)
             .transpose()
             .context("failed to serialise the checkpoint")?;
+        if let Some(detection) = &self.detection {
+            // No new positions (alerts of an idle tick): the last committed ones, new state.
+            if checkpoint.is_none() {
+                checkpoint = store.checkpoint().cloned();
+            }
+            let object = checkpoint.get_or_insert_with(|| serde_json::json!({}));
+            if let serde_json::Value::Object(object) = object {
+                object.insert(DETECTION_KEY.to_owned(), detection.clone());
+            }
+        }
         store
             .commit(
                 &self.events,

@@ -4,25 +4,28 @@
 //!
 //! Delivery: the tailer's checkpoint travels with its batch and is committed by the store in the
 //! same atomic commit as the batch's events, so a crash at any instant loses nothing and shows
-//! nothing twice. Alerts are delivered to the sinks as soon as the rules have run (before the
-//! commit) so they are not delayed by the commit interval; after a crash they can be delivered
-//! again, with the same `alert_id`.
+//! nothing twice. The detect stage decides when to commit (every `commit_interval_ms` or
+//! `commit_max_events`) and sends the detection state with the batch it was taken after, so a
+//! commit's checkpoint and detection state always agree: after a restart stateful rules neither
+//! forget a window nor alert twice. Alerts are delivered to the sinks as soon as the rules have
+//! run (before the commit) so they are not delayed by the commit interval; after a crash they
+//! can be delivered again, with the same `alert_id`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use detect::Engine;
+use detect::{Detector, Engine};
 use event::Alert;
-use ingest::{Batch, Checkpoint, Deduper, FileTailer};
+use ingest::{Batch, Deduper, FileTailer};
 use store::ColumnarStore;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pending::Pending;
+use crate::pending::{Pending, read_stored_checkpoint};
 use crate::sinks::AlertSinks;
 
 /// Running totals, shared with whoever displays them.
@@ -37,6 +40,8 @@ pub struct Counters {
     pub alerts: AtomicU64,
     pub commits: AtomicU64,
     pub committed_events: AtomicU64,
+    pub rule_reloads: AtomicU64,
+    pub rule_reload_failures: AtomicU64,
 }
 
 impl Counters {
@@ -59,11 +64,16 @@ impl Counters {
     }
 }
 
-/// A batch after detection, on its way to the store.
+/// A batch after detection (or alerts of an idle tick), on its way to the store. A message
+/// with `snapshot` closes a commit: the store commits everything up to it, with it.
 struct Detected {
-    batch: Batch,
+    batch: Option<Batch>,
     alerts: Vec<Alert>,
+    snapshot: Option<serde_json::Value>,
 }
+
+/// How often an idle pipeline looks at the wall clock (absence rules on a silent stream).
+const IDLE_TICK: Duration = Duration::from_secs(1);
 
 /// Runs the pipeline until `cancel` fires, then drains every stage and commits what is in flight.
 pub async fn run(
@@ -78,11 +88,19 @@ pub async fn run(
         tokio::task::spawn_blocking(move || ColumnarStore::open(&store_config))
             .await?
             .context("failed to open the data directory")?;
-    let checkpoint: Checkpoint = match checkpoint {
-        Some(value) => serde_json::from_value(value)
-            .context("the checkpoint in the data directory is unreadable")?,
-        None => Checkpoint::default(),
-    };
+    let (checkpoint, detection) = read_stored_checkpoint(checkpoint)?;
+    let engines = crate::reload::watch_rules(
+        &config.detect,
+        Arc::clone(&engine),
+        counters.clone(),
+        cancel.clone(),
+    );
+    let mut detector = Detector::new(engine, config.detect.limits());
+    if let Some(snapshot) = detection
+        && let Err(error) = detector.restore(&snapshot)
+    {
+        tracing::warn!(%error, "starting with empty detection state");
+    }
     let tailer = FileTailer::new(&config.ingest, checkpoint).context("failed to start tailing")?;
     let deduper = Deduper::new(config.ingest.dedupe_capacity);
 
@@ -101,18 +119,19 @@ pub async fn run(
     let detect = tokio::spawn(detect_stage(
         batch_rx,
         detected_tx,
-        engine,
-        deduper,
-        sinks,
-        counters.clone(),
+        DetectStage {
+            detector,
+            engines,
+            deduper,
+            sinks,
+            counters: counters.clone(),
+            policy: CommitPolicy {
+                interval: Duration::from_millis(config.pipeline.commit_interval_ms),
+                max_events: config.pipeline.commit_max_events,
+            },
+        },
     ));
-    let commit = tokio::spawn(commit_stage(
-        detected_rx,
-        store,
-        Duration::from_millis(config.pipeline.commit_interval_ms),
-        config.pipeline.commit_max_events,
-        counters,
-    ));
+    let commit = tokio::spawn(commit_stage(detected_rx, store, counters));
 
     // Each stage ends when the one before it closes its channel; an error anywhere cancels the
     // source so the rest drains.
@@ -132,70 +151,136 @@ pub async fn run(
     }
 }
 
+/// When the detect stage closes a commit.
+#[derive(Debug, Clone, Copy)]
+struct CommitPolicy {
+    interval: Duration,
+    max_events: usize,
+}
+
+/// The detect stage's own parts.
+struct DetectStage {
+    detector: Detector,
+    engines: watch::Receiver<Arc<Engine>>,
+    deduper: Deduper,
+    sinks: AlertSinks,
+    counters: Arc<Counters>,
+    policy: CommitPolicy,
+}
+
 async fn detect_stage(
     mut batches: mpsc::Receiver<Batch>,
     detected: mpsc::Sender<Detected>,
-    engine: Arc<Engine>,
-    mut deduper: Deduper,
-    mut sinks: AlertSinks,
-    counters: Arc<Counters>,
+    stage: DetectStage,
 ) -> anyhow::Result<()> {
-    while let Some(mut batch) = batches.recv().await {
-        let duplicates = deduper.retain_new(&mut batch.events);
-        let engine = engine.clone();
-        let (batch, alerts) = tokio::task::spawn_blocking(move || {
-            let mut alerts = Vec::new();
-            engine.evaluate_batch(&batch.events, &mut alerts);
-            (batch, alerts)
-        })
-        .await?;
-        counters.add_batch(&batch, duplicates, alerts.len());
+    let DetectStage {
+        mut detector,
+        mut engines,
+        mut deduper,
+        mut sinks,
+        counters,
+        policy,
+    } = stage;
+    // Events (or tick alerts) sent since the last commit, and when the first of them was.
+    let mut uncommitted = 0usize;
+    let mut first_uncommitted: Option<Instant> = None;
+    loop {
+        let received = tokio::select! {
+            batch = batches.recv() => Some(batch),
+            Ok(()) = engines.changed() => {
+                // Between two batches: the new rules see the next event first.
+                detector.set_engine(Arc::clone(&engines.borrow_and_update()));
+                continue;
+            }
+            () = tokio::time::sleep(IDLE_TICK) => None,
+        };
+        let (batch, alerts) = match received {
+            Some(Some(mut batch)) => {
+                let duplicates = deduper.retain_new(&mut batch.events);
+                let (back, batch, alerts) = tokio::task::spawn_blocking(move || {
+                    let mut alerts = Vec::new();
+                    detector.process_batch(&batch.events, &mut alerts);
+                    (detector, batch, alerts)
+                })
+                .await?;
+                detector = back;
+                counters.add_batch(&batch, duplicates, alerts.len());
+                uncommitted += batch.events.len().max(1);
+                (Some(batch), alerts)
+            }
+            Some(None) => break,
+            None => {
+                let mut alerts = Vec::new();
+                detector.tick(wall_clock_micros(), &mut alerts);
+                counters
+                    .alerts
+                    .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                uncommitted += alerts.len();
+                (None, alerts)
+            }
+        };
         sinks.deliver(&alerts).context("failed to deliver alerts")?;
+        if uncommitted > 0 {
+            first_uncommitted.get_or_insert_with(Instant::now);
+        }
+        let due = first_uncommitted.is_some_and(|first| first.elapsed() >= policy.interval)
+            || uncommitted >= policy.max_events;
+        if batch.is_none() && alerts.is_empty() && !due {
+            continue;
+        }
+        let snapshot = due.then(|| detector.snapshot());
+        if due {
+            uncommitted = 0;
+            first_uncommitted = None;
+        }
         detected
-            .send(Detected { batch, alerts })
+            .send(Detected {
+                batch,
+                alerts,
+                snapshot,
+            })
+            .await
+            .map_err(|_| anyhow!("the commit stage stopped"))?;
+    }
+    if uncommitted > 0 {
+        detected
+            .send(Detected {
+                batch: None,
+                alerts: Vec::new(),
+                snapshot: Some(detector.snapshot()),
+            })
             .await
             .map_err(|_| anyhow!("the commit stage stopped"))?;
     }
     Ok(())
 }
 
+fn wall_clock_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Commits at every message that carries the detection state, so each commit's checkpoint and
+/// state belong together; what arrives after the last such message is not committed (the
+/// detect stage always ends with one, unless it failed).
 async fn commit_stage(
     mut detected: mpsc::Receiver<Detected>,
     mut store: ColumnarStore,
-    interval: Duration,
-    max_events: usize,
     counters: Arc<Counters>,
 ) -> anyhow::Result<()> {
     let mut pending = Pending::default();
-    let mut deadline: Option<Instant> = None;
-    loop {
-        let next = match deadline {
-            Some(at) => tokio::select! {
-                message = detected.recv() => Some(message),
-                () = tokio::time::sleep_until(at) => None,
-            },
-            None => Some(detected.recv().await),
-        };
-        let closed = match next {
-            Some(Some(message)) => {
-                pending.add(message.batch, message.alerts);
-                deadline.get_or_insert_with(|| Instant::now() + interval);
-                if pending.events.len() < max_events {
-                    continue;
-                }
-                false
-            }
-            Some(None) => true,
-            None => false,
-        };
-        if !pending.is_empty() {
-            store = commit(store, std::mem::take(&mut pending), &counters).await?;
+    while let Some(message) = detected.recv().await {
+        match message.batch {
+            Some(batch) => pending.add(batch, message.alerts),
+            None => pending.alerts.extend(message.alerts),
         }
-        deadline = None;
-        if closed {
-            return Ok(());
+        if let Some(snapshot) = message.snapshot {
+            pending.detection = Some(snapshot);
+            if !pending.is_empty() {
+                store = commit(store, std::mem::take(&mut pending), &counters).await?;
+            }
         }
     }
+    Ok(())
 }
 
 async fn commit(

@@ -34,6 +34,21 @@ pub enum Command {
         #[arg(long, default_value_t = crate::cmd::import::DEFAULT_COMMIT_EVENTS)]
         commit_events: usize,
     },
+    /// Alert latency of the live pipeline: from a line appended to a tailed file to its alert
+    /// delivered, at a steady event rate (p50, p99, max).
+    Latency {
+        /// Events appended per second (one in 50 is an exec into a pod, which alerts).
+        #[arg(long, default_value_t = 5_000)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Memory of the detection state with many distinct actors (new-term and threshold
+    /// rules keep one group per actor): resident memory, snapshot size, events/s.
+    State {
+        #[arg(long, default_value_t = 1_000_000)]
+        actors: u64,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -49,6 +64,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             dir,
             commit_events,
         } => bench_import(events, seed, dir, commit_events),
+        Command::Latency { rate, seconds } => super::bench_live::latency(rate, seconds),
+        Command::State { actors } => super::bench_live::state(actors),
     }
 }
 
@@ -96,16 +113,17 @@ fn bench_detect(events: u64, seed: u64, passes: u32) -> anyhow::Result<ExitCode>
 
         // Decode + normalise + rules, in batches as the pipeline does.
         let started = Instant::now();
+        let mut detector = detect::Detector::new(engine.clone(), detect::StateLimits::default());
         let mut batch = Vec::with_capacity(4096);
         let mut alerts = Vec::new();
         for line in &lines {
             let _ = event::decode_line(line, &options, &mut batch);
             if batch.len() >= 4096 {
-                engine.evaluate_batch(&batch, &mut alerts);
+                detector.process_batch(&batch, &mut alerts);
                 batch.clear();
             }
         }
-        engine.evaluate_batch(&batch, &mut alerts);
+        detector.process_batch(&batch, &mut alerts);
         full_best = full_best.min(started.elapsed().as_secs_f64());
         alerts_seen = alerts.len();
     }

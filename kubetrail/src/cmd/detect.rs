@@ -5,6 +5,8 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use ::detect::{Detector, StateLimits};
+
 use crate::cmd::{check_inputs, engine};
 use crate::history::{self, Outputs};
 use crate::sinks::write_json_lines;
@@ -30,7 +32,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_inputs(&args.files)?;
-    let engine = engine(!args.no_builtin_rules, &args.rules)?;
+    let detector = Detector::new(
+        engine(!args.no_builtin_rules, &args.rules)?,
+        StateLimits::default(),
+    );
     let options = ingest::ReadOptions {
         cluster: args.cluster.clone(),
         keep_request_received: args.keep_request_received,
@@ -46,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let summary = history::run(
         &args.files,
         &options,
-        &engine,
+        detector,
         ingest::Config::default().dedupe_capacity,
         Outputs {
             store: None,

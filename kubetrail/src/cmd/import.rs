@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use detect::{Detector, StateLimits};
 use indicatif::{ProgressBar, ProgressStyle};
 use store::ColumnarStore;
 
 use crate::cmd::{check_inputs, engine, human_bytes};
 use crate::history::{self, Outputs, Summary};
+use crate::pending::read_stored_checkpoint;
 
 /// Events per store commit unless `--commit-events` says otherwise.
 pub const DEFAULT_COMMIT_EVENTS: usize = 100_000;
@@ -50,19 +52,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Runs the import and returns its summary (also used by `bench import`).
 pub fn import(args: &Args) -> anyhow::Result<Summary> {
-    let engine = engine(!args.no_builtin_rules, &args.rules)?;
+    let mut detector = Detector::new(
+        engine(!args.no_builtin_rules, &args.rules)?,
+        StateLimits::default(),
+    );
     let store_config = store::Config {
         data_dir: args.data_dir.clone(),
         ..store::Config::default()
     };
     let (store, checkpoint) =
         ColumnarStore::open(&store_config).context("failed to open the data directory")?;
-    // Positions already stored (by an earlier import or by `serve`): what was read is skipped.
-    let start: ingest::Checkpoint = match checkpoint {
-        Some(value) => serde_json::from_value(value)
-            .context("the checkpoint in the data directory is unreadable")?,
-        None => ingest::Checkpoint::default(),
-    };
+    // Positions already stored (by an earlier import or by `serve`): what was read is skipped,
+    // and stateful rules go on from the state stored with those positions.
+    let (start, detection) = read_stored_checkpoint(checkpoint)?;
+    if let Some(snapshot) = detection
+        && let Err(error) = detector.restore(&snapshot)
+    {
+        tracing::warn!(%error, "starting with empty detection state");
+    }
     let total_bytes: u64 = args
         .files
         .iter()
@@ -92,7 +99,7 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
     let summary = history::run(
         &args.files,
         &options,
-        &engine,
+        detector,
         ingest::Config::default().dedupe_capacity,
         Outputs {
             store: Some(store),

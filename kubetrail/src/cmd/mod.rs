@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub mod bench;
+mod bench_live;
 pub mod demo;
 pub mod detect;
 pub mod generate;
@@ -13,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ::detect::{Engine, RuleSet};
-use anyhow::Context;
 
 /// Marks an error as the caller's mistake (bad usage or bad input): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +27,22 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
 
 /// The rules to run: the built-in pack (unless left out) plus rule files or directories.
 pub fn load_rules(builtin: bool, paths: &[PathBuf]) -> anyhow::Result<RuleSet> {
-    let mut rules = if builtin {
-        RuleSet::builtin().context("failed to load the built-in rules")?
-    } else {
-        RuleSet::from_yaml("rules: []", "empty").context("failed to build an empty rule set")?
-    };
+    load_rules_with(builtin, paths, &::detect::ListOverrides::new())
+}
+
+/// `load_rules` with lists replaced by configuration (`[detect.lists]`).
+pub fn load_rules_with(
+    builtin: bool,
+    paths: &[PathBuf],
+    lists: &::detect::ListOverrides,
+) -> anyhow::Result<RuleSet> {
     for path in paths {
-        let extra = RuleSet::load(path).map_err(|e| bad_input(format!("{e}")))?;
-        rules.extend(extra).map_err(|e| bad_input(format!("{e}")))?;
+        if !path.exists() {
+            return Err(bad_input(format!("no such rules path: {}", path.display())));
+        }
     }
-    Ok(rules)
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    RuleSet::load_all(builtin, &paths, lists).map_err(|e| bad_input(format!("{e}")))
 }
 
 /// The engine over `load_rules`.

@@ -1,4 +1,5 @@
-//! `kubetrail rules list|lint`: what rules are loaded, and whether rule files are sound.
+//! `kubetrail rules list|lint|test`: what rules are loaded, whether rule files are sound, and
+//! whether their inline tests pass.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,6 +22,27 @@ pub enum Command {
     Lint {
         /// Rule file or directory of .yaml files.
         path: PathBuf,
+    },
+    /// Which rules can fire on these audit/Falco files: rules blind because events arrive at
+    /// too low an audit level, rules whose source is missing, rules with no candidate events.
+    Coverage {
+        /// Audit log or Falco files (JSON lines, .gz too).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Extra rule file or directory.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the inline tests (`tests:`) of the built-in rules, or of the rules under PATH.
+    Test {
+        /// Rule file or directory; without it, the built-in pack is tested.
+        path: Option<PathBuf>,
+        /// Only rules whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
     },
 }
 
@@ -76,6 +98,57 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("{} file(s) checked, no errors", files.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Coverage { files, rules, json } => coverage(&files, rules.as_slice(), json),
+        Command::Test { path, filter } => {
+            let rules = match &path {
+                Some(path) => {
+                    ::detect::RuleSet::load(path).map_err(|e| bad_input(format!("{e}")))?
+                }
+                None => load_rules(true, &[])?,
+            };
+            let outcomes: Vec<_> = ::detect::run_tests(&rules)
+                .into_iter()
+                .filter(|outcome| {
+                    filter
+                        .as_deref()
+                        .is_none_or(|filter| outcome.rule_id.contains(filter))
+                })
+                .collect();
+            let failed = outcomes.iter().filter(|outcome| !outcome.passed()).count();
+            for outcome in &outcomes {
+                let verdict = if outcome.passed() { "ok" } else { "FAILED" };
+                let detail = match (&outcome.error, outcome.got) {
+                    (Some(error), _) => format!("error: {error}"),
+                    (None, Some(got)) => {
+                        format!("expected {} alert(s), got {got}", outcome.expected)
+                    }
+                    (None, None) => String::new(),
+                };
+                println!(
+                    "{verdict:<6} {} {}: {detail}",
+                    outcome.rule_id, outcome.name
+                );
+            }
+            let untested = rules
+                .rules()
+                .filter(|rule| !outcomes.iter().any(|outcome| outcome.rule_id == rule.id))
+                .filter(|rule| {
+                    filter
+                        .as_deref()
+                        .is_none_or(|filter| rule.id.contains(filter))
+                })
+                .count();
+            eprintln!(
+                "{} test(s): {} passed, {failed} failed; {untested} rule(s) without tests",
+                outcomes.len(),
+                outcomes.len() - failed
+            );
+            if failed > 0 {
+                Ok(ExitCode::FAILURE)
+            } else {
+                Ok(ExitCode::SUCCESS)
+            }
+        }
     }
 }
 
@@ -96,4 +169,48 @@ fn rule_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     files.sort();
     Ok(files)
+}
+
+fn coverage(files: &[PathBuf], rules: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    crate::cmd::check_inputs(files)?;
+    let engine = crate::cmd::engine(true, rules)?;
+    let mut detector = ::detect::Detector::new(engine.clone(), ::detect::StateLimits::default());
+    let mut coverage = ::detect::Coverage::new(&engine);
+    let options = ingest::ReadOptions::default();
+    let mut events = 0u64;
+    let on_batch = |batch: ingest::Batch| -> anyhow::Result<()> {
+        let mut alerts = Vec::new();
+        detector.process_batch(&batch.events, &mut alerts);
+        for event in &batch.events {
+            coverage.observe(&engine, event);
+        }
+        for alert in &alerts {
+            coverage.observe_alert(&engine, &alert.rule_id);
+        }
+        events += batch.events.len() as u64;
+        Ok(())
+    };
+    ingest::read_files(files, &options, on_batch, |_| {}).context("failed to read input")?;
+    let lines = coverage.report(&engine);
+    for line in &lines {
+        if json {
+            println!("{}", serde_json::to_string(line)?);
+        } else {
+            println!(
+                "{:<9} {:<40} needs {:<15} {:>9} candidates  {}",
+                line.status,
+                line.rule_id,
+                line.needs.as_str(),
+                line.candidates,
+                line.message
+            );
+        }
+    }
+    let blind = lines.iter().filter(|line| line.status != "ok").count();
+    eprintln!(
+        "{events} events; {} rule(s): {} covered, {blind} not (blind, partial, no events or no source)",
+        lines.len(),
+        lines.len() - blind
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::{bad_input, engine};
+use crate::cmd::{bad_input, load_rules_with};
 use crate::config::Config;
 use crate::pipeline::{self, Counters};
 use crate::sinks::AlertSinks;
@@ -20,7 +20,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             config_path.display()
         )));
     }
-    let engine = engine(config.detect.builtin_rules, &config.detect.rule_paths)?;
+    let engine = Arc::new(::detect::Engine::new(load_rules_with(
+        config.detect.builtin_rules,
+        &config.detect.rule_paths,
+        &config.detect.lists,
+    )?));
     let sinks = AlertSinks::open(&config.alerts)?;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async {

@@ -1,0 +1,159 @@
+//! Stateful operators through the public API: the fixture's inline tests, snapshots and
+//! bounded state.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use detect::{Detector, Engine, RuleSet, StateLimits, run_tests};
+
+fn fixture() -> RuleSet {
+    RuleSet::load(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test_data/stateful.yaml")
+            .as_path(),
+    )
+    .expect("the fixture compiles")
+}
+
+fn decode(lines: &[String]) -> Vec<event::Event> {
+    let options = event::DecodeOptions::default();
+    let mut events = Vec::new();
+    for line in lines {
+        event::decode_line(line.as_bytes(), &options, &mut events).expect("fixture event decodes");
+    }
+    events
+}
+
+/// An allowed or denied request of `user` at `second` seconds.
+fn request(
+    id: usize,
+    second: i64,
+    user: &str,
+    verb: &str,
+    resource: &str,
+    name: &str,
+    denied: bool,
+) -> String {
+    let time = event::format_rfc3339_micros(1_767_225_600_000_000 + second * 1_000_000);
+    let (code, decision) = if denied {
+        (403, "forbid")
+    } else {
+        (200, "allow")
+    };
+    serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": format!("id-{id}"), "stage": "ResponseComplete", "verb": verb,
+        "requestURI": "/", "user": {"username": user}, "sourceIPs": ["10.0.0.1"],
+        "objectRef": {"resource": resource, "namespace": "ns", "name": name},
+        "responseStatus": {"code": code}, "stageTimestamp": time,
+        "requestReceivedTimestamp": time,
+        "annotations": {"authorization.k8s.io/decision": decision}
+    })
+    .to_string()
+}
+
+#[test]
+fn every_inline_test_of_the_fixture_passes() {
+    let outcomes = run_tests(&fixture());
+    assert!(outcomes.len() >= 14, "{} tests", outcomes.len());
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|outcome| !outcome.passed())
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:#?}");
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_as_a_failure() {
+    let text = "rules:\n  - id: t.any\n    title: any get\n    severity: low\n    condition: {field: verb, equals: get}\n    tests:\n      - {name: off by one, events: [{verb: get}], expect: 2}\n      - {name: bad event, events: [[1, 2]], expect: 0}\n";
+    let outcomes = run_tests(&RuleSet::from_yaml(text, "t").unwrap());
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0].got, Some(1));
+    assert!(!outcomes[0].passed());
+    assert!(
+        outcomes[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("not a mapping")
+    );
+}
+
+#[test]
+fn a_restored_snapshot_neither_forgets_a_window_nor_realerts() {
+    let engine = Arc::new(Engine::new(fixture()));
+    let lines: Vec<String> = (0..6)
+        .map(|i| request(i, i as i64, "mallory", "list", "pods", "x", true))
+        .collect();
+    let events = decode(&lines);
+
+    // Whole stream in one detector.
+    let mut whole = Detector::new(Arc::clone(&engine), StateLimits::default());
+    let mut expected = Vec::new();
+    whole.process_batch(&events, &mut expected);
+    let expected: Vec<String> = expected.into_iter().map(|alert| alert.alert_id).collect();
+    assert_eq!(expected.len(), 2, "two bursts of three denials");
+
+    // Split at every point, through a JSON snapshot.
+    for split in 0..=events.len() {
+        let mut first = Detector::new(Arc::clone(&engine), StateLimits::default());
+        let mut alerts = Vec::new();
+        first.process_batch(&events[..split], &mut alerts);
+        let snapshot = serde_json::to_string(&first.snapshot()).unwrap();
+        let mut second = Detector::new(Arc::clone(&engine), StateLimits::default());
+        second
+            .restore(&serde_json::from_str(&snapshot).unwrap())
+            .unwrap();
+        second.process_batch(&events[split..], &mut alerts);
+        let got: Vec<String> = alerts.into_iter().map(|alert| alert.alert_id).collect();
+        assert_eq!(got, expected, "split at {split}");
+    }
+}
+
+#[test]
+fn state_is_bounded_and_evictions_are_counted() {
+    let engine = Arc::new(Engine::new(fixture()));
+    let limits = StateLimits {
+        max_keys_per_rule: 100,
+        ..StateLimits::default()
+    };
+    let mut detector = Detector::new(engine, limits);
+    let lines: Vec<String> = (0..1_000)
+        .map(|i| {
+            request(
+                i,
+                i as i64,
+                &format!("user-{i}"),
+                "get",
+                "configmaps",
+                "c",
+                false,
+            )
+        })
+        .collect();
+    let mut alerts = Vec::new();
+    detector.process_batch(&decode(&lines), &mut alerts);
+    let stats = detector.stats();
+    assert!(stats.evicted >= 800, "{stats:?}");
+    // new_term keeps at most 100 groups; the absence rule one (per cluster).
+    assert!(stats.keys <= 110, "{stats:?}");
+}
+
+#[test]
+fn late_events_do_not_feed_stateful_rules() {
+    let engine = Arc::new(Engine::new(fixture()));
+    let mut detector = Detector::new(engine, StateLimits::default());
+    let lines = vec![
+        request(1, 1_000, "eve", "list", "pods", "x", true),
+        request(2, 10, "eve", "list", "pods", "x", true),
+        request(3, 11, "eve", "list", "pods", "x", true),
+    ];
+    let mut alerts = Vec::new();
+    detector.process_batch(&decode(&lines), &mut alerts);
+    assert_eq!(detector.stats().late, 2);
+    assert!(
+        alerts
+            .iter()
+            .all(|alert| alert.rule_id != "t.threshold_forbidden")
+    );
+}

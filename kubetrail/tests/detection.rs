@@ -1,0 +1,342 @@
+//! Detection through the real binary: `serve` and `detect` agree on a file (stateful rules
+//! included, across a SIGKILL), rule files reload while `serve` runs, and `rules test` /
+//! `rules coverage` report what they should.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, kubetrail, ok_stdout, sql_value, write};
+
+fn start_serve(config: &Path, log: &Path) -> Child {
+    let stderr = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve starts")
+}
+
+fn stop(mut serve: Child, log: &Path) {
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = serve.wait().unwrap();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        exit.success(),
+        "serve did not stop cleanly: {exit:?}\n{log}"
+    );
+}
+
+fn alert_ids(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let alert: serde_json::Value = serde_json::from_str(line).expect("alert is JSON");
+            alert["alert_id"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, log: &Path, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("timed out waiting for {what}\n{log}");
+}
+
+fn stored_events(data: &Path) -> usize {
+    if !data.join("events").exists() {
+        return 0;
+    }
+    sql_value(data, "select count(*) as n from events")
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn serve_gives_the_alerts_detect_gives_even_across_a_kill() {
+    const EVENTS: usize = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let source = dir.path().join("generated.jsonl");
+    ok_stdout(&[
+        "generate",
+        "--events",
+        &EVENTS.to_string(),
+        "--seed",
+        "21",
+        "--attacks",
+        "--out",
+        source.to_str().unwrap(),
+    ]);
+    let expected = alert_ids(&ok_stdout(&[
+        "detect",
+        "--cluster",
+        "same",
+        source.to_str().unwrap(),
+    ]));
+    assert!(expected.len() > 10, "{} alerts", expected.len());
+
+    let data = dir.path().join("data");
+    let alerts = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_events = 700
+batch_max_wait_ms = 50
+[[ingest.files]]
+paths = ["{logs}/audit.log"]
+cluster = "same"
+[store]
+data_dir = "{data}"
+[alerts]
+file = "{alerts}"
+[pipeline]
+commit_interval_ms = 300
+commit_max_events = 4000
+"#,
+            logs = logs.display(),
+            data = data.display(),
+            alerts = alerts.display()
+        ),
+    );
+    let serve_log = dir.path().join("serve.log");
+    let text = std::fs::read(&source).unwrap();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .collect();
+    let mut live = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("audit.log"))
+        .unwrap();
+    let mut serve = start_serve(&config, &serve_log);
+    for (index, chunk) in lines.chunks(1_500).enumerate() {
+        for line in chunk {
+            live.write_all(line).unwrap();
+            live.write_all(b"\n").unwrap();
+        }
+        live.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        if index == 9 {
+            serve.kill().unwrap(); // SIGKILL: state comes back from the last commit
+            serve.wait().unwrap();
+            serve = start_serve(&config, &serve_log);
+        }
+    }
+    wait_for("every event stored", &serve_log, || {
+        stored_events(&data) >= EVENTS
+    });
+    stop(serve, &serve_log);
+    let got = alert_ids(&std::fs::read_to_string(&alerts).unwrap());
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "serve and detect disagree: {} missing, {} extra: {missing:?} {extra:?}",
+        missing.len(),
+        extra.len()
+    );
+    assert_eq!(
+        sql_value(&data, "select count(distinct alert_id) as n from alerts"),
+        expected.len().to_string()
+    );
+}
+
+/// An allowed `get` of a ConfigMap by `user`, as one audit line.
+fn configmap_get(id: usize, user: &str) -> String {
+    serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": format!("reload-{id}"), "stage": "ResponseComplete", "verb": "get",
+        "requestURI": "/api/v1/namespaces/app/configmaps/settings",
+        "user": {"username": user, "groups": ["system:authenticated"]},
+        "sourceIPs": ["10.1.2.3"],
+        "objectRef": {"resource": "configmaps", "namespace": "app", "name": "settings", "apiVersion": "v1"},
+        "responseStatus": {"code": 200},
+        "requestReceivedTimestamp": "2026-05-01T10:00:00.000000Z",
+        "stageTimestamp": "2026-05-01T10:00:00.100000Z",
+        "annotations": {"authorization.k8s.io/decision": "allow"}
+    })
+    .to_string()
+}
+
+fn rule_file(user: &str) -> String {
+    format!(
+        "rules:\n  - id: custom.configmap_read\n    title: ConfigMap read by {user}\n    severity: low\n    attack: [T1552]\n    description: test rule.\n    condition:\n      all:\n        - {{field: resource, equals: configmaps}}\n        - {{field: verb, equals: get}}\n        - {{field: user, equals: {user}}}\n"
+    )
+}
+
+#[test]
+fn rule_files_reload_while_serving_and_a_broken_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::create_dir(&rules).unwrap();
+    let rule_path = rules.join("custom.yaml");
+    write(&rule_path, &rule_file("alice"));
+    let data = dir.path().join("data");
+    let alerts = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_wait_ms = 50
+[[ingest.files]]
+paths = ["{logs}/audit.log"]
+[detect]
+builtin_rules = false
+rule_paths = ["{rules}"]
+[store]
+data_dir = "{data}"
+[alerts]
+file = "{alerts}"
+[pipeline]
+commit_interval_ms = 200
+"#,
+            logs = logs.display(),
+            rules = rules.display(),
+            data = data.display(),
+            alerts = alerts.display()
+        ),
+    );
+    let serve_log = dir.path().join("serve.log");
+    let mut live = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("audit.log"))
+        .unwrap();
+    let serve = start_serve(&config, &serve_log);
+    let mut next_id = 0;
+    let mut append = |users: &[&str]| {
+        for user in users {
+            next_id += 1;
+            writeln!(live, "{}", configmap_get(next_id, user)).unwrap();
+        }
+        live.flush().unwrap();
+    };
+    let alerted_users = || -> Vec<String> {
+        std::fs::read_to_string(&alerts)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| {
+                let alert: serde_json::Value = serde_json::from_str(line).unwrap();
+                alert["actor"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    };
+
+    append(&["alice", "bob"]);
+    wait_for("alice's alert", &serve_log, || alerted_users() == ["alice"]);
+
+    write(&rule_path, &rule_file("bob"));
+    wait_for("the reload", &serve_log, || {
+        std::fs::read_to_string(&serve_log)
+            .unwrap_or_default()
+            .contains("rules reloaded")
+    });
+    append(&["alice", "bob"]);
+    wait_for("bob's alert", &serve_log, || {
+        alerted_users() == ["alice", "bob"]
+    });
+
+    write(
+        &rule_path,
+        "rules:\n  - id: custom.broken\n    title: x\n    severity: low\n    condition: {field: nope, equals: 1}\n",
+    );
+    wait_for("the rejection", &serve_log, || {
+        std::fs::read_to_string(&serve_log)
+            .unwrap_or_default()
+            .contains("do not compile; keeping the running rules")
+    });
+    append(&["alice", "bob"]);
+    wait_for("bob's second alert", &serve_log, || {
+        alerted_users() == ["alice", "bob", "bob"]
+    });
+    stop(serve, &serve_log);
+    let log = std::fs::read_to_string(&serve_log).unwrap();
+    assert!(log.contains("unknown field `nope`"), "{log}");
+}
+
+#[test]
+fn rules_test_passes_on_the_builtin_pack_and_fails_on_a_wrong_expectation() {
+    let out = ok_stdout(&["rules", "test"]);
+    assert!(!out.contains("FAILED"), "{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yaml");
+    write(
+        &file,
+        "rules:\n  - id: t.gets\n    title: gets\n    severity: low\n    condition: {field: verb, equals: get}\n    tests:\n      - {name: right, events: [{verb: get}], expect: 1}\n      - {name: wrong, events: [{verb: list}], expect: 1}\n",
+    );
+    let out = kubetrail(&["rules", "test", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ok     t.gets right"), "{stdout}");
+    assert!(
+        stdout.contains("FAILED t.gets wrong: expected 1 alert(s), got 0"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn rules_coverage_names_rules_blind_at_metadata_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metadata.jsonl");
+    let binding = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": "cov-1", "stage": "ResponseComplete", "verb": "create",
+        "requestURI": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+        "user": {"username": "alice", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": "clusterrolebindings", "name": "x", "apiGroup": "rbac.authorization.k8s.io"},
+        "responseStatus": {"code": 201},
+        "stageTimestamp": "2026-05-01T10:00:00.000000Z",
+        "annotations": {"authorization.k8s.io/decision": "allow"}
+    });
+    write(&file, &format!("{binding}\n"));
+    let out = ok_stdout(&["rules", "coverage", "--json", file.to_str().unwrap()]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let status = |rule: &str| {
+        lines
+            .iter()
+            .find(|line| line["rule_id"] == rule)
+            .map(|line| line["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        status("k8s.cluster_admin_binding").as_deref(),
+        Some("blind")
+    );
+    assert_eq!(status("falco.runtime_alert").as_deref(), Some("no_source"));
+    assert_eq!(status("k8s.pod_exec").as_deref(), Some("no_events"));
+}
