@@ -84,6 +84,20 @@ pub struct AlertsConfig {
     /// Append each alert as a JSON line to this file.
     #[serde(default)]
     pub file: Option<PathBuf>,
+    /// Remote and other sinks, delivered through the durable outbox (`[[alerts.sinks]]`).
+    #[serde(default)]
+    pub sinks: Vec<sinks::SinkConfig>,
+    /// Where the outbox keeps undelivered alerts (default: `_outbox` in the data directory).
+    #[serde(default)]
+    pub outbox_dir: Option<PathBuf>,
+}
+
+impl AlertsConfig {
+    pub fn outbox_dir(&self, data_dir: &Path) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("_outbox"))
+    }
 }
 
 /// Sizes of the channels between stages.
@@ -151,6 +165,7 @@ impl Config {
         if self.pipeline.commit_max_events == 0 || self.pipeline.commit_interval_ms == 0 {
             bail!("pipeline.commit_max_events and pipeline.commit_interval_ms must be positive");
         }
+        sinks::validate_sinks(&self.alerts.sinks)?;
         if self.detect.max_keys_per_rule == 0 {
             bail!("detect.max_keys_per_rule must be at least 1");
         }

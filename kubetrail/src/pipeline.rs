@@ -219,7 +219,10 @@ async fn detect_stage(
                 (None, alerts)
             }
         };
-        sinks.deliver(&alerts).context("failed to deliver alerts")?;
+        sinks
+            .deliver(&alerts)
+            .await
+            .context("failed to deliver alerts")?;
         if uncommitted > 0 {
             first_uncommitted.get_or_insert_with(Instant::now);
         }
@@ -252,6 +255,7 @@ async fn detect_stage(
             .await
             .map_err(|_| anyhow!("the commit stage stopped"))?;
     }
+    sinks.close().await;
     Ok(())
 }
 

@@ -1,8 +1,12 @@
-//! Alert sinks of the first version: JSON lines on standard output, a JSON-lines file, and a
-//! callback (used by `demo` to show alerts as they fire).
+//! Where alerts go besides the `alerts` table: JSON lines on standard output and to a file
+//! (written before the batch moves on), the configured `[[alerts.sinks]]` (webhook, Slack,
+//! Alertmanager... through the durable outbox of the `sinks` crate, so a destination that is
+//! down or a restart loses nothing), and a callback (`demo`, `bench latency`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use event::Alert;
@@ -12,16 +16,61 @@ use crate::config::AlertsConfig;
 /// Called with each alert as it is delivered.
 pub type AlertCallback = Box<dyn FnMut(&Alert) + Send>;
 
+/// How long a clean shutdown waits for the outbox to deliver what it holds.
+const DRAIN_ON_SHUTDOWN: Duration = Duration::from_secs(10);
+
 /// Every place alerts are delivered to, besides the store.
 #[derive(Default)]
 pub struct AlertSinks {
     stdout: bool,
     file: Option<BufWriter<File>>,
     callback: Option<AlertCallback>,
+    outbox: Option<sinks::Outbox>,
 }
 
 impl AlertSinks {
-    /// Opens the sinks named by the configuration.
+    /// Opens the sinks named by the configuration; the outbox of `[[alerts.sinks]]` lives in
+    /// `outbox_dir`.
+    pub async fn open_with_outbox(
+        config: &AlertsConfig,
+        outbox_dir: &Path,
+    ) -> anyhow::Result<AlertSinks> {
+        let mut sinks = AlertSinks::open(config)?;
+        if !config.sinks.is_empty() {
+            let outbox = sinks::Outbox::open(outbox_dir, &config.sinks)
+                .await
+                .with_context(|| {
+                    format!("failed to open the alert outbox {}", outbox_dir.display())
+                })?;
+            sinks.outbox = Some(outbox);
+        }
+        Ok(sinks)
+    }
+
+    /// Waits (a bounded time) for the outbox to deliver what it holds, then stops it. What is
+    /// left is delivered after the next start.
+    pub async fn close(self) {
+        let Some(outbox) = self.outbox else {
+            return;
+        };
+        if let Err(error) = outbox.drain(DRAIN_ON_SHUTDOWN).await {
+            tracing::warn!(%error, "alerts not yet delivered stay in the outbox for the next start");
+        }
+        for (name, metrics) in outbox.metrics() {
+            tracing::info!(
+                sink = %name,
+                delivered = metrics.delivered,
+                failed_attempts = metrics.failed_attempts,
+                pending = metrics.pending,
+                "alert sink totals"
+            );
+        }
+        if let Err(error) = outbox.shutdown(DRAIN_ON_SHUTDOWN).await {
+            tracing::warn!(%error, "alert outbox did not stop cleanly");
+        }
+    }
+
+    /// Opens the local sinks (stdout, file) named by the configuration.
     pub fn open(config: &AlertsConfig) -> anyhow::Result<AlertSinks> {
         let file = match &config.file {
             Some(path) => {
@@ -38,6 +87,7 @@ impl AlertSinks {
             stdout: config.stdout,
             file,
             callback: None,
+            outbox: None,
         })
     }
 
@@ -47,8 +97,22 @@ impl AlertSinks {
         self
     }
 
-    /// Delivers a batch of alerts to every sink; files are flushed before returning.
-    pub fn deliver(&mut self, alerts: &[Alert]) -> anyhow::Result<()> {
+    /// Delivers a batch of alerts: local sinks are written and flushed, remote ones are
+    /// durably queued in the outbox, before returning.
+    pub async fn deliver(&mut self, alerts: &[Alert]) -> anyhow::Result<()> {
+        self.deliver_local(alerts)?;
+        if let Some(outbox) = &self.outbox
+            && !alerts.is_empty()
+        {
+            outbox
+                .enqueue(alerts)
+                .await
+                .context("failed to queue alerts in the outbox")?;
+        }
+        Ok(())
+    }
+
+    fn deliver_local(&mut self, alerts: &[Alert]) -> anyhow::Result<()> {
         if alerts.is_empty() {
             return Ok(());
         }

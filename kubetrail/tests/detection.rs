@@ -340,3 +340,147 @@ fn rules_coverage_names_rules_blind_at_metadata_level() {
     assert_eq!(status("falco.runtime_alert").as_deref(), Some("no_source"));
     assert_eq!(status("k8s.pod_exec").as_deref(), Some("no_events"));
 }
+
+/// A minimal HTTP/1.1 receiver: answers 200 to every POST and keeps the JSON bodies.
+fn start_receiver(
+    listener: std::net::TcpListener,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::{BufRead, BufReader, Read};
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shared = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let bodies = shared.clone();
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut length = 0usize;
+                    let mut line = String::new();
+                    let mut first = true;
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" && !first {
+                            break;
+                        }
+                        first = false;
+                        if let Some(value) =
+                            line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    bodies
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8(body).unwrap());
+                    writer
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .unwrap();
+                }
+            });
+        }
+    });
+    bodies
+}
+
+/// An exec into a pod by a person, as one audit line (alerts with `k8s.pod_exec`).
+fn exec_line(id: usize) -> String {
+    serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": format!("hook-{id}"), "stage": "ResponseStarted", "verb": "create",
+        "requestURI": "/api/v1/namespaces/app/pods/web-1/exec?command=sh&stdin=true&tty=true",
+        "user": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+        "sourceIPs": ["203.0.113.9"],
+        "objectRef": {"resource": "pods", "namespace": "app", "name": "web-1", "subresource": "exec", "apiVersion": "v1"},
+        "responseStatus": {"code": 101},
+        "requestReceivedTimestamp": "2026-05-01T10:00:00.000000Z",
+        "stageTimestamp": format!("2026-05-01T10:00:{:02}.000000Z", id % 60),
+        "annotations": {"authorization.k8s.io/decision": "allow"}
+    })
+    .to_string()
+}
+
+#[test]
+fn webhook_sink_delivers_every_alert_once_the_receiver_is_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    // Reserve a port, then leave it closed: the receiver is down at first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = dir.path().join("data");
+    let alerts = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_wait_ms = 50
+[[ingest.files]]
+paths = ["{logs}/audit.log"]
+[store]
+data_dir = "{data}"
+[alerts]
+file = "{alerts}"
+[[alerts.sinks]]
+kind = "webhook"
+name = "hook"
+url = "http://127.0.0.1:{port}/alerts"
+headers = {{ Authorization = "Bearer hook-secret-123" }}
+initial_backoff_ms = 50
+max_backoff_ms = 200
+[pipeline]
+commit_interval_ms = 200
+"#,
+            logs = logs.display(),
+            data = data.display(),
+            alerts = alerts.display()
+        ),
+    );
+    let lines: String = (0..5).map(|id| exec_line(id) + "\n").collect();
+    write(&logs.join("audit.log"), &lines);
+    let serve_log = dir.path().join("serve.log");
+    let serve = start_serve(&config, &serve_log);
+    let expected = || alert_ids(&std::fs::read_to_string(&alerts).unwrap_or_default());
+    wait_for("five alerts in the file", &serve_log, || {
+        expected().len() == 5
+    });
+    std::thread::sleep(Duration::from_millis(500));
+
+    let bodies = start_receiver(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let received = || -> Vec<String> {
+        bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|body| {
+                let array: Vec<serde_json::Value> = serde_json::from_str(body).unwrap();
+                array
+                    .into_iter()
+                    .map(|alert| alert["alert_id"].as_str().unwrap().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    wait_for("the webhook deliveries", &serve_log, || {
+        received().len() >= 5
+    });
+    stop(serve, &serve_log);
+    let got = received();
+    assert_eq!(got.len(), 5, "each alert delivered once: {got:?}");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), expected());
+    let log = std::fs::read_to_string(&serve_log).unwrap();
+    assert!(!log.contains("hook-secret-123"), "{log}");
+}

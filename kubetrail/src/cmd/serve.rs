@@ -25,9 +25,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         &config.detect.rule_paths,
         &config.detect.lists,
     )?));
-    let sinks = AlertSinks::open(&config.alerts)?;
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     runtime.block_on(async {
+        let outbox_dir = config.alerts.outbox_dir(&config.store.data_dir);
+        let sinks = AlertSinks::open_with_outbox(&config.alerts, &outbox_dir).await?;
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         let counters = Arc::new(Counters::default());
