@@ -16,6 +16,11 @@ use crate::field::EvalContext;
 
 /// Most event ids one stateful alert lists.
 const MAX_ALERT_EVENTS: usize = 50;
+/// How long after `kubectl exec`/`attach` into a pod a Falco alert in that pod is attributed
+/// to the person who opened the session (microseconds).
+const EXEC_ATTRIBUTION_WINDOW: i64 = 30 * 60 * 1_000_000;
+/// Clock skew tolerated between the API server and the node running Falco (microseconds).
+const EXEC_ATTRIBUTION_SKEW: i64 = 60 * 1_000_000;
 
 /// Bounds of the detection state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +69,23 @@ struct State {
     /// Newest event time seen (microseconds).
     watermark: i64,
     rules: BTreeMap<String, RuleState>,
+    /// Open interactive sessions by pod (`cluster␟namespace␟pod`): who ran exec/attach.
+    #[serde(default)]
+    exec_sessions: HashMap<String, ExecSession>,
     stats: StateStats,
+}
+
+/// The last `exec`/`attach` into a pod, to attribute the pod's Falco alerts to a person.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ExecSession {
+    time: i64,
+    actor: String,
+    event_id: String,
+    command: Vec<String>,
+}
+
+fn pod_key(cluster: &str, namespace: &str, pod: &str) -> String {
+    format!("{cluster}{KEY_SEPARATOR}{namespace}{KEY_SEPARATOR}{pod}")
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -162,6 +183,7 @@ impl Detector {
         } else {
             self.advance(event.time, alerts);
         }
+        self.track_exec_session(event);
         let mut hits = Vec::new();
         engine.hits(&ctx, !late, &mut hits);
         for hit in hits {
@@ -433,7 +455,94 @@ impl Detector {
         self.recount();
     }
 
-    /// Applies the rule's suppression, then appends the alert.
+    /// Remembers who opened an interactive session into a pod (allowed exec/attach).
+    fn track_exec_session(&mut self, event: &Event) {
+        if event.source != event::Source::K8sAudit
+            || event.resource.as_deref() != Some("pods")
+            || !matches!(event.subresource.as_deref(), Some("exec" | "attach"))
+            || event.decision == Some(event::Decision::Forbid)
+        {
+            return;
+        }
+        let (Some(namespace), Some(pod), Some(actor)) =
+            (&event.namespace, &event.name, &event.user)
+        else {
+            return;
+        };
+        let sessions = &mut self.state.exec_sessions;
+        if sessions.len() >= self.limits.max_keys_per_rule {
+            let oldest_kept = event.time - EXEC_ATTRIBUTION_WINDOW;
+            let before = sessions.len();
+            sessions.retain(|_, session| session.time > oldest_kept);
+            if sessions.len() >= self.limits.max_keys_per_rule
+                && let Some(oldest) = sessions
+                    .iter()
+                    .min_by_key(|(_, session)| session.time)
+                    .map(|(key, _)| key.clone())
+            {
+                sessions.remove(&oldest);
+            }
+            self.state.stats.evicted += (before - sessions.len()) as u64;
+        }
+        sessions.insert(
+            pod_key(&event.cluster, namespace, pod),
+            ExecSession {
+                time: event.time,
+                actor: actor.clone(),
+                event_id: event.event_id.clone(),
+                command: event.exec_command.clone(),
+            },
+        );
+    }
+
+    /// Attributes an alert on a Falco event to the person whose exec/attach session into the
+    /// same pod preceded it: `actor` becomes that person (the process user stays in
+    /// `fields.process_user`) and the session's audit event joins `event_ids`.
+    fn attribute_to_exec_session(&self, event: &Event, alert: &mut Alert) {
+        if event.source != event::Source::Falco {
+            return;
+        }
+        let (Some(namespace), Some(pod)) = (&event.namespace, &event.pod_name) else {
+            return;
+        };
+        let Some(session) = self
+            .state
+            .exec_sessions
+            .get(&pod_key(&event.cluster, namespace, pod))
+        else {
+            return;
+        };
+        if event.time < session.time - EXEC_ATTRIBUTION_SKEW
+            || event.time > session.time + EXEC_ATTRIBUTION_WINDOW
+        {
+            return;
+        }
+        if let Some(process_user) = alert.actor.take() {
+            alert.fields.insert(
+                "process_user".to_owned(),
+                serde_json::Value::from(process_user),
+            );
+        }
+        alert.actor = Some(session.actor.clone());
+        alert.fields.insert(
+            "exec_user".to_owned(),
+            serde_json::Value::from(session.actor.clone()),
+        );
+        alert.fields.insert(
+            "exec_command".to_owned(),
+            serde_json::Value::from(session.command.clone()),
+        );
+        alert.fields.insert(
+            "exec_event_id".to_owned(),
+            serde_json::Value::from(session.event_id.clone()),
+        );
+        if !alert.event_ids.contains(&session.event_id) {
+            alert.event_ids.insert(0, session.event_id.clone());
+            alert.alert_id = event::alert_id(&alert.rule_id, &alert.event_ids);
+        }
+    }
+
+    /// Attributes Falco alerts, applies the rule's suppression, then appends the alert.
     fn emit(
         &mut self,
         rule: &CompiledRule,
@@ -441,6 +550,7 @@ impl Detector {
         mut alert: Alert,
         alerts: &mut Vec<Alert>,
     ) {
+        self.attribute_to_exec_session(ctx.event, &mut alert);
         if let Some(suppress) = &rule.suppress {
             let key = group_key(&suppress.by, ctx);
             let time = ctx.event.time;
@@ -483,7 +593,8 @@ impl Detector {
             .rules
             .values()
             .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
-            .sum();
+            .sum::<u64>()
+            + self.state.exec_sessions.len() as u64;
     }
 }
 

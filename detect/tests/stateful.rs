@@ -157,3 +157,63 @@ fn late_events_do_not_feed_stateful_rules() {
             .all(|alert| alert.rule_id != "t.threshold_forbidden")
     );
 }
+
+fn falco_shell(second: i64, namespace: &str, pod: &str) -> String {
+    let time = event::format_rfc3339_micros(1_767_225_600_000_000 + second * 1_000_000);
+    serde_json::json!({
+        "time": time, "rule": "Terminal shell in container", "priority": "Warning",
+        "hostname": "worker-1",
+        "output": "Warning A shell was spawned in a container (user=root shell=bash)",
+        "output_fields": {"k8s.ns.name": namespace, "k8s.pod.name": pod, "user.name": "root",
+                          "container.id": "3ad7b26ded6d", "proc.cmdline": "bash -il"}
+    })
+    .to_string()
+}
+
+fn exec_into(id: usize, second: i64, namespace: &str, pod: &str) -> String {
+    let time = event::format_rfc3339_micros(1_767_225_600_000_000 + second * 1_000_000);
+    serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+        "auditID": format!("exec-{id}"), "stage": "ResponseStarted", "verb": "create",
+        "requestURI": format!("/api/v1/namespaces/{namespace}/pods/{pod}/exec?command=bash&stdin=true&tty=true"),
+        "user": {"username": "mallory@example.com", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": "pods", "namespace": namespace, "name": pod, "subresource": "exec"},
+        "responseStatus": {"code": 101}, "stageTimestamp": time, "requestReceivedTimestamp": time,
+        "annotations": {"authorization.k8s.io/decision": "allow"}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_falco_alert_in_a_pod_is_attributed_to_the_person_who_exec_ed_into_it() {
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let lines = vec![
+        exec_into(1, 0, "prod", "web-1"),
+        falco_shell(5, "prod", "web-1"),
+        falco_shell(6, "prod", "web-2"),
+        falco_shell(4_000, "prod", "web-1"),
+    ];
+    let events = decode(&lines);
+    let exec_event_id = events[0].event_id.clone();
+    let mut detector = Detector::new(engine, StateLimits::default());
+    let mut alerts = Vec::new();
+    detector.process_batch(&events, &mut alerts);
+    let falco: Vec<_> = alerts
+        .iter()
+        .filter(|alert| alert.rule_id == "falco.runtime_alert")
+        .collect();
+    assert_eq!(falco.len(), 3, "{alerts:#?}");
+    let attributed = falco[0];
+    assert_eq!(attributed.actor.as_deref(), Some("mallory@example.com"));
+    assert_eq!(attributed.fields["process_user"], "root");
+    assert_eq!(
+        attributed.fields["exec_command"],
+        serde_json::json!(["bash"])
+    );
+    assert_eq!(attributed.event_ids[0], exec_event_id);
+    assert_eq!(attributed.event_ids.len(), 2);
+    // Another pod, and the same pod an hour later, keep the process user.
+    assert_eq!(falco[1].actor.as_deref(), Some("root"));
+    assert_eq!(falco[2].actor.as_deref(), Some("root"));
+    assert!(!falco[1].fields.contains_key("exec_user"));
+}
