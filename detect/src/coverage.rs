@@ -91,6 +91,7 @@ fn field_level(field: &Field) -> AuditLevel {
             AuditLevel::Request
         }
         Field::Event(_) => AuditLevel::Metadata,
+        Field::Change(_) => AuditLevel::Request,
     }
 }
 

@@ -190,7 +190,31 @@ pub(crate) enum Field {
     Image(ImageField),
     /// A path into the raw event JSON; arrays along the path fan out.
     Raw(Vec<String>),
+    /// What a write changed since the object's last write (stateful; absent without one).
+    Change(ChangeField),
 }
+
+/// `changes.*`: the object-state fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangeField {
+    HasPrevious,
+    ImagesAdded,
+    ContainersAdded,
+    PrivilegedAdded,
+    HostNamespacesAdded,
+    CapabilitiesAdded,
+    HostPathsAdded,
+}
+
+const CHANGE_FIELDS: &[(&str, ChangeField)] = &[
+    ("has_previous", ChangeField::HasPrevious),
+    ("images_added", ChangeField::ImagesAdded),
+    ("containers_added", ChangeField::ContainersAdded),
+    ("privileged_added", ChangeField::PrivilegedAdded),
+    ("host_namespaces_added", ChangeField::HostNamespacesAdded),
+    ("capabilities_added", ChangeField::CapabilitiesAdded),
+    ("host_paths_added", ChangeField::HostPathsAdded),
+];
 
 /// The lists a `for_any` block can range over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +263,11 @@ pub(crate) fn known_field_names() -> Vec<String> {
             .iter()
             .map(|(name, _)| format!("images.{name}")),
     );
+    names.extend(
+        CHANGE_FIELDS
+            .iter()
+            .map(|(name, _)| format!("changes.{name}")),
+    );
     names.push("raw.<path>".to_owned());
     names
 }
@@ -264,6 +293,8 @@ impl Field {
             lookup(POD_SPEC_FIELDS, rest).map(Field::PodSpec)
         } else if let Some(rest) = name.strip_prefix("images.") {
             lookup(IMAGE_FIELDS, rest).map(Field::Image)
+        } else if let Some(rest) = name.strip_prefix("changes.") {
+            lookup(CHANGE_FIELDS, rest).map(Field::Change)
         } else {
             lookup(EVENT_FIELDS, name).map(Field::Event)
         };
@@ -281,6 +312,7 @@ impl Field {
                     | EventField::PsaViolations
             ),
             Field::PodSpec(_) | Field::Container(_) | Field::Volume(_) | Field::Image(_) => true,
+            Field::Change(field) => *field != ChangeField::HasPrevious,
             Field::Raw(_) => false,
         }
     }
@@ -306,7 +338,7 @@ impl Field {
     /// A rough evaluation cost, used to test cheap leaves first.
     pub(crate) fn cost(&self) -> u32 {
         match self {
-            Field::Event(_) => 1,
+            Field::Event(_) | Field::Change(_) => 1,
             Field::PodSpec(_) | Field::Volume(_) | Field::Image(_) => 2,
             Field::Container(_) => 3,
             Field::Raw(_) => 20,
@@ -345,6 +377,23 @@ impl Field {
                 Some(root) => visit_json(root, path, false, visit),
                 None => false,
             },
+            Field::Change(field) => {
+                let Some(changes) = ctx.changes else {
+                    return false;
+                };
+                let list = match field {
+                    ChangeField::HasPrevious => {
+                        return visit(Val::Bool(changes.has_previous), false);
+                    }
+                    ChangeField::ImagesAdded => &changes.images_added,
+                    ChangeField::ContainersAdded => &changes.containers_added,
+                    ChangeField::PrivilegedAdded => &changes.privileged_added,
+                    ChangeField::HostNamespacesAdded => &changes.host_namespaces_added,
+                    ChangeField::CapabilitiesAdded => &changes.capabilities_added,
+                    ChangeField::HostPathsAdded => &changes.host_paths_added,
+                };
+                list.iter().any(|value| visit(Val::Str(value), true))
+            }
         }
     }
 }
@@ -543,6 +592,8 @@ fn visit_container_field<'e>(
 pub(crate) struct EvalContext<'e> {
     pub(crate) event: &'e Event,
     raw: OnceCell<Option<serde_json::Value>>,
+    /// What this write changed in the object's pod spec (stateful detection only).
+    pub(crate) changes: Option<&'e crate::objects::Changes>,
 }
 
 impl<'e> EvalContext<'e> {
@@ -550,6 +601,17 @@ impl<'e> EvalContext<'e> {
         EvalContext {
             event,
             raw: OnceCell::new(),
+            changes: None,
+        }
+    }
+
+    pub(crate) fn with_changes(
+        event: &'e Event,
+        changes: Option<&'e crate::objects::Changes>,
+    ) -> EvalContext<'e> {
+        EvalContext {
+            changes,
+            ..EvalContext::new(event)
         }
     }
 

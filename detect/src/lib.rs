@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod field;
 mod lint;
+mod objects;
 mod rule_tests;
 mod state;
 

@@ -72,6 +72,9 @@ struct State {
     /// Open interactive sessions by pod (`cluster␟namespace␟pod`): who ran exec/attach.
     #[serde(default)]
     exec_sessions: HashMap<String, ExecSession>,
+    /// Last pod spec per object (`cluster␟resource␟namespace␟name`), for `changes.*`.
+    #[serde(default)]
+    objects: HashMap<String, crate::objects::SpecSummary>,
     stats: StateStats,
 }
 
@@ -176,7 +179,13 @@ impl Detector {
     /// steps and expected events, then every rule whose condition matches.
     pub fn process(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let engine = Arc::clone(&self.engine);
-        let ctx = EvalContext::new(event);
+        let (changes, evicted) = crate::objects::observe(
+            &mut self.state.objects,
+            event,
+            self.limits.max_keys_per_rule,
+        );
+        self.state.stats.evicted += evicted;
+        let ctx = EvalContext::with_changes(event, changes.as_ref());
         let late = event.time < self.state.watermark - self.limits.lateness_micros;
         if late {
             self.state.stats.late += 1;
@@ -594,7 +603,8 @@ impl Detector {
             .values()
             .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
             .sum::<u64>()
-            + self.state.exec_sessions.len() as u64;
+            + self.state.exec_sessions.len() as u64
+            + self.state.objects.len() as u64;
     }
 }
 
