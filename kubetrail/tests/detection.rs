@@ -89,14 +89,6 @@ fn serve_gives_the_alerts_detect_gives_even_across_a_kill() {
         "--out",
         source.to_str().unwrap(),
     ]);
-    let expected = alert_ids(&ok_stdout(&[
-        "detect",
-        "--cluster",
-        "same",
-        source.to_str().unwrap(),
-    ]));
-    assert!(expected.len() > 10, "{} alerts", expected.len());
-
     let data = dir.path().join("data");
     let alerts = dir.path().join("alerts.jsonl");
     let config = dir.path().join("kubetrail.toml");
@@ -124,6 +116,15 @@ commit_max_events = 4000
             alerts = alerts.display()
         ),
     );
+    let expected = alert_ids(&ok_stdout(&[
+        "detect",
+        "--cluster",
+        "same",
+        "--config",
+        config.to_str().unwrap(),
+        source.to_str().unwrap(),
+    ]));
+    assert!(expected.len() > 10, "{} alerts", expected.len());
     let serve_log = dir.path().join("serve.log");
     let text = std::fs::read(&source).unwrap();
     let lines: Vec<&[u8]> = text

@@ -5,9 +5,12 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use ::detect::{Detector, StateLimits};
+use std::sync::Arc;
 
-use crate::cmd::{check_inputs, engine};
+use ::detect::{Detector, Engine, StateLimits};
+
+use crate::cmd::{bad_input, check_inputs, engine, load_rules_with};
+use crate::config::Config;
 use crate::history::{self, Outputs};
 use crate::sinks::write_json_lines;
 
@@ -28,14 +31,31 @@ pub struct Args {
     /// Keep `RequestReceived` stage events (dropped by default).
     #[arg(long)]
     pub keep_request_received: bool,
+    /// Take the rules, lists and state limits from this `serve` configuration (its
+    /// `[detect]` table), so `detect` gives exactly the alerts `serve` gives.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_inputs(&args.files)?;
-    let detector = Detector::new(
-        engine(!args.no_builtin_rules, &args.rules)?,
-        StateLimits::default(),
-    );
+    let detector = match &args.config {
+        Some(path) => {
+            let config = Config::load(path).map_err(|e| bad_input(format!("{e:#}")))?;
+            let mut paths = config.detect.rule_paths.clone();
+            paths.extend(args.rules.iter().cloned());
+            let rules = load_rules_with(
+                config.detect.builtin_rules && !args.no_builtin_rules,
+                &paths,
+                &config.detect.lists,
+            )?;
+            Detector::new(Arc::new(Engine::new(rules)), config.detect.limits())
+        }
+        None => Detector::new(
+            engine(!args.no_builtin_rules, &args.rules)?,
+            StateLimits::default(),
+        ),
+    };
     let options = ingest::ReadOptions {
         cluster: args.cluster.clone(),
         keep_request_received: args.keep_request_received,
