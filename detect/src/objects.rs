@@ -137,15 +137,15 @@ pub(crate) fn observe(
         None => Changes::default(),
     };
     let mut evicted = 0;
-    if !objects.contains_key(&key) && objects.len() >= max.max(1) {
-        if let Some(oldest) = objects
+    if !objects.contains_key(&key)
+        && objects.len() >= max.max(1)
+        && let Some(oldest) = objects
             .iter()
             .min_by_key(|(_, summary)| summary.time)
             .map(|(key, _)| key.clone())
-        {
-            objects.remove(&oldest);
-            evicted = 1;
-        }
+    {
+        objects.remove(&oldest);
+        evicted = 1;
     }
     match (event.verb.as_deref(), objects.get_mut(&key)) {
         (Some("patch"), Some(known)) => known.merge_from(current),
