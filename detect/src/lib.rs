@@ -29,7 +29,33 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
     ("library.yaml", include_str!("../rules/library.yaml")),
     ("k8s_audit.yaml", include_str!("../rules/k8s_audit.yaml")),
     ("falco.yaml", include_str!("../rules/falco.yaml")),
+    (
+        "pod_security.yaml",
+        include_str!("../rules/pod_security.yaml"),
+    ),
+    ("workloads.yaml", include_str!("../rules/workloads.yaml")),
+    ("rbac.yaml", include_str!("../rules/rbac.yaml")),
+    (
+        "credentials.yaml",
+        include_str!("../rules/credentials.yaml"),
+    ),
+    ("execution.yaml", include_str!("../rules/execution.yaml")),
+    ("discovery.yaml", include_str!("../rules/discovery.yaml")),
+    (
+        "defense_evasion.yaml",
+        include_str!("../rules/defense_evasion.yaml"),
+    ),
+    ("stateful.yaml", include_str!("../rules/stateful.yaml")),
+    (
+        "correlation.yaml",
+        include_str!("../rules/correlation.yaml"),
+    ),
 ];
+
+/// The built-in rule files: (file name, text).
+pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
+    BUILTIN_FILES
+}
 
 /// Compiled rules and their metadata.
 #[derive(Debug, Clone, Default)]

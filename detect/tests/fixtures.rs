@@ -68,6 +68,7 @@ fn privileged_pod_by_a_person_alerts_and_by_a_controller_does_not() {
                 "k8s.privileged_container",
                 "k8s.hostpath_volume",
                 "k8s.host_namespaces",
+                "k8s.sensitive_hostpath",
                 "k8s.untrusted_image",
             ],
             &[],
