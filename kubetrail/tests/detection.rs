@@ -8,24 +8,10 @@ use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{BIN, kubetrail, ok_stdout, sql_value, write};
-
-fn start_serve(config: &Path, log: &Path) -> Child {
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("serve starts")
-}
+use common::{kubetrail, ok_stdout, sql_value, start_serve, write};
 
 fn stop(mut serve: Child, log: &Path) {
     let status = Command::new("kill")

@@ -7,24 +7,10 @@ mod common;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, ok_stdout, sql_value, write};
-
-fn start_serve(config: &Path, log: &Path) -> Child {
-    let stderr = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("serve starts")
-}
+use common::{ok_stdout, sql_value, start_serve, write};
 
 /// Appends lines to the live file, rotating it along the way.
 struct Writer {

@@ -2,9 +2,10 @@
 
 #![allow(dead_code)]
 
+use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kubetrail");
 
@@ -88,4 +89,19 @@ pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
             f(&path);
         }
     }
+}
+
+/// Starts `kubetrail serve --config CONFIG` with its log appended to `log`.
+pub fn start_serve(config: &Path, log: &Path) -> Child {
+    let stderr = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve starts")
 }
