@@ -146,11 +146,22 @@ impl Detector {
             .rules
             .retain(|rule_id, _| engine.rule_index(rule_id).is_some());
         self.engine = engine;
-        self.recount();
     }
 
+    /// Counters of the state; `keys` is counted here, off the per-event path.
     pub fn stats(&self) -> StateStats {
-        self.state.stats
+        let keys = self
+            .state
+            .rules
+            .values()
+            .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
+            .sum::<u64>()
+            + self.state.exec_sessions.len() as u64
+            + self.state.objects.len() as u64;
+        StateStats {
+            keys,
+            ..self.state.stats
+        }
     }
 
     /// The state as JSON, to be stored with the checkpoint it belongs to.
@@ -262,7 +273,6 @@ impl Detector {
             );
             self.emit(rule, &ctx, alert, alerts);
         }
-        self.recount();
     }
 
     /// Live only: moves event time to the wall clock `now` when the stream is live (its newest
@@ -461,7 +471,6 @@ impl Detector {
             alert.fields.extend(extra);
             self.emit(rule, ctx, alert, alerts);
         }
-        self.recount();
     }
 
     /// Remembers who opened an interactive session into a pod (allowed exec/attach).
@@ -594,17 +603,6 @@ impl Detector {
             }
         }
         alerts.push(alert);
-    }
-
-    fn recount(&mut self) {
-        self.state.stats.keys = self
-            .state
-            .rules
-            .values()
-            .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
-            .sum::<u64>()
-            + self.state.exec_sessions.len() as u64
-            + self.state.objects.len() as u64;
     }
 }
 
