@@ -181,6 +181,8 @@ pub(crate) enum Aggregate {
         within: i64,
         by: Vec<Field>,
         expect: Node,
+        /// Cheap checks every expected event passes (from `expect`).
+        expect_prefilter: Prefilter,
     },
 }
 
@@ -190,6 +192,8 @@ pub(crate) struct Step {
     pub(crate) condition: Node,
     pub(crate) by: Vec<Field>,
     pub(crate) include_denied: bool,
+    /// Cheap checks every event matching the step passes (from its condition).
+    pub(crate) prefilter: Prefilter,
 }
 
 #[derive(Debug, Clone)]
@@ -258,6 +262,11 @@ pub(crate) struct Prefilter {
     pub(crate) resources: Option<Vec<String>>,
     /// Allowed subresources; `None` inside means "no subresource".
     pub(crate) subresources: Option<Vec<Option<String>>>,
+    /// Feature bits (`field::event_features`) the event must have (`Node::requirements`).
+    pub(crate) features: u64,
+    /// Allowed `actor_kind` and `decision` values.
+    pub(crate) actor_kinds: Option<Vec<String>>,
+    pub(crate) decisions: Option<Vec<String>>,
 }
 
 /// A piece of a summary template.
@@ -284,6 +293,51 @@ pub(crate) struct CompiledRule {
     pub(crate) suppress: Option<Suppress>,
     pub(crate) tests: Vec<crate::rule_tests::TestSpec>,
     pub(crate) level: Option<crate::coverage::AuditLevel>,
+}
+
+impl CompiledRule {
+    /// Calls `visit` for every field the rule reads: conditions, keys, alert fields, summary.
+    pub(crate) fn for_each_field(&self, visit: &mut dyn FnMut(&Field)) {
+        self.condition.for_each_field(visit);
+        self.for_each_alert_field(visit);
+        match &self.aggregate {
+            Some(Aggregate::Threshold { by, .. }) => by.iter().for_each(&mut *visit),
+            Some(Aggregate::Distinct { field, by, .. }) => {
+                visit(field);
+                by.iter().for_each(&mut *visit);
+            }
+            Some(Aggregate::NewTerm { fields, .. }) => fields.iter().for_each(&mut *visit),
+            Some(Aggregate::Sequence { by, steps, .. }) => {
+                by.iter().for_each(&mut *visit);
+                for step in steps {
+                    step.condition.for_each_field(visit);
+                    step.by.iter().for_each(&mut *visit);
+                }
+            }
+            Some(Aggregate::Absence { by, expect, .. }) => {
+                by.iter().for_each(&mut *visit);
+                expect.for_each_field(visit);
+            }
+            None => {}
+        }
+    }
+
+    /// Calls `visit` for every field an alert of the rule reads once the rule fired: alert
+    /// fields, summary, `severity_from` and the suppression key.
+    pub(crate) fn for_each_alert_field(&self, visit: &mut dyn FnMut(&Field)) {
+        self.fields.iter().for_each(|(_, field)| visit(field));
+        for piece in &self.summary {
+            if let Piece::Field(field) = piece {
+                visit(field);
+            }
+        }
+        if let Some(from) = &self.severity_from {
+            visit(&from.field);
+        }
+        if let Some(suppress) = &self.suppress {
+            suppress.by.iter().for_each(&mut *visit);
+        }
+    }
 }
 
 /// Default stages: one alert per request, even for long-running requests logged twice.
@@ -575,9 +629,10 @@ impl Compiler<'_> {
         if spec.title.trim().is_empty() {
             return Err(fail("title is empty".to_owned()));
         }
-        let mut condition = self.condition(&spec.condition).map_err(fail)?;
+        let condition = self.condition(&spec.condition).map_err(fail)?;
         let source = spec.source.unwrap_or(Source::K8sAudit);
         let prefilter = prefilter_of(&condition);
+        let mut condition = condition.with_raw_prefilter();
         condition.optimise();
         let stages = match spec.stages {
             Some(stages) if stages.is_empty() => return Err(fail("stages is empty".to_owned())),
@@ -665,9 +720,11 @@ impl Compiler<'_> {
             let by = parse_fields(&sequence.by, "sequence.by").map_err(fail)?;
             let mut steps = Vec::with_capacity(sequence.then.len());
             for (index, step) in sequence.then.iter().enumerate() {
-                let mut condition = self.condition(&step.condition).map_err(|message| {
+                let condition = self.condition(&step.condition).map_err(|message| {
                     fail(format!("in sequence step {}: {message}", index + 2))
                 })?;
+                let prefilter = prefilter_of(&condition);
+                let mut condition = condition.with_raw_prefilter();
                 condition.optimise();
                 let step_by = parse_fields(&step.by, "sequence.then.by").map_err(fail)?;
                 if step_by.len() != by.len() {
@@ -679,6 +736,7 @@ impl Compiler<'_> {
                     )));
                 }
                 steps.push(Step {
+                    prefilter,
                     condition,
                     by: step_by,
                     include_denied: step.include_denied,
@@ -690,13 +748,16 @@ impl Compiler<'_> {
                 steps,
             })
         } else if let Some(absence) = spec.absence {
-            let mut expect = self
+            let expect = self
                 .condition(&absence.expect)
                 .map_err(|message| fail(format!("in absence.expect: {message}")))?;
+            let expect_prefilter = prefilter_of(&expect);
+            let mut expect = expect.with_raw_prefilter();
             expect.optimise();
             Some(Aggregate::Absence {
                 within: window(&absence.within).map_err(fail)?,
                 by: parse_fields(&absence.by, "absence.by").map_err(fail)?,
+                expect_prefilter,
                 expect,
             })
         } else {
@@ -866,6 +927,11 @@ impl Compiler<'_> {
         if !self.referenced.iter().any(|(known, _)| known == name) {
             self.referenced.push((name.to_owned(), field.clone()));
         }
+        if let (Op::EqualsField(other), Some(other_name)) = (&op, operand.as_str())
+            && !self.referenced.iter().any(|(known, _)| known == other_name)
+        {
+            self.referenced.push((other_name.to_owned(), other.clone()));
+        }
         Ok(Node::Test(field, op))
     }
 
@@ -917,6 +983,20 @@ impl Compiler<'_> {
                     .as_bool()
                     .ok_or_else(|| format!("`exists` on `{field}` takes true or false"))?,
             ),
+            "equals_field" => {
+                let other = operand
+                    .as_str()
+                    .ok_or_else(|| format!("`equals_field` on `{field}` takes a field name"))?;
+                if other.starts_with('$') {
+                    return Err(format!(
+                        "`equals_field` on `{field}` takes a field name, not a list"
+                    ));
+                }
+                Op::EqualsField(
+                    Field::parse(other)
+                        .map_err(|message| format!("in `equals_field` on `{field}`: {message}"))?,
+                )
+            }
             "gt" | "gte" | "lt" | "lte" => {
                 let number = operand
                     .as_f64()
@@ -931,7 +1011,7 @@ impl Compiler<'_> {
             }
             other => {
                 return Err(format!(
-                    "unknown operator `{other}` on `{field}` (equals, in, contains, starts_with, ends_with, regex, glob, cidr, exists, gt, gte, lt, lte)"
+                    "unknown operator `{other}` on `{field}` (equals, in, contains, starts_with, ends_with, regex, glob, cidr, exists, gt, gte, lt, lte, equals_field)"
                 ));
             }
         };
@@ -1062,7 +1142,10 @@ fn prefilter_of(condition: &Node) -> Prefilter {
             other => out.push(other),
         }
     }
-    let mut prefilter = Prefilter::default();
+    let mut prefilter = Prefilter {
+        features: condition.requirements(),
+        ..Prefilter::default()
+    };
     let mut all = Vec::new();
     conjuncts(condition, &mut all);
     for conjunct in all {
@@ -1092,6 +1175,12 @@ fn prefilter_of(condition: &Node) -> Prefilter {
                 if prefilter.subresources.is_none() =>
             {
                 prefilter.subresources = Some(vec![None]);
+            }
+            (EventField::ActorKind, Some(texts), _) if prefilter.actor_kinds.is_none() => {
+                prefilter.actor_kinds = Some(texts);
+            }
+            (EventField::Decision, Some(texts), _) if prefilter.decisions.is_none() => {
+                prefilter.decisions = Some(texts);
             }
             _ => {}
         }

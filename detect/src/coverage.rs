@@ -76,7 +76,11 @@ fn level_of(node: &Node) -> AuditLevel {
             };
             own.max(level_of(child))
         }
+        Node::Test(field, crate::condition::Op::EqualsField(other)) => {
+            field_level(field).max(field_level(other))
+        }
         Node::Test(field, _) => field_level(field),
+        Node::RawHas(_) => AuditLevel::Metadata,
     }
 }
 

@@ -2,31 +2,272 @@
 //! conditions and builds alerts. Pure: no IO, no clock, no randomness, so live and retro
 //! detection agree. Stateful rules report hits to the `Detector` (`state.rs`), which owns
 //! their memory.
+//!
+//! Every event is first reduced to a `Profile`: its resource, verb, subresource and stage as
+//! small integers (interned from the rules' prefilters) and a bit set of the fields it has.
+//! Rules, later sequence steps and absence expectations are listed per (resource, verb) cell
+//! in rule order, and each carries a `Gate` (stage, decision, subresource, required fields)
+//! checked with integer compares before any condition is evaluated.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use event::{Alert, AlertSource, Decision, Event, Severity, Source};
+use event::{ActorKind, Alert, AlertSource, Decision, Event, Severity, Source};
 
 use crate::RuleSet;
-use crate::compile::{Aggregate, CompiledRule, Piece};
-use crate::field::{EvalContext, EventField, Field, Scope, Val};
+use crate::compile::{Aggregate, CompiledRule, Piece, Prefilter};
+use crate::field::{EvalContext, EventField, Field, RawPaths, Scope, Val};
 
 /// Most values a list-valued alert field carries, so one event cannot make a huge alert.
 const MAX_FIELD_VALUES: usize = 64;
+
+/// FxHash, for the engine's symbol tables: their keys come from rule files and lookups never
+/// insert, so a fast unkeyed hash is safe there.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+/// Strings of one kind (resources, verbs, ...) named by the rules, as small integers:
+/// 0 is "absent", `1..=n` the known strings, `n + 1` any other string.
+#[derive(Debug, Default)]
+struct Symbols {
+    ids: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
+}
+
+const ABSENT: u32 = 0;
+
+impl Symbols {
+    fn intern(&mut self, text: &str) {
+        let next = u32::try_from(self.ids.len() + 1).unwrap_or(u32::MAX);
+        self.ids.entry(text.into()).or_insert(next);
+    }
+
+    fn other(&self) -> u32 {
+        u32::try_from(self.ids.len() + 1).unwrap_or(u32::MAX)
+    }
+
+    /// Ids run from 0 to `width() - 1`.
+    fn width(&self) -> usize {
+        self.ids.len() + 2
+    }
+
+    fn id(&self, text: Option<&str>) -> u32 {
+        match text {
+            None => ABSENT,
+            Some(text) => self.ids.get(text).copied().unwrap_or_else(|| self.other()),
+        }
+    }
+
+    fn ids(&self, texts: &[String]) -> Vec<u32> {
+        texts.iter().map(|text| self.id(Some(text))).collect()
+    }
+}
+
+/// An event reduced to what the gates and the index look at.
+#[derive(Debug, Clone, Copy)]
+struct Profile {
+    resource: u32,
+    verb: u32,
+    subresource: u32,
+    /// `None`: the event has no stage (Falco), which every rule accepts.
+    stage: Option<u32>,
+    forbid: bool,
+    /// `actor_kind` and `decision` as one bit each (`enum_bits`); 0 when absent.
+    actor_kind: u8,
+    decision: u8,
+    features: u64,
+}
+
+const ACTOR_KINDS: [ActorKind; 5] = [
+    ActorKind::Human,
+    ActorKind::Serviceaccount,
+    ActorKind::Node,
+    ActorKind::System,
+    ActorKind::Anonymous,
+];
+const DECISIONS: [Decision; 2] = [Decision::Allow, Decision::Forbid];
+
+fn actor_kind_bit(kind: ActorKind) -> u8 {
+    match kind {
+        ActorKind::Human => 1,
+        ActorKind::Serviceaccount => 2,
+        ActorKind::Node => 4,
+        ActorKind::System => 8,
+        ActorKind::Anonymous => 16,
+    }
+}
+
+fn decision_bit(decision: Decision) -> u8 {
+    match decision {
+        Decision::Allow => 1,
+        Decision::Forbid => 2,
+    }
+}
+
+/// The bits of the enum values whose text is one of `allowed` (`u8::MAX`: no filter).
+fn enum_bits<T: Copy>(
+    allowed: Option<&Vec<String>>,
+    values: &[T],
+    text: impl Fn(T) -> &'static str,
+    bit: impl Fn(T) -> u8,
+) -> u8 {
+    match allowed {
+        None => u8::MAX,
+        Some(allowed) => values
+            .iter()
+            .filter(|value| {
+                allowed
+                    .iter()
+                    .any(|text_allowed| text_allowed == text(**value))
+            })
+            .fold(0, |bits, value| bits | bit(*value)),
+    }
+}
+
+/// The cheap checks of a rule or a step, as integers.
+#[derive(Debug, Clone)]
+struct Gate {
+    stages: Vec<u32>,
+    include_denied: bool,
+    subresources: Option<Vec<u32>>,
+    features: u64,
+    /// Allowed `actor_kind` and `decision` bits (`u8::MAX`: any, even absent).
+    actor_kinds: u8,
+    decisions: u8,
+}
+
+impl Gate {
+    fn passes(&self, profile: &Profile) -> bool {
+        (self.features & !profile.features) == 0
+            && (self.include_denied || !profile.forbid)
+            && (self.actor_kinds == u8::MAX || self.actor_kinds & profile.actor_kind != 0)
+            && (self.decisions == u8::MAX || self.decisions & profile.decision != 0)
+            && profile
+                .stage
+                .is_none_or(|stage| self.stages.contains(&stage))
+            && self
+                .subresources
+                .as_ref()
+                .is_none_or(|allowed| allowed.contains(&profile.subresource))
+    }
+}
+
+/// The resource and verb ids an item is limited to (`None`: any).
+type CellFilter = (Option<Vec<u32>>, Option<Vec<u32>>);
+
+/// Items (rules or steps) per (resource, verb) cell, each list in item order.
+#[derive(Debug, Default)]
+struct Table {
+    verbs: usize,
+    cells: Vec<Box<[u32]>>,
+}
+
+impl Table {
+    /// `filters[i]`: the resources and verbs item `i` is limited to (`None`: any), or `None`
+    /// when the item does not belong in this table.
+    fn build(resources: &Symbols, verbs: &Symbols, filters: &[Option<CellFilter>]) -> Table {
+        let admits = |allowed: &Option<Vec<u32>>, id: u32| {
+            allowed.as_ref().is_none_or(|allowed| allowed.contains(&id))
+        };
+        let mut cells = Vec::with_capacity(resources.width() * verbs.width());
+        for resource in 0..resources.width() {
+            for verb in 0..verbs.width() {
+                let (resource, verb) = (resource as u32, verb as u32);
+                let cell: Vec<u32> = filters
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, filter)| {
+                        let (allowed_resources, allowed_verbs) = filter.as_ref()?;
+                        (admits(allowed_resources, resource) && admits(allowed_verbs, verb))
+                            .then_some(index as u32)
+                    })
+                    .collect();
+                cells.push(cell.into_boxed_slice());
+            }
+        }
+        Table {
+            verbs: verbs.width(),
+            cells,
+        }
+    }
+
+    fn get(&self, profile: &Profile) -> &[u32] {
+        self.cells
+            .get(profile.resource as usize * self.verbs + profile.verb as usize)
+            .map_or(&[], |cell| cell)
+    }
+}
+
+/// A later step of a sequence rule, or the expected event of an absence rule.
+#[derive(Debug)]
+struct StepEntry {
+    rule: u32,
+    /// Index into the sequence's `then`; `None` for an absence rule's `expect`.
+    step: Option<usize>,
+    gate: Gate,
+}
 
 /// Evaluates a rule set over events.
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<CompiledRule>,
-    /// Audit rules that require specific resources, by resource; indexes are in rule order.
-    audit_by_resource: HashMap<String, Vec<u32>>,
-    /// Audit rules that may match any resource.
-    audit_any_resource: Vec<u32>,
-    falco: Vec<u32>,
-    /// Sequence and absence rules: their later steps and expected events are tried on every
-    /// event of any source.
-    multi_step: Vec<u32>,
+    resources: Symbols,
+    verbs: Symbols,
+    subresources: Symbols,
+    stages: Symbols,
+    /// Per rule.
+    gates: Vec<Gate>,
+    /// Audit and Falco rules per cell.
+    audit: Table,
+    falco: Table,
+    /// Sequence steps and absence expectations, in (rule, step) order, and per cell (of any
+    /// source: a sequence may join an audit event to a Falco event).
+    steps: Vec<StepEntry>,
+    step_table: Table,
+    /// Sequence and absence rules, by id (the order absences fire in when time passes).
+    timed: Vec<u32>,
+    /// Per rule: what its alerts read of an event (`field::copy_for_alert`).
+    alert_needs: Vec<u64>,
     by_id: HashMap<String, u32>,
+    /// Every raw path the rules read: raw JSON is parsed into these only.
+    raw_paths: RawPaths,
 }
 
 /// What one event did to one rule.
@@ -51,40 +292,135 @@ impl Hit {
 impl Engine {
     pub fn new(rules: RuleSet) -> Engine {
         let rules = rules.into_compiled();
-        let mut audit_by_resource: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut audit_any_resource = Vec::new();
-        let mut falco = Vec::new();
-        let mut multi_step = Vec::new();
+        let mut resources = Symbols::default();
+        let mut verbs = Symbols::default();
+        let mut subresources = Symbols::default();
+        let mut stages = Symbols::default();
+        let mut intern = |prefilter: &Prefilter| {
+            for resource in prefilter.resources.iter().flatten() {
+                resources.intern(resource);
+            }
+            for verb in prefilter.verbs.iter().flatten() {
+                verbs.intern(verb);
+            }
+            for subresource in prefilter.subresources.iter().flatten().flatten() {
+                subresources.intern(subresource);
+            }
+        };
+        for rule in &rules {
+            intern(&rule.prefilter);
+            match &rule.aggregate {
+                Some(Aggregate::Sequence { steps, .. }) => {
+                    steps.iter().for_each(|step| intern(&step.prefilter));
+                }
+                Some(Aggregate::Absence {
+                    expect_prefilter, ..
+                }) => intern(expect_prefilter),
+                _ => {}
+            }
+            for stage in &rule.stages {
+                stages.intern(stage);
+            }
+        }
+        let gate = |rule: &CompiledRule, prefilter: &Prefilter, include_denied: bool| Gate {
+            stages: stages.ids(&rule.stages),
+            include_denied,
+            subresources: prefilter.subresources.as_ref().map(|allowed| {
+                allowed
+                    .iter()
+                    .map(|subresource| subresources.id(subresource.as_deref()))
+                    .collect()
+            }),
+            features: prefilter.features,
+            actor_kinds: enum_bits(
+                prefilter.actor_kinds.as_ref(),
+                &ACTOR_KINDS,
+                ActorKind::as_str,
+                actor_kind_bit,
+            ),
+            decisions: enum_bits(
+                prefilter.decisions.as_ref(),
+                &DECISIONS,
+                Decision::as_str,
+                decision_bit,
+            ),
+        };
+        let filter = |prefilter: &Prefilter| {
+            (
+                prefilter.resources.as_ref().map(|r| resources.ids(r)),
+                prefilter.verbs.as_ref().map(|v| verbs.ids(v)),
+            )
+        };
+        let mut gates = Vec::with_capacity(rules.len());
+        let mut audit_filters = Vec::with_capacity(rules.len());
+        let mut falco_filters = Vec::with_capacity(rules.len());
+        let mut steps = Vec::new();
+        let mut step_filters = Vec::new();
+        let mut timed = Vec::new();
+        let mut alert_needs = Vec::with_capacity(rules.len());
         let mut by_id = HashMap::new();
+        let mut raw_paths = RawPaths::default();
         for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).expect("fewer than 2^32 rules");
             by_id.insert(rule.info.id.clone(), index);
-            if matches!(
-                rule.aggregate,
-                Some(Aggregate::Sequence { .. } | Aggregate::Absence { .. })
-            ) {
-                multi_step.push(index);
-            }
-            match (rule.info.source, &rule.prefilter.resources) {
-                (Source::Falco, _) => falco.push(index),
-                (Source::K8sAudit, Some(resources)) => {
-                    for resource in resources {
-                        let entry = audit_by_resource.entry(resource.clone()).or_default();
-                        if entry.last() != Some(&index) {
-                            entry.push(index);
-                        }
+            gates.push(gate(rule, &rule.prefilter, rule.include_denied));
+            let own = Some(filter(&rule.prefilter));
+            let (audit, falco) = match rule.info.source {
+                Source::K8sAudit => (own, None),
+                Source::Falco => (None, own),
+            };
+            audit_filters.push(audit);
+            falco_filters.push(falco);
+            match &rule.aggregate {
+                Some(Aggregate::Sequence { steps: then, .. }) => {
+                    timed.push(index);
+                    for (step_index, step) in then.iter().enumerate() {
+                        steps.push(StepEntry {
+                            rule: index,
+                            step: Some(step_index),
+                            gate: gate(rule, &step.prefilter, step.include_denied),
+                        });
+                        step_filters.push(Some(filter(&step.prefilter)));
                     }
                 }
-                (Source::K8sAudit, None) => audit_any_resource.push(index),
+                Some(Aggregate::Absence {
+                    expect_prefilter, ..
+                }) => {
+                    timed.push(index);
+                    steps.push(StepEntry {
+                        rule: index,
+                        step: None,
+                        gate: gate(rule, expect_prefilter, rule.include_denied),
+                    });
+                    step_filters.push(Some(filter(expect_prefilter)));
+                }
+                _ => {}
             }
+            let mut needs = crate::field::ALWAYS_COPIED;
+            rule.for_each_alert_field(&mut |field| needs |= crate::field::alert_need(field));
+            alert_needs.push(needs);
+            rule.for_each_field(&mut |field| {
+                if let Some(path) = field.raw_path() {
+                    raw_paths.add(&path);
+                }
+            });
         }
+        timed.sort_by(|a, b| rules[*a as usize].info.id.cmp(&rules[*b as usize].info.id));
         Engine {
+            audit: Table::build(&resources, &verbs, &audit_filters),
+            falco: Table::build(&resources, &verbs, &falco_filters),
+            step_table: Table::build(&resources, &verbs, &step_filters),
             rules,
-            audit_by_resource,
-            audit_any_resource,
-            falco,
-            multi_step,
+            resources,
+            verbs,
+            subresources,
+            stages,
+            gates,
+            steps,
+            timed,
+            alert_needs,
             by_id,
+            raw_paths,
         }
     }
 
@@ -97,8 +433,28 @@ impl Engine {
         self.rules.is_empty()
     }
 
+    /// What each loaded rule is, in rule order.
+    pub fn rule_infos(&self) -> impl Iterator<Item = &crate::RuleInfo> {
+        self.rules.iter().map(|rule| &rule.info)
+    }
+
     pub(crate) fn rule(&self, index: u32) -> &CompiledRule {
         &self.rules[index as usize]
+    }
+
+    /// Every raw path the rules read.
+    pub(crate) fn raw_paths(&self) -> &RawPaths {
+        &self.raw_paths
+    }
+
+    /// What alerts of rule `index` read of an event (`field::copy_for_alert`).
+    pub(crate) fn alert_needs(&self, index: u32) -> u64 {
+        self.alert_needs[index as usize]
+    }
+
+    /// Sequence and absence rules, ordered by rule id.
+    pub(crate) fn timed_rules(&self) -> &[u32] {
+        &self.timed
     }
 
     /// Whether the event passes the rule's cheap gates (stage, decision, verb, resource).
@@ -114,7 +470,7 @@ impl Engine {
 
     /// The longest `absence.within` of the rules, if any rule has one.
     pub(crate) fn longest_absence(&self) -> Option<i64> {
-        self.multi_step
+        self.timed
             .iter()
             .filter_map(|&index| match &self.rule(index).aggregate {
                 Some(Aggregate::Absence { within, .. }) => Some(*within),
@@ -130,7 +486,7 @@ impl Engine {
     /// Appends to `alerts` one alert per stateless rule the event matches, in rule order.
     /// Stateful rules need a `Detector`.
     pub fn evaluate(&self, event: &Event, alerts: &mut Vec<Alert>) {
-        self.evaluate_in(&EvalContext::new(event), alerts);
+        self.evaluate_in(&EvalContext::new(event, Some(&self.raw_paths)), alerts);
     }
 
     fn evaluate_in(&self, ctx: &EvalContext<'_>, alerts: &mut Vec<Alert>) {
@@ -143,75 +499,60 @@ impl Engine {
         }
     }
 
+    fn profile(&self, ctx: &EvalContext<'_>) -> Profile {
+        let event = ctx.event;
+        Profile {
+            resource: self.resources.id(event.resource.as_deref()),
+            verb: self.verbs.id(event.verb.as_deref()),
+            subresource: self.subresources.id(event.subresource.as_deref()),
+            stage: event
+                .stage
+                .as_deref()
+                .map(|stage| self.stages.id(Some(stage))),
+            forbid: event.decision == Some(Decision::Forbid),
+            actor_kind: event.actor_kind.map_or(0, actor_kind_bit),
+            decision: event.decision.map_or(0, decision_bit),
+            features: crate::field::event_features(event, ctx.changes),
+        }
+    }
+
     /// Appends what the event does to each rule: later sequence steps and expected events
-    /// first, then condition matches in rule order. With `stateful` false, only stateless
-    /// rules are tried.
+    /// first (in rule order), then condition matches in rule order. With `stateful` false,
+    /// only stateless rules are tried.
     pub(crate) fn hits(&self, ctx: &EvalContext<'_>, stateful: bool, hits: &mut Vec<Hit>) {
+        let profile = self.profile(ctx);
         if stateful {
-            for &index in &self.multi_step {
-                let rule = self.rule(index);
-                match &rule.aggregate {
-                    Some(Aggregate::Sequence { steps, .. }) => {
-                        for (step_index, step) in steps.iter().enumerate() {
-                            if passes_stage_and_decision(rule, step.include_denied, ctx.event)
-                                && step.condition.eval(ctx, &Scope::default())
-                            {
-                                hits.push(Hit::Step(index, step_index));
-                            }
-                        }
-                    }
-                    Some(Aggregate::Absence { expect, .. })
-                        if passes_stage_and_decision(rule, rule.include_denied, ctx.event)
-                            && expect.eval(ctx, &Scope::default()) =>
+            for &entry in self.step_table.get(&profile) {
+                let entry = &self.steps[entry as usize];
+                if !entry.gate.passes(&profile) {
+                    continue;
+                }
+                match (&self.rule(entry.rule).aggregate, entry.step) {
+                    (Some(Aggregate::Sequence { steps, .. }), Some(step))
+                        if steps[step].condition.eval(ctx, &Scope::default()) =>
                     {
-                        hits.push(Hit::Expect(index));
+                        hits.push(Hit::Step(entry.rule, step));
+                    }
+                    (Some(Aggregate::Absence { expect, .. }), None)
+                        if expect.eval(ctx, &Scope::default()) =>
+                    {
+                        hits.push(Hit::Expect(entry.rule));
                     }
                     _ => {}
                 }
             }
         }
-        let mut try_rule = |index: u32| {
+        let table = match ctx.event.source {
+            Source::K8sAudit => &self.audit,
+            Source::Falco => &self.falco,
+        };
+        for &index in table.get(&profile) {
             let rule = self.rule(index);
             if (stateful || rule.aggregate.is_none())
-                && passes_gates(rule, ctx.event)
+                && self.gates[index as usize].passes(&profile)
                 && rule.condition.eval(ctx, &Scope::default())
             {
                 hits.push(Hit::Match(index));
-            }
-        };
-        let event = ctx.event;
-        match event.source {
-            Source::Falco => {
-                for &index in &self.falco {
-                    try_rule(index);
-                }
-            }
-            Source::K8sAudit => {
-                let indexed: &[u32] = event
-                    .resource
-                    .as_deref()
-                    .and_then(|resource| self.audit_by_resource.get(resource))
-                    .map_or(&[], Vec::as_slice);
-                let any = self.audit_any_resource.as_slice();
-                let (mut i, mut j) = (0, 0);
-                loop {
-                    let next = match (indexed.get(i), any.get(j)) {
-                        (Some(&a), Some(&b)) if a < b => {
-                            i += 1;
-                            a
-                        }
-                        (_, Some(&b)) => {
-                            j += 1;
-                            b
-                        }
-                        (Some(&a), None) => {
-                            i += 1;
-                            a
-                        }
-                        (None, None) => break,
-                    };
-                    try_rule(next);
-                }
             }
         }
     }
@@ -262,14 +603,22 @@ fn json_of(value: Val<'_>) -> serde_json::Value {
     }
 }
 
-fn text_of(value: Val<'_>) -> String {
+/// Appends a value as text: strings as they are, numbers and booleans as Rust prints them,
+/// `null`, and objects and arrays as compact JSON.
+pub(crate) fn push_text(out: &mut String, value: Val<'_>) {
     match value {
-        Val::Str(s) => s.to_owned(),
-        Val::Int(i) => i.to_string(),
-        Val::Float(f) => f.to_string(),
-        Val::Bool(b) => b.to_string(),
-        Val::Null => "null".to_owned(),
-        Val::Composite(value) => value.to_string(),
+        Val::Str(s) => out.push_str(s),
+        Val::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Val::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
+        Val::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        Val::Null => out.push_str("null"),
+        Val::Composite(value) => {
+            let _ = write!(out, "{value}");
+        }
     }
 }
 
@@ -317,7 +666,7 @@ pub(crate) fn render_summary(pieces: &[Piece], ctx: &EvalContext<'_>) -> String 
                     if count > 0 {
                         summary.push_str(separator);
                     }
-                    summary.push_str(&text_of(value));
+                    push_text(&mut summary, value);
                     count += 1;
                     count >= MAX_FIELD_VALUES
                 });
@@ -352,19 +701,28 @@ fn severity_of(rule: &CompiledRule, ctx: &EvalContext<'_>) -> Severity {
     found.unwrap_or(rule.info.severity)
 }
 
-/// The values of `field` as text (list fields give one per element).
-pub(crate) fn field_texts(field: &Field, ctx: &EvalContext<'_>) -> Vec<String> {
-    let mut values = Vec::new();
+/// Calls `visit` with the text of each value of `field` (at most `MAX_FIELD_VALUES`), written
+/// into `scratch`.
+pub(crate) fn for_each_text(
+    field: &Field,
+    ctx: &EvalContext<'_>,
+    scratch: &mut String,
+    visit: &mut dyn FnMut(&str),
+) {
+    let mut count = 0;
     field.visit(ctx, &Scope::default(), &mut |value, _| {
-        values.push(text_of(value));
-        values.len() >= MAX_FIELD_VALUES
+        scratch.clear();
+        push_text(scratch, value);
+        visit(scratch);
+        count += 1;
+        count >= MAX_FIELD_VALUES
     });
-    values
 }
 
-/// The group key of an event: the values of `fields`, joined; an absent field gives "".
-pub(crate) fn group_key(fields: &[Field], ctx: &EvalContext<'_>) -> String {
-    let mut key = String::new();
+/// Writes the group key of an event into `key`: the values of `fields`, joined; an absent
+/// field gives "".
+pub(crate) fn group_key_into(key: &mut String, fields: &[Field], ctx: &EvalContext<'_>) {
+    key.clear();
     for (position, field) in fields.iter().enumerate() {
         if position > 0 {
             key.push(crate::state::KEY_SEPARATOR);
@@ -375,11 +733,10 @@ pub(crate) fn group_key(fields: &[Field], ctx: &EvalContext<'_>) -> String {
                 key.push(',');
             }
             first = false;
-            key.push_str(&text_of(value));
+            push_text(key, value);
             false
         });
     }
-    key
 }
 
 /// The alert of `rule` for the triggering event of `ctx`; `event_ids` lists every
@@ -476,12 +833,12 @@ mod tests {
             ("get", "clusterrolebindings"),
         ] {
             let event = event(verb, resource, body);
-            let ctx = EvalContext::new(&event);
+            let ctx = EvalContext::new(&event, Some(engine.raw_paths()));
             engine.evaluate_in(&ctx, &mut alerts);
             assert!(!ctx.raw_parsed(), "{verb} {resource} parsed raw");
         }
         let event = event("create", "clusterrolebindings", body);
-        let ctx = EvalContext::new(&event);
+        let ctx = EvalContext::new(&event, Some(engine.raw_paths()));
         engine.evaluate_in(&ctx, &mut alerts);
         assert!(ctx.raw_parsed());
         let fired: Vec<&str> = alerts.iter().map(|alert| alert.rule_id.as_str()).collect();
@@ -496,6 +853,7 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Engine>();
         assert_send_sync::<RuleSet>();
+        assert_send_sync::<crate::Detector>();
     }
 
     #[test]

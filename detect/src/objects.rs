@@ -63,9 +63,17 @@ impl SpecSummary {
         let added = |now: &BTreeSet<String>, before: &BTreeSet<String>| -> Vec<String> {
             now.difference(before).cloned().collect()
         };
+        let images_added = added(&self.images, &previous.images);
+        let image_registries_added = images_added
+            .iter()
+            .map(|image| event::parse_image(image).registry)
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
         Changes {
             has_previous: true,
-            images_added: added(&self.images, &previous.images),
+            images_added,
+            image_registries_added,
             containers_added: added(&self.containers, &previous.containers),
             privileged_added: added(&self.privileged, &previous.privileged),
             host_namespaces_added: added(&self.host_namespaces, &previous.host_namespaces),
@@ -92,6 +100,8 @@ pub(crate) struct Changes {
     /// False on the first write seen of the object (the lists are then empty).
     pub(crate) has_previous: bool,
     pub(crate) images_added: Vec<String>,
+    /// The registries of `images_added` (each once, sorted).
+    pub(crate) image_registries_added: Vec<String>,
     pub(crate) containers_added: Vec<String>,
     pub(crate) privileged_added: Vec<String>,
     pub(crate) host_namespaces_added: Vec<String>,

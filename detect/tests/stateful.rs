@@ -217,3 +217,88 @@ fn a_falco_alert_in_a_pod_is_attributed_to_the_person_who_exec_ed_into_it() {
     assert_eq!(falco[2].actor.as_deref(), Some("root"));
     assert!(!falco[1].fields.contains_key("exec_user"));
 }
+
+/// Alerts as JSON, for comparing runs field by field.
+fn as_json(alerts: &[event::Alert]) -> Vec<serde_json::Value> {
+    alerts
+        .iter()
+        .map(|alert| serde_json::to_value(alert).unwrap())
+        .collect()
+}
+
+#[test]
+fn absence_alerts_do_not_depend_on_batching_or_snapshots() {
+    let mut rules = fixture();
+    rules.extend(RuleSet::builtin().unwrap()).unwrap();
+    let engine = Arc::new(Engine::new(rules));
+    // Gaps of more than ten minutes after seconds 2 and 702; each last event before a gap
+    // has its own user and verb, which the silence alert must report.
+    let seconds = [0, 1, 2, 700, 701, 702, 1_400, 1_401];
+    let lines: Vec<String> = seconds
+        .iter()
+        .enumerate()
+        .map(|(i, &second)| {
+            let user = format!("user-{i}@example.com");
+            let verb = if i % 2 == 0 { "get" } else { "list" };
+            request(i, second, &user, verb, "configmaps", "c", i == 5)
+        })
+        .collect();
+    let events = decode(&lines);
+
+    let mut whole = Detector::new(Arc::clone(&engine), StateLimits::default());
+    let mut expected = Vec::new();
+    whole.process_batch(&events, &mut expected);
+    let silent: Vec<_> = expected
+        .iter()
+        .filter(|alert| alert.rule_id == "k8s.audit_stream_silent")
+        .collect();
+    assert_eq!(silent.len(), 2, "{expected:#?}");
+    assert_eq!(silent[0].actor.as_deref(), Some("user-2@example.com"));
+    assert_eq!(silent[0].fields["verb"], "get");
+    assert_eq!(silent[0].event_ids, [events[2].event_id.clone()]);
+    assert_eq!(silent[1].actor.as_deref(), Some("user-5@example.com"));
+    assert_eq!(silent[1].fields["verb"], "list");
+    let expected = as_json(&expected);
+
+    // One event at a time.
+    let mut single = Detector::new(Arc::clone(&engine), StateLimits::default());
+    let mut alerts = Vec::new();
+    for event in &events {
+        single.process(event, &mut alerts);
+    }
+    assert_eq!(as_json(&alerts), expected, "event by event");
+
+    // Batches of every size.
+    for size in 1..events.len() {
+        let mut detector = Detector::new(Arc::clone(&engine), StateLimits::default());
+        let mut alerts = Vec::new();
+        for chunk in events.chunks(size) {
+            detector.process_batch(chunk, &mut alerts);
+        }
+        assert_eq!(as_json(&alerts), expected, "batches of {size}");
+    }
+
+    // Split at every point, through a JSON snapshot.
+    for split in 0..=events.len() {
+        let mut first = Detector::new(Arc::clone(&engine), StateLimits::default());
+        let mut alerts = Vec::new();
+        first.process_batch(&events[..split], &mut alerts);
+        let snapshot = serde_json::to_string(&first.snapshot()).unwrap();
+        let mut second = Detector::new(Arc::clone(&engine), StateLimits::default());
+        second
+            .restore(&serde_json::from_str(&snapshot).unwrap())
+            .unwrap();
+        second.process_batch(&events[split..], &mut alerts);
+        assert_eq!(as_json(&alerts), expected, "split at {split}");
+    }
+
+    // The wall clock fires the last silence once the stream has stopped.
+    let mut alerts = Vec::new();
+    whole.tick(events[7].time + 11 * 60 * 1_000_000, &mut alerts);
+    let silent: Vec<_> = alerts
+        .iter()
+        .filter(|alert| alert.rule_id == "k8s.audit_stream_silent")
+        .collect();
+    assert_eq!(silent.len(), 1, "{alerts:#?}");
+    assert_eq!(silent[0].actor.as_deref(), Some("user-7@example.com"));
+}
