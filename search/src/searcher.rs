@@ -1,0 +1,853 @@
+//! Searching the day indexes: requests, responses, hits, cursors and the shared view.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use event::{ActorKind, Decision, Source};
+use serde::{Deserialize, Serialize};
+use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::schema::Value as _;
+use tantivy::{DocAddress, TantivyDocument, Term};
+use tracing::warn;
+
+use crate::SearchError;
+use crate::collect::{FacetSpec, Fruit, HistSpec, Key, SearchCollector};
+use crate::day::DayHandle;
+use crate::files::{self, day_range};
+use crate::query::{self, Compiler, Node};
+use crate::schema::{self, Fields, ip_text};
+
+/// Most hits one page can hold.
+pub const MAX_LIMIT: usize = 10_000;
+/// Most histogram buckets one response can hold.
+pub const MAX_BUCKETS: usize = 10_000;
+/// Most values one facet can list.
+pub const MAX_FACET_SIZE: usize = 1_000;
+const DEFAULT_FACET_SIZE: usize = 10;
+
+/// What the caller's token may see. `None` is no restriction; `Some(list)` keeps only events
+/// whose namespace (cluster) is in the list, so events without a namespace (cluster-scoped
+/// resources) are hidden from a namespace-scoped token and an empty list sees nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scope {
+    pub namespaces: Option<Vec<String>>,
+    pub clusters: Option<Vec<String>>,
+}
+
+/// One search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchRequest {
+    /// The query (see the crate docs); `""` or `"*"` matches everything.
+    pub query: String,
+    /// Event time range `[from, to)`, microseconds since the epoch.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    /// Hits per page, at most `MAX_LIMIT` (larger values are capped).
+    pub limit: usize,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Histogram bucket width in microseconds; `None` for no histogram. See
+    /// [`histogram_width`].
+    pub histogram: Option<i64>,
+    /// Fields to count the top values of.
+    pub facets: Vec<String>,
+    /// Values per facet (0 means 10; at most `MAX_FACET_SIZE`).
+    pub facet_size: usize,
+    pub scope: Scope,
+}
+
+impl Default for SearchRequest {
+    fn default() -> SearchRequest {
+        SearchRequest {
+            query: String::new(),
+            from: None,
+            to: None,
+            limit: 100,
+            cursor: None,
+            histogram: None,
+            facets: Vec::new(),
+            facet_size: DEFAULT_FACET_SIZE,
+            scope: Scope::default(),
+        }
+    }
+}
+
+impl SearchRequest {
+    /// A request for `query` with the defaults.
+    pub fn new(query: impl Into<String>) -> SearchRequest {
+        SearchRequest {
+            query: query.into(),
+            ..SearchRequest::default()
+        }
+    }
+}
+
+/// A round histogram bucket width (1 s, 5 s, 10 s, 30 s, 1 min, ..., 1 day, 7 days, 30 days)
+/// giving about 60 buckets over `[from, to)`.
+pub fn histogram_width(from: i64, to: i64) -> i64 {
+    const SECOND: i64 = 1_000_000;
+    const MINUTE: i64 = 60 * SECOND;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    const WIDTHS: &[i64] = &[
+        SECOND,
+        2 * SECOND,
+        5 * SECOND,
+        10 * SECOND,
+        15 * SECOND,
+        30 * SECOND,
+        MINUTE,
+        2 * MINUTE,
+        5 * MINUTE,
+        10 * MINUTE,
+        15 * MINUTE,
+        30 * MINUTE,
+        HOUR,
+        2 * HOUR,
+        3 * HOUR,
+        6 * HOUR,
+        12 * HOUR,
+        DAY,
+        2 * DAY,
+        7 * DAY,
+        14 * DAY,
+        30 * DAY,
+    ];
+    let span = to.saturating_sub(from).max(1);
+    let ideal = span / 60;
+    WIDTHS
+        .iter()
+        .copied()
+        .find(|width| *width >= ideal)
+        .unwrap_or_else(|| (ideal / (30 * DAY) + 1) * 30 * DAY)
+}
+
+/// One histogram bucket: `[start, start + width)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub start: i64,
+    pub count: u64,
+}
+
+/// One facet value and how many matching events have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacetValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// A matching event: its id, time and stored normalised fields. The raw body is not in the
+/// index; fetch it from the columnar store by `event_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub event_id: String,
+    /// Microseconds since the epoch.
+    pub time: i64,
+    pub cluster: String,
+    pub source: Source,
+    pub verb: Option<String>,
+    pub user: Option<String>,
+    pub groups: Vec<String>,
+    pub impersonated_user: Option<String>,
+    pub actor_kind: Option<ActorKind>,
+    pub source_ips: Vec<String>,
+    pub user_agent: Option<String>,
+    pub resource: Option<String>,
+    pub subresource: Option<String>,
+    pub api_group: Option<String>,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub response_code: Option<i32>,
+    pub decision: Option<Decision>,
+    pub falco_rule: Option<String>,
+    pub falco_priority: Option<String>,
+    pub pod_name: Option<String>,
+    /// Ids of the rules whose alerts name this event.
+    pub rule_ids: Vec<String>,
+}
+
+/// The answer to a `SearchRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchResponse {
+    /// Newest first (time, then a tie-break derived from the event id).
+    pub hits: Vec<Hit>,
+    /// Matching events (in scope), whatever the page.
+    pub total: u64,
+    /// Pass as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// Counts per bucket over `[from, to)` (or the indexed time span), empty buckets included.
+    pub histogram: Vec<Bucket>,
+    /// Requested facets: top values by count (ties by value).
+    pub facets: BTreeMap<String, Vec<FacetValue>>,
+    pub took_micros: u64,
+}
+
+/// The search-after position and the commit seq the walk started at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    time: i64,
+    tie: u64,
+    seq: u64,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        format!("c1_{}_{:016x}_{}", self.time, self.tie, self.seq)
+    }
+
+    fn decode(text: &str) -> Result<Cursor, SearchError> {
+        let bad = || SearchError::query(format!("invalid cursor {text:?}"));
+        let mut parts = text.strip_prefix("c1_").ok_or_else(bad)?.split('_');
+        let time = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        let tie = parts
+            .next()
+            .and_then(|p| u64::from_str_radix(p, 16).ok())
+            .ok_or_else(bad)?;
+        let seq = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Cursor { time, tie, seq })
+    }
+}
+
+/// One day of a view: a consistent tantivy snapshot of that day index.
+#[derive(Clone)]
+pub(crate) struct DayView {
+    pub day: NaiveDate,
+    pub searcher: tantivy::Searcher,
+    pub fields: Arc<Fields>,
+}
+
+/// What searches see: the committed seq and a snapshot of every day index. Documents with a
+/// larger seq (a commit in progress) are filtered out.
+pub(crate) struct View {
+    pub seq: u64,
+    /// Oldest first.
+    pub days: Vec<DayView>,
+}
+
+impl View {
+    pub fn build<'a>(seq: u64, days: impl Iterator<Item = &'a DayHandle>) -> View {
+        View {
+            seq,
+            days: days
+                .map(|handle| DayView {
+                    day: handle.day,
+                    searcher: handle.reader.searcher(),
+                    fields: handle.fields.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The day indexes of a read-only searcher (`Searcher::open`), refreshed from `_state.json`.
+struct External {
+    days: BTreeMap<NaiveDate, DayHandle>,
+}
+
+pub(crate) struct Shared {
+    dir: PathBuf,
+    view: RwLock<Arc<View>>,
+    external: Option<Mutex<External>>,
+}
+
+impl Shared {
+    pub fn new(dir: PathBuf, view: View) -> Shared {
+        Shared {
+            dir,
+            view: RwLock::new(Arc::new(view)),
+            external: None,
+        }
+    }
+
+    pub fn publish(&self, view: View) {
+        let view = Arc::new(view);
+        match self.view.write() {
+            Ok(mut slot) => *slot = view,
+            Err(poisoned) => *poisoned.into_inner() = view,
+        }
+    }
+
+    pub fn view(&self) -> Arc<View> {
+        match self.view.read() {
+            Ok(view) => view.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Searches the committed documents. Cheap to clone; `Send + Sync`.
+///
+/// From `SearchIndex::searcher` it sees every commit as soon as `commit` returns; from
+/// `Searcher::open` (another process) it re-reads `_state.json` before each search and sees
+/// exactly the documents committed up to that seq.
+#[derive(Clone)]
+pub struct Searcher {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Searcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let view = self.shared.view();
+        f.debug_struct("Searcher")
+            .field("dir", &self.shared.dir)
+            .field("seq", &view.seq)
+            .field("days", &view.days.len())
+            .finish()
+    }
+}
+
+impl Searcher {
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Searcher {
+        Searcher { shared }
+    }
+
+    /// Opens the search indexes under `dir` read-only, e.g. from `kubetrail search` while
+    /// `kubetrail serve` writes them.
+    pub fn open(dir: &Path) -> Result<Searcher, SearchError> {
+        if !dir.is_dir() {
+            return Err(SearchError::NotFound {
+                path: dir.to_path_buf(),
+            });
+        }
+        let shared = Shared {
+            dir: dir.to_path_buf(),
+            view: RwLock::new(Arc::new(View {
+                seq: 0,
+                days: Vec::new(),
+            })),
+            external: Some(Mutex::new(External {
+                days: BTreeMap::new(),
+            })),
+        };
+        let searcher = Searcher {
+            shared: Arc::new(shared),
+        };
+        searcher.refresh(true)?;
+        Ok(searcher)
+    }
+
+    /// The commit seq this searcher sees.
+    pub fn committed_seq(&self) -> u64 {
+        self.shared.view().seq
+    }
+
+    /// For a read-only searcher: picks up new commits of the writing process.
+    fn refresh(&self, force: bool) -> Result<(), SearchError> {
+        let Some(external) = &self.shared.external else {
+            return Ok(());
+        };
+        let seq = files::read_state(&self.shared.dir)?.map_or(0, |state| state.seq);
+        if !force && seq == self.shared.view().seq {
+            return Ok(());
+        }
+        let mut external = match external.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !force && seq == self.shared.view().seq {
+            return Ok(());
+        }
+        let on_disk = files::list_days(&self.shared.dir)?;
+        external
+            .days
+            .retain(|day, _| on_disk.iter().any(|(d, _)| d == day));
+        for (day, path) in &on_disk {
+            if let Some(handle) = external.days.get(day) {
+                if let Err(error) = handle.reader.reload() {
+                    warn!(%day, %error, "could not reload a search day index; keeping the previous snapshot");
+                }
+                continue;
+            }
+            match DayHandle::open(*day, path) {
+                Ok(handle) => {
+                    external.days.insert(*day, handle);
+                }
+                // A day being created right now has no meta.json yet: it holds nothing committed.
+                Err(error) => {
+                    warn!(%day, %error, "skipping a search day index that cannot be opened")
+                }
+            }
+        }
+        self.shared
+            .publish(View::build(seq, external.days.values()));
+        Ok(())
+    }
+
+    /// Visible documents.
+    pub fn doc_count(&self) -> u64 {
+        if let Err(error) = self.refresh(false) {
+            warn!(%error, "could not refresh the search view");
+        }
+        let view = self.shared.view();
+        let mut count = 0;
+        for day in &view.days {
+            for segment in day.searcher.segment_readers() {
+                let seq = segment
+                    .fast_fields()
+                    .column_opt::<u64>("seq")
+                    .ok()
+                    .flatten();
+                match seq {
+                    Some(column) if column.max_value() > view.seq => {
+                        count += segment
+                            .doc_ids_alive()
+                            .filter(|doc| column.first(*doc).unwrap_or(0) <= view.seq)
+                            .count() as u64;
+                    }
+                    _ => count += u64::from(segment.num_docs()),
+                }
+            }
+        }
+        count
+    }
+
+    /// Runs one search. A bad query, cursor, facet or histogram width is
+    /// `SearchError::Query` with the reason.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
+        let started = Instant::now();
+        self.refresh(false)?;
+        let view = self.shared.view();
+        let limit = request.limit.min(MAX_LIMIT);
+        if let (Some(from), Some(to)) = (request.from, request.to)
+            && from >= to
+        {
+            return Err(SearchError::query(format!(
+                "the time range is empty: from {from} is not before to {to}"
+            )));
+        }
+        let facets = facet_specs(&request.facets)?;
+        let facet_size = match request.facet_size {
+            0 => DEFAULT_FACET_SIZE,
+            size => size.min(MAX_FACET_SIZE),
+        };
+        let node = query::parse(&request.query)?;
+        let cursor = request.cursor.as_deref().map(Cursor::decode).transpose()?;
+        let max_seq = cursor.map_or(view.seq, |cursor| cursor.seq.min(view.seq));
+        let from = request.from.unwrap_or(i64::MIN);
+        let to = request.to.unwrap_or(i64::MAX);
+        let histogram = match request.histogram {
+            None => None,
+            Some(width) if width <= 0 => {
+                return Err(SearchError::query(format!(
+                    "histogram width {width} is not a positive number of microseconds"
+                )));
+            }
+            Some(width) => plan_histogram(&view, request.from, request.to, width)?,
+        };
+
+        let mut fruit = Fruit {
+            histogram: vec![0; histogram.as_ref().map_or(0, |h| h.buckets)],
+            facets: vec![HashMap::new(); facets.len()],
+            ..Fruit::default()
+        };
+        let mut top: Vec<(Key, usize, DocAddress)> = Vec::new();
+        let mut compiled: [Option<Box<dyn Query>>; 2] = [None, None];
+        for (index, day) in view.days.iter().enumerate() {
+            let (start, end) = day_range(day.day);
+            if from >= end || to <= start {
+                continue;
+            }
+            let slot = usize::from(day.fields.positions);
+            let user_query = match &compiled[slot] {
+                Some(query) => query.box_clone(),
+                None => {
+                    let query = compile(&node, &day.fields)?;
+                    compiled[slot] = Some(query.box_clone());
+                    query
+                }
+            };
+            let mut clauses = vec![(Occur::Must, user_query)];
+            if from > start || to < end {
+                clauses.push((Occur::Must, time_range(&day.fields, from, to)));
+            }
+            clauses.extend(
+                scope_queries(&day.fields, &request.scope)
+                    .into_iter()
+                    .map(|query| (Occur::Must, query)),
+            );
+            let query: Box<dyn Query> = if clauses.len() == 1 {
+                clauses
+                    .pop()
+                    .map_or_else(|| Box::new(AllQuery) as Box<dyn Query>, |c| c.1)
+            } else {
+                Box::new(BooleanQuery::new(clauses))
+            };
+            // This day's part of the histogram, on the global bucket grid.
+            let day_histogram = histogram.as_ref().and_then(|h| h.for_day(start, end));
+            let collector = SearchCollector {
+                limit,
+                after: cursor.map(|cursor| (cursor.time, cursor.tie)),
+                max_seq,
+                histogram: day_histogram.map(|(spec, _)| spec),
+                facets: facets.clone(),
+            };
+            let day_fruit = day.searcher.search(query.as_ref(), &collector)?;
+            fruit.count += day_fruit.count;
+            fruit.after_count += day_fruit.after_count;
+            if let Some((_, offset)) = day_histogram {
+                for (i, count) in day_fruit.histogram.iter().enumerate() {
+                    fruit.histogram[offset + i] += count;
+                }
+            }
+            for (mine, theirs) in fruit.facets.iter_mut().zip(day_fruit.facets) {
+                for (value, count) in theirs {
+                    *mine.entry(value).or_insert(0) += count;
+                }
+            }
+            top.extend(
+                day_fruit
+                    .top
+                    .into_iter()
+                    .map(|(key, address)| (key, index, address)),
+            );
+            if top.len() > limit * 2 + 64 {
+                top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
+                top.truncate(limit);
+            }
+        }
+        top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
+        top.truncate(limit);
+
+        let mut hits = Vec::with_capacity(top.len());
+        for ((time, _), day, address) in &top {
+            let day = &view.days[*day];
+            let doc: TantivyDocument = day.searcher.doc(*address)?;
+            hits.push(hit_from_doc(&day.fields, &doc, *time));
+        }
+        let next_cursor = match top.last() {
+            Some(((time, tie), _, _)) if fruit.after_count > top.len() as u64 => Some(
+                Cursor {
+                    time: *time,
+                    tie: *tie,
+                    seq: max_seq,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        let histogram = histogram
+            .map(|h| {
+                fruit
+                    .histogram
+                    .iter()
+                    .enumerate()
+                    .map(|(i, count)| Bucket {
+                        start: h.origin + i as i64 * h.width,
+                        count: *count,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let facets = facets
+            .iter()
+            .zip(fruit.facets)
+            .map(|(spec, counts)| {
+                let mut values: Vec<FacetValue> = counts
+                    .into_iter()
+                    .map(|(value, count)| FacetValue { value, count })
+                    .collect();
+                values.sort_unstable_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+                values.truncate(facet_size);
+                (spec.name.to_owned(), values)
+            })
+            .collect();
+        Ok(SearchResponse {
+            hits,
+            total: fruit.count,
+            next_cursor,
+            histogram,
+            facets,
+            took_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+fn compile(node: &Node, fields: &Fields) -> Result<Box<dyn Query>, SearchError> {
+    Compiler::new(fields).compile(node)
+}
+
+fn facet_specs(names: &[String]) -> Result<Vec<FacetSpec>, SearchError> {
+    let mut specs: Vec<FacetSpec> = Vec::with_capacity(names.len());
+    for name in names {
+        let def = schema::lookup(name)
+            .filter(|def| def.facet)
+            .ok_or_else(|| {
+                SearchError::query(format!(
+                    "'{name}' cannot be a facet; facet fields are: {}",
+                    schema::facet_list()
+                ))
+            })?;
+        if !specs.iter().any(|spec| spec.name == def.name) {
+            specs.push(FacetSpec {
+                name: def.name,
+                kind: def.kind,
+            });
+        }
+    }
+    Ok(specs)
+}
+
+fn time_range(fields: &Fields, from: i64, to: i64) -> Box<dyn Query> {
+    let lower = if from == i64::MIN {
+        Bound::Unbounded
+    } else {
+        Bound::Included(Term::from_field_i64(fields.time, from))
+    };
+    let upper = if to == i64::MAX {
+        Bound::Unbounded
+    } else {
+        Bound::Excluded(Term::from_field_i64(fields.time, to))
+    };
+    if matches!((&lower, &upper), (Bound::Unbounded, Bound::Unbounded)) {
+        return Box::new(AllQuery);
+    }
+    Box::new(RangeQuery::new(lower, upper))
+}
+
+fn scope_queries(fields: &Fields, scope: &Scope) -> Vec<Box<dyn Query>> {
+    let mut queries = Vec::new();
+    for (field, allowed) in [
+        (fields.namespace, &scope.namespaces),
+        (fields.cluster, &scope.clusters),
+    ] {
+        let Some(allowed) = allowed else { continue };
+        if allowed.is_empty() {
+            queries.push(Box::new(EmptyQuery) as Box<dyn Query>);
+        } else {
+            queries.push(Box::new(TermSetQuery::new(
+                allowed
+                    .iter()
+                    .map(|value| Term::from_field_text(field, value)),
+            )));
+        }
+    }
+    queries
+}
+
+/// The histogram's global bucket grid.
+#[derive(Debug, Clone, Copy)]
+struct HistogramPlan {
+    origin: i64,
+    width: i64,
+    buckets: usize,
+}
+
+impl HistogramPlan {
+    /// The part of the grid that overlaps the day `[start, end)`, and its first bucket's index.
+    fn for_day(&self, start: i64, end: i64) -> Option<(HistSpec, usize)> {
+        let first = if start <= self.origin {
+            0
+        } else {
+            usize::try_from((start - self.origin) / self.width).ok()?
+        };
+        let last = if end <= self.origin {
+            return None;
+        } else {
+            let span = end - self.origin;
+            let ceil = span / self.width + i64::from(span % self.width != 0);
+            usize::try_from(ceil).ok()?.min(self.buckets)
+        };
+        (first < last).then(|| {
+            (
+                HistSpec {
+                    origin: self.origin + first as i64 * self.width,
+                    width: self.width,
+                    buckets: last - first,
+                },
+                first,
+            )
+        })
+    }
+}
+
+/// Buckets over `[from, to)`, or over the indexed time span when a bound is missing.
+fn plan_histogram(
+    view: &View,
+    from: Option<i64>,
+    to: Option<i64>,
+    width: i64,
+) -> Result<Option<HistogramPlan>, SearchError> {
+    let (low, high) = match (from, to) {
+        (Some(from), Some(to)) => (from, to),
+        _ => {
+            let Some((min, max)) = time_span(view) else {
+                return Ok(None);
+            };
+            (from.unwrap_or(min), to.unwrap_or(max.saturating_add(1)))
+        }
+    };
+    if low >= high {
+        return Ok(Some(HistogramPlan {
+            origin: low,
+            width,
+            buckets: 0,
+        }));
+    }
+    let origin = low.div_euclid(width) * width;
+    let span = i128::from(high) - i128::from(origin);
+    let buckets = (span + i128::from(width) - 1) / i128::from(width);
+    if buckets > MAX_BUCKETS as i128 {
+        return Err(SearchError::query(format!(
+            "a histogram width of {width} µs makes {buckets} buckets; the limit is \
+             {MAX_BUCKETS}: use a wider interval or a shorter time range"
+        )));
+    }
+    Ok(Some(HistogramPlan {
+        origin,
+        width,
+        buckets: buckets as usize,
+    }))
+}
+
+/// The smallest and largest event time in the view (from column statistics).
+fn time_span(view: &View) -> Option<(i64, i64)> {
+    let mut span: Option<(i64, i64)> = None;
+    for day in &view.days {
+        for segment in day.searcher.segment_readers() {
+            if segment.num_docs() == 0 {
+                continue;
+            }
+            if let Ok(Some(column)) = segment.fast_fields().column_opt::<i64>("time") {
+                let (min, max) = (column.min_value(), column.max_value());
+                span = Some(match span {
+                    None => (min, max),
+                    Some((lo, hi)) => (lo.min(min), hi.max(max)),
+                });
+            }
+        }
+    }
+    span
+}
+
+fn hit_from_doc(fields: &Fields, doc: &TantivyDocument, time: i64) -> Hit {
+    let mut hit = Hit {
+        event_id: String::new(),
+        time,
+        cluster: String::new(),
+        source: Source::K8sAudit,
+        verb: None,
+        user: None,
+        groups: Vec::new(),
+        impersonated_user: None,
+        actor_kind: None,
+        source_ips: Vec::new(),
+        user_agent: None,
+        resource: None,
+        subresource: None,
+        api_group: None,
+        namespace: None,
+        name: None,
+        response_code: None,
+        decision: None,
+        falco_rule: None,
+        falco_priority: None,
+        pod_name: None,
+        rule_ids: Vec::new(),
+    };
+    for (field, value) in doc.field_values() {
+        if field == fields.ip {
+            if let Some(ip) = value.as_ip_addr() {
+                hit.source_ips.push(ip_text(ip));
+            }
+            continue;
+        }
+        if field == fields.code {
+            hit.response_code = value.as_u64().and_then(|code| i32::try_from(code).ok());
+            continue;
+        }
+        let Some(text) = value.as_str() else { continue };
+        let owned = || Some(text.to_owned());
+        if field == fields.event_id {
+            hit.event_id = text.to_owned();
+        } else if field == fields.cluster {
+            hit.cluster = text.to_owned();
+        } else if field == fields.source {
+            hit.source = if text == "falco" {
+                Source::Falco
+            } else {
+                Source::K8sAudit
+            };
+        } else if field == fields.verb {
+            hit.verb = owned();
+        } else if field == fields.user {
+            hit.user = owned();
+        } else if field == fields.groups {
+            hit.groups.push(text.to_owned());
+        } else if field == fields.impersonated_user {
+            hit.impersonated_user = owned();
+        } else if field == fields.actor_kind {
+            hit.actor_kind = match text {
+                "human" => Some(ActorKind::Human),
+                "serviceaccount" => Some(ActorKind::Serviceaccount),
+                "node" => Some(ActorKind::Node),
+                "system" => Some(ActorKind::System),
+                "anonymous" => Some(ActorKind::Anonymous),
+                _ => None,
+            };
+        } else if field == fields.user_agent {
+            hit.user_agent = owned();
+        } else if field == fields.resource {
+            hit.resource = owned();
+        } else if field == fields.subresource {
+            hit.subresource = owned();
+        } else if field == fields.api_group {
+            hit.api_group = owned();
+        } else if field == fields.namespace {
+            hit.namespace = owned();
+        } else if field == fields.name {
+            hit.name = owned();
+        } else if field == fields.decision {
+            hit.decision = match text {
+                "allow" => Some(Decision::Allow),
+                "forbid" => Some(Decision::Forbid),
+                _ => None,
+            };
+        } else if field == fields.falco_rule {
+            hit.falco_rule = owned();
+        } else if field == fields.falco_priority {
+            hit.falco_priority = owned();
+        } else if field == fields.pod_name {
+            hit.pod_name = owned();
+        } else if field == fields.rule {
+            hit.rule_ids.push(text.to_owned());
+        }
+    }
+    hit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip() {
+        let cursor = Cursor {
+            time: -5,
+            tie: u64::MAX,
+            seq: 7,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(matches!(
+            Cursor::decode("c1_x"),
+            Err(SearchError::Query { .. })
+        ));
+    }
+
+    #[test]
+    fn histogram_widths_are_round() {
+        let hour = 3_600_000_000;
+        assert_eq!(histogram_width(0, hour), 60_000_000);
+        assert_eq!(histogram_width(0, 24 * hour), 30 * 60_000_000);
+        assert_eq!(histogram_width(0, 1), 1_000_000);
+        assert!(histogram_width(0, i64::MAX) > 0);
+    }
+}
