@@ -213,6 +213,39 @@ impl ColumnarStore {
             .unwrap_or_default()
     }
 
+    /// Retention: deletes every day partition (`date=YYYY-MM-DD`) of the events, alerts and
+    /// dead-letter tables older than `before`. Whole directories go, so Parquet readers see a
+    /// day either complete or gone. Returns the partitions and bytes removed.
+    pub fn drop_days_before(
+        &mut self,
+        before: chrono::NaiveDate,
+    ) -> Result<(usize, u64), StoreError> {
+        let cutoff = before.format("date=%Y-%m-%d").to_string();
+        let (mut partitions, mut bytes) = (0, 0);
+        for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+            let dir = self.data_dir.join(table);
+            for (path, name, is_dir) in files::list_dir(&dir)? {
+                // `date=YYYY-MM-DD` names sort like their dates.
+                if !is_dir || !name.starts_with("date=") || name.as_str() >= cutoff.as_str() {
+                    continue;
+                }
+                bytes += tree_bytes(&path);
+                fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
+                    path: path.clone(),
+                    source,
+                })?;
+                partitions += 1;
+            }
+            if partitions > 0 {
+                files::sync_dir(&dir)?;
+            }
+        }
+        if partitions > 0 {
+            info!(partitions, bytes, before = %before, "retention: old day partitions deleted");
+        }
+        Ok((partitions, bytes))
+    }
+
     /// The checkpoint of the last commit.
     pub fn checkpoint(&self) -> Option<&serde_json::Value> {
         self.last
@@ -666,5 +699,19 @@ impl BatchWriter<'_> {
                 warn!(path = %path.display(), %error, "failed to remove temporary file of a failed commit");
             }
         }
+    }
+}
+
+/// Bytes of the files under `path`.
+fn tree_bytes(path: &Path) -> u64 {
+    match fs::read_dir(path) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|entry| match entry.file_type() {
+                Ok(kind) if kind.is_dir() => tree_bytes(&entry.path()),
+                _ => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            })
+            .sum(),
+        Err(_) => 0,
     }
 }

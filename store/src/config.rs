@@ -16,6 +16,9 @@ pub struct Config {
     pub zstd_level: i32,
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Keep this many days of data (by event time, whole UTC days); older day partitions of
+    /// every table and older search indexes are deleted. `None`: keep everything.
+    pub retention_days: Option<u32>,
 }
 
 impl Config {
@@ -41,6 +44,12 @@ impl Config {
                 ),
             });
         }
+        if self.retention_days == Some(0) {
+            return Err(StoreError::InvalidConfig {
+                reason: "retention_days must be at least 1 (leave it out to keep everything)"
+                    .to_owned(),
+            });
+        }
         if self.row_group_rows == 0 {
             return Err(StoreError::InvalidConfig {
                 reason: "row_group_rows must be positive".to_owned(),
@@ -61,6 +70,7 @@ impl Default for Config {
             data_dir: PathBuf::from(Config::DEFAULT_DATA_DIR),
             zstd_level: Config::DEFAULT_ZSTD_LEVEL,
             row_group_rows: Config::DEFAULT_ROW_GROUP_ROWS,
+            retention_days: None,
         }
     }
 }

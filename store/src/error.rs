@@ -42,6 +42,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to read parquet file {path}")]
+    ReadParquet {
+        path: PathBuf,
+        source: datafusion::parquet::errors::ParquetError,
+    },
     #[error("failed to rename {from} to {to}")]
     Rename {
         from: PathBuf,

@@ -18,6 +18,7 @@ pub mod commit;
 mod config;
 mod error;
 mod files;
+pub mod read_back;
 mod schema;
 pub mod table;
 

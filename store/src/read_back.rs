@@ -1,0 +1,128 @@
+//! Reading committed rows back without DataFusion, for stores derived from this one: the
+//! search index catches up from the Parquet files of commits it has not seen (after a crash
+//! between the two commits, or to rebuild it). File names carry their commit sequence number
+//! (`part-<seq:020>-<n:04>.parquet`), so this needs no commit record.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{Array, AsArray, ListArray};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::StoreError;
+use crate::files::list_dir;
+
+/// The Parquet files of `table` (`events` or `alerts`) written by commits after `seq`, in
+/// commit order.
+pub fn files_after(
+    data_dir: &Path,
+    table: &str,
+    seq: u64,
+) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut files = Vec::new();
+    collect(&data_dir.join(table), seq, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect(dir: &Path, seq: u64, files: &mut Vec<(u64, PathBuf)>) -> Result<(), StoreError> {
+    for (path, name, is_dir) in list_dir(dir)? {
+        if is_dir {
+            if name.contains('=') {
+                collect(&path, seq, files)?;
+            }
+            continue;
+        }
+        let Some(file_seq) = name
+            .strip_prefix("part-")
+            .and_then(|rest| rest.strip_suffix(".parquet"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|digits| digits.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if file_seq > seq {
+            files.push((file_seq, path));
+        }
+    }
+    Ok(())
+}
+
+fn reader(
+    path: &Path,
+    columns: &[&str],
+) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    let error = |source| StoreError::ReadParquet {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(|source| StoreError::ReadParquet {
+        path: path.to_owned(),
+        source: source.into(),
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(error)?;
+    let schema = builder.parquet_schema();
+    let mask = ProjectionMask::columns(schema, columns.iter().copied());
+    builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(error)
+}
+
+/// `(cluster, raw)` of every event in an events file: what decoding needs to rebuild them.
+pub fn read_event_sources(path: &Path) -> Result<Vec<(String, String)>, StoreError> {
+    let mut rows = Vec::new();
+    for batch in reader(path, &["cluster", "raw"])? {
+        let batch = batch.map_err(|source| StoreError::ReadParquet {
+            path: path.to_owned(),
+            source: source.into(),
+        })?;
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .cloned()
+        };
+        let (Some(cluster), Some(raw)) = (column("cluster"), column("raw")) else {
+            continue;
+        };
+        for row in 0..batch.num_rows() {
+            rows.push((cluster.value(row).to_owned(), raw.value(row).to_owned()));
+        }
+    }
+    Ok(rows)
+}
+
+/// `(rule_id, event_ids)` of every alert in an alerts file.
+pub fn read_alert_events(path: &Path) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    let mut rows = Vec::new();
+    for batch in reader(path, &["rule_id", "event_ids"])? {
+        let batch = batch.map_err(|source| StoreError::ReadParquet {
+            path: path.to_owned(),
+            source: source.into(),
+        })?;
+        let rule = batch
+            .column_by_name("rule_id")
+            .and_then(|c| c.as_string_opt::<i32>())
+            .cloned();
+        let ids = batch
+            .column_by_name("event_ids")
+            .and_then(|c| c.as_any().downcast_ref::<ListArray>())
+            .cloned();
+        let (Some(rule), Some(ids)) = (rule, ids) else {
+            continue;
+        };
+        for row in 0..batch.num_rows() {
+            let list = ids.value(row);
+            let list = list.as_string::<i32>();
+            let event_ids = (0..list.len())
+                .filter(|&i| list.is_valid(i))
+                .map(|i| list.value(i).to_owned())
+                .collect();
+            rows.push((rule.value(row).to_owned(), event_ids));
+        }
+    }
+    Ok(rows)
+}
