@@ -19,6 +19,11 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub pipeline: PipelineConfig,
+    #[serde(default)]
+    pub api: query::http::ApiConfig,
+    /// The search index's writers (`[search]`).
+    #[serde(default)]
+    pub search: search::IndexOptions,
 }
 
 /// Which rules run.
@@ -169,6 +174,8 @@ impl Config {
         if self.detect.max_keys_per_rule == 0 {
             bail!("detect.max_keys_per_rule must be at least 1");
         }
+        self.api.validate().map_err(anyhow::Error::msg)?;
+        self.store.validate()?;
         Ok(())
     }
 }
@@ -186,6 +193,10 @@ mod tests {
         assert_eq!(config.store.data_dir, PathBuf::from("/var/lib/kubetrail"));
         assert!(config.alerts.stdout);
         assert_eq!(config.pipeline.commit_max_events, 200_000);
+        assert_eq!(config.api.tokens.len(), 2);
+        assert_eq!(config.api.ingest_tokens[0].cluster, "prod-eu-1");
+        assert!(config.search.positions);
+        assert_eq!(config.store.retention_days, Some(400));
     }
 
     #[test]
@@ -196,6 +207,11 @@ mod tests {
             "[pipeline]\nchannel_batches = 0\n",
             "[pipeline]\ncommit_interval_ms = 0\n",
             "[ingest]\nmax_line_bytes = 0\n",
+            "[api]\nno_such_key = 1\n",
+            "[[api.tokens]]\nname = \"a\"\nsha256 = \"plaintext-token\"\nrole = \"viewer\"\n",
+            "[[api.tokens]]\nname = \"a\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nrole = \"root\"\n",
+            "[search]\nno_such_key = 1\n",
+            "[store]\nretention_days = 0\n",
         ] {
             assert!(Config::parse(text).is_err(), "accepted: {text}");
         }

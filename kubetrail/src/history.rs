@@ -40,7 +40,8 @@ impl Summary {
 /// Where events and alerts go.
 pub struct Outputs<'a> {
     /// Store to commit into (import), or none (detect).
-    pub store: Option<ColumnarStore>,
+    /// The columnar store and the search index next to it.
+    pub store: Option<(ColumnarStore, search::SearchIndex)>,
     /// Events per store commit.
     pub commit_max_events: usize,
     /// Called with each batch's alerts, in file order.
@@ -124,10 +125,13 @@ pub fn run(
     Ok(summary)
 }
 
-fn commit_loop(mut store: ColumnarStore, pending: Receiver<Pending>) -> anyhow::Result<u64> {
+fn commit_loop(
+    (mut store, mut index): (ColumnarStore, search::SearchIndex),
+    pending: Receiver<Pending>,
+) -> anyhow::Result<u64> {
     let mut commits = 0;
     for batch in pending {
-        batch.commit_to(&mut store)?;
+        batch.commit_to(&mut store, Some(&mut index))?;
         commits += 1;
     }
     Ok(commits)

@@ -1,9 +1,12 @@
 //! The `kubetrail` binary: command line, configuration, wiring of the stages, shutdown.
 //! Domain logic lives in the library crates; this crate only connects them.
 
+mod api;
 mod cmd;
 mod config;
 mod history;
+mod indexing;
+mod metrics;
 mod pending;
 mod pipeline;
 mod reload;
@@ -44,6 +47,10 @@ enum Command {
     Detect(cmd::detect::Args),
     /// Run a read-only SQL statement over the `events` and `alerts` tables.
     Sql(cmd::sql::Args),
+    /// Search stored events (the search index); hits as JSON lines, newest first.
+    Search(cmd::search::Args),
+    /// Make a new API token and print its configuration entry.
+    Token(cmd::token::Args),
     /// Write synthetic, realistic audit traffic, optionally with labelled attacks.
     Generate(cmd::generate::Args),
     /// List or lint detection rules.
@@ -78,6 +85,8 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd::import::run(args),
         Command::Detect(args) => cmd::detect::run(args),
         Command::Sql(args) => cmd::sql::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Token(args) => cmd::token::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Rules { command } => cmd::rules::run(command),
         Command::Bench { command } => cmd::bench::run(command),

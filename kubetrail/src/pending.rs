@@ -45,13 +45,28 @@ impl Pending {
         self.checkpoint = Some(batch.checkpoint);
     }
 
-    /// Nothing to commit: no data and no position to advance.
-    pub fn is_empty(&self) -> bool {
-        self.checkpoint.is_none() && self.events.is_empty() && self.alerts.is_empty()
+    /// Adds a batch pushed through the API: it moves no source position.
+    pub fn add_pushed(&mut self, batch: Batch, alerts: Vec<Alert>) {
+        self.events.extend(batch.events);
+        self.alerts.extend(alerts);
+        self.dead_letters.extend(batch.dead_letters);
     }
 
-    /// Makes everything durable in one atomic store commit.
-    pub fn commit_to(&self, store: &mut ColumnarStore) -> anyhow::Result<()> {
+    /// Nothing to commit: no data and no position to advance.
+    pub fn is_empty(&self) -> bool {
+        self.checkpoint.is_none()
+            && self.events.is_empty()
+            && self.alerts.is_empty()
+            && self.dead_letters.is_empty()
+    }
+
+    /// Makes everything durable in one atomic store commit, then indexes the events under the
+    /// same sequence number (the index is derived: it may lag after a crash, never lead).
+    pub fn commit_to(
+        &self,
+        store: &mut ColumnarStore,
+        index: Option<&mut search::SearchIndex>,
+    ) -> anyhow::Result<()> {
         let mut checkpoint = self
             .checkpoint
             .as_ref()
@@ -68,7 +83,7 @@ impl Pending {
                 object.insert(DETECTION_KEY.to_owned(), detection.clone());
             }
         }
-        store
+        let info = store
             .commit(
                 &self.events,
                 &self.alerts,
@@ -76,6 +91,9 @@ impl Pending {
                 checkpoint.as_ref(),
             )
             .context("failed to commit to the store")?;
+        if let Some(index) = index {
+            crate::indexing::index_commit(index, info.seq, &self.events, &self.alerts)?;
+        }
         Ok(())
     }
 }

@@ -11,16 +11,18 @@
 //! run (before the commit) so they are not delayed by the commit interval; after a crash they
 //! can be delivered again, with the same `alert_id`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use detect::{Detector, Engine};
 use event::Alert;
 use ingest::{Batch, Deduper, FileTailer};
+use query::http::{ApiState, Pushed, TailItem};
 use store::ColumnarStore;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -42,10 +44,21 @@ pub struct Counters {
     pub committed_events: AtomicU64,
     pub rule_reloads: AtomicU64,
     pub rule_reload_failures: AtomicU64,
+    /// Event time of the newest event seen (microseconds), for the lag gauge.
+    pub newest_event_micros: AtomicI64,
+    /// Alerts raised, by rule id.
+    pub alerts_by_rule: Mutex<BTreeMap<String, u64>>,
+    /// The alert sinks' delivery counters, as of the last delivery.
+    pub sinks: Mutex<Vec<(String, sinks::SinkMetrics)>>,
 }
 
 impl Counters {
-    fn add_batch(&self, batch: &Batch, duplicates: usize, alerts: usize) {
+    fn add_batch(&self, batch: &Batch, duplicates: usize, alerts: &[Alert]) {
+        if let Some(newest) = batch.events.iter().map(|event| event.time).max() {
+            self.newest_event_micros
+                .fetch_max(newest, Ordering::Relaxed);
+        }
+        self.add_alerts(alerts);
         self.lines.fetch_add(batch.stats.lines, Ordering::Relaxed);
         self.bytes.fetch_add(batch.stats.bytes, Ordering::Relaxed);
         self.events
@@ -56,7 +69,26 @@ impl Counters {
             .fetch_add(duplicates as u64, Ordering::Relaxed);
         self.dead_letters
             .fetch_add(batch.dead_letters.len() as u64, Ordering::Relaxed);
-        self.alerts.fetch_add(alerts as u64, Ordering::Relaxed);
+    }
+
+    fn add_alerts(&self, alerts: &[Alert]) {
+        if alerts.is_empty() {
+            return;
+        }
+        self.alerts
+            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+        let mut by_rule = self
+            .alerts_by_rule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for alert in alerts {
+            match by_rule.get_mut(&alert.rule_id) {
+                Some(count) => *count += 1,
+                None => {
+                    by_rule.insert(alert.rule_id.clone(), 1);
+                }
+            }
+        }
     }
 
     pub fn get(counter: &AtomicU64) -> u64 {
@@ -70,7 +102,13 @@ struct Detected {
     batch: Option<Batch>,
     alerts: Vec<Alert>,
     snapshot: Option<serde_json::Value>,
+    /// The batch was pushed through the API: it moves no source position, and its sender
+    /// waits for the commit.
+    pushed: Option<oneshot::Sender<()>>,
 }
+
+/// How often retention looks for day partitions past `store.retention_days`.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// How often an idle pipeline looks at the wall clock (absence rules on a silent stream).
 const IDLE_TICK: Duration = Duration::from_secs(1);
@@ -82,6 +120,7 @@ pub async fn run(
     sinks: AlertSinks,
     counters: Arc<Counters>,
     cancel: CancellationToken,
+    api: Option<&ApiState>,
 ) -> anyhow::Result<()> {
     let store_config = config.store.clone();
     let (store, checkpoint) =
@@ -89,12 +128,31 @@ pub async fn run(
             .await?
             .context("failed to open the data directory")?;
     let (checkpoint, detection) = read_stored_checkpoint(checkpoint)?;
+    let data_dir = config.store.data_dir.clone();
+    let index_options = config.search.clone();
+    let index =
+        tokio::task::spawn_blocking(move || crate::indexing::open(&data_dir, index_options))
+            .await??;
+    if let Some(api) = api {
+        api.set_searcher(index.searcher());
+    }
     let engines = crate::reload::watch_rules(
         &config.detect,
         Arc::clone(&engine),
         counters.clone(),
         cancel.clone(),
     );
+    if let Some(api) = api {
+        api.set_rules(engines.clone());
+        api.set_ready();
+    }
+    let tail_clients = api.map(ApiState::tail_sender);
+    let (pushed_tx, pushed_rx) = mpsc::channel(config.pipeline.channel_batches);
+    if let Some(api) = api {
+        api.set_ingest(pushed_tx);
+    } else {
+        drop(pushed_tx);
+    }
     let mut detector = Detector::new(engine, config.detect.limits());
     if let Some(snapshot) = detection
         && let Err(error) = detector.restore(&snapshot)
@@ -118,6 +176,7 @@ pub async fn run(
     });
     let detect = tokio::spawn(detect_stage(
         batch_rx,
+        pushed_rx,
         detected_tx,
         DetectStage {
             detector,
@@ -125,13 +184,19 @@ pub async fn run(
             deduper,
             sinks,
             counters: counters.clone(),
+            tail: tail_clients,
             policy: CommitPolicy {
                 interval: Duration::from_millis(config.pipeline.commit_interval_ms),
                 max_events: config.pipeline.commit_max_events,
             },
         },
     ));
-    let commit = tokio::spawn(commit_stage(detected_rx, store, counters));
+    let commit = tokio::spawn(commit_stage(
+        detected_rx,
+        (store, index),
+        counters,
+        config.store.retention_days,
+    ));
 
     // Each stage ends when the one before it closes its channel; an error anywhere cancels the
     // source so the rest drains.
@@ -165,11 +230,14 @@ struct DetectStage {
     deduper: Deduper,
     sinks: AlertSinks,
     counters: Arc<Counters>,
+    /// Where `/tail` clients listen, if the API runs.
+    tail: Option<broadcast::Sender<TailItem>>,
     policy: CommitPolicy,
 }
 
 async fn detect_stage(
     mut batches: mpsc::Receiver<Batch>,
+    mut pushed: mpsc::Receiver<Pushed>,
     detected: mpsc::Sender<Detected>,
     stage: DetectStage,
 ) -> anyhow::Result<()> {
@@ -179,14 +247,29 @@ async fn detect_stage(
         mut deduper,
         mut sinks,
         counters,
+        tail,
         policy,
     } = stage;
     // Events (or tick alerts) sent since the last commit, and when the first of them was.
     let mut uncommitted = 0usize;
     let mut first_uncommitted: Option<Instant> = None;
     loop {
+        let mut committed = None;
         let received = tokio::select! {
             batch = batches.recv() => Some(batch),
+            Some(push) = pushed.recv() => {
+                committed = Some(push.committed);
+                Some(Some(Batch {
+                    stats: ingest::BatchStats {
+                        events: push.events.len() as u64,
+                        dead_letters: push.dead_letters.len() as u64,
+                        ..ingest::BatchStats::default()
+                    },
+                    events: push.events,
+                    dead_letters: push.dead_letters,
+                    checkpoint: ingest::Checkpoint::default(),
+                }))
+            }
             Ok(()) = engines.changed() => {
                 // Between two batches: the new rules see the next event first.
                 detector.set_engine(Arc::clone(&engines.borrow_and_update()));
@@ -204,7 +287,7 @@ async fn detect_stage(
                 })
                 .await?;
                 detector = back;
-                counters.add_batch(&batch, duplicates, alerts.len());
+                counters.add_batch(&batch, duplicates, &alerts);
                 uncommitted += batch.events.len().max(1);
                 (Some(batch), alerts)
             }
@@ -212,22 +295,32 @@ async fn detect_stage(
             None => {
                 let mut alerts = Vec::new();
                 detector.tick(wall_clock_micros(), &mut alerts);
-                counters
-                    .alerts
-                    .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                counters.add_alerts(&alerts);
                 uncommitted += alerts.len();
                 (None, alerts)
             }
         };
+        if let Some(tail) = &tail {
+            publish(tail, batch.as_ref(), &alerts);
+        }
         sinks
             .deliver(&alerts)
             .await
             .context("failed to deliver alerts")?;
+        let sink_metrics = sinks.metrics();
+        if !sink_metrics.is_empty() {
+            *counters
+                .sinks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = sink_metrics;
+        }
         if uncommitted > 0 {
             first_uncommitted.get_or_insert_with(Instant::now);
         }
+        // Pushed events commit at once: their sender waits for it.
         let due = first_uncommitted.is_some_and(|first| first.elapsed() >= policy.interval)
-            || uncommitted >= policy.max_events;
+            || uncommitted >= policy.max_events
+            || committed.is_some();
         if batch.is_none() && alerts.is_empty() && !due {
             continue;
         }
@@ -241,6 +334,7 @@ async fn detect_stage(
                 batch,
                 alerts,
                 snapshot,
+                pushed: committed,
             })
             .await
             .map_err(|_| anyhow!("the commit stage stopped"))?;
@@ -251,12 +345,28 @@ async fn detect_stage(
                 batch: None,
                 alerts: Vec::new(),
                 snapshot: Some(detector.snapshot()),
+                pushed: None,
             })
             .await
             .map_err(|_| anyhow!("the commit stage stopped"))?;
     }
     sinks.close().await;
     Ok(())
+}
+
+/// Sends what passed detection to `/tail` clients, only when there are any (events are cloned).
+fn publish(tail: &broadcast::Sender<TailItem>, batch: Option<&Batch>, alerts: &[Alert]) {
+    if tail.receiver_count() == 0 {
+        return;
+    }
+    if let Some(batch) = batch
+        && !batch.events.is_empty()
+    {
+        let _ = tail.send(TailItem::Events(Arc::new(batch.events.clone())));
+    }
+    if !alerts.is_empty() {
+        let _ = tail.send(TailItem::Alerts(Arc::new(alerts.to_vec())));
+    }
 }
 
 fn wall_clock_micros() -> i64 {
@@ -268,33 +378,63 @@ fn wall_clock_micros() -> i64 {
 /// detect stage always ends with one, unless it failed).
 async fn commit_stage(
     mut detected: mpsc::Receiver<Detected>,
-    mut store: ColumnarStore,
+    mut store: Stores,
     counters: Arc<Counters>,
+    retention_days: Option<u32>,
 ) -> anyhow::Result<()> {
+    // Retention runs at start and then at most once an hour, between commits.
+    let mut retention_due = Instant::now();
     let mut pending = Pending::default();
-    while let Some(message) = detected.recv().await {
-        match message.batch {
-            Some(batch) => pending.add(batch, message.alerts),
-            None => pending.alerts.extend(message.alerts),
+    // Senders of pushed batches waiting for the next commit.
+    let mut waiting = Vec::new();
+    loop {
+        if let Some(days) = retention_days
+            && Instant::now() >= retention_due
+        {
+            retention_due = Instant::now() + RETENTION_EVERY;
+            let (back, result) = tokio::task::spawn_blocking(move || {
+                let result = crate::indexing::apply_retention(&mut store.0, &mut store.1, days);
+                (store, result)
+            })
+            .await?;
+            store = back;
+            result?;
+        }
+        let Some(message) = detected.recv().await else {
+            break;
+        };
+        match (message.batch, message.pushed) {
+            (Some(batch), Some(committed)) => {
+                pending.add_pushed(batch, message.alerts);
+                waiting.push(committed);
+            }
+            (Some(batch), None) => pending.add(batch, message.alerts),
+            (None, _) => pending.alerts.extend(message.alerts),
         }
         if let Some(snapshot) = message.snapshot {
             pending.detection = Some(snapshot);
             if !pending.is_empty() {
                 store = commit(store, std::mem::take(&mut pending), &counters).await?;
             }
+            for committed in waiting.drain(..) {
+                let _ = committed.send(());
+            }
         }
     }
     Ok(())
 }
 
+/// The columnar store and the search index derived from it.
+type Stores = (ColumnarStore, search::SearchIndex);
+
 async fn commit(
-    mut store: ColumnarStore,
+    mut store: Stores,
     pending: Pending,
     counters: &Counters,
-) -> anyhow::Result<ColumnarStore> {
+) -> anyhow::Result<Stores> {
     let events = pending.events.len() as u64;
     let (store, result) = tokio::task::spawn_blocking(move || {
-        let result = pending.commit_to(&mut store);
+        let result = pending.commit_to(&mut store.0, Some(&mut store.1));
         (store, result)
     })
     .await?;

@@ -97,6 +97,14 @@ impl AlertSinks {
         self
     }
 
+    /// Delivery counters of the outbox's sinks (none without `[[alerts.sinks]]`).
+    pub fn metrics(&self) -> Vec<(String, sinks::SinkMetrics)> {
+        self.outbox
+            .as_ref()
+            .map(sinks::Outbox::metrics)
+            .unwrap_or_default()
+    }
+
     /// Delivers a batch of alerts: local sinks are written and flushed, remote ones are
     /// durably queued in the outbox, before returning.
     pub async fn deliver(&mut self, alerts: &[Alert]) -> anyhow::Result<()> {

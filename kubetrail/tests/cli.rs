@@ -186,6 +186,51 @@ fn import_then_sql_counts_each_distinct_event_once() {
     assert_eq!(mismatched, "0");
     let alerts = sql_value(&data, "select count(*) as n from alerts");
     assert!(alerts.parse::<u64>().unwrap() > 0, "no alerts stored");
+    // The search index holds the same events: totals agree with SQL, hits come newest first.
+    assert_eq!(search_count(&data, "*"), 20000);
+    let deletes = sql_value(
+        &data,
+        "select count(*) as n from events where verb = 'delete'",
+    );
+    assert_eq!(search_count(&data, "verb:delete").to_string(), deletes);
+    let hits = ok_stdout(&[
+        "search",
+        "verb:delete",
+        "--limit",
+        "5",
+        "--data-dir",
+        path(&data),
+    ]);
+    let times: Vec<String> = hits
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["time"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(times.len(), 5);
+    assert!(
+        times.windows(2).all(|w| w[0] >= w[1]),
+        "not newest first: {times:?}"
+    );
+    let rule_hits = search_count(&data, "rule:*");
+    assert!(rule_hits > 0, "no event carries the rule id of its alert");
+    // A lost index is rebuilt from the Parquet files on the next start (here: an import with
+    // nothing new), with the same answers.
+    std::fs::remove_dir_all(data.join("search")).unwrap();
+    ok_stdout(&["import", path(&input), "--data-dir", path(&data)]);
+    assert_eq!(search_count(&data, "*"), 20000);
+    assert_eq!(search_count(&data, "verb:delete").to_string(), deletes);
+    assert_eq!(search_count(&data, "rule:*"), rule_hits);
+    let bad = kubetrail(&["search", "user:(", "--data-dir", path(&data)]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
     // Parquet files are laid out as the data-directory contract says.
     let partitions: Vec<_> = std::fs::read_dir(data.join("events")).unwrap().collect();
     assert!(!partitions.is_empty());
@@ -244,6 +289,72 @@ fn importing_again_stores_nothing_twice_and_picks_up_what_grew() {
     assert_eq!(
         sql_value(&data, "select count(distinct event_id) as n from events"),
         "9000"
+    );
+    assert_eq!(search_count(&data, "*"), 9000);
+}
+
+/// The hit count of a search, from `kubetrail search --count`.
+fn search_count(data: &Path, query: &str) -> u64 {
+    let out = kubetrail(&[
+        "search",
+        query,
+        "--count",
+        "--limit",
+        "1",
+        "--data-dir",
+        path(data),
+    ]);
+    assert!(
+        out.status.success(),
+        "search {query}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find_map(|line| line.strip_suffix(" hits"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count in {stderr}"))
+}
+
+#[test]
+fn token_prints_a_config_entry_that_admits_it() {
+    let out = ok_stdout(&[
+        "token",
+        "--name",
+        "alice",
+        "--role",
+        "analyst",
+        "--namespaces",
+        "a,b",
+    ]);
+    let token = out
+        .lines()
+        .find_map(|line| line.split(": ").nth(1).filter(|t| t.starts_with("kt_")))
+        .expect("a token")
+        .to_owned();
+    let hash = out
+        .lines()
+        .find_map(|line| line.strip_prefix("sha256 = "))
+        .expect("a hash")
+        .trim_matches('"')
+        .to_owned();
+    assert_ne!(hash, token);
+    assert!(out.contains("role = \"analyst\""));
+    assert!(out.contains("namespaces = [\"a\", \"b\"]"));
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes()).unwrap();
+    let digest = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&digest.stdout)[..64], hash);
+    let ingest = kubetrail(&["token", "--name", "apiserver", "--role", "ingest"]);
+    assert_eq!(
+        ingest.status.code(),
+        Some(2),
+        "an ingest token needs its cluster"
     );
 }
 
@@ -451,10 +562,16 @@ fn demo_runs_without_config_and_shows_alerts() {
         "1500",
         "--rotate-bytes",
         "2000000",
+        "--listen",
+        "127.0.0.1:0",
         "--dir",
         path(&demo),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("/api/v1  (admin token: kt_"),
+        "no API address and token shown: {stdout}"
+    );
     assert!(
         out.status.success(),
         "demo failed: {}",

@@ -93,6 +93,8 @@ cluster = "same"
 data_dir = "{data}"
 [alerts]
 file = "{alerts}"
+[api]
+listen = "127.0.0.1:0"
 [pipeline]
 commit_interval_ms = 300
 commit_max_events = 4000
@@ -153,6 +155,22 @@ commit_max_events = 4000
         sql_value(&data, "select count(distinct alert_id) as n from alerts"),
         expected.len().to_string()
     );
+    // The search index went through the same kill: it agrees with SQL on every count.
+    let stored = sql_value(&data, "select count(*) as n from events");
+    let out = kubetrail(&[
+        "search",
+        "*",
+        "--count",
+        "--limit",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{stored} hits")),
+        "SQL has {stored} events, search says {stderr}"
+    );
 }
 
 /// An allowed `get` of a ConfigMap by `user`, as one audit line.
@@ -206,6 +224,8 @@ rule_paths = ["{rules}"]
 data_dir = "{data}"
 [alerts]
 file = "{alerts}"
+[api]
+listen = "127.0.0.1:0"
 [pipeline]
 commit_interval_ms = 200
 "#,
@@ -428,6 +448,8 @@ url = "http://127.0.0.1:{port}/alerts"
 headers = {{ Authorization = "Bearer hook-secret-123" }}
 initial_backoff_ms = 50
 max_backoff_ms = 200
+[api]
+listen = "127.0.0.1:0"
 [pipeline]
 commit_interval_ms = 200
 "#,

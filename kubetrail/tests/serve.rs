@@ -114,6 +114,8 @@ paths = ["{logs}/audit*"]
 cluster = "crash-test"
 [store]
 data_dir = "{data}"
+[api]
+listen = "127.0.0.1:0"
 [pipeline]
 commit_interval_ms = 200
 commit_max_events = 3000

@@ -5,14 +5,17 @@
 //! statement; only queries, `EXPLAIN`, `SHOW`, `DESCRIBE`; no file or URL tables), and
 //! [`run_sql`] plans with DataFusion's `SQLOptions` refusing DDL, DML and statements. The
 //! session from [`store::session_context`] has no URL tables.
+//!
+//! [`http`] is the HTTP query API over the same tables and the search index.
 
 mod error;
+pub mod http;
 mod output;
 mod read_only;
 mod run;
 
 pub use error::QueryError;
-pub use output::{OutputFormat, write_results};
+pub use output::{OutputFormat, batch_rows, write_results};
 pub use read_only::check_read_only;
-pub use run::{SqlLimits, SqlResult, run_sql};
+pub use run::{SqlLimits, SqlResult, run_sql, stream_error, stream_sql};
 pub use store::session_context;

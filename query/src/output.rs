@@ -77,43 +77,71 @@ fn write_jsonl(batches: &[RecordBatch], out: &mut impl Write) -> Result<(), Quer
 }
 
 fn write_csv(result: &SqlResult, out: &mut impl Write) -> Result<(), QueryError> {
-    let output_error = |source| QueryError::Output { source };
-    let names: Vec<&str> = result
-        .schema
-        .fields()
-        .iter()
-        .map(|field| field.name().as_str())
-        .collect();
-    let header: Vec<String> = names.iter().map(|name| csv_field(name)).collect();
-    writeln!(out, "{}", header.join(",")).map_err(output_error)?;
+    let names = column_names(&result.schema);
+    write_csv_header(&names, out)?;
     for batch in &result.batches {
-        // Cells go through the JSON encoder so nested values and timestamps read the same as in
-        // the jsonl format.
-        let mut buffer = Vec::new();
-        let mut writer = json_builder().build::<_, JsonArray>(&mut buffer);
-        writer
-            .write(batch)
-            .map_err(|source| QueryError::Encode { source })?;
-        writer
-            .finish()
-            .map_err(|source| QueryError::Encode { source })?;
-        drop(writer);
-        let rows: Vec<serde_json::Map<String, Value>> = if buffer.is_empty() {
-            Vec::new()
-        } else {
-            serde_json::from_slice(&buffer).map_err(|error| QueryError::Encode {
-                source: datafusion::arrow::error::ArrowError::JsonError(error.to_string()),
-            })?
-        };
-        for row in rows {
-            let cells: Vec<String> = names
-                .iter()
-                .map(|name| csv_field(&cell_text(row.get(*name).unwrap_or(&Value::Null))))
-                .collect();
-            writeln!(out, "{}", cells.join(",")).map_err(output_error)?;
-        }
+        write_csv_rows(&names, batch, out)?;
     }
     Ok(())
+}
+
+/// The column names of a schema, in order.
+pub(crate) fn column_names(schema: &datafusion::arrow::datatypes::Schema) -> Vec<String> {
+    schema
+        .fields()
+        .iter()
+        .map(|field| field.name().clone())
+        .collect()
+}
+
+/// The CSV header line.
+pub(crate) fn write_csv_header(names: &[String], out: &mut impl Write) -> Result<(), QueryError> {
+    let header: Vec<String> = names.iter().map(|name| csv_field(name)).collect();
+    writeln!(out, "{}", header.join(",")).map_err(|source| QueryError::Output { source })
+}
+
+/// The rows of one batch as CSV lines. Cells go through the JSON encoder so nested values and
+/// timestamps read the same as in the jsonl format.
+pub(crate) fn write_csv_rows(
+    names: &[String],
+    batch: &RecordBatch,
+    out: &mut impl Write,
+) -> Result<(), QueryError> {
+    for row in batch_rows(batch)? {
+        let cells: Vec<String> = names
+            .iter()
+            .map(|name| csv_field(&cell_text(row.get(name).unwrap_or(&Value::Null))))
+            .collect();
+        writeln!(out, "{}", cells.join(",")).map_err(|source| QueryError::Output { source })?;
+    }
+    Ok(())
+}
+
+/// The rows of one batch as JSON objects (timestamps RFC 3339, nulls explicit).
+pub fn batch_rows(batch: &RecordBatch) -> Result<Vec<serde_json::Map<String, Value>>, QueryError> {
+    let mut buffer = Vec::new();
+    let mut writer = json_builder().build::<_, JsonArray>(&mut buffer);
+    writer
+        .write(batch)
+        .map_err(|source| QueryError::Encode { source })?;
+    writer
+        .finish()
+        .map_err(|source| QueryError::Encode { source })?;
+    drop(writer);
+    if buffer.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buffer).map_err(|error| QueryError::Encode {
+        source: datafusion::arrow::error::ArrowError::JsonError(error.to_string()),
+    })
+}
+
+/// One batch as JSON lines.
+pub(crate) fn write_jsonl_batch(
+    batch: &RecordBatch,
+    out: &mut impl Write,
+) -> Result<(), QueryError> {
+    write_jsonl(std::slice::from_ref(batch), out)
 }
 
 fn cell_text(value: &Value) -> String {

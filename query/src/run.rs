@@ -7,6 +7,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
 
 use crate::QueryError;
@@ -138,4 +139,44 @@ fn classify(error: DataFusionError) -> QueryError {
     } else {
         QueryError::Execution { message }
     }
+}
+
+/// Plans one read-only statement like [`run_sql`] and returns its rows as a stream, for
+/// exports. The stream yields at most `max_rows` rows; planning is bounded by `timeout`, the
+/// caller bounds the streaming.
+pub async fn stream_sql(
+    context: &SessionContext,
+    statement: &str,
+    limits: &SqlLimits,
+) -> Result<(SchemaRef, SendableRecordBatchStream), QueryError> {
+    check_read_only(statement)?;
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let work = async {
+        let frame = context
+            .sql_with_options(statement, options)
+            .await
+            .map_err(classify)?;
+        let frame = match frame.logical_plan() {
+            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) | LogicalPlan::DescribeTable(_) => {
+                frame
+            }
+            _ => frame.limit(0, Some(limits.max_rows)).map_err(classify)?,
+        };
+        let schema = SchemaRef::new(frame.schema().as_arrow().clone());
+        let stream = frame.execute_stream().await.map_err(classify)?;
+        Ok::<_, QueryError>((schema, stream))
+    };
+    tokio::time::timeout(limits.timeout, work)
+        .await
+        .map_err(|_| QueryError::Timeout {
+            seconds: limits.timeout.as_secs().max(1),
+        })?
+}
+
+/// An engine error met while streaming, sorted like the others.
+pub fn stream_error(error: DataFusionError) -> QueryError {
+    classify(error)
 }

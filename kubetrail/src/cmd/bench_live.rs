@@ -136,7 +136,7 @@ pub fn latency(rate: u64, seconds: u64) -> anyhow::Result<ExitCode> {
                 cancel.cancel();
             }
         });
-        pipeline::run(&config, engine, sinks, counters.clone(), cancel).await
+        pipeline::run(&config, engine, sinks, counters.clone(), cancel, None).await
     })?;
     let written = writer
         .join()

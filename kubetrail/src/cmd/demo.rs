@@ -36,6 +36,9 @@ pub struct Args {
     /// Seed of the generated traffic.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Where the API (and UI) listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -66,10 +69,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir = "{data}"
         [pipeline]
         commit_interval_ms = 2000
+        [api]
+        listen = "{listen}"
         "#,
         logs = logs.display(),
         data = dir.join("data").display(),
+        listen = args.listen,
     ))?;
+    // The demo's one token, made up for this run and printed: the API never serves events
+    // without one.
+    let token = query::http::generate_token().map_err(|e| anyhow::anyhow!(e.message))?;
     let engine = crate::cmd::engine(true, &[])?;
     println!(
         "kubetrail demo: {} simulated requests/s with attacks",
@@ -103,10 +112,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 cancel.cancel();
             });
         }
+        let principal = query::http::Principal {
+            name: "demo".to_owned(),
+            role: query::http::Role::Admin,
+            scope: query::http::Scope::default(),
+        };
+        let api = crate::api::start(
+            &config,
+            counters.clone(),
+            cancel.clone(),
+            Some((token.clone(), principal)),
+        )
+        .await?;
+        if let Some(api) = &api {
+            println!("  API:       http://{}/api/v1  (admin token: {token})", api.address);
+            println!(
+                "  try:       curl -H 'Authorization: Bearer {token}' 'http://{}/api/v1/alerts?group_by=rule_id'\n",
+                api.address
+            );
+        }
         let ticker = tokio::spawn(print_counts(counters.clone(), cancel.clone()));
-        let result = pipeline::run(&config, engine, sinks, counters.clone(), cancel.clone()).await;
+        let result = pipeline::run(
+            &config,
+            engine,
+            sinks,
+            counters.clone(),
+            cancel.clone(),
+            api.as_ref().map(|api| &api.state),
+        )
+        .await;
         cancel.cancel();
         let _ = ticker.await;
+        if let Some(api) = api {
+            let _ = api.task.await;
+        }
         result
     });
     stop_writer.store(true, Ordering::Relaxed);

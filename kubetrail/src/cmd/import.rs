@@ -62,6 +62,7 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
     };
     let (store, checkpoint) =
         ColumnarStore::open(&store_config).context("failed to open the data directory")?;
+    let index = crate::indexing::open(&args.data_dir, search::IndexOptions::default())?;
     // Positions already stored (by an earlier import or by `serve`): what was read is skipped,
     // and stateful rules go on from the state stored with those positions.
     let (start, detection) = read_stored_checkpoint(checkpoint)?;
@@ -102,7 +103,7 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
         detector,
         ingest::Config::default().dedupe_capacity,
         Outputs {
-            store: Some(store),
+            store: Some((store, index)),
             commit_max_events: args.commit_events,
             on_alerts: &mut on_alerts,
             on_progress: &mut on_progress,

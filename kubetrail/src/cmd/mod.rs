@@ -7,8 +7,10 @@ pub mod detect;
 pub mod generate;
 pub mod import;
 pub mod rules;
+pub mod search;
 pub mod serve;
 pub mod sql;
+pub mod token;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -32,8 +32,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
         let counters = Arc::new(Counters::default());
+        let api = crate::api::start(&config, counters.clone(), cancel.clone(), None).await?;
         tracing::info!(config = %config_path.display(), "kubetrail serve started");
-        pipeline::run(&config, engine, sinks, counters.clone(), cancel).await?;
+        let result = pipeline::run(
+            &config,
+            engine,
+            sinks,
+            counters.clone(),
+            cancel.clone(),
+            api.as_ref().map(|api| &api.state),
+        )
+        .await;
+        cancel.cancel();
+        if let Some(api) = api {
+            let _ = api.task.await;
+        }
+        result?;
         tracing::info!(
             events = Counters::get(&counters.events),
             alerts = Counters::get(&counters.alerts),

@@ -1,0 +1,91 @@
+//! `kubetrail search QUERY`: the search index from the command line, hits as JSON lines,
+//! newest first.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cmd::bad_input;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Query, e.g. `user:alice AND verb:delete`, `"kube-system"`, `code:[400 TO 499]`,
+    /// `name:nginx-*`; bare words match anywhere in the raw event.
+    pub query: String,
+    /// Data directory.
+    #[arg(long, default_value = "./kubetrail-data")]
+    pub data_dir: PathBuf,
+    /// Start of the time range: RFC 3339 or relative (15m, 24h, 7d).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the time range (exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Most hits printed.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Print the hit count (of the whole query) on standard error.
+    #[arg(long)]
+    pub count: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let dir = args.data_dir.join("search");
+    if !args.data_dir.is_dir() {
+        return Err(bad_input(format!(
+            "no data directory at {}",
+            args.data_dir.display()
+        )));
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let time = |text: &Option<String>| {
+        text.as_deref()
+            .map(|text| query::http::parse_time(text, now))
+            .transpose()
+            .map_err(bad_input)
+    };
+    let (from, to) = (time(&args.from)?, time(&args.to)?);
+    let searcher = search::Searcher::open(&dir).map_err(|error| match error {
+        search::SearchError::NotFound { .. } => bad_input(format!(
+            "no search index in {} (import or serve into it first)",
+            args.data_dir.display()
+        )),
+        other => anyhow::Error::new(other).context(format!(
+            "failed to open the search index in {}",
+            dir.display()
+        )),
+    })?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut request = search::SearchRequest {
+        query: args.query.clone(),
+        from,
+        to,
+        limit: args.limit.clamp(1, 10_000),
+        ..search::SearchRequest::default()
+    };
+    let mut printed = 0;
+    let mut total = None;
+    while printed < args.limit {
+        request.limit = (args.limit - printed).min(10_000);
+        let response = searcher.search(&request).map_err(|error| match error {
+            search::SearchError::Query { .. } => bad_input(error.to_string()),
+            other => anyhow::Error::new(other).context("search failed"),
+        })?;
+        total.get_or_insert(response.total);
+        for hit in &response.hits {
+            serde_json::to_writer(&mut out, &query::http::hit_json(hit))?;
+            out.write_all(b"\n")?;
+            printed += 1;
+        }
+        match response.next_cursor {
+            Some(cursor) if !response.hits.is_empty() => request.cursor = Some(cursor),
+            _ => break,
+        }
+    }
+    out.flush()?;
+    if args.count {
+        eprintln!("{} hits", total.unwrap_or(0));
+    }
+    Ok(ExitCode::SUCCESS)
+}

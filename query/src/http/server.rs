@@ -1,0 +1,109 @@
+//! Serving the router over plain HTTP or HTTPS (rustls), until cancelled.
+
+use std::sync::Arc;
+
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::http::{ApiError, ApiState, TlsConfig, router};
+
+/// Serves the API on `listener` until `cancel` fires; HTTPS when `tls` is given.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    tls: Option<&TlsConfig>,
+    cancel: CancellationToken,
+) -> Result<(), ApiError> {
+    let shutdown = state.inner.shutdown.clone();
+    tokio::spawn({
+        let cancel = cancel.clone();
+        async move {
+            cancel.cancelled().await;
+            shutdown.cancel();
+        }
+    });
+    let app = router(state);
+    let Some(tls) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(cancel.cancelled_owned())
+            .await
+            .map_err(|error| ApiError::internal(format!("the API server failed: {error}")));
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config(tls)?));
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = TowerToHyperService::new(app);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                }
+                () = cancel.cancelled() => connection.as_mut().graceful_shutdown(),
+            }
+        });
+    }
+}
+
+/// The rustls configuration from PEM files: the certificate chain and its private key.
+fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, ApiError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(Iterator::collect)
+        .map_err(|error| {
+            ApiError::internal(format!(
+                "cannot read the TLS certificate {}: {error}",
+                tls.cert.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(ApiError::internal(format!(
+            "no certificate in {}",
+            tls.cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|error| {
+        ApiError::internal(format!(
+            "cannot read the TLS key {}: {error}",
+            tls.key.display()
+        ))
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| ApiError::internal(format!("TLS setup failed: {error}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|error| {
+            ApiError::internal(format!("the TLS certificate or key is unusable: {error}"))
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
