@@ -135,9 +135,18 @@ fn secret_read_non_system() {
     let rule = "k8s.secret_read_non_system";
     check(audit("list", "secrets"), &[rule]);
     check(audit("get", "secrets").name("db-password"), &[rule]);
+    // A workload's token reading another namespace's secrets; its own namespace's are its own.
     check(
-        audit("list", "secrets").user(SA_APP, ActorKind::Serviceaccount),
-        &[rule],
+        audit("list", "secrets")
+            .user(SA_APP, ActorKind::Serviceaccount)
+            .namespace(Some("payments")),
+        &[rule, "k8s.sa_reads_secrets_in_other_namespace"],
+    );
+    check(
+        audit("list", "secrets")
+            .user(SA_APP, ActorKind::Serviceaccount)
+            .namespace(Some("team-a")),
+        &[],
     );
     check(audit("watch", "secrets").namespace(None), &[rule]);
     // A cluster-wide list is also a credential dump.
