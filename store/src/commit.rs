@@ -223,7 +223,7 @@ impl ColumnarStore {
         let cutoff = before.format("date=%Y-%m-%d").to_string();
         let (mut partitions, mut bytes) = (0, 0);
         for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
-            let dir = self.data_dir.join(table);
+            let dir = self.config.data_dir.join(table);
             for (path, name, is_dir) in files::list_dir(&dir)? {
                 // `date=YYYY-MM-DD` names sort like their dates.
                 if !is_dir || !name.starts_with("date=") || name.as_str() >= cutoff.as_str() {
