@@ -49,6 +49,10 @@ pub enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         actors: u64,
     },
+    /// Search through the HTTP API on generated events imported by the real pipeline: query
+    /// latency (rare, selective, broad + histogram + facets), `rg` over the raw files, index
+    /// size and indexing rate, and a mixed load of keep-alive clients (req/s, p50, p99).
+    Search(super::bench_search::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -66,6 +70,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => bench_import(events, seed, dir, commit_events),
         Command::Latency { rate, seconds } => super::bench_live::latency(rate, seconds),
         Command::State { actors } => super::bench_live::state(actors),
+        Command::Search(args) => super::bench_search::run(&args),
     }
 }
 

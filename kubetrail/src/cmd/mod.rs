@@ -2,6 +2,7 @@
 
 pub mod bench;
 mod bench_live;
+mod bench_search;
 pub mod demo;
 pub mod detect;
 pub mod generate;
