@@ -134,5 +134,7 @@ fn commit_loop(
         batch.commit_to(&mut store, Some(&mut index))?;
         commits += 1;
     }
+    // Lets the index finish its segment merges instead of abandoning them.
+    index.close().context("failed to close the search index")?;
     Ok(commits)
 }

@@ -91,6 +91,8 @@ struct Inner {
     limiter: RateLimiter,
     ready: AtomicBool,
     ingest: OnceLock<tokio::sync::mpsc::Sender<Pushed>>,
+    /// Searches running at once (one per core).
+    searches: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the server stops, so long-lived responses (`/tail`) end.
     shutdown: tokio_util::sync::CancellationToken,
 }
@@ -123,6 +125,9 @@ impl ApiState {
                 ready: AtomicBool::new(false),
                 shutdown: tokio_util::sync::CancellationToken::new(),
                 ingest: OnceLock::new(),
+                searches: Arc::new(tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+                )),
                 config,
             }),
         })

@@ -60,7 +60,16 @@ impl ApiState {
     ) -> Result<search::SearchResponse, ApiError> {
         let searcher = self.searcher()?.clone();
         let timeout = Duration::from_secs(self.inner.config.query_timeout_secs);
-        let work = tokio::task::spawn_blocking(move || searcher.search(&request));
+        // One search per core at a time: a burst of broad searches queues instead of
+        // crowding out the cheap ones on the blocking pool.
+        let permit = tokio::time::timeout(timeout, self.inner.searches.clone().acquire_owned())
+            .await
+            .map_err(|_| ApiError::new(408, "too many searches are running; retry"))?
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        let work = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            searcher.search(&request)
+        });
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(result)) => Ok(result?),
             Ok(Err(join)) => Err(ApiError::internal(format!("search failed: {join}"))),
