@@ -13,26 +13,13 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::http::{self, check_response, get, post_json};
-use common::{ok_stdout, start_serve, write};
+use common::{ok_stdout, sha256, start_serve, write};
 
 const VIEWER: &str = "viewer-token-0123456789";
 const ANALYST: &str = "analyst-token-0123456789";
 const ADMIN: &str = "admin-token-0123456789";
 const RESTRICTED: &str = "restricted-token-0123456789";
 const INGEST: &str = "ingest-token-0123456789";
-
-fn sha256(token: &str) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(token.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("sha256sum runs");
-    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
-}
 
 /// Percent-encodes a query-string value.
 fn enc(value: &str) -> String {

@@ -342,14 +342,7 @@ fn token_prints_a_config_entry_that_admits_it() {
     assert_ne!(hash, token);
     assert!(out.contains("role = \"analyst\""));
     assert!(out.contains("namespaces = [\"a\", \"b\"]"));
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), token.as_bytes()).unwrap();
-    let digest = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&digest.stdout)[..64], hash);
+    assert_eq!(common::sha256(&token), hash);
     let ingest = kubetrail(&["token", "--name", "apiserver", "--role", "ingest"]);
     assert_eq!(
         ingest.status.code(),

@@ -61,6 +61,23 @@ pub fn labels(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The hex SHA-256 of `text`, from the system's `sha256sum` (independent of kubetrail's own).
+pub fn sha256(text: &str) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_owned()
+}
+
 pub fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write fixture");
 }
