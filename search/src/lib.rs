@@ -28,6 +28,7 @@ mod searcher;
 mod text;
 
 pub use chrono::NaiveDate;
+pub use collect::Parallelism;
 pub use day::tantivy_index_settings;
 pub use error::SearchError;
 pub use index::{IndexOptions, SearchIndex};

@@ -9,13 +9,16 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use event::{ActorKind, Decision, Source};
 use serde::{Deserialize, Serialize};
-use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, RangeQuery, TermSetQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, EnableScoring, Occur, Query, RangeQuery, TermSetQuery,
+    Weight,
+};
 use tantivy::schema::Value as _;
-use tantivy::{DocAddress, TantivyDocument, Term};
+use tantivy::{DocAddress, SegmentOrdinal, TantivyDocument, Term};
 use tracing::warn;
 
 use crate::SearchError;
-use crate::collect::{FacetSpec, Fruit, HistSpec, Key, SearchCollector};
+use crate::collect::{self, FacetSpec, Fruit, HistSpec, Key, Parallelism, Piece, SearchCollector};
 use crate::day::DayHandle;
 use crate::files::{self, day_range};
 use crate::query::{self, Compiler, Node};
@@ -292,6 +295,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct Searcher {
     shared: Arc<Shared>,
+    parallelism: Parallelism,
 }
 
 impl std::fmt::Debug for Searcher {
@@ -307,7 +311,10 @@ impl std::fmt::Debug for Searcher {
 
 impl Searcher {
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Searcher {
-        Searcher { shared }
+        Searcher {
+            shared,
+            parallelism: Parallelism::default(),
+        }
     }
 
     /// Opens the search indexes under `dir` read-only, e.g. from `kubetrail search` while
@@ -330,9 +337,19 @@ impl Searcher {
         };
         let searcher = Searcher {
             shared: Arc::new(shared),
+            parallelism: Parallelism::default(),
         };
         searcher.refresh(true)?;
         Ok(searcher)
+    }
+
+    /// The same view, searching with `parallelism` (the default: one thread per CPU for
+    /// large searches).
+    pub fn with_parallelism(&self, parallelism: Parallelism) -> Searcher {
+        Searcher {
+            shared: self.shared.clone(),
+            parallelism,
+        }
     }
 
     /// The commit seq this searcher sees.
@@ -451,6 +468,7 @@ impl Searcher {
         };
         let mut top: Vec<(Key, usize, DocAddress)> = Vec::new();
         let mut compiled: [Option<Box<dyn Query>>; 2] = [None, None];
+        let mut plans: Vec<DayPlan> = Vec::new();
         for (index, day) in view.days.iter().enumerate() {
             let (start, end) = day_range(day.day);
             if from >= end || to <= start {
@@ -465,35 +483,76 @@ impl Searcher {
                     query
                 }
             };
-            let mut clauses = vec![(Occur::Must, user_query)];
-            if from > start || to < end {
-                clauses.push((Occur::Must, time_range(&day.fields, from, to)));
-            }
-            clauses.extend(
-                scope_queries(&day.fields, &request.scope)
-                    .into_iter()
-                    .map(|query| (Occur::Must, query)),
-            );
-            let query: Box<dyn Query> = if clauses.len() == 1 {
-                clauses
-                    .pop()
-                    .map_or_else(|| Box::new(AllQuery) as Box<dyn Query>, |c| c.1)
+            let scope = scope_queries(&day.fields, &request.scope);
+            let scoring = EnableScoring::disabled_from_searcher(&day.searcher);
+            // The time clause is only for segments partly outside the range.
+            let ranged = if from > start || to < end {
+                let mut clauses = vec![
+                    (Occur::Must, user_query.box_clone()),
+                    (Occur::Must, time_range(&day.fields, from, to)),
+                ];
+                clauses.extend(scope.iter().map(|query| (Occur::Must, query.box_clone())));
+                Some(BooleanQuery::new(clauses).weight(scoring)?)
             } else {
-                Box::new(BooleanQuery::new(clauses))
+                None
+            };
+            let whole = if scope.is_empty() {
+                user_query.weight(scoring)?
+            } else {
+                let mut clauses = vec![(Occur::Must, user_query)];
+                clauses.extend(scope.into_iter().map(|query| (Occur::Must, query)));
+                BooleanQuery::new(clauses).weight(scoring)?
             };
             // This day's part of the histogram, on the global bucket grid.
             let day_histogram = histogram.as_ref().and_then(|h| h.for_day(start, end));
-            let collector = SearchCollector {
-                limit,
-                after: cursor.map(|cursor| (cursor.time, cursor.tie)),
-                max_seq,
-                histogram: day_histogram.map(|(spec, _)| spec),
-                facets: facets.clone(),
-            };
-            let day_fruit = day.searcher.search(query.as_ref(), &collector)?;
+            plans.push(DayPlan {
+                index,
+                whole,
+                ranged,
+                histogram_offset: day_histogram.map(|(_, offset)| offset),
+                collector: SearchCollector {
+                    limit,
+                    after: cursor.map(|cursor| (cursor.time, cursor.tie)),
+                    max_seq,
+                    histogram: day_histogram.map(|(spec, _)| spec),
+                    facets: facets.clone(),
+                },
+            });
+        }
+        let mut pieces = Vec::new();
+        for (tag, plan) in plans.iter().enumerate() {
+            let day = &view.days[plan.index];
+            for (ordinal, reader) in day.searcher.segment_readers().iter().enumerate() {
+                let times = reader.fast_fields().column_opt::<i64>("time")?;
+                let weight = match (&times, &plan.ranged) {
+                    (_, None) => plan.whole.as_ref(),
+                    (Some(times), Some(ranged)) => {
+                        if times.max_value() < from || times.min_value() >= to {
+                            continue;
+                        }
+                        if times.min_value() >= from && times.max_value() < to {
+                            plan.whole.as_ref()
+                        } else {
+                            ranged.as_ref()
+                        }
+                    }
+                    (None, Some(ranged)) => ranged.as_ref(),
+                };
+                pieces.push(Piece {
+                    tag,
+                    weight,
+                    collector: &plan.collector,
+                    segment: ordinal as SegmentOrdinal,
+                    reader,
+                    docs: 0..reader.max_doc(),
+                });
+            }
+        }
+        for (tag, day_fruit) in collect::run(pieces, self.parallelism)? {
+            let plan = &plans[tag];
             fruit.count += day_fruit.count;
             fruit.after_count += day_fruit.after_count;
-            if let Some((_, offset)) = day_histogram {
+            if let Some(offset) = plan.histogram_offset {
                 for (i, count) in day_fruit.histogram.iter().enumerate() {
                     fruit.histogram[offset + i] += count;
                 }
@@ -507,7 +566,7 @@ impl Searcher {
                 day_fruit
                     .top
                     .into_iter()
-                    .map(|(key, address)| (key, index, address)),
+                    .map(|(key, address)| (key, plan.index, address)),
             );
             if top.len() > limit * 2 + 64 {
                 top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
@@ -569,6 +628,19 @@ impl Searcher {
             took_micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         })
     }
+}
+
+/// One day index's part of a search.
+struct DayPlan {
+    /// Into `View::days`.
+    index: usize,
+    /// The query and scope, for segments wholly inside the time range.
+    whole: Box<dyn Weight>,
+    /// The same with the time range, when the range cuts the day.
+    ranged: Option<Box<dyn Weight>>,
+    /// Where this day's buckets start in the histogram.
+    histogram_offset: Option<usize>,
+    collector: SearchCollector,
 }
 
 fn compile(node: &Node, fields: &Fields) -> Result<Box<dyn Query>, SearchError> {
