@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use event::{Alert, AlertSource, Event, Severity};
+use event::{Alert, Event};
 use search::{IndexOptions, SearchIndex};
 
 /// Directory of the search indexes under the data directory.
@@ -58,14 +58,18 @@ pub fn catch_up(index: &mut SearchIndex, data_dir: &Path) -> anyhow::Result<u64>
                 }
             }
         }
-        let mut alerts = Vec::new();
+        let mut fired = Vec::new();
         for path in &alert_files {
-            for (rule_id, event_ids) in store::read_back::read_alert_events(path)? {
-                alerts.push(rule_marker(rule_id, event_ids));
+            fired.extend(store::read_back::read_alert_events(path)?);
+        }
+        let mut rules = search::RuleHits::default();
+        for (rule_id, event_ids) in &fired {
+            for event_id in event_ids {
+                rules.insert(event_id, rule_id);
             }
         }
         indexed += events.len() as u64;
-        index.add(&events, &alerts)?;
+        index.add_with_rules(&events, &rules)?;
         index.commit(seq)?;
     }
     tracing::info!(
@@ -74,28 +78,6 @@ pub fn catch_up(index: &mut SearchIndex, data_dir: &Path) -> anyhow::Result<u64>
         "search index caught up with the store"
     );
     Ok(indexed)
-}
-
-/// An alert carrying only what the index reads: its rule and events.
-fn rule_marker(rule_id: String, event_ids: Vec<String>) -> Alert {
-    Alert {
-        alert_id: String::new(),
-        rule_id,
-        title: String::new(),
-        severity: Severity::Info,
-        time: String::new(),
-        event_ids,
-        audit_ids: Vec::new(),
-        cluster: String::new(),
-        actor: None,
-        namespace: None,
-        resource: None,
-        name: None,
-        source: AlertSource::K8sAudit,
-        attack: Vec::new(),
-        summary: String::new(),
-        fields: serde_json::Map::new(),
-    }
 }
 
 /// Indexes one committed batch under the store commit's sequence number.

@@ -74,6 +74,30 @@ struct DayWriter {
     last_used: Instant,
 }
 
+/// Which rules fired on which events: event id → rule ids, borrowed from the caller.
+#[derive(Debug, Default)]
+pub struct RuleHits<'a> {
+    by_event: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> RuleHits<'a> {
+    /// The rules of `alerts`, on every event each alert names.
+    pub fn from_alerts(alerts: &'a [Alert]) -> RuleHits<'a> {
+        let mut hits = RuleHits::default();
+        for alert in alerts {
+            for event_id in &alert.event_ids {
+                hits.insert(event_id, &alert.rule_id);
+            }
+        }
+        hits
+    }
+
+    /// Records that `rule_id` fired on `event_id`.
+    pub fn insert(&mut self, event_id: &'a str, rule_id: &'a str) {
+        self.by_event.entry(event_id).or_default().push(rule_id);
+    }
+}
+
 /// The search store's writer: one tantivy index per UTC day of event time under `dir`, each
 /// with its own writer while in use. One per process (a lock file guards the directory).
 ///
@@ -199,26 +223,31 @@ impl SearchIndex {
     /// If this fails, part of the batch may already be queued: the index refuses further work
     /// (`SearchError::Poisoned`) until it is reopened, so a retry cannot index events twice.
     pub fn add(&mut self, events: &[Event], alerts: &[Alert]) -> Result<(), SearchError> {
+        self.add_with_rules(events, &RuleHits::from_alerts(alerts))
+    }
+
+    /// `add` with the rules given as event id → rule ids (for callers that have no `Alert`s,
+    /// e.g. re-indexing from the columnar store's alert table).
+    pub fn add_with_rules(
+        &mut self,
+        events: &[Event],
+        rules: &RuleHits<'_>,
+    ) -> Result<(), SearchError> {
         if self.poisoned {
             return Err(SearchError::Poisoned);
         }
-        let result = self.add_events(events, alerts);
+        let result = self.add_events(events, &rules.by_event);
         if result.is_err() {
             self.poisoned = true;
         }
         result
     }
 
-    fn add_events(&mut self, events: &[Event], alerts: &[Alert]) -> Result<(), SearchError> {
-        let mut rules: HashMap<&str, Vec<&str>> = HashMap::new();
-        for alert in alerts {
-            for event_id in &alert.event_ids {
-                rules
-                    .entry(event_id.as_str())
-                    .or_default()
-                    .push(alert.rule_id.as_str());
-            }
-        }
+    fn add_events(
+        &mut self,
+        events: &[Event],
+        rules: &HashMap<&str, Vec<&str>>,
+    ) -> Result<(), SearchError> {
         let seq = self.seq + 1;
         let floor = self.floor.map_or(i64::MIN, |floor| day_range(floor).0);
         let Some(first) = events.iter().find(|event| event.time >= floor) else {
@@ -231,7 +260,7 @@ impl SearchIndex {
             .all(|event| (start..end).contains(&event.time))
         {
             // The common case: the whole batch is one day.
-            return self.add_day(first_day, events.iter(), &rules, seq);
+            return self.add_day(first_day, events.iter(), rules, seq);
         }
         // One run per day, so a batch spanning days opens each writer once; days whose writer
         // is open go first so they are not evicted before their run.
@@ -243,7 +272,7 @@ impl SearchIndex {
             .into_iter()
             .partition(|(day, _)| self.writers.contains_key(day));
         for (day, day_events) in open.into_iter().chain(closed) {
-            self.add_day(day, day_events.into_iter(), &rules, seq)?;
+            self.add_day(day, day_events.into_iter(), rules, seq)?;
         }
         Ok(())
     }

@@ -31,7 +31,7 @@ pub use chrono::NaiveDate;
 pub use collect::Parallelism;
 pub use day::tantivy_index_settings;
 pub use error::SearchError;
-pub use index::{IndexOptions, SearchIndex};
+pub use index::{IndexOptions, RuleHits, SearchIndex};
 pub use matcher::Matcher;
 pub use schema::{tantivy_schema, tie_of};
 pub use searcher::{

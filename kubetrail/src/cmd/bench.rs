@@ -191,6 +191,7 @@ fn bench_import(
         no_builtin_rules: false,
         keep_request_received: false,
         commit_events,
+        index_threads: None,
     };
     let summary = crate::cmd::import::import(&args)?;
     let parquet_bytes = tree_bytes(&data_dir.join("events"), "parquet")?;

@@ -64,6 +64,9 @@ pub struct Args {
     /// MB/s per CPU-second; 0 skips it.
     #[arg(long, default_value_t = 500_000)]
     pub index_sample: u64,
+    /// Search indexing threads of the import (default: as `import`).
+    #[arg(long)]
+    pub index_threads: Option<usize>,
     /// Size of each raw file, like rotated audit logs (MB).
     #[arg(long, default_value_t = 1000)]
     pub file_mb: u64,
@@ -275,6 +278,7 @@ fn bench(args: &Args, dir: &Path) -> anyhow::Result<()> {
             no_builtin_rules: false,
             keep_request_received: false,
             commit_events: crate::cmd::import::DEFAULT_COMMIT_EVENTS,
+            index_threads: args.index_threads,
         })?;
         report.import = Some(ImportFigures {
             events: summary.events,

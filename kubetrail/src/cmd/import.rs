@@ -41,6 +41,26 @@ pub struct Args {
     /// it: about three commits' worth of events are in flight).
     #[arg(long, default_value_t = DEFAULT_COMMIT_EVENTS)]
     pub commit_events: usize,
+    /// Search indexing threads (default: one per CPU, at most 4). Indexing is the costliest
+    /// stage; its threads run beside decoding, detection and Parquet writing.
+    #[arg(long)]
+    pub index_threads: Option<usize>,
+}
+
+/// The search writers' options for an import with `threads` indexing threads: the default
+/// memory per thread, so segments are as large as with one.
+pub fn index_options(threads: Option<usize>) -> search::IndexOptions {
+    let threads = threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(4))
+        })
+        .max(1);
+    let defaults = search::IndexOptions::default();
+    search::IndexOptions {
+        indexing_threads: threads,
+        memory_budget_bytes: defaults.memory_budget_bytes * threads,
+        ..defaults
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -62,7 +82,7 @@ pub fn import(args: &Args) -> anyhow::Result<Summary> {
     };
     let (store, checkpoint) =
         ColumnarStore::open(&store_config).context("failed to open the data directory")?;
-    let index = crate::indexing::open(&args.data_dir, search::IndexOptions::default())?;
+    let index = crate::indexing::open(&args.data_dir, index_options(args.index_threads))?;
     // Positions already stored (by an earlier import or by `serve`): what was read is skipped,
     // and stateful rules go on from the state stored with those positions.
     let (start, detection) = read_stored_checkpoint(checkpoint)?;
