@@ -13,12 +13,10 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::ops::Range;
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::Weight;
 use tantivy::{
-    COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader,
-    TERMINATED,
+    COLLECT_BLOCK_BUFFER_LEN, DocAddress, DocId, DocSet, SegmentOrdinal, SegmentReader, TERMINATED,
 };
 
 use crate::schema::{Kind, ip_text};
@@ -94,33 +92,8 @@ pub(crate) struct Fruit {
     pub facets: Vec<HashMap<String, u64>>,
 }
 
-impl Fruit {
-    pub fn merge(&mut self, other: Fruit, limit: usize) {
-        self.count += other.count;
-        self.after_count += other.after_count;
-        self.top.extend(other.top);
-        if self.top.len() > limit.saturating_mul(2).max(64) {
-            keep_newest(&mut self.top, limit);
-        }
-        if self.histogram.len() < other.histogram.len() {
-            self.histogram.resize(other.histogram.len(), 0);
-        }
-        for (slot, count) in self.histogram.iter_mut().zip(other.histogram) {
-            *slot += count;
-        }
-        if self.facets.len() < other.facets.len() {
-            self.facets.resize_with(other.facets.len(), HashMap::new);
-        }
-        for (mine, theirs) in self.facets.iter_mut().zip(other.facets) {
-            for (value, count) in theirs {
-                *mine.entry(value).or_insert(0) += count;
-            }
-        }
-    }
-}
-
 /// Sorts newest first and keeps `limit`.
-pub(crate) fn keep_newest(top: &mut Vec<(Key, DocAddress)>, limit: usize) {
+fn keep_newest(top: &mut Vec<(Key, DocAddress)>, limit: usize) {
     top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
     top.truncate(limit);
 }
@@ -306,10 +279,8 @@ pub(crate) struct SegmentSearch {
     times: Vec<i64>,
 }
 
-impl Collector for SearchCollector {
-    type Fruit = Fruit;
-    type Child = SegmentSearch;
-
+impl SearchCollector {
+    /// The collector of one segment (or one doc range of it).
     fn for_segment(
         &self,
         segment: SegmentOrdinal,
@@ -359,19 +330,6 @@ impl Collector for SearchCollector {
             visible: Vec::new(),
             times: Vec::new(),
         })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Fruit>) -> tantivy::Result<Fruit> {
-        let mut merged = Fruit::default();
-        for fruit in fruits {
-            merged.merge(fruit, self.limit);
-        }
-        keep_newest(&mut merged.top, self.limit);
-        Ok(merged)
     }
 }
 
@@ -453,13 +411,7 @@ impl SegmentSearch {
     }
 }
 
-impl SegmentCollector for SegmentSearch {
-    type Fruit = Fruit;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        self.collect_block(&[doc]);
-    }
-
+impl SegmentSearch {
     fn collect_block(&mut self, docs: &[DocId]) {
         let Some(seq) = &self.seq else {
             self.collect_visible(docs);
