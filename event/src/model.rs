@@ -6,9 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Where an event came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
+    #[default]
     K8sAudit,
     Falco,
 }
@@ -131,8 +132,9 @@ pub struct ImageRef {
     pub digest: Option<String>,
 }
 
-/// One normalised event: an audit event or a Falco alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One normalised event: an audit event or a Falco alert. `Event::default()` is an empty
+/// audit event (every field absent or empty, time 0), for tests to fill in.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Stable identity (contract, design.md §3), 32 lowercase hex digits.
     pub event_id: String,
