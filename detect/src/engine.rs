@@ -788,37 +788,15 @@ mod tests {
     fn event(verb: &str, resource: &str, raw: &str) -> Event {
         Event {
             event_id: "e1".to_owned(),
-            time: 0,
             cluster: "c".to_owned(),
-            source: Source::K8sAudit,
-            audit_id: None,
             stage: Some("ResponseComplete".to_owned()),
-            level: None,
             verb: Some(verb.to_owned()),
-            request_uri: None,
             user: Some("alice".to_owned()),
-            user_groups: Vec::new(),
-            impersonated_user: None,
-            actor_kind: None,
-            source_ips: Vec::new(),
-            user_agent: None,
             resource: Some(resource.to_owned()),
-            subresource: None,
-            api_group: None,
-            namespace: None,
-            name: None,
             response_code: Some(200),
             decision: Some(Decision::Allow),
-            reason: None,
-            pod_specs: Vec::new(),
-            images: Vec::new(),
-            exec_command: Vec::new(),
-            psa_violations: Vec::new(),
-            falco_rule: None,
-            falco_priority: None,
-            container_id: None,
-            pod_name: None,
             raw: raw.to_owned(),
+            ..Event::default()
         }
     }
 

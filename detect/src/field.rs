@@ -727,40 +727,7 @@ pub(crate) fn copy_for_alert(target: &mut Event, source: &Event, needs: u64) {
 
 /// A copy of `source` reduced to what `needs` names (see `copy_for_alert`).
 pub(crate) fn copied_for_alert(source: &Event, needs: u64) -> Event {
-    let mut target = Event {
-        event_id: String::new(),
-        time: 0,
-        cluster: String::new(),
-        source: source.source,
-        audit_id: None,
-        stage: None,
-        level: None,
-        verb: None,
-        request_uri: None,
-        user: None,
-        user_groups: Vec::new(),
-        impersonated_user: None,
-        actor_kind: None,
-        source_ips: Vec::new(),
-        user_agent: None,
-        resource: None,
-        subresource: None,
-        api_group: None,
-        namespace: None,
-        name: None,
-        response_code: None,
-        decision: None,
-        reason: None,
-        pod_specs: Vec::new(),
-        images: Vec::new(),
-        exec_command: Vec::new(),
-        psa_violations: Vec::new(),
-        falco_rule: None,
-        falco_priority: None,
-        container_id: None,
-        pod_name: None,
-        raw: String::new(),
-    };
+    let mut target = Event::default();
     copy_for_alert(&mut target, source, needs);
     target
 }
