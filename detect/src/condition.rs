@@ -261,7 +261,7 @@ impl Memo {
             return op.matches(Val::Str(text), false);
         }
         let key = std::ptr::from_ref(op) as usize;
-        let mut hasher = crate::engine::FxHasher::default();
+        let mut hasher = rustc_hash::FxHasher::default();
         hasher.write_usize(key);
         hasher.write(text.as_bytes());
         let hash = hasher.finish();

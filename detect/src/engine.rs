@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use event::{ActorKind, Alert, AlertSource, Decision, Event, Severity, Source};
+use rustc_hash::FxHashMap;
 
 use crate::RuleSet;
 use crate::compile::{Aggregate, CompiledRule, Piece, Prefilter};
@@ -22,53 +22,13 @@ use crate::field::{EvalContext, EventField, Field, RawPaths, Scope, Val};
 /// Most values a list-valued alert field carries, so one event cannot make a huge alert.
 const MAX_FIELD_VALUES: usize = 64;
 
-/// FxHash, for the engine's symbol tables: their keys come from rule files and lookups never
-/// insert, so a fast unkeyed hash is safe there.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
-    }
-
-    fn write_usize(&mut self, value: usize) {
-        self.add(value as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
 /// Strings of one kind (resources, verbs, ...) named by the rules, as small integers:
 /// 0 is "absent", `1..=n` the known strings, `n + 1` any other string.
+/// Keyed by FxHash: the keys come from rule files and lookups never insert, so a fast unkeyed
+/// hash is safe here.
 #[derive(Debug, Default)]
 struct Symbols {
-    ids: HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>,
+    ids: FxHashMap<Box<str>, u32>,
 }
 
 const ABSENT: u32 = 0;
