@@ -8,7 +8,7 @@ use globset::{Glob, GlobSetBuilder};
 use ipnet::IpNet;
 use regex::Regex;
 use serde::Deserialize;
-use serde_yaml::Value as Yaml;
+use serde_yaml_ng::Value as Yaml;
 
 use crate::condition::{Comparison, Literal, Node, Op};
 use crate::error::DetectError;
@@ -392,7 +392,7 @@ pub(crate) fn parse_document(text: &str, origin: &str) -> Result<Document, Detec
             rules: Vec::new(),
         }
     } else {
-        serde_yaml::from_str(text).map_err(|error| DetectError::ParseRule {
+        serde_yaml_ng::from_str(text).map_err(|error| DetectError::ParseRule {
             origin: origin.to_owned(),
             message: error.to_string(),
         })?
@@ -601,7 +601,7 @@ impl Compiler<'_> {
         origin: &str,
     ) -> Result<CompiledRule, (Option<String>, DetectError)> {
         let id_hint = rule.get("id").and_then(Yaml::as_str).map(str::to_owned);
-        let spec: RuleSpec = serde_yaml::from_value(rule.clone()).map_err(|error| {
+        let spec: RuleSpec = serde_yaml_ng::from_value(rule.clone()).map_err(|error| {
             let rule_id = id_hint.clone().unwrap_or_else(|| "<no id>".to_owned());
             let message = error.to_string();
             (
@@ -861,7 +861,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn only_keys(&self, map: &serde_yaml::Mapping, allowed: &[&str]) -> Result<(), String> {
+    fn only_keys(&self, map: &serde_yaml_ng::Mapping, allowed: &[&str]) -> Result<(), String> {
         for key in map.keys() {
             let key = key.as_str().unwrap_or("<non-string key>");
             if !allowed.contains(&key) {
@@ -901,7 +901,7 @@ impl Compiler<'_> {
         compiled
     }
 
-    fn test(&mut self, map: &serde_yaml::Mapping, field: &Yaml) -> Result<Node, String> {
+    fn test(&mut self, map: &serde_yaml_ng::Mapping, field: &Yaml) -> Result<Node, String> {
         let name = field.as_str().ok_or("`field` takes a field name")?;
         let field = Field::parse(name).map_err(|message| {
             if message.starts_with("unknown field") {
