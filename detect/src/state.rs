@@ -10,9 +10,9 @@ use event::{Alert, AlertSource, Event};
 use serde::{Deserialize, Serialize};
 
 use crate::Engine;
-use crate::compile::{Aggregate, CompiledRule};
+use crate::compile::{Aggregate, CompiledRule, Step};
 use crate::engine::{Hit, build_alert, for_each_text, group_key_into};
-use crate::field::{EvalContext, copied_for_alert, copy_for_alert};
+use crate::field::{EvalContext, Field, copied_for_alert, copy_for_alert};
 
 /// Most event ids one stateful alert lists.
 const MAX_ALERT_EVENTS: usize = 50;
@@ -418,7 +418,7 @@ impl Detector {
                         replaces: matches!(aggregate, Aggregate::Absence { .. })
                             && hits.contains(&Hit::Expect(index)),
                     };
-                    self.stateful(engine, index, aggregate, hit, &ctx, trigger, alerts);
+                    self.stateful(engine, aggregate, hit, &ctx, trigger, alerts);
                 }
                 (_, None) => {}
             }
@@ -543,53 +543,31 @@ impl Detector {
         self.state.next_check = self.state.next_check.min(time);
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Feeds one hit of an event to a stateful rule: the rule's operator updates the rule's
+    /// state and may raise an alert.
     fn stateful(
         &mut self,
         engine: &Engine,
-        index: u32,
         aggregate: &Aggregate,
         hit: Hit,
         ctx: &EvalContext<'_>,
         trigger: Trigger,
         alerts: &mut Vec<Alert>,
     ) {
-        let rule = engine.rule(index);
-        let event = ctx.event;
-        let time = event.time;
-        let limits = self.limits;
-        let mut key = std::mem::take(&mut self.scratch.key);
-        let mut text = std::mem::take(&mut self.scratch.text);
-        let mut check_at = None;
-        let rule_state = &mut self.state.rules[index as usize];
-        let first_seen = *rule_state.first_seen.get_or_insert(time);
-        let mut fire: Option<(Vec<String>, serde_json::Map<String, serde_json::Value>)> = None;
-        let mut correlated = false;
-        match (aggregate, hit) {
+        let index = hit.rule();
+        let time = ctx.event.time;
+        let first_seen = *self.state.rules[index as usize]
+            .first_seen
+            .get_or_insert(time);
+        let mut call = Call {
+            index,
+            ctx,
+            trigger,
+            key: std::mem::take(&mut self.scratch.key),
+        };
+        let fired = match (aggregate, hit) {
             (Aggregate::Threshold { count, within, by }, Hit::Match(_)) => {
-                group_key_into(&mut key, by, ctx);
-                let group = touch(
-                    rule_state,
-                    &key,
-                    time,
-                    || GroupKind::Window(VecDeque::new()),
-                );
-                if let GroupKind::Window(window) = &mut group.kind {
-                    window.push_back((time, event.event_id.clone()));
-                    while window.front().is_some_and(|(at, _)| *at <= time - within) {
-                        window.pop_front();
-                    }
-                    if window.len() >= *count as usize {
-                        let ids = window.drain(..).map(|(_, id)| id).collect::<Vec<_>>();
-                        let mut fields = serde_json::Map::new();
-                        fields.insert("count".to_owned(), serde_json::Value::from(ids.len()));
-                        fields.insert(
-                            "window_seconds".to_owned(),
-                            serde_json::Value::from(within / 1_000_000),
-                        );
-                        fire = Some((ids, fields));
-                    }
-                }
+                self.threshold(&mut call, by, *count, *within)
             }
             (
                 Aggregate::Distinct {
@@ -599,233 +577,344 @@ impl Detector {
                     by,
                 },
                 Hit::Match(_),
-            ) => {
-                group_key_into(&mut key, by, ctx);
-                let group = touch(rule_state, &key, time, || {
-                    GroupKind::Distinct(BTreeMap::new())
-                });
-                if let GroupKind::Distinct(seen) = &mut group.kind {
-                    seen.retain(|_, (at, _)| *at > time - within);
-                    for_each_text(
-                        field,
-                        ctx,
-                        &mut text,
-                        &mut |value| match seen.get_mut(value) {
-                            Some((at, id)) => {
-                                *at = time;
-                                id.clone_from(&event.event_id);
-                            }
-                            None => {
-                                seen.insert(value.to_owned(), (time, event.event_id.clone()));
-                            }
-                        },
-                    );
-                    if seen.len() >= *count as usize {
-                        let mut entries: Vec<(String, (i64, String))> =
-                            std::mem::take(seen).into_iter().collect();
-                        entries.sort_by_key(|(_, (at, _))| *at);
-                        let mut ids: Vec<String> = Vec::new();
-                        for (_, (_, id)) in &entries {
-                            if !ids.contains(id) {
-                                ids.push(id.clone());
-                            }
-                        }
-                        let mut fields = serde_json::Map::new();
-                        fields.insert(
-                            "distinct_count".to_owned(),
-                            serde_json::Value::from(entries.len()),
-                        );
-                        fields.insert(
-                            "distinct_values".to_owned(),
-                            serde_json::Value::from(
-                                entries
-                                    .iter()
-                                    .take(MAX_ALERT_EVENTS)
-                                    .map(|(value, _)| value.clone())
-                                    .collect::<Vec<_>>(),
-                            ),
-                        );
-                        fields.insert(
-                            "window_seconds".to_owned(),
-                            serde_json::Value::from(within / 1_000_000),
-                        );
-                        fire = Some((ids, fields));
-                    }
-                }
-            }
+            ) => self.distinct(&mut call, by, field, *count, *within),
             (
                 Aggregate::NewTerm {
-                    fields: term_fields,
+                    fields,
                     history,
                     learn,
                 },
                 Hit::Match(_),
-            ) => {
-                group_key_into(&mut key, term_fields, ctx);
-                let previous = match rule_state.groups.get_mut(key.as_str()) {
-                    Some(group) => {
-                        let previous = group.touched;
-                        group.touched = previous.max(time);
-                        Some(previous)
-                    }
-                    None => {
-                        touch(rule_state, &key, time, || GroupKind::Seen);
-                        None
-                    }
-                };
-                let is_new = previous.is_none_or(|last| last < time - history);
-                if is_new && time >= first_seen + learn {
-                    let mut fields = serde_json::Map::new();
-                    fields.insert("new_term".to_owned(), serde_json::Value::from(key.clone()));
-                    fire = Some((Vec::new(), fields));
-                }
-            }
+            ) => self.new_term(&mut call, fields, *history, *learn, first_seen),
             (Aggregate::Sequence { by, steps, within }, Hit::Match(_)) => {
-                group_key_into(&mut key, by, ctx);
-                if !key_is_empty(&key) && !steps.is_empty() {
-                    let group = touch(rule_state, &key, time, || GroupKind::Sequence {
-                        started: time,
-                        next: 0,
-                        events: Vec::new(),
-                        sources: 0,
-                    });
-                    // A new first step restarts the sequence for this key.
-                    group.kind = GroupKind::Sequence {
-                        started: time,
-                        next: 0,
-                        events: vec![event.event_id.clone()],
-                        sources: source_bit(event.source),
-                    };
-                    check_at = Some(time.saturating_add(*within).saturating_add(1));
-                }
+                self.sequence_start(&mut call, by, steps, *within);
+                None
             }
             (Aggregate::Sequence { within, steps, .. }, Hit::Step(_, step)) => {
-                group_key_into(&mut key, &steps[step].by, ctx);
-                if let Some(group) = rule_state.groups.get_mut(key.as_str())
-                    && let GroupKind::Sequence {
-                        started,
-                        next,
-                        events,
-                        sources,
-                    } = &mut group.kind
-                    && *next == step
-                    && time <= *started + within
-                {
-                    events.push(event.event_id.clone());
-                    *sources |= source_bit(event.source);
-                    *next += 1;
-                    group.touched = time;
-                    if *next == steps.len() {
-                        let ids = std::mem::take(events);
-                        correlated = *sources == 3;
-                        rule_state.groups.remove(key.as_str());
-                        let mut fields = serde_json::Map::new();
-                        fields.insert("steps".to_owned(), serde_json::Value::from(ids.len()));
-                        fire = Some((ids, fields));
-                    }
-                }
+                self.sequence_step(&mut call, steps, step, *within)
             }
             (Aggregate::Absence { within, by, .. }, Hit::Match(_)) => {
-                group_key_into(&mut key, by, ctx);
-                let deadline = time + within;
-                let RuleState {
-                    groups,
-                    spare,
-                    unsettled,
-                    ..
-                } = rule_state;
-                // The record points into the batch; `settle` copies it once the batch ends,
-                // so a trigger on every event costs no copy and no allocation.
-                let mut record = || match spare.take() {
-                    Some((_, event)) => event,
-                    None => Box::new(copied_for_alert(event, 0)),
-                };
-                if let Some(group) = groups.get_mut(key.as_str()) {
-                    let pending = matches!(group.kind, GroupKind::Pending { .. });
-                    group.touched = if trigger.replaces && pending {
-                        time
-                    } else {
-                        group.touched.max(time)
-                    };
-                    match &mut group.kind {
-                        GroupKind::Pending {
-                            deadline: due,
-                            in_batch,
-                            ..
-                        } => {
-                            *due = deadline;
-                            *in_batch = Some(trigger.position);
-                        }
-                        other => {
-                            *other = GroupKind::Pending {
-                                deadline,
-                                event: record(),
-                                in_batch: Some(trigger.position),
-                            };
-                        }
-                    }
-                } else {
-                    let (group_key, event) = match spare.take() {
-                        Some((mut group_key, event)) => {
-                            group_key.clear();
-                            group_key.push_str(&key);
-                            (group_key, event)
-                        }
-                        None => (key.clone(), Box::new(copied_for_alert(event, 0))),
-                    };
-                    let group = Group {
-                        touched: time,
-                        kind: GroupKind::Pending {
-                            deadline,
-                            event,
-                            in_batch: Some(trigger.position),
-                        },
-                    };
-                    groups.insert(group_key, group);
-                }
-                if !*unsettled {
-                    *unsettled = true;
-                    self.scratch.unsettled.push(index);
-                }
-                check_at = Some(deadline);
+                self.absence_trigger(&mut call, by, *within);
+                None
             }
             (Aggregate::Absence { by, .. }, Hit::Expect(_)) => {
-                group_key_into(&mut key, by, ctx);
-                let pending = rule_state
-                    .groups
-                    .get(key.as_str())
-                    .is_some_and(|group| matches!(group.kind, GroupKind::Pending { .. }));
-                if pending
-                    && let Some((removed_key, group)) = rule_state.groups.remove_entry(key.as_str())
-                    && let GroupKind::Pending { event, .. } = group.kind
-                {
-                    rule_state.spare = Some((removed_key, event));
+                self.absence_expected(&mut call, by);
+                None
+            }
+            _ => None,
+        };
+        self.state.stats.evicted += evict(
+            &mut self.state.rules[index as usize],
+            self.limits.max_keys_per_rule,
+        );
+        self.scratch.key = call.key;
+        if let Some(fired) = fired {
+            self.fire(engine.rule(index), index, ctx, fired, alerts);
+        }
+    }
+
+    /// `threshold`: `count` matching events of a group within `within` raise an alert, and
+    /// the group's window starts again.
+    fn threshold(
+        &mut self,
+        call: &mut Call<'_, '_>,
+        by: &[Field],
+        count: u32,
+        within: i64,
+    ) -> Option<Fired> {
+        let (event, time) = (call.ctx.event, call.ctx.event.time);
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let group = call.touch(rule_state, by, || GroupKind::Window(VecDeque::new()));
+        let GroupKind::Window(window) = &mut group.kind else {
+            return None;
+        };
+        window.push_back((time, event.event_id.clone()));
+        while window.front().is_some_and(|(at, _)| *at <= time - within) {
+            window.pop_front();
+        }
+        if window.len() < count as usize {
+            return None;
+        }
+        let ids = window.drain(..).map(|(_, id)| id).collect::<Vec<_>>();
+        let count = ids.len();
+        Some(
+            Fired::new(ids)
+                .with("count", count)
+                .with("window_seconds", within / 1_000_000),
+        )
+    }
+
+    /// `distinct`: `count` distinct values of `field` in a group within `within` raise an
+    /// alert, and the group's values start again.
+    fn distinct(
+        &mut self,
+        call: &mut Call<'_, '_>,
+        by: &[Field],
+        field: &Field,
+        count: u32,
+        within: i64,
+    ) -> Option<Fired> {
+        let (event, time) = (call.ctx.event, call.ctx.event.time);
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let group = call.touch(rule_state, by, || GroupKind::Distinct(BTreeMap::new()));
+        let GroupKind::Distinct(seen) = &mut group.kind else {
+            return None;
+        };
+        seen.retain(|_, (at, _)| *at > time - within);
+        for_each_text(
+            field,
+            call.ctx,
+            &mut self.scratch.text,
+            &mut |value| match seen.get_mut(value) {
+                Some((at, id)) => {
+                    *at = time;
+                    id.clone_from(&event.event_id);
+                }
+                None => {
+                    seen.insert(value.to_owned(), (time, event.event_id.clone()));
+                }
+            },
+        );
+        if seen.len() < count as usize {
+            return None;
+        }
+        let mut entries: Vec<(String, (i64, String))> = std::mem::take(seen).into_iter().collect();
+        entries.sort_by_key(|(_, (at, _))| *at);
+        let mut ids: Vec<String> = Vec::new();
+        for (_, (_, id)) in &entries {
+            if !ids.contains(id) {
+                ids.push(id.clone());
+            }
+        }
+        let values = entries
+            .iter()
+            .take(MAX_ALERT_EVENTS)
+            .map(|(value, _)| value.clone())
+            .collect::<Vec<_>>();
+        Some(
+            Fired::new(ids)
+                .with("distinct_count", entries.len())
+                .with("distinct_values", values)
+                .with("window_seconds", within / 1_000_000),
+        )
+    }
+
+    /// `new_term`: a group key not seen for `history` raises an alert, once the rule has
+    /// learnt for `learn` since its first match (`first_seen`).
+    fn new_term(
+        &mut self,
+        call: &mut Call<'_, '_>,
+        fields: &[Field],
+        history: i64,
+        learn: i64,
+        first_seen: i64,
+    ) -> Option<Fired> {
+        call.group_key(fields);
+        let time = call.ctx.event.time;
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let previous = match rule_state.groups.get_mut(call.key.as_str()) {
+            Some(group) => {
+                let previous = group.touched;
+                group.touched = previous.max(time);
+                Some(previous)
+            }
+            None => {
+                touch(rule_state, &call.key, time, || GroupKind::Seen);
+                None
+            }
+        };
+        let is_new = previous.is_none_or(|last| last < time - history);
+        (is_new && time >= first_seen + learn)
+            .then(|| Fired::new(Vec::new()).with("new_term", call.key.clone()))
+    }
+
+    /// `sequence`, first step: starts (or restarts) the group's sequence.
+    fn sequence_start(
+        &mut self,
+        call: &mut Call<'_, '_>,
+        by: &[Field],
+        steps: &[Step],
+        within: i64,
+    ) {
+        call.group_key(by);
+        if key_is_empty(&call.key) || steps.is_empty() {
+            return;
+        }
+        let (event, time) = (call.ctx.event, call.ctx.event.time);
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let group = touch(rule_state, &call.key, time, || GroupKind::Sequence {
+            started: time,
+            next: 0,
+            events: Vec::new(),
+            sources: 0,
+        });
+        // A new first step restarts the sequence for this key.
+        group.kind = GroupKind::Sequence {
+            started: time,
+            next: 0,
+            events: vec![event.event_id.clone()],
+            sources: source_bit(event.source),
+        };
+        self.check_by(call.index, time.saturating_add(within).saturating_add(1));
+    }
+
+    /// `sequence`, later step `step`: advances the group's sequence when it is the next step
+    /// and in time; the last step raises an alert.
+    fn sequence_step(
+        &mut self,
+        call: &mut Call<'_, '_>,
+        steps: &[Step],
+        step: usize,
+        within: i64,
+    ) -> Option<Fired> {
+        call.group_key(&steps[step].by);
+        let (event, time) = (call.ctx.event, call.ctx.event.time);
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let group = rule_state.groups.get_mut(call.key.as_str())?;
+        let GroupKind::Sequence {
+            started,
+            next,
+            events,
+            sources,
+        } = &mut group.kind
+        else {
+            return None;
+        };
+        if *next != step || time > *started + within {
+            return None;
+        }
+        events.push(event.event_id.clone());
+        *sources |= source_bit(event.source);
+        *next += 1;
+        group.touched = time;
+        if *next != steps.len() {
+            return None;
+        }
+        let ids = std::mem::take(events);
+        let correlated = *sources == 3;
+        rule_state.groups.remove(call.key.as_str());
+        let count = ids.len();
+        Some(Fired {
+            correlated,
+            ..Fired::new(ids).with("steps", count)
+        })
+    }
+
+    /// `absence`, trigger: the group now waits for the expected event until `within` from
+    /// now; the record points into the batch until `settle`.
+    fn absence_trigger(&mut self, call: &mut Call<'_, '_>, by: &[Field], within: i64) {
+        call.group_key(by);
+        let (event, time) = (call.ctx.event, call.ctx.event.time);
+        let (key, trigger) = (&call.key, call.trigger);
+        let deadline = time + within;
+        let RuleState {
+            groups,
+            spare,
+            unsettled,
+            ..
+        } = &mut self.state.rules[call.index as usize];
+        // The record points into the batch; `settle` copies it once the batch ends,
+        // so a trigger on every event costs no copy and no allocation.
+        let mut record = || match spare.take() {
+            Some((_, event)) => event,
+            None => Box::new(copied_for_alert(event, 0)),
+        };
+        if let Some(group) = groups.get_mut(key.as_str()) {
+            let pending = matches!(group.kind, GroupKind::Pending { .. });
+            group.touched = if trigger.replaces && pending {
+                time
+            } else {
+                group.touched.max(time)
+            };
+            match &mut group.kind {
+                GroupKind::Pending {
+                    deadline: due,
+                    in_batch,
+                    ..
+                } => {
+                    *due = deadline;
+                    *in_batch = Some(trigger.position);
+                }
+                other => {
+                    *other = GroupKind::Pending {
+                        deadline,
+                        event: record(),
+                        in_batch: Some(trigger.position),
+                    };
                 }
             }
-            _ => {}
+        } else {
+            let (group_key, event) = match spare.take() {
+                Some((mut group_key, event)) => {
+                    group_key.clear();
+                    group_key.push_str(key);
+                    (group_key, event)
+                }
+                None => (key.clone(), Box::new(copied_for_alert(event, 0))),
+            };
+            let group = Group {
+                touched: time,
+                kind: GroupKind::Pending {
+                    deadline,
+                    event,
+                    in_batch: Some(trigger.position),
+                },
+            };
+            groups.insert(group_key, group);
         }
-        let evicted = evict(rule_state, limits.max_keys_per_rule);
-        self.state.stats.evicted += evicted;
-        self.scratch.key = key;
-        self.scratch.text = text;
-        if let Some(at) = check_at {
-            self.check_by(index, at);
+        if !*unsettled {
+            *unsettled = true;
+            self.scratch.unsettled.push(call.index);
         }
-        if let Some((mut ids, extra)) = fire {
-            if !ids.contains(&event.event_id) {
-                ids.push(event.event_id.clone());
-            }
-            if ids.len() > MAX_ALERT_EVENTS {
-                let cut = ids.len() - MAX_ALERT_EVENTS;
-                ids.drain(..cut);
-            }
-            let mut alert = build_alert(rule, ctx, &ids);
-            alert.fields.extend(extra);
-            if correlated {
-                alert.source = AlertSource::Correlation;
-            }
-            self.emit(index, rule, ctx, alert, alerts);
+        self.check_by(call.index, deadline);
+    }
+
+    /// `absence`, expected event: the group's pending record is dropped (its key and event
+    /// kept as the rule's spare).
+    fn absence_expected(&mut self, call: &mut Call<'_, '_>, by: &[Field]) {
+        call.group_key(by);
+        let key = call.key.as_str();
+        let rule_state = &mut self.state.rules[call.index as usize];
+        let pending = rule_state
+            .groups
+            .get(key)
+            .is_some_and(|group| matches!(group.kind, GroupKind::Pending { .. }));
+        if pending
+            && let Some((removed_key, group)) = rule_state.groups.remove_entry(key)
+            && let GroupKind::Pending { event, .. } = group.kind
+        {
+            rule_state.spare = Some((removed_key, event));
         }
+    }
+
+    /// Raises the alert a stateful operator decided on, for the event of `ctx`.
+    fn fire(
+        &mut self,
+        rule: &CompiledRule,
+        index: u32,
+        ctx: &EvalContext<'_>,
+        fired: Fired,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let Fired {
+            mut ids,
+            fields,
+            correlated,
+        } = fired;
+        let event = ctx.event;
+        if !ids.contains(&event.event_id) {
+            ids.push(event.event_id.clone());
+        }
+        if ids.len() > MAX_ALERT_EVENTS {
+            let cut = ids.len() - MAX_ALERT_EVENTS;
+            ids.drain(..cut);
+        }
+        let mut alert = build_alert(rule, ctx, &ids);
+        alert.fields.extend(fields);
+        if correlated {
+            alert.source = AlertSource::Correlation;
+        }
+        self.emit(index, rule, ctx, alert, alerts);
     }
 
     /// Remembers who opened an interactive session into a pod (allowed exec/attach).
@@ -974,6 +1063,57 @@ fn key_is_empty(key: &str) -> bool {
 struct Trigger {
     position: usize,
     replaces: bool,
+}
+
+/// What every stateful operator works on: one hit of one event on rule `index`, and the
+/// group-key buffer (the detector's, lent for the call).
+struct Call<'c, 'e> {
+    index: u32,
+    ctx: &'c EvalContext<'e>,
+    trigger: Trigger,
+    key: String,
+}
+
+impl Call<'_, '_> {
+    /// Writes the event's group key for `by` into `key`.
+    fn group_key(&mut self, by: &[Field]) {
+        group_key_into(&mut self.key, by, self.ctx);
+    }
+
+    /// The group of the event's key for `by` (`touch`).
+    fn touch<'s>(
+        &mut self,
+        rule_state: &'s mut RuleState,
+        by: &[Field],
+        new: impl FnOnce() -> GroupKind,
+    ) -> &'s mut Group {
+        self.group_key(by);
+        touch(rule_state, &self.key, self.ctx.event.time, new)
+    }
+}
+
+/// An alert a stateful operator decided to raise: the events that led to it (`fire` adds
+/// the triggering one), the operator's own alert fields, and whether the events came from
+/// both audit and Falco.
+struct Fired {
+    ids: Vec<String>,
+    fields: serde_json::Map<String, serde_json::Value>,
+    correlated: bool,
+}
+
+impl Fired {
+    fn new(ids: Vec<String>) -> Fired {
+        Fired {
+            ids,
+            fields: serde_json::Map::new(),
+            correlated: false,
+        }
+    }
+
+    fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Fired {
+        self.fields.insert(name.to_owned(), value.into());
+        self
+    }
 }
 
 /// Separates the values of a group key.
