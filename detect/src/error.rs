@@ -32,4 +32,7 @@ pub enum DetectError {
     /// A rules file or directory could not be read.
     #[error("failed to read rules from {}: {message}", path.display())]
     ReadRules { path: PathBuf, message: String },
+    /// A detection state snapshot does not have the snapshot shape.
+    #[error("detection state snapshot is unreadable: {message}")]
+    RestoreState { message: String },
 }

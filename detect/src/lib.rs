@@ -20,7 +20,7 @@ pub use engine::Engine;
 pub use error::DetectError;
 pub use lint::{LintFinding, LintSeverity, lint};
 pub use rule_tests::{TestOutcome, run_tests};
-pub use state::{Detector, StateLimits, StateStats};
+pub use state::{Detector, Snapshot, StateLimits, StateStats};
 
 use compile::{CompiledRule, Document, compile_documents, definitions_of, parse_document};
 

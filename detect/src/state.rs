@@ -9,10 +9,10 @@ use std::sync::Arc;
 use event::{Alert, AlertSource, Event};
 use serde::{Deserialize, Serialize};
 
-use crate::Engine;
 use crate::compile::{Aggregate, CompiledRule, Step};
 use crate::engine::{Hit, build_alert, for_each_text, group_key_into};
 use crate::field::{EvalContext, Field, copied_for_alert, copy_for_alert};
+use crate::{DetectError, Engine};
 
 /// Most event ids one stateful alert lists.
 const MAX_ALERT_EVENTS: usize = 50;
@@ -106,6 +106,33 @@ impl State {
     }
 }
 
+/// The detection state as JSON (`Detector::snapshot`), to be stored with the checkpoint it
+/// belongs to and given back to `Detector::restore`. Opaque and cheap to keep: the JSON text,
+/// serialised as the JSON object it holds, so a snapshot stored by an earlier version (a plain
+/// JSON value) deserialises into one and restores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Snapshot(Box<serde_json::value::RawValue>);
+
+impl Snapshot {
+    /// The snapshot's JSON text.
+    pub fn as_json(&self) -> &str {
+        self.0.get()
+    }
+
+    fn value(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.as_json()).ok()
+    }
+}
+
+impl PartialEq for Snapshot {
+    /// Snapshots are equal when they hold the same JSON value: the order of object keys
+    /// (groups are kept in hash maps) does not count.
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.as_json() == other.as_json() || self.value() == other.value()
+    }
+}
+
 /// The snapshot form of `State`: rule states by rule id.
 #[derive(Serialize)]
 struct SnapshotRef<'a> {
@@ -116,8 +143,9 @@ struct SnapshotRef<'a> {
     stats: StateStats,
 }
 
+/// A snapshot read back (`SnapshotRef`).
 #[derive(Deserialize)]
-struct Snapshot {
+struct SnapshotData {
     watermark: i64,
     rules: BTreeMap<String, RuleState>,
     #[serde(default)]
@@ -290,7 +318,14 @@ impl Detector {
     }
 
     /// The state as JSON, to be stored with the checkpoint it belongs to.
-    pub fn snapshot(&self) -> serde_json::Value {
+    pub fn snapshot(&self) -> Snapshot {
+        let json = serde_json::value::to_raw_value(&self.snapshot_ref())
+            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
+        Snapshot(json)
+    }
+
+    /// What `snapshot` serialises: the state with rule states by rule id (unused ones left out).
+    fn snapshot_ref(&self) -> SnapshotRef<'_> {
         let rules = self
             .state
             .rules
@@ -302,26 +337,28 @@ impl Detector {
                 (self.engine.rule(index).info.id.as_str(), rule_state)
             })
             .collect();
-        let snapshot = SnapshotRef {
+        SnapshotRef {
             watermark: self.state.watermark,
             rules,
             exec_sessions: &self.state.exec_sessions,
             objects: &self.state.objects,
             stats: self.state.stats,
-        };
-        serde_json::to_value(&snapshot).unwrap_or(serde_json::Value::Null)
+        }
     }
 
     /// Restores a snapshot taken by `snapshot`; state of rules no longer loaded is dropped.
-    pub fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), String> {
-        let Snapshot {
+    pub fn restore(&mut self, snapshot: &Snapshot) -> Result<(), DetectError> {
+        let SnapshotData {
             watermark,
             mut rules,
             exec_sessions,
             objects,
             stats,
-        } = Snapshot::deserialize(snapshot)
-            .map_err(|error| format!("detection state snapshot is unreadable: {error}"))?;
+        } = serde_json::from_str(snapshot.as_json()).map_err(|error| {
+            DetectError::RestoreState {
+                message: error.to_string(),
+            }
+        })?;
         self.state = State {
             watermark,
             rules: self.rules_by_index(|id| rules.remove(id)),
@@ -1163,4 +1200,53 @@ fn evict(rule_state: &mut RuleState, max: usize) -> u64 {
         }
     });
     (before - rule_state.groups.len()) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleSet;
+
+    /// A detector that has seen a burst of denials and a few reads: windows, new terms and a
+    /// pending absence in its state.
+    fn busy_detector() -> Detector {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test_data/stateful.yaml");
+        let mut rules = RuleSet::load(&path).expect("the fixture compiles");
+        rules.extend(RuleSet::builtin().unwrap()).unwrap();
+        let mut detector = Detector::new(Arc::new(Engine::new(rules)), StateLimits::default());
+        let events: Vec<Event> = (0..6)
+            .map(|i| Event {
+                event_id: format!("e{i}"),
+                time: 1_767_225_600_000_000 + i * 1_000_000,
+                cluster: "c".to_owned(),
+                stage: Some("ResponseComplete".to_owned()),
+                verb: Some(if i < 3 { "list" } else { "get" }.to_owned()),
+                user: Some(format!("user-{}", i % 2)),
+                resource: Some(if i < 3 { "pods" } else { "configmaps" }.to_owned()),
+                response_code: Some(if i < 3 { 403 } else { 200 }),
+                decision: Some(if i < 3 {
+                    event::Decision::Forbid
+                } else {
+                    event::Decision::Allow
+                }),
+                raw: "{}".to_owned(),
+                ..Event::default()
+            })
+            .collect();
+        detector.process_batch(&events, &mut Vec::new());
+        detector
+    }
+
+    #[test]
+    fn a_snapshot_is_the_json_the_state_value_was() {
+        let detector = busy_detector();
+        let snapshot = detector.snapshot();
+        // What `snapshot` returned before it was a `Snapshot`.
+        let value = serde_json::to_value(detector.snapshot_ref()).unwrap();
+        assert!(value["rules"].as_object().unwrap().len() >= 3, "{value}");
+        let parsed: serde_json::Value = serde_json::from_str(snapshot.as_json()).unwrap();
+        assert_eq!(parsed, value);
+        assert_eq!(serde_json::to_value(&snapshot).unwrap(), value);
+        assert_eq!(serde_json::from_value::<Snapshot>(value).unwrap(), snapshot);
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use detect::{Detector, Engine, RuleSet, StateLimits, run_tests};
+use detect::{DetectError, Detector, Engine, RuleSet, Snapshot, StateLimits, run_tests};
 
 fn fixture() -> RuleSet {
     RuleSet::load(
@@ -108,6 +108,53 @@ fn a_restored_snapshot_neither_forgets_a_window_nor_realerts() {
         let got: Vec<String> = alerts.into_iter().map(|alert| alert.alert_id).collect();
         assert_eq!(got, expected, "split at {split}");
     }
+}
+
+#[test]
+fn a_snapshot_stored_as_json_text_or_as_a_json_value_restores_the_same_state() {
+    let engine = Arc::new(Engine::new(fixture()));
+    let lines: Vec<String> = (0..6)
+        .map(|i| request(i, i as i64, "mallory", "list", "pods", "x", true))
+        .collect();
+    let events = decode(&lines);
+    let alert_ids = |alerts: &[event::Alert]| -> Vec<String> {
+        alerts.iter().map(|a| a.alert_id.clone()).collect()
+    };
+
+    let mut whole = Detector::new(Arc::clone(&engine), StateLimits::default());
+    let mut expected = Vec::new();
+    whole.process_batch(&events, &mut expected);
+
+    let mut first = Detector::new(Arc::clone(&engine), StateLimits::default());
+    let mut before = Vec::new();
+    first.process_batch(&events[..4], &mut before);
+    let snapshot = first.snapshot();
+    let text = serde_json::to_string(&snapshot).unwrap();
+    // This version stores the text; the previous one stored a `serde_json::Value`.
+    let from_text: Snapshot = serde_json::from_str(&text).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(value.is_object(), "{value}");
+    assert_eq!(serde_json::to_value(&snapshot).unwrap(), value);
+    let from_value: Snapshot = serde_json::from_value(value).unwrap();
+    assert_eq!(from_text, snapshot);
+    assert_eq!(from_value, snapshot);
+
+    for restored in [from_text, from_value] {
+        let mut second = Detector::new(Arc::clone(&engine), StateLimits::default());
+        second.restore(&restored).unwrap();
+        let mut alerts = before.clone();
+        second.process_batch(&events[4..], &mut alerts);
+        assert_eq!(alert_ids(&alerts), alert_ids(&expected));
+        assert_eq!(second.snapshot(), whole.snapshot());
+    }
+
+    let not_a_snapshot: Snapshot = serde_json::from_str("[1, 2]").unwrap();
+    let mut detector = Detector::new(engine, StateLimits::default());
+    let error = detector.restore(&not_a_snapshot).unwrap_err();
+    assert!(
+        matches!(error, DetectError::RestoreState { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
