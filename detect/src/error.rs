@@ -35,4 +35,10 @@ pub enum DetectError {
     /// A detection state snapshot does not have the snapshot shape.
     #[error("detection state snapshot is unreadable: {message}")]
     RestoreState { message: String },
+    /// The `[detect]` configuration holds a value that makes no sense.
+    #[error("invalid detect config: {reason}")]
+    InvalidConfig { reason: String },
+    /// A configured rules file or directory does not exist.
+    #[error("no such rules path: {}", path.display())]
+    NoSuchRulesPath { path: PathBuf },
 }

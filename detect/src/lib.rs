@@ -3,6 +3,7 @@
 
 mod compile;
 mod condition;
+mod config;
 mod coverage;
 mod engine;
 mod error;
@@ -15,6 +16,7 @@ mod state;
 use std::path::Path;
 
 pub use compile::RuleInfo;
+pub use config::Config;
 pub use coverage::{AuditLevel, Coverage, CoverageLine};
 pub use engine::Engine;
 pub use error::DetectError;
