@@ -1,11 +1,10 @@
 //! The redaction contract (design.md §3): secret values never reach any field of a decoded
 //! event, while keys and the rest of the event stay.
 
-mod common;
-
-use common::decode;
 use event::{Event, REDACTED, redact_credentials};
 use serde_json::Value;
+
+use crate::common::{self, decode};
 
 const CANARY: &str = "S3CR3T-CANARY-7d1f";
 /// `CANARY`, base64-encoded, as it appears in Secret `data`.

@@ -1,11 +1,10 @@
 //! The built-in rule pack: for every rule, events that must alert and near misses that must not.
 
-mod common;
-
-use common::{alerts_for, audit, check, falco, image, pod_spec};
 use detect::RuleSet;
 use event::{ActorKind, Severity};
 use serde_json::json;
+
+use crate::common::{alerts_for, audit, check, falco, image, pod_spec};
 
 const SA_APP: &str = "system:serviceaccount:team-a:app";
 const SA_KUBE_SYSTEM: &str = "system:serviceaccount:kube-system:coredns";

@@ -1,11 +1,10 @@
 //! Cloud envelopes: AKS diagnostic records, EKS CloudWatch Logs messages and GKE Cloud Audit
 //! Logs entries decode through the ordinary audit path, with the same redaction.
 
-mod common;
-
-use common::{check, decode, decode_with, fixture, options};
 use event::{DecodeError, DecodeOutcome, decode_line};
 use serde_json::{Value, json};
+
+use crate::common::{check, decode, decode_with, fixture, options};
 
 const CANARY: &str = "S3CR3T-CANARY-7d1f";
 

@@ -1,10 +1,9 @@
 //! Fixture-driven tests of `decode_line`: formats, normalised fields, pod specs, Falco.
 
-mod common;
-
-use common::{check, decode, decode_with, fixture, options};
 use event::{DecodeError, DecodeOptions, DecodeOutcome, decode_line, format_rfc3339_micros};
 use serde_json::json;
+
+use crate::common::{check, decode, decode_with, fixture, options};
 
 #[test]
 fn metadata_event_fields() {

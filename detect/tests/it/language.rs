@@ -1,12 +1,11 @@
 //! The rule language: operators, list semantics, macros and lists, and the errors and lint
 //! findings for broken rules.
 
-mod common;
-
-use common::{audit, falco, image, pod_spec};
 use detect::{DetectError, Engine, LintSeverity, RuleSet, lint};
 use event::{ActorKind, Event};
 use serde_json::json;
+
+use crate::common::{self, audit, falco, image, pod_spec};
 
 /// Wraps a condition (YAML, indented for `condition:`) in a one-rule document.
 fn rule_with(condition: &str) -> String {
@@ -541,7 +540,7 @@ fn load_reads_a_file_or_a_directory() {
 
 #[test]
 fn readme_rule_example_compiles_and_matches() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let start = readme
         .find("```yaml\nlists:")
         .expect("README has the example")

@@ -1,10 +1,9 @@
 //! Event identity (contract, design.md §3): golden values that must never change, and the
 //! dedupe property they exist for.
 
-mod common;
-
-use common::{decode, decode_with, options};
 use event::{DecodeOptions, alert_id, audit_event_id, falco_event_id};
+
+use crate::common::{self, decode, decode_with, options};
 
 #[test]
 fn golden_ids_never_change() {

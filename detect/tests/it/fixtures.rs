@@ -1,9 +1,9 @@
 //! Audit and Falco lines decoded by the event crate and run through the built-in rules: one
 //! `check_file(file, expected)` per fixture, expected rule ids listed per line.
 
-mod common;
-
 use event::{DecodeOptions, Event};
+
+use crate::common;
 
 fn decode_file(name: &str) -> Vec<Vec<Event>> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
