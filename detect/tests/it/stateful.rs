@@ -52,6 +52,25 @@ fn request(
     .to_string()
 }
 
+/// The alerts of `events` run through one detector up to `split`, then through a second one
+/// restored from the first one's snapshot, stored as JSON text.
+fn split_by_snapshot(
+    engine: &Arc<Engine>,
+    events: &[event::Event],
+    split: usize,
+) -> Vec<event::Alert> {
+    let mut first = Detector::new(Arc::clone(engine), StateLimits::default());
+    let mut alerts = Vec::new();
+    first.process_batch(&events[..split], &mut alerts);
+    let snapshot = serde_json::to_string(&first.snapshot()).unwrap();
+    let mut second = Detector::new(Arc::clone(engine), StateLimits::default());
+    second
+        .restore(&serde_json::from_str(&snapshot).unwrap())
+        .unwrap();
+    second.process_batch(&events[split..], &mut alerts);
+    alerts
+}
+
 #[test]
 fn every_inline_test_of_the_fixture_passes() {
     let outcomes = run_tests(&fixture());
@@ -96,15 +115,7 @@ fn a_restored_snapshot_neither_forgets_a_window_nor_realerts() {
 
     // Split at every point, through a JSON snapshot.
     for split in 0..=events.len() {
-        let mut first = Detector::new(Arc::clone(&engine), StateLimits::default());
-        let mut alerts = Vec::new();
-        first.process_batch(&events[..split], &mut alerts);
-        let snapshot = serde_json::to_string(&first.snapshot()).unwrap();
-        let mut second = Detector::new(Arc::clone(&engine), StateLimits::default());
-        second
-            .restore(&serde_json::from_str(&snapshot).unwrap())
-            .unwrap();
-        second.process_batch(&events[split..], &mut alerts);
+        let alerts = split_by_snapshot(&engine, &events, split);
         let got: Vec<String> = alerts.into_iter().map(|alert| alert.alert_id).collect();
         assert_eq!(got, expected, "split at {split}");
     }
@@ -327,15 +338,7 @@ fn absence_alerts_do_not_depend_on_batching_or_snapshots() {
 
     // Split at every point, through a JSON snapshot.
     for split in 0..=events.len() {
-        let mut first = Detector::new(Arc::clone(&engine), StateLimits::default());
-        let mut alerts = Vec::new();
-        first.process_batch(&events[..split], &mut alerts);
-        let snapshot = serde_json::to_string(&first.snapshot()).unwrap();
-        let mut second = Detector::new(Arc::clone(&engine), StateLimits::default());
-        second
-            .restore(&serde_json::from_str(&snapshot).unwrap())
-            .unwrap();
-        second.process_batch(&events[split..], &mut alerts);
+        let alerts = split_by_snapshot(&engine, &events, split);
         assert_eq!(as_json(&alerts), expected, "split at {split}");
     }
 
