@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use event::{DeadLetter, DecodeOptions};
 
 use crate::lines::LineItem;
-use crate::position::{Batch, BatchStats, Checkpoint};
+use crate::position::{Batch, BatchStats, Checkpoint, Origin};
 
 /// Accumulates the events, dead letters and counters of the next batch.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ impl BatchBuilder {
         Batch {
             events: std::mem::take(&mut self.events),
             dead_letters: std::mem::take(&mut self.dead_letters),
-            checkpoint,
+            origin: Origin::Files(checkpoint),
             stats: std::mem::take(&mut self.stats),
         }
     }

@@ -33,6 +33,8 @@ pub enum IngestError {
     StartWatcher { source: notify::Error },
     #[error("the file tailer thread failed: {reason}")]
     TailerThread { reason: String },
+    #[error("the pipeline is not accepting pushed events (shutting down)")]
+    PushClosed,
     #[error("the batch consumer failed: {source}")]
     Consumer {
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Where one source stands. File offsets now; Kafka offsets and webhook WAL segments later.
+/// Where one source stands. File offsets now; Kafka offsets next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourcePosition {
@@ -34,13 +34,28 @@ pub struct FilePosition {
 /// A complete snapshot of source positions, keyed by source identity (the fingerprint for
 /// files). All positions are valid once the batch carrying it and every earlier batch are
 /// durable.
+///
+/// Serialised as the map itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Checkpoint {
-    #[serde(default)]
     pub positions: BTreeMap<String, SourcePosition>,
 }
 
 impl Checkpoint {
+    /// Takes the file positions of `files` (a complete file checkpoint, as the file sources
+    /// send it) in place of the ones held, keeping positions of other kinds.
+    pub fn replace_files(&mut self, files: &Checkpoint) {
+        self.positions
+            .retain(|_, position| !matches!(position, SourcePosition::File(_)));
+        self.positions.extend(
+            files
+                .positions
+                .iter()
+                .map(|(key, position)| (key.clone(), position.clone())),
+        );
+    }
+
     /// The file positions, skipping positions of other source kinds.
     pub fn file_positions(&self) -> impl Iterator<Item = &FilePosition> {
         self.positions.values().map(|position| match position {
@@ -74,11 +89,57 @@ impl BatchStats {
     }
 }
 
-/// Events and rejects read together, with the checkpoint that is valid once they are durable.
-#[derive(Debug, Clone, Default)]
+/// Where a batch came from, and what its being durable means to the source.
+#[derive(Debug)]
+pub enum Origin {
+    /// Read from files: the checkpoint of every file position, valid once this batch and
+    /// every earlier one are durable.
+    Files(Checkpoint),
+    /// Pushed through the ingest API: moves no position; the receipt is answered once the
+    /// batch is durable (the HTTP caller waits for it).
+    Pushed(PushReceipt),
+}
+
+impl Origin {
+    /// The file checkpoint carried by a batch read from files.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        match self {
+            Origin::Files(checkpoint) => Some(checkpoint),
+            Origin::Pushed(_) => None,
+        }
+    }
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin::Files(Checkpoint::default())
+    }
+}
+
+/// Answers the sender of a pushed batch once the batch is durable. Dropped unanswered (the
+/// pipeline stopped first), it tells the sender to retry.
+#[derive(Debug)]
+pub struct PushReceipt(pub(crate) tokio::sync::oneshot::Sender<()>);
+
+impl PushReceipt {
+    /// The batch is durable.
+    pub fn durable(self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Events and rejects read together, with where they came from.
+#[derive(Debug, Default)]
 pub struct Batch {
     pub events: Vec<event::Event>,
     pub dead_letters: Vec<event::DeadLetter>,
-    pub checkpoint: Checkpoint,
+    pub origin: Origin,
     pub stats: BatchStats,
+}
+
+impl Batch {
+    /// The file checkpoint of a batch read from files (`None` for pushed batches).
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.origin.checkpoint()
+    }
 }

@@ -60,6 +60,22 @@ impl Default for IndexOptions {
 }
 
 impl IndexOptions {
+    /// The options of a bulk import with `threads` indexing threads (default: one per CPU, at
+    /// most 4): the default memory per thread, so segments are as large as with one.
+    pub fn for_import(threads: Option<usize>) -> IndexOptions {
+        let threads = threads
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(4))
+            })
+            .max(1);
+        let defaults = IndexOptions::default();
+        IndexOptions {
+            indexing_threads: threads,
+            memory_budget_bytes: defaults.memory_budget_bytes * threads,
+            ..defaults
+        }
+    }
+
     /// Memory per indexing thread of one writer.
     fn thread_budget(&self) -> usize {
         let per_writer = self.memory_budget_bytes / self.max_open_writers.max(1);

@@ -1,7 +1,8 @@
 //! Alert delivery for kubetrail: sinks (stdout, file, generic webhook, Slack, Alertmanager)
-//! behind a durable outbox.
+//! behind a durable outbox, and [`AlertOutputs`], everything the `[alerts]` table names
+//! (standard output and a local file written in line, the outbox for `[[alerts.sinks]]`).
 //!
-//! The binary opens an [`Outbox`] on a directory with the configured sinks
+//! The pipeline opens an [`Outbox`] on a directory with the configured sinks
 //! ([`SinkConfig`], deserialised from `[[alerts.sinks]]` and checked by [`validate_sinks`]),
 //! and calls [`Outbox::enqueue`] with each batch of alerts. `enqueue` returns once the
 //! alerts are fsynced to the outbox; from then on a task per sink delivers them.
@@ -50,6 +51,7 @@ mod deliver;
 mod error;
 mod log;
 mod outbox;
+mod outputs;
 mod payload;
 
 pub use config::{
@@ -59,4 +61,7 @@ pub use config::{
     StdoutSinkConfig, validate_sinks,
 };
 pub use error::SinkError;
-pub use outbox::{DEFAULT_SEGMENT_MAX_BYTES, Outbox, OutboxOptions, SinkMetrics};
+pub use outbox::{
+    DEFAULT_SEGMENT_MAX_BYTES, Outbox, OutboxOptions, SinkMetrics, SinkMetricsHandle,
+};
+pub use outputs::{AlertCallback, AlertOutputs, AlertsConfig, write_json_lines};

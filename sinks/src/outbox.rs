@@ -95,6 +95,38 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
+/// The sinks' delivery metrics, readable while the outbox runs (see [`Outbox::metrics_handle`]).
+#[derive(Clone)]
+pub struct SinkMetricsHandle {
+    log: Arc<Log>,
+    sinks: Arc<[Arc<SinkState>]>,
+}
+
+impl std::fmt::Debug for SinkMetricsHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SinkMetricsHandle").finish_non_exhaustive()
+    }
+}
+
+impl SinkMetricsHandle {
+    /// A snapshot of every sink's metrics, in configuration order.
+    pub fn snapshot(&self) -> Vec<(String, SinkMetrics)> {
+        let committed = *self.log.committed().borrow();
+        self.sinks
+            .iter()
+            .map(|state| {
+                let mut metrics = state
+                    .metrics
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                metrics.pending = committed.saturating_sub(*state.delivered_to.borrow());
+                (state.name.clone(), metrics)
+            })
+            .collect()
+    }
+}
+
 /// What the outbox and a sink's task share.
 #[derive(Debug)]
 struct SinkState {
@@ -235,19 +267,15 @@ impl Outbox {
 
     /// A snapshot of every sink's metrics, in configuration order.
     pub fn metrics(&self) -> Vec<(String, SinkMetrics)> {
-        let committed = *self.log.committed().borrow();
-        self.sinks
-            .iter()
-            .map(|state| {
-                let mut metrics = state
-                    .metrics
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                metrics.pending = committed.saturating_sub(*state.delivered_to.borrow());
-                (state.name.clone(), metrics)
-            })
-            .collect()
+        self.metrics_handle().snapshot()
+    }
+
+    /// Reads the sinks' metrics without holding the outbox (for a metrics exporter).
+    pub fn metrics_handle(&self) -> SinkMetricsHandle {
+        SinkMetricsHandle {
+            log: Arc::clone(&self.log),
+            sinks: Arc::clone(&self.sinks),
+        }
     }
 
     /// Waits until every sink has delivered every alert enqueued before the call, or

@@ -1,5 +1,5 @@
 //! The columnar store's writer: atomic, crash-safe commits of events, alerts and dead letters
-//! together with the caller's source checkpoint.
+//! together with the caller's resume state (where its sources stood, its detection state).
 //!
 //! # Commit protocol
 //!
@@ -11,7 +11,7 @@
 //!    directory. Readers ignore these names: tables list only `*.parquet`, and Spark/DuckDB/Trino
 //!    skip dot-files too.
 //! 2. **publish** — the commit record `_commits/<seq:020>.json`, naming every file and holding
-//!    the checkpoint and cumulative totals, is written to a temporary name, fsynced, renamed into
+//!    the resume state and cumulative totals, is written to a temporary name, fsynced, renamed into
 //!    place and the `_commits` directory fsynced. This rename is the commit point.
 //! 3. **finish** — each temporary file is renamed to its final name `part-<seq:020>-<n:04>.<ext>`
 //!    and the directories fsynced; commit records older than the last [`KEPT_COMMITS`] are
@@ -20,7 +20,7 @@
 //! Recovery on open: every retained commit record is rolled forward (pending renames done, so a
 //! crash after publish loses nothing); then every temporary file left in the tables is deleted
 //! (a crash before publish leaves nothing behind, and the source replays from the previous
-//! checkpoint, so nothing is duplicated). The newest record's checkpoint is returned.
+//! state, so nothing is duplicated). The newest record's state is [`ColumnarStore::state`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File, TryLockError};
@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use event::{Alert, DeadLetter, Event};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tracing::{debug, info, warn};
 
 use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
@@ -47,7 +48,9 @@ pub const COMMITS_DIR: &str = "_commits";
 pub const KEPT_COMMITS: usize = 8;
 
 const LOCK_FILE: &str = ".kubetrail.lock";
-const RECORD_FORMAT: u32 = 1;
+/// Format of new commit records. Format 1 named the state `checkpoint`; it is read as is.
+const RECORD_FORMAT: u32 = 2;
+const READABLE_FORMATS: [u32; 2] = [1, 2];
 
 /// Cumulative counters of everything committed to this data directory, persisted in each
 /// commit record so they survive restarts.
@@ -68,7 +71,7 @@ pub struct StoreStats {
 /// What one commit wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitInfo {
-    /// Sequence number of the commit; for a no-op commit (nothing to write, no checkpoint) the
+    /// Sequence number of the commit; for a no-op commit (nothing to write, no state) the
     /// sequence number of the previous commit.
     pub seq: u64,
     pub events: usize,
@@ -108,14 +111,15 @@ impl FileEntry {
 }
 
 /// The commit log entry `_commits/<seq:020>.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct CommitRecord {
     format: u32,
     seq: u64,
     committed_at: String,
-    /// The caller's source checkpoint; carried forward from the previous commit when a commit
-    /// gives none.
-    checkpoint: Option<serde_json::Value>,
+    /// The caller's resume state, opaque JSON the store never reads; carried forward from the
+    /// previous commit when a commit gives none. (`checkpoint` in records of format 1.)
+    #[serde(alias = "checkpoint")]
+    state: Option<Box<RawValue>>,
     files: Vec<FileEntry>,
     totals: StoreStats,
 }
@@ -158,9 +162,9 @@ pub struct ColumnarStore {
 
 impl ColumnarStore {
     /// Opens (creating) the data directory and recovers from any crash: completes a published
-    /// commit whose renames were interrupted, deletes files of unpublished ones. Returns the
-    /// checkpoint of the last commit, if any.
-    pub fn open(config: &Config) -> Result<(ColumnarStore, Option<serde_json::Value>), StoreError> {
+    /// commit whose renames were interrupted, deletes files of unpublished ones. The state of
+    /// the last commit is then [`state`](Self::state).
+    pub fn open(config: &Config) -> Result<ColumnarStore, StoreError> {
         config.validate()?;
         let data_dir = &config.data_dir;
         fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
@@ -192,12 +196,8 @@ impl ColumnarStore {
             needs_recovery: true,
         };
         store.recover()?;
-        let checkpoint = store
-            .last
-            .as_ref()
-            .and_then(|record| record.checkpoint.clone());
         info!(data_dir = %data_dir.display(), last_seq = store.stats().last_seq, "opened columnar store");
-        Ok((store, checkpoint))
+        Ok(store)
     }
 
     /// Root of the data directory.
@@ -246,18 +246,18 @@ impl ColumnarStore {
         Ok((partitions, bytes))
     }
 
-    /// The checkpoint of the last commit.
-    pub fn checkpoint(&self) -> Option<&serde_json::Value> {
+    /// The resume state of the last commit (as the caller serialised it).
+    pub fn state(&self) -> Option<&RawValue> {
         self.last
             .as_ref()
-            .and_then(|record| record.checkpoint.as_ref())
+            .and_then(|record| record.state.as_deref())
     }
 
-    /// Makes a batch durable atomically with the source checkpoint: after this returns, the rows
-    /// are visible to queries and `open` returns this checkpoint; if the process dies before,
-    /// neither is. Synchronous and CPU-heavy: async callers run it in `spawn_blocking`.
+    /// Makes a batch durable atomically with the caller's resume state: after this returns, the
+    /// rows are visible to queries and `state` is this state, also after a restart; if the
+    /// process dies before, neither is. Synchronous and CPU-heavy: async callers run it in `spawn_blocking`.
     ///
-    /// A batch with no rows but a checkpoint still commits (positions advance past filtered and
+    /// A batch with no rows but a state still commits (positions advance past filtered and
     /// dead lines); one with neither is a no-op. Repeated `event_id`s (and `alert_id`s) within
     /// the batch are stored once; across batches, deduplication is the pipeline's dedupe stage.
     pub fn commit(
@@ -265,16 +265,15 @@ impl ColumnarStore {
         events: &[Event],
         alerts: &[Alert],
         dead_letters: &[DeadLetter],
-        checkpoint: Option<&serde_json::Value>,
+        state: Option<&RawValue>,
     ) -> Result<CommitInfo, StoreError> {
-        if events.is_empty() && alerts.is_empty() && dead_letters.is_empty() && checkpoint.is_none()
-        {
+        if events.is_empty() && alerts.is_empty() && dead_letters.is_empty() && state.is_none() {
             return Ok(CommitInfo {
                 seq: self.stats().last_seq,
                 ..CommitInfo::default()
             });
         }
-        let plan = self.prepare(events, alerts, dead_letters, checkpoint)?;
+        let plan = self.prepare(events, alerts, dead_letters, state)?;
         self.publish(&plan)?;
         self.finish(plan)
     }
@@ -286,7 +285,7 @@ impl ColumnarStore {
         events: &[Event],
         alerts: &[Alert],
         dead_letters: &[DeadLetter],
-        checkpoint: Option<&serde_json::Value>,
+        state: Option<&RawValue>,
     ) -> Result<CommitPlan, StoreError> {
         if self.needs_recovery {
             self.recover()?;
@@ -326,12 +325,14 @@ impl ColumnarStore {
             files: previous.files + writer.files.len() as u64,
             bytes: previous.bytes + bytes,
         };
-        let checkpoint = checkpoint.cloned().or_else(|| self.checkpoint().cloned());
+        let state = state
+            .map(RawValue::to_owned)
+            .or_else(|| self.state().map(RawValue::to_owned));
         let record = CommitRecord {
             format: RECORD_FORMAT,
             seq,
             committed_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            checkpoint,
+            state,
             files: writer.files,
             totals,
         };
@@ -339,7 +340,7 @@ impl ColumnarStore {
     }
 
     /// Step 2 of [`commit`](Self::commit), the commit point: durably writes the commit record.
-    /// From here on the batch and its checkpoint survive any crash.
+    /// From here on the batch and its state survive any crash.
     pub fn publish(&mut self, plan: &CommitPlan) -> Result<(), StoreError> {
         let last = self.stats().last_seq;
         if plan.record.seq != last + 1 {
@@ -439,7 +440,7 @@ fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
             path: path.to_owned(),
             reason: error.to_string(),
         })?;
-    if record.format != RECORD_FORMAT {
+    if !READABLE_FORMATS.contains(&record.format) {
         return Err(StoreError::CorruptCommit {
             path: path.to_owned(),
             reason: format!("unknown record format {}", record.format),

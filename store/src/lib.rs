@@ -1,6 +1,6 @@
 //! kubetrail's columnar store: normalised events, alerts and dead letters as hive-partitioned
-//! Parquet (and JSON lines) under the data directory, committed atomically with the source
-//! checkpoint, and read back through DataFusion tables.
+//! Parquet (and JSON lines) under the data directory, committed atomically with the caller's
+//! resume state (opaque to the store), and read back through DataFusion tables.
 //!
 //! Layout of the data directory (design.md §4, a contract):
 //!
@@ -8,7 +8,7 @@
 //! events/date=YYYY-MM-DD/hour=HH/part-<seq:020>-<n:04>.parquet
 //! alerts/date=YYYY-MM-DD/part-<seq:020>-<n:04>.parquet
 //! dead_letters/date=YYYY-MM-DD/part-<seq:020>-<n:04>.jsonl
-//! _commits/<seq:020>.json          the commit log: files, checkpoint, cumulative totals
+//! _commits/<seq:020>.json          the commit log: files, resume state, cumulative totals
 //! ```
 //!
 //! See [`commit`] for the commit protocol and [`table`] for how `time` predicates prune

@@ -1,11 +1,9 @@
 //! Commits, crashes, reopening, readers in another "process", stable pages while data
 //! arrives, writer eviction and retention.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use event::Event;
 use search::{IndexOptions, NaiveDate, SearchError, SearchIndex, SearchRequest, Searcher};
 

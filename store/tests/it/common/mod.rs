@@ -291,3 +291,20 @@ pub fn dead_letter(time: &str, offset: u64) -> DeadLetter {
         excerpt: Some("not json at all".to_owned()),
     }
 }
+
+/// A resume state as the store takes it (opaque JSON).
+pub fn state(value: serde_json::Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(&value).expect("state serialises")
+}
+
+/// Opens the store and reads back its last committed state as JSON.
+pub fn open_store(
+    config: &store::Config,
+    what: &str,
+) -> (store::ColumnarStore, Option<serde_json::Value>) {
+    let store = store::ColumnarStore::open(config).expect(what);
+    let state = store
+        .state()
+        .map(|raw| serde_json::from_str(raw.get()).expect("state is JSON"));
+    (store, state)
+}

@@ -1,17 +1,15 @@
 //! Partition pruning: a `time` predicate must keep DataFusion away from partitions outside the
 //! range. Proven by planting an unreadable `.parquet` file in a partition that must be skipped.
 
-mod common;
-
 use std::fs;
 
-use common::{HOUR, JAN_1_2026, synthetic_events};
+use crate::common::{HOUR, JAN_1_2026, open_store, synthetic_events};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Expr, col, lit};
 use datafusion::prelude::SessionContext;
-use store::{ColumnarStore, Config, TimePartitionedTable, events_file_schema, session_context};
+use store::{Config, TimePartitionedTable, events_file_schema, session_context};
 
 async fn try_count(context: &SessionContext, sql: &str) -> Result<i64, String> {
     let frame = context.sql(sql).await.map_err(|error| error.to_string())?;
@@ -25,7 +23,7 @@ async fn time_filters_prune_partitions() {
     // Day 1 hours 00-02 and day 2 hours 00-02.
     let mut events = synthetic_events(600, 21, JAN_1_2026, 3 * HOUR);
     events.extend(synthetic_events(600, 22, JAN_1_2026 + 24 * HOUR, 3 * HOUR));
-    let (mut store, _) = ColumnarStore::open(&Config::with_data_dir(dir.path())).expect("open");
+    let (mut store, _) = open_store(&Config::with_data_dir(dir.path()), "open");
     store.commit(&events, &[], &[], None).expect("commit");
     // A corrupt file in 2026-01-01 hour 00: any query that lists it fails.
     fs::write(

@@ -1,12 +1,10 @@
 //! One-shot reading of files that are pretty-printed JSON rather than JSON lines: a
 //! falcosidekick payload, a JSON array of events, an AKS Event Hub body with a byte-order mark.
 
-mod common;
-
 use std::fs;
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use ingest::{Batch, ReadOptions, ReadSummary, read_files};
 use serde_json::{Value, json};
 

@@ -1,11 +1,9 @@
 //! The live tailer against real files: rotation by rename and gzip, copytruncate, restarts,
 //! dead letters, partial lines and `start_at`.
 
-mod common;
-
 use std::fs::{self, OpenOptions};
 
-use common::*;
+use crate::common::*;
 use ingest::{Checkpoint, Config, StartAt};
 
 const ROTATED: &str = "audit-2026-08-01T10-22-03.123.log";
@@ -145,7 +143,7 @@ async fn restart_from_a_mid_stream_checkpoint() {
         .wait_for("three batches", |batches| batches.len() >= 3)
         .await;
     let first_batches = first.stop().await;
-    let checkpoint = first_batches.last().unwrap().checkpoint.clone();
+    let checkpoint = first_batches.last().unwrap().checkpoint().unwrap().clone();
     let first_count = audit_ids(&first_batches).len();
     assert!(
         (12..60).contains(&first_count),
@@ -311,7 +309,7 @@ async fn gzip_backfill_then_restart_reads_nothing_twice() {
     first.wait_for_ids(0..30).await;
     let first_batches = first.stop().await;
     assert_exactly_once(&first_batches, 0..30);
-    let checkpoint = first_batches.last().unwrap().checkpoint.clone();
+    let checkpoint = first_batches.last().unwrap().checkpoint().unwrap().clone();
     let positions: Vec<_> = checkpoint.file_positions().collect();
     assert_eq!(positions.len(), 2, "{positions:?}");
     assert!(

@@ -1,8 +1,6 @@
 //! Sink configuration: the TOML the binary accepts, and what validation rejects.
 
-mod common;
-
-use common::sinks_from_toml;
+use crate::common::sinks_from_toml;
 use event::Severity;
 use sinks::{Outbox, SinkConfig, SinkError, validate_sinks};
 

@@ -1,12 +1,10 @@
 //! The commit protocol end to end: what a commit makes visible, what a crash at each step
 //! leaves behind after `open`, the on-disk layout and the Parquet files themselves.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{HOUR, JAN_1_2026, alert, dead_letter, synthetic_events};
+use crate::common::{HOUR, JAN_1_2026, alert, dead_letter, open_store, state, synthetic_events};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -73,14 +71,14 @@ async fn committed_batch_is_queryable() {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = synthetic_events(2_000, 1, JAN_1_2026, 3 * HOUR);
     let alerts = [alert("a1", "2026-01-01T01:30:00Z", &[&events[0].event_id])];
-    let (mut store, checkpoint) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (mut store, checkpoint) = open_store(&config(dir.path()), "open");
     assert_eq!(checkpoint, None);
     let info = store
         .commit(
             &events,
             &alerts,
             &[dead_letter("2026-01-01T02:00:00Z", 7)],
-            Some(&json!({"offset": 1})),
+            Some(&state(json!({"offset": 1}))),
         )
         .expect("commit");
     assert_eq!(
@@ -200,7 +198,7 @@ async fn committed_batch_is_queryable() {
 fn layout_on_disk_is_hive_partitioned() {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = synthetic_events(300, 2, JAN_1_2026 + 23 * HOUR, 2 * HOUR);
-    let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (mut store, _) = open_store(&config(dir.path()), "open");
     let alerts = [
         alert("a1", "2026-01-01T23:10:00Z", &[]),
         alert("a2", "2026-01-02T00:10:00Z", &[]),
@@ -241,16 +239,16 @@ async fn crash_after_publish_rolls_forward_exactly_once() {
     let first = synthetic_events(100, 3, JAN_1_2026, HOUR);
     let second = synthetic_events(150, 4, JAN_1_2026 + HOUR, 2 * HOUR);
     {
-        let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+        let (mut store, _) = open_store(&config(dir.path()), "open");
         store
-            .commit(&first, &[], &[], Some(&json!({"offset": 100})))
+            .commit(&first, &[], &[], Some(&state(json!({"offset": 100}))))
             .expect("commit");
         let plan = store
             .prepare(
                 &second,
                 &[alert("a", "2026-01-01T01:00:00Z", &[])],
                 &[],
-                Some(&json!({"offset": 250})),
+                Some(&state(json!({"offset": 250}))),
             )
             .expect("prepare");
         store.publish(&plan).expect("publish");
@@ -266,7 +264,7 @@ async fn crash_after_publish_rolls_forward_exactly_once() {
             "temporary files are not listed"
         );
     }
-    let (store, checkpoint) = ColumnarStore::open(&config(dir.path())).expect("reopen");
+    let (store, checkpoint) = open_store(&config(dir.path()), "reopen");
     assert_eq!(checkpoint, Some(json!({"offset": 250})));
     assert_eq!(tmp_files(dir.path()), Vec::<String>::new());
     assert_eq!(
@@ -291,9 +289,9 @@ async fn crash_during_finish_rolls_forward_the_rest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = synthetic_events(400, 5, JAN_1_2026, 4 * HOUR);
     {
-        let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+        let (mut store, _) = open_store(&config(dir.path()), "open");
         let plan = store
-            .prepare(&events, &[], &[], Some(&json!(1)))
+            .prepare(&events, &[], &[], Some(&state(json!(1))))
             .expect("prepare");
         store.publish(&plan).expect("publish");
         // Crash after the first of four renames.
@@ -303,7 +301,7 @@ async fn crash_during_finish_rolls_forward_the_rest() {
         fs::rename(tmp, visible).expect("rename");
         assert_eq!(tmp_files(dir.path()).len(), 3);
     }
-    let (_store, checkpoint) = ColumnarStore::open(&config(dir.path())).expect("reopen");
+    let (_store, checkpoint) = open_store(&config(dir.path()), "reopen");
     assert_eq!(checkpoint, Some(json!(1)));
     assert_eq!(tmp_files(dir.path()), Vec::<String>::new());
     let context = session_context(dir.path()).await.expect("session");
@@ -320,23 +318,23 @@ async fn crash_before_publish_rolls_back() {
     let first = synthetic_events(50, 6, JAN_1_2026, HOUR);
     let second = synthetic_events(70, 7, JAN_1_2026 + 5 * HOUR, HOUR);
     {
-        let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+        let (mut store, _) = open_store(&config(dir.path()), "open");
         store
-            .commit(&first, &[], &[], Some(&json!({"offset": 50})))
+            .commit(&first, &[], &[], Some(&state(json!({"offset": 50}))))
             .expect("commit");
         let plan = store
             .prepare(
                 &second,
                 &[],
                 &[dead_letter("2026-01-01T05:00:00Z", 3)],
-                Some(&json!({"offset": 120})),
+                Some(&state(json!({"offset": 120}))),
             )
             .expect("prepare");
         assert_eq!(tmp_files(dir.path()).len(), 2);
         drop(plan);
         // Crash before the commit record is written.
     }
-    let (mut store, checkpoint) = ColumnarStore::open(&config(dir.path())).expect("reopen");
+    let (mut store, checkpoint) = open_store(&config(dir.path()), "reopen");
     assert_eq!(
         checkpoint,
         Some(json!({"offset": 50})),
@@ -355,7 +353,7 @@ async fn crash_before_publish_rolls_back() {
 
     // The replay commits under the same sequence number without clashing.
     let info = store
-        .commit(&second, &[], &[], Some(&json!({"offset": 120})))
+        .commit(&second, &[], &[], Some(&state(json!({"offset": 120}))))
         .expect("replay");
     assert_eq!(info.seq, 2);
     assert_eq!(count(&context, "SELECT count(*) FROM events").await, 120);
@@ -366,18 +364,18 @@ fn checkpoint_round_trips_and_carries_forward() {
     let dir = tempfile::tempdir().expect("tempdir");
     let checkpoint = json!({"sources": {"/var/log/audit.log": {"offset": 12345, "inode": 99}}});
     {
-        let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+        let (mut store, _) = open_store(&config(dir.path()), "open");
         store
             .commit(
                 &synthetic_events(10, 8, JAN_1_2026, HOUR),
                 &[],
                 &[],
-                Some(&json!({"offset": 1})),
+                Some(&state(json!({"offset": 1}))),
             )
             .expect("commit");
         // A batch that was entirely filtered still advances the position.
         let info = store
-            .commit(&[], &[], &[], Some(&checkpoint))
+            .commit(&[], &[], &[], Some(&state(checkpoint.clone())))
             .expect("empty commit");
         assert_eq!((info.seq, info.files), (2, 0));
         // No rows, no checkpoint: nothing to do.
@@ -387,7 +385,7 @@ fn checkpoint_round_trips_and_carries_forward() {
             .commit(&synthetic_events(5, 9, JAN_1_2026, HOUR), &[], &[], None)
             .expect("commit");
     }
-    let (store, reopened) = ColumnarStore::open(&config(dir.path())).expect("reopen");
+    let (store, reopened) = open_store(&config(dir.path()), "reopen");
     assert_eq!(reopened, Some(checkpoint));
     let stats = store.stats();
     assert_eq!(
@@ -400,10 +398,10 @@ fn checkpoint_round_trips_and_carries_forward() {
 #[test]
 fn old_commit_records_are_pruned() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (mut store, _) = open_store(&config(dir.path()), "open");
     for offset in 0..20 {
         store
-            .commit(&[], &[], &[], Some(&json!(offset)))
+            .commit(&[], &[], &[], Some(&state(json!(offset))))
             .expect("commit");
     }
     let records = tree(&dir.path().join("_commits"));
@@ -413,8 +411,39 @@ fn old_commit_records_are_pruned() {
         Some("00000000000000000020.json")
     );
     drop(store);
-    let (store, checkpoint) = ColumnarStore::open(&config(dir.path())).expect("reopen");
+    let (store, checkpoint) = open_store(&config(dir.path()), "reopen");
     assert_eq!((checkpoint, store.stats().commits), (Some(json!(19)), 20));
+}
+
+/// Data directories written before the state had its own field: format-1 records kept it under
+/// `checkpoint`, and it is read back from there.
+#[test]
+fn a_format_1_record_keeps_its_checkpoint_as_the_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let legacy =
+        json!({"positions": {"abc": {"kind": "file", "offset": 7}}, "detection": {"rules": {}}});
+    {
+        let (mut store, _) = open_store(&config(dir.path()), "open");
+        store
+            .commit(
+                &synthetic_events(3, 11, JAN_1_2026, HOUR),
+                &[],
+                &[],
+                Some(&state(json!(0))),
+            )
+            .expect("commit");
+    }
+    let record_path = dir.path().join("_commits/00000000000000000001.json");
+    let mut record: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&record_path).expect("record")).expect("JSON");
+    let object = record.as_object_mut().expect("object");
+    object.remove("state");
+    object.insert("checkpoint".to_owned(), legacy.clone());
+    object.insert("format".to_owned(), json!(1));
+    fs::write(&record_path, record.to_string()).expect("rewrite");
+    let (store, reopened) = open_store(&config(dir.path()), "reopen");
+    assert_eq!(reopened, Some(legacy));
+    assert_eq!(store.stats().events, 3);
 }
 
 #[test]
@@ -422,7 +451,7 @@ fn duplicate_event_ids_in_a_batch_are_stored_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut events = synthetic_events(20, 10, JAN_1_2026, HOUR);
     events.extend(events[..5].to_vec());
-    let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (mut store, _) = open_store(&config(dir.path()), "open");
     let info = store.commit(&events, &[], &[], None).expect("commit");
     assert_eq!((info.events, info.duplicates), (20, 5));
 }
@@ -430,7 +459,7 @@ fn duplicate_event_ids_in_a_batch_are_stored_once() {
 #[test]
 fn second_writer_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (_store, _) = open_store(&config(dir.path()), "open");
     let error = ColumnarStore::open(&config(dir.path())).expect_err("second open");
     assert!(matches!(error, StoreError::Locked { .. }), "{error}");
 }
@@ -463,7 +492,7 @@ fn parquet_is_at_most_a_fifth_of_the_raw_json() {
         (700..=1_400).contains(&average),
         "synthetic raw events average {average} bytes"
     );
-    let (mut store, _) = ColumnarStore::open(&config(dir.path())).expect("open");
+    let (mut store, _) = open_store(&config(dir.path()), "open");
     let info = store.commit(&events, &[], &[], None).expect("commit");
     let parquet_bytes: u64 = parquet_files(dir.path())
         .iter()
@@ -485,7 +514,7 @@ fn files_are_plain_parquet_sorted_by_time() {
         row_group_rows: 300,
         ..config(dir.path())
     };
-    let (mut store, _) = ColumnarStore::open(&config).expect("open");
+    let (mut store, _) = open_store(&config, "open");
     store.commit(&events, &[], &[], None).expect("commit");
     let files = parquet_files(dir.path());
     assert_eq!(files.len(), 1);

@@ -1,11 +1,9 @@
 //! One-shot reading with `read_files`: plain and gzip backfill, batches, dead letters.
 
-mod common;
-
 use std::fs;
 use std::io::Write;
 
-use common::*;
+use crate::common::*;
 use ingest::{Batch, IngestError, ReadOptions, read_files};
 
 fn read(
@@ -213,7 +211,7 @@ fn a_start_checkpoint_skips_what_was_read_and_resumes_what_grew() {
     let (batches, summary, _) = read(&[first.clone(), second.clone()], &ReadOptions::default());
     assert_exactly_once(&batches, 0..30);
     assert_eq!(summary.skipped_files, 0);
-    let checkpoint = batches.last().unwrap().checkpoint.clone();
+    let checkpoint = batches.last().unwrap().checkpoint().unwrap().clone();
 
     // The same files again: nothing is read, both are skipped.
     let again = ReadOptions {
@@ -237,7 +235,16 @@ fn a_start_checkpoint_skips_what_was_read_and_resumes_what_grew() {
         .unwrap();
     assert_eq!(resumed.offset, lines(20..35).len() as u64);
     // The positions given at the start travel on with the new ones.
-    assert_eq!(batches.last().unwrap().checkpoint.positions.len(), 2);
+    assert_eq!(
+        batches
+            .last()
+            .unwrap()
+            .checkpoint()
+            .unwrap()
+            .positions
+            .len(),
+        2
+    );
 }
 
 /// A shorter copy of a file read earlier in the same call (same first line, so the same

@@ -1,13 +1,11 @@
 //! Every query form against ground truth computed from the same events; pagination,
 //! histograms, facets, scope and errors over one shared fixture index.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use event::Event;
 use search::{IndexOptions, Parallelism, Scope, SearchIndex, SearchRequest, Searcher};
 

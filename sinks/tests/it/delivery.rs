@@ -1,10 +1,8 @@
 //! Delivery through the outbox to real HTTP servers on 127.0.0.1 and to files.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Reply, TestServer, alert, alerts, closed_port, eventually, ids, sinks_from_toml, webhook,
 };
 use event::{Alert, Severity};

@@ -187,7 +187,14 @@ pub fn assert_exactly_once(batches: &[Batch], range: std::ops::Range<usize>) {
 pub fn last_positions(batches: &[Batch]) -> Vec<FilePosition> {
     batches
         .last()
-        .map(|batch| batch.checkpoint.file_positions().cloned().collect())
+        .map(|batch| {
+            batch
+                .checkpoint()
+                .unwrap()
+                .file_positions()
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 

@@ -1,0 +1,5 @@
+//! The search crate's integration tests: query answers, durability.
+
+mod common;
+mod durability;
+mod queries;
