@@ -86,7 +86,7 @@ fn write_csv(result: &SqlResult, out: &mut impl Write) -> Result<(), QueryError>
 }
 
 /// The column names of a schema, in order.
-pub(crate) fn column_names(schema: &datafusion::arrow::datatypes::Schema) -> Vec<String> {
+pub fn column_names(schema: &datafusion::arrow::datatypes::Schema) -> Vec<String> {
     schema
         .fields()
         .iter()
@@ -95,14 +95,14 @@ pub(crate) fn column_names(schema: &datafusion::arrow::datatypes::Schema) -> Vec
 }
 
 /// The CSV header line.
-pub(crate) fn write_csv_header(names: &[String], out: &mut impl Write) -> Result<(), QueryError> {
+pub fn write_csv_header(names: &[String], out: &mut impl Write) -> Result<(), QueryError> {
     let header: Vec<String> = names.iter().map(|name| csv_field(name)).collect();
     writeln!(out, "{}", header.join(",")).map_err(|source| QueryError::Output { source })
 }
 
 /// The rows of one batch as CSV lines. Cells go through the JSON encoder so nested values and
 /// timestamps read the same as in the jsonl format.
-pub(crate) fn write_csv_rows(
+pub fn write_csv_rows(
     names: &[String],
     batch: &RecordBatch,
     out: &mut impl Write,
@@ -137,10 +137,7 @@ pub fn batch_rows(batch: &RecordBatch) -> Result<Vec<serde_json::Map<String, Val
 }
 
 /// One batch as JSON lines.
-pub(crate) fn write_jsonl_batch(
-    batch: &RecordBatch,
-    out: &mut impl Write,
-) -> Result<(), QueryError> {
+pub fn write_jsonl_batch(batch: &RecordBatch, out: &mut impl Write) -> Result<(), QueryError> {
     write_jsonl(std::slice::from_ref(batch), out)
 }
 

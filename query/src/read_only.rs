@@ -170,7 +170,7 @@ fn check_table_factor(table_factor: &TableFactor) -> Result<(), QueryError> {
 }
 
 /// Flattens a multi-line engine message into one line.
-pub(crate) fn one_line(message: &str) -> String {
+pub fn one_line(message: &str) -> String {
     message
         .lines()
         .map(str::trim)

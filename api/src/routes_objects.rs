@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::http::extract::ApiQuery;
-use crate::http::query_log::QueryNote;
-use crate::http::routes_search::quoted;
-use crate::http::{ApiError, ApiState, Principal};
+use crate::extract::ApiQuery;
+use crate::query_log::QueryNote;
+use crate::routes_search::quoted;
+use crate::{ApiError, ApiState, Principal};
 
 /// Writes that change an object.
 const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
@@ -64,7 +64,7 @@ pub(crate) async fn history(
     if let Some(cluster) = &params.cluster {
         query.push_str(&format!(" AND cluster:{}", quoted(cluster)));
     }
-    let (from, to) = crate::http::time::range(params.from.as_deref(), params.to.as_deref())?;
+    let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
     let found = state
         .run_search(search::SearchRequest {
             query,

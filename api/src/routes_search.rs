@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::http::extract::ApiQuery;
-use crate::http::query_log::QueryNote;
-use crate::http::routes_sql::ExportFormat;
-use crate::http::{ApiError, ApiState, Principal, Role, Scope};
+use crate::extract::ApiQuery;
+use crate::query_log::QueryNote;
+use crate::routes_sql::ExportFormat;
+use crate::{ApiError, ApiState, Principal, Role, Scope};
 
 /// Hits per page by default, and at most (exports page internally).
 const DEFAULT_LIMIT: usize = 50;
@@ -64,7 +64,7 @@ impl ApiState {
         // crowding out the cheap ones on the blocking pool.
         let permit = tokio::time::timeout(timeout, self.inner.searches.clone().acquire_owned())
             .await
-            .map_err(|_| ApiError::new(408, "too many searches are running; retry"))?
+            .map_err(|_| ApiError::Timeout("too many searches are running; retry".to_owned()))?
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -73,10 +73,10 @@ impl ApiState {
         match tokio::time::timeout(timeout, work).await {
             Ok(Ok(result)) => Ok(result?),
             Ok(Err(join)) => Err(ApiError::internal(format!("search failed: {join}"))),
-            Err(_) => Err(ApiError::new(
-                408,
-                format!("search took longer than {} s", timeout.as_secs()),
-            )),
+            Err(_) => Err(ApiError::Timeout(format!(
+                "search took longer than {} s",
+                timeout.as_secs()
+            ))),
         }
     }
 }
@@ -86,7 +86,7 @@ fn request_of(
     scope: &Scope,
     limit: usize,
 ) -> Result<search::SearchRequest, ApiError> {
-    let (from, to) = crate::http::time::range(params.from.as_deref(), params.to.as_deref())?;
+    let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
     let facets: Vec<String> = params
         .facets
         .as_deref()
@@ -100,7 +100,7 @@ fn request_of(
         return Err(ApiError::bad_request("at most 10 facets"));
     }
     let histogram = if params.histogram {
-        let to = to.unwrap_or_else(crate::http::time::now_micros);
+        let to = to.unwrap_or_else(crate::time::now_micros);
         let from = from.unwrap_or(to - 24 * 3_600_000_000);
         Some(search::histogram_width(from, to))
     } else {
@@ -264,7 +264,7 @@ async fn export(
                         match state.run_search(request.clone()).await {
                             Ok(page) => Some(page),
                             Err(error) => {
-                                tracing::error!(error = %error.message, "export stopped");
+                                tracing::error!(%error, "export stopped");
                                 None
                             }
                         }

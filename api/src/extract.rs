@@ -1,10 +1,12 @@
 //! Extractors whose rejections are JSON `{"error"}` 400s like every other caller mistake.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use crate::http::ApiError;
+use crate::ApiError;
 
 /// Query-string parameters; unknown parameters are refused when `T` denies them.
 #[derive(Debug)]
@@ -21,7 +23,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A JSON body.
+/// A JSON body, whatever the `Content-Type` says: `curl -d '{...}'` sends
+/// `application/x-www-form-urlencoded`, and a JSON API should still understand it.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -29,18 +32,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        axum::Json::<T>::from_request(request, state)
-            .await
-            .map(|axum::Json(value)| ApiJson(value))
-            .map_err(|rejection| {
-                let status = rejection.status().as_u16();
-                // 413 (too large) and 415 (not JSON) keep their status; the rest is 400.
-                let status = if status == 413 || status == 415 {
-                    status
-                } else {
-                    400
-                };
-                ApiError::new(status, rejection.body_text())
-            })
+        let body =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        ApiError::PayloadTooLarge(rejection.body_text())
+                    }
+                    _ => ApiError::bad_request(rejection.body_text()),
+                })?;
+        serde_json::from_slice(&body)
+            .map(ApiJson)
+            .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))
     }
 }

@@ -8,7 +8,7 @@ use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col, lit};
 use datafusion::prelude::SessionContext;
 
-use crate::http::{ApiError, ApiState, Scope};
+use crate::{ApiError, ApiState, Scope};
 
 /// The restriction as a predicate over a table with `namespace` and `cluster` columns; `None`
 /// when there is none.

@@ -17,10 +17,10 @@ use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::logical_expr::{Expr, col, lit};
 use serde::{Deserialize, Serialize};
 
-use crate::http::extract::ApiQuery;
-use crate::http::query_log::QueryNote;
-use crate::http::routes_events::{check_id, time_literal};
-use crate::http::{ApiError, ApiState, Principal};
+use crate::extract::ApiQuery;
+use crate::query_log::QueryNote;
+use crate::routes_events::{check_id, time_literal};
+use crate::{ApiError, ApiState, Principal};
 
 /// Who acknowledged an alert, when, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,9 +46,7 @@ impl AckStore {
         match File::open(path) {
             Ok(file) => {
                 for (number, line) in BufReader::new(file).lines().enumerate() {
-                    let line = line.map_err(|error| {
-                        ApiError::internal(format!("cannot read {}: {error}", path.display()))
-                    })?;
+                    let line = line.map_err(io_error("read", path))?;
                     match serde_json::from_str::<Ack>(&line) {
                         Ok(ack) => {
                             acks.entry(ack.alert_id.clone()).or_insert(ack);
@@ -61,12 +59,7 @@ impl AckStore {
                 }
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => {
-                return Err(ApiError::internal(format!(
-                    "cannot read {}: {error}",
-                    path.display()
-                )));
-            }
+            Err(error) => return Err(io_error("read", path)(error)),
         }
         Ok(AckStore {
             path: path.to_owned(),
@@ -92,13 +85,13 @@ impl AckStore {
         }
         if state.1.is_none() {
             if let Some(parent) = self.path.parent() {
-                std::fs::create_dir_all(parent).map_err(io_error(&self.path))?;
+                std::fs::create_dir_all(parent).map_err(io_error("write", &self.path))?;
             }
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
-                .map_err(io_error(&self.path))?;
+                .map_err(io_error("write", &self.path))?;
             state.1 = Some(file);
         }
         let mut line = serde_json::to_vec(&ack).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -106,7 +99,7 @@ impl AckStore {
         let file = state.1.as_mut().expect("opened above");
         file.write_all(&line)
             .and_then(|()| file.sync_data())
-            .map_err(io_error(&self.path))?;
+            .map_err(io_error("write", &self.path))?;
         state.0.insert(ack.alert_id.clone(), ack.clone());
         Ok((ack, true))
     }
@@ -118,8 +111,12 @@ impl AckStore {
     }
 }
 
-fn io_error(path: &Path) -> impl Fn(std::io::Error) -> ApiError + '_ {
-    move |error| ApiError::internal(format!("cannot write {}: {error}", path.display()))
+fn io_error<'p>(action: &'static str, path: &'p Path) -> impl Fn(std::io::Error) -> ApiError + 'p {
+    move |source| ApiError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 const SEVERITIES: [&str; 5] = ["info", "low", "medium", "high", "critical"];
@@ -157,7 +154,7 @@ pub(crate) struct ListParams {
 
 fn filters(state: &ApiState, params: &ListParams) -> Result<Vec<Expr>, ApiError> {
     let mut filters = Vec::new();
-    let (from, to) = crate::http::time::range(params.from.as_deref(), params.to.as_deref())?;
+    let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
     if let Some(from) = from {
         filters.push(col("time").gt_eq(time_literal(from)));
     }
@@ -242,7 +239,7 @@ pub(crate) async fn list(
         let mut groups = Vec::new();
         for batch in frame.collect().await? {
             groups.extend(
-                crate::batch_rows(&batch)?
+                query::batch_rows(&batch)?
                     .into_iter()
                     .map(serde_json::Value::Object),
             );
@@ -268,7 +265,7 @@ pub(crate) async fn list(
         .limit(0, Some(limit + 1))?;
     let mut alerts = Vec::new();
     for batch in frame.collect().await? {
-        for mut row in crate::batch_rows(&batch)? {
+        for mut row in query::batch_rows(&batch)? {
             if let Some(serde_json::Value::String(fields)) = row.get("fields")
                 && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(fields)
             {
@@ -301,7 +298,7 @@ pub(crate) async fn list(
         .collect()
         .await?
         .first()
-        .and_then(|batch| crate::batch_rows(batch).ok())
+        .and_then(|batch| query::batch_rows(batch).ok())
         .and_then(|rows| rows.first()?.get("n")?.as_u64())
         .unwrap_or(0);
     let note = QueryNote::new().with("rows", alerts.len());

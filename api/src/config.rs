@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::http::auth::{Auth, IngestTokenConfig, TokenConfig};
+use crate::ApiError;
+use crate::auth::{Auth, IngestTokenConfig, TokenConfig};
 
 /// The HTTP API: where it listens, who may call it, and its limits.
 #[derive(Debug, Clone, Deserialize)]
@@ -79,7 +80,7 @@ fn default_burst() -> u32 {
 }
 
 fn default_sql_max_rows() -> usize {
-    crate::SqlLimits::DEFAULT_MAX_ROWS
+    query::SqlLimits::DEFAULT_MAX_ROWS
 }
 
 fn default_query_timeout_secs() -> u64 {
@@ -111,21 +112,19 @@ impl Default for ApiConfig {
 
 impl ApiConfig {
     /// Checks everything that can be checked without IO; returns the token tables.
-    pub fn validate(&self) -> Result<Auth, String> {
+    pub fn validate(&self) -> Result<Auth, ApiError> {
+        let invalid = |reason: &str| Err(ApiError::InvalidConfig(reason.to_owned()));
         if self.max_body_bytes < 1024 {
-            return Err("api.max_body_bytes must be at least 1024".to_owned());
+            return invalid("api.max_body_bytes must be at least 1024");
         }
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
-            return Err(
-                "api.rate_limit_per_second and api.rate_limit_burst must be positive".to_owned(),
-            );
+            return invalid("api.rate_limit_per_second and api.rate_limit_burst must be positive");
         }
         if self.sql_max_rows == 0 || self.export_max_rows == 0 || self.query_timeout_secs == 0 {
-            return Err(
-                "api.sql_max_rows, api.export_max_rows and api.query_timeout_secs must be positive"
-                    .to_owned(),
+            return invalid(
+                "api.sql_max_rows, api.export_max_rows and api.query_timeout_secs must be positive",
             );
         }
-        Auth::new(&self.tokens, &self.ingest_tokens).map_err(|error| format!("api: {error}"))
+        Auth::new(&self.tokens, &self.ingest_tokens)
     }
 }

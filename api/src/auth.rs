@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::http::ApiError;
+use crate::ApiError;
 
 /// What a token may do; each role includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -128,40 +128,47 @@ pub struct Auth {
     ingest: HashMap<[u8; 32], IngestClient>,
 }
 
-/// Why a token configuration is unusable.
-pub(crate) fn parse_hash(name: &str, hex: &str) -> Result<[u8; 32], String> {
+/// The hash of a token's configuration entry.
+fn parse_hash(name: &str, hex: &str) -> Result<[u8; 32], ApiError> {
     let hex = hex.trim();
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "token {name:?}: sha256 must be 64 hex digits (the SHA-256 of the token, not the token)"
-        ));
+        )));
     }
     let mut hash = [0u8; 32];
     for (index, byte) in hash.iter_mut().enumerate() {
         *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16)
-            .map_err(|_| format!("token {name:?}: sha256 is not hex"))?;
+            .map_err(|_| invalid(format!("token {name:?}: sha256 is not hex")))?;
     }
     Ok(hash)
 }
 
+fn invalid(reason: String) -> ApiError {
+    ApiError::InvalidConfig(reason)
+}
+
 impl Auth {
     /// Builds the tables; refuses malformed hashes, duplicate names or hashes, and empty scopes.
-    pub fn new(tokens: &[TokenConfig], ingest: &[IngestTokenConfig]) -> Result<Auth, String> {
+    pub fn new(tokens: &[TokenConfig], ingest: &[IngestTokenConfig]) -> Result<Auth, ApiError> {
         let mut auth = Auth::default();
         let mut names = std::collections::HashSet::new();
         for token in tokens {
             if !names.insert(token.name.as_str()) {
-                return Err(format!("token name {:?} is used twice", token.name));
+                return Err(invalid(format!(
+                    "token name {:?} is used twice",
+                    token.name
+                )));
             }
             for (what, list) in [
                 ("namespaces", &token.namespaces),
                 ("clusters", &token.clusters),
             ] {
                 if list.as_ref().is_some_and(Vec::is_empty) {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "token {:?}: {what} = [] would show nothing; leave it out for no restriction",
                         token.name
-                    ));
+                    )));
                 }
             }
             let hash = parse_hash(&token.name, &token.sha256)?;
@@ -174,29 +181,35 @@ impl Auth {
                 },
             };
             if auth.tokens.insert(hash, principal).is_some() {
-                return Err(format!(
+                return Err(invalid(format!(
                     "token {:?}: the same hash is used twice",
                     token.name
-                ));
+                )));
             }
         }
         for token in ingest {
             if !names.insert(token.name.as_str()) {
-                return Err(format!("token name {:?} is used twice", token.name));
+                return Err(invalid(format!(
+                    "token name {:?} is used twice",
+                    token.name
+                )));
             }
             let hash = parse_hash(&token.name, &token.sha256)?;
             if token.cluster.trim().is_empty() {
-                return Err(format!("ingest token {:?}: cluster is empty", token.name));
+                return Err(invalid(format!(
+                    "ingest token {:?}: cluster is empty",
+                    token.name
+                )));
             }
             let client = IngestClient {
                 name: token.name.clone(),
                 cluster: token.cluster.clone(),
             };
             if auth.tokens.contains_key(&hash) || auth.ingest.insert(hash, client).is_some() {
-                return Err(format!(
+                return Err(invalid(format!(
                     "ingest token {:?}: its hash is used by another token",
                     token.name
-                ));
+                )));
             }
         }
         Ok(auth)
@@ -301,11 +314,27 @@ mod tests {
         assert_eq!(principal.role, Role::Analyst);
         assert!(principal.require(Role::Viewer).is_ok());
         assert!(principal.require(Role::Analyst).is_ok());
-        assert_eq!(principal.require(Role::Admin).unwrap_err().status, 403);
+        assert_eq!(
+            principal
+                .require(Role::Admin)
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            403
+        );
         for bad in ["Bearer nope", "Basic secret-a", "Bearer ", "secret-a"] {
-            assert_eq!(auth.principal(&headers(bad)).unwrap_err().status, 401);
+            assert_eq!(
+                auth.principal(&headers(bad)).unwrap_err().status().as_u16(),
+                401
+            );
         }
-        assert_eq!(auth.principal(&HeaderMap::new()).unwrap_err().status, 401);
+        assert_eq!(
+            auth.principal(&HeaderMap::new())
+                .unwrap_err()
+                .status()
+                .as_u16(),
+            401
+        );
     }
 
     #[test]

@@ -74,7 +74,7 @@ fn event(index: usize) -> Event {
 async fn fixture() -> (tempfile::TempDir, SessionContext) {
     let dir = tempfile::tempdir().expect("tempdir");
     let events: Vec<Event> = (0..20).map(event).collect();
-    let (mut store, _) = ColumnarStore::open(&Config::with_data_dir(dir.path())).expect("open");
+    let mut store = ColumnarStore::open(&Config::with_data_dir(dir.path())).expect("open");
     store.commit(&events, &[], &[], None).expect("commit");
     let context = session_context(dir.path()).await.expect("session");
     (dir, context)

@@ -1,13 +1,58 @@
 //! Serving the router over plain HTTP or HTTPS (rustls), until cancelled.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::http::{ApiError, ApiState, TlsConfig, router};
+use crate::{ApiError, ApiState, TlsConfig, router};
+
+/// A running API server.
+#[derive(Debug)]
+pub struct RunningApi {
+    pub state: ApiState,
+    /// Where it listens (the port chosen when `api.listen` has port 0).
+    pub address: SocketAddr,
+    /// Ends once the server stopped after `cancel`.
+    pub task: JoinHandle<()>,
+}
+
+/// Binds `api.listen` and serves `state` until `cancel` fires; a server that fails cancels
+/// `cancel`, so the rest of the process stops too.
+pub async fn start(state: ApiState, cancel: CancellationToken) -> Result<RunningApi, ApiError> {
+    let config = &state.inner.config;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ApiError::Listen {
+            address: config.listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| ApiError::Listen {
+        address: config.listen,
+        source,
+    })?;
+    let tls = config.tls.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let task = tokio::spawn({
+        let state = state.clone();
+        async move {
+            if let Err(error) = serve(listener, state, tls.as_ref(), cancel.clone()).await {
+                tracing::error!(%error, "the API server stopped");
+                cancel.cancel();
+            }
+        }
+    });
+    tracing::info!(%address, "query API listening on {scheme}://{address}/api/v1");
+    Ok(RunningApi {
+        state,
+        address,
+        task,
+    })
+}
 
 /// Serves the API on `listener` until `cancel` fires; HTTPS when `tls` is given.
 pub async fn serve(
@@ -78,32 +123,30 @@ fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, ApiError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
         .and_then(Iterator::collect)
         .map_err(|error| {
-            ApiError::internal(format!(
-                "cannot read the TLS certificate {}: {error}",
+            ApiError::Tls(format!(
+                "cannot read the certificate {}: {error}",
                 tls.cert.display()
             ))
         })?;
     if certs.is_empty() {
-        return Err(ApiError::internal(format!(
+        return Err(ApiError::Tls(format!(
             "no certificate in {}",
             tls.cert.display()
         )));
     }
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|error| {
-        ApiError::internal(format!(
-            "cannot read the TLS key {}: {error}",
+        ApiError::Tls(format!(
+            "cannot read the key {}: {error}",
             tls.key.display()
         ))
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|error| ApiError::internal(format!("TLS setup failed: {error}")))?
+        .map_err(|error| ApiError::Tls(format!("setup failed: {error}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|error| {
-            ApiError::internal(format!("the TLS certificate or key is unusable: {error}"))
-        })?;
+        .map_err(|error| ApiError::Tls(format!("the certificate or key is unusable: {error}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -12,10 +12,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde::Deserialize;
 
-use crate::http::extract::ApiJson;
-use crate::http::query_log::QueryNote;
-use crate::http::{ApiError, ApiState, Principal};
-use crate::output::{column_names, write_csv_header, write_csv_rows, write_jsonl_batch};
+use crate::extract::ApiJson;
+use crate::query_log::QueryNote;
+use crate::{ApiError, ApiState, Principal};
+use query::{column_names, write_csv_header, write_csv_rows, write_jsonl_batch};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -65,7 +65,7 @@ pub(crate) async fn sql(
             .max_rows
             .unwrap_or(config.sql_max_rows)
             .min(config.sql_max_rows);
-        let result = crate::run_sql(&context, &request.sql, &state.sql_limits(max_rows)).await?;
+        let result = query::run_sql(&context, &request.sql, &state.sql_limits(max_rows)).await?;
         let columns: Vec<serde_json::Value> = result
             .schema
             .fields()
@@ -75,7 +75,7 @@ pub(crate) async fn sql(
         let mut rows = Vec::with_capacity(result.num_rows());
         for batch in &result.batches {
             rows.extend(
-                crate::batch_rows(batch)?
+                query::batch_rows(batch)?
                     .into_iter()
                     .map(serde_json::Value::Object),
             );
@@ -97,7 +97,7 @@ pub(crate) async fn sql(
         .unwrap_or(config.export_max_rows)
         .min(config.export_max_rows);
     let limits = state.sql_limits(max_rows);
-    let (schema, stream) = crate::stream_sql(&context, &request.sql, &limits).await?;
+    let (schema, stream) = query::stream_sql(&context, &request.sql, &limits).await?;
     let names = column_names(&schema);
     let format = request.format;
     let deadline =
@@ -113,7 +113,7 @@ pub(crate) async fn sql(
     let rows = stream
         .take_while(move |_| std::future::ready(Instant::now() < deadline))
         .map(move |batch| {
-            let batch = batch.map_err(|error| std::io::Error::other(crate::stream_error(error)))?;
+            let batch = batch.map_err(|error| std::io::Error::other(query::stream_error(error)))?;
             let mut out = Vec::new();
             let written = match format {
                 ExportFormat::Csv => write_csv_rows(&names, &batch, &mut out),

@@ -15,9 +15,9 @@ use futures::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::http::extract::ApiQuery;
-use crate::http::query_log::QueryNote;
-use crate::http::{ApiError, ApiState, Principal, Scope, TailItem};
+use crate::extract::ApiQuery;
+use crate::query_log::QueryNote;
+use crate::{ApiError, ApiState, Principal, Scope, TailItem};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

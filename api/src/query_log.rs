@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::http::ApiError;
+use crate::ApiError;
 
 /// What a route adds to its request's log line (the SQL statement, rows returned...), carried
 /// as a response extension.
@@ -45,19 +45,20 @@ pub(crate) struct QueryLog {
 impl QueryLog {
     pub(crate) fn open(path: &Path) -> Result<QueryLog, ApiError> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|error| {
-                ApiError::internal(format!("cannot create {}: {error}", parent.display()))
+            std::fs::create_dir_all(parent).map_err(|source| ApiError::Io {
+                action: "create",
+                path: parent.to_owned(),
+                source,
             })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|error| {
-                ApiError::internal(format!(
-                    "cannot open the query log {}: {error}",
-                    path.display()
-                ))
+            .map_err(|source| ApiError::Io {
+                action: "open the query log",
+                path: path.to_owned(),
+                source,
             })?;
         Ok(QueryLog {
             file: Mutex::new(BufWriter::new(file)),

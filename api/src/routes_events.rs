@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{col, lit};
 
-use crate::http::query_log::QueryNote;
-use crate::http::{ApiError, ApiState, Principal, Scope};
+use crate::query_log::QueryNote;
+use crate::{ApiError, ApiState, Principal, Scope};
 
 /// An event id as kubetrail makes them: hex digits.
 pub(crate) fn check_id(kind: &str, id: &str) -> Result<(), ApiError> {
@@ -52,7 +52,7 @@ impl ApiState {
         let batches = frame.collect().await?;
         let mut rows = Vec::new();
         for batch in &batches {
-            for mut row in crate::batch_rows(batch)? {
+            for mut row in query::batch_rows(batch)? {
                 if let Some(serde_json::Value::String(raw)) = row.get("raw")
                     && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(raw)
                 {

@@ -1,0 +1,3 @@
+//! The query crate's integration tests: read-only SQL over a real store.
+
+mod sql;
