@@ -1,0 +1,362 @@
+//! The live pipeline of `serve` and `demo`: sources → detect → commit, joined by bounded
+//! channels. A full channel makes the stage before it wait; nothing is dropped.
+//!
+//! Each source is a task sending batches into one channel. The detect stage and the commit
+//! stage each run on a thread of their own and own their state (the detector and deduper;
+//! both stores), so CPU work never blocks the async executor and nothing moves back and forth.
+//!
+//! Delivery: a file batch carries the file checkpoint valid after it, and the commit stage
+//! commits it in the same atomic store commit as the batch's events, so a crash at any
+//! instant loses nothing and shows nothing twice. The detect stage decides when to commit
+//! (every `commit_interval_ms` or `commit_max_events`, at once for pushed batches, whose
+//! senders wait) and sends the detection state taken right after the last batch of the
+//! commit, so a commit's positions and detection state always agree: after a restart stateful
+//! rules neither forget a window nor alert twice. Alerts go to the outputs as soon as the
+//! rules have run (before the commit), so the commit interval does not delay them; after a
+//! crash they can be delivered again, with the same `alert_id`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use detect::Engine;
+use event::{Alert, Event};
+use ingest::{Batch, Checkpoint, Origin};
+use sinks::AlertOutputs;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::commit::Commit;
+use crate::{Config, DetectStep, PipelineError, Stats, Stores};
+
+/// How often retention looks for day partitions past `store.retention_days`.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// How often an idle pipeline looks at the wall clock (absence rules on a silent stream).
+const IDLE_TICK: Duration = Duration::from_secs(1);
+
+/// What the live pipeline is built from: the stage tables of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct LiveOptions {
+    pub store: store::Config,
+    pub search: search::IndexOptions,
+    pub detect: detect::Config,
+    /// How many event ids the deduper remembers (`ingest.dedupe_capacity`).
+    pub dedupe_capacity: usize,
+    pub pipeline: Config,
+}
+
+/// Sees the events and alerts of every batch as they pass detection (a live tail). Runs on the
+/// detect stage: it must not block.
+pub type Observer = Box<dyn Fn(&[Event], &[Alert]) + Send>;
+
+/// An opened live pipeline: stores recovered and caught up, detection state restored, rule
+/// files watched. [`Live::run`] runs it.
+#[derive(Debug)]
+pub struct Live {
+    stores: Stores,
+    positions: Checkpoint,
+    step: DetectStep,
+    engines: watch::Receiver<Arc<Engine>>,
+    config: Config,
+    retention_days: Option<u32>,
+}
+
+impl Live {
+    /// Opens the data directory (recovering and catching the index up), restores the stored
+    /// detection state and starts watching the rule files until `cancel`.
+    pub async fn open(
+        options: LiveOptions,
+        engine: Arc<Engine>,
+        stats: Arc<Stats>,
+        cancel: &CancellationToken,
+    ) -> Result<Live, PipelineError> {
+        let store_config = options.store.clone();
+        let index_options = options.search.clone();
+        let (stores, resume) =
+            tokio::task::spawn_blocking(move || Stores::open(&store_config, index_options))
+                .await
+                .map_err(|error| stage_failed("open", &error))??;
+        let mut step = DetectStep::new(
+            Arc::clone(&engine),
+            &options.detect,
+            options.dedupe_capacity,
+            Arc::clone(&stats),
+        );
+        if let Some(snapshot) = &resume.detection
+            && let Err(error) = step.restore(snapshot)
+        {
+            tracing::warn!(error = %error_chain(&error), "starting with empty detection state");
+        }
+        let engines = crate::reload::watch_rules(&options.detect, engine, stats, cancel.clone());
+        Ok(Live {
+            stores,
+            positions: resume.positions,
+            step,
+            engines,
+            config: options.pipeline,
+            retention_days: options.store.retention_days,
+        })
+    }
+
+    /// Where the sources resume: the positions of the last commit.
+    pub fn positions(&self) -> &Checkpoint {
+        &self.positions
+    }
+
+    /// A searcher over the search index, current with every commit.
+    pub fn searcher(&self) -> search::Searcher {
+        self.stores.searcher()
+    }
+
+    /// The running rules; changes when the rule files are reloaded.
+    pub fn rules(&self) -> watch::Receiver<Arc<Engine>> {
+        self.engines.clone()
+    }
+
+    /// Runs `sources` through detection into the stores until `cancel` fires, then drains
+    /// every stage and commits what is in flight. An error anywhere cancels the sources, so
+    /// the rest drains, and is returned.
+    pub async fn run(
+        self,
+        sources: Vec<ingest::Source>,
+        outputs: AlertOutputs,
+        observer: Option<Observer>,
+        cancel: CancellationToken,
+    ) -> Result<(), PipelineError> {
+        let Live {
+            stores,
+            positions,
+            step,
+            engines,
+            config,
+            retention_days,
+        } = self;
+        let stats = Arc::clone(step.stats());
+        let (batch_tx, batch_rx) = mpsc::channel(config.channel_batches);
+        let (detected_tx, detected_rx) = mpsc::channel(config.channel_batches);
+        let mut sources_running = Vec::new();
+        for source in sources {
+            let name = source.name();
+            let batches = batch_tx.clone();
+            let cancel = cancel.clone();
+            sources_running.push((
+                name,
+                tokio::spawn(async move {
+                    source
+                        .run(batches, cancel)
+                        .await
+                        .map_err(|source| PipelineError::Source {
+                            source_name: name,
+                            source,
+                        })
+                }),
+            ));
+        }
+        drop(batch_tx);
+        let runtime = tokio::runtime::Handle::current();
+        let detect = tokio::task::spawn_blocking({
+            let runtime = runtime.clone();
+            let stage = DetectStage {
+                step,
+                engines,
+                outputs,
+                observer,
+                config,
+            };
+            move || runtime.block_on(stage.run(batch_rx, detected_tx))
+        });
+        let commit = tokio::task::spawn_blocking(move || {
+            runtime.block_on(commit_stage(
+                detected_rx,
+                stores,
+                positions,
+                stats,
+                retention_days,
+            ))
+        });
+        // Each stage ends when the one before it closes its channel.
+        let mut first_error = None;
+        let stages = sources_running
+            .into_iter()
+            .chain([("detect", detect), ("commit", commit)]);
+        for (stage, handle) in stages {
+            let result = handle
+                .await
+                .unwrap_or_else(|error| Err(stage_failed(stage, &error)));
+            if let Err(error) = result {
+                cancel.cancel();
+                first_error.get_or_insert(error);
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+}
+
+fn stage_failed(stage: &'static str, error: &tokio::task::JoinError) -> PipelineError {
+    PipelineError::Stage {
+        stage,
+        reason: error.to_string(),
+    }
+}
+
+/// An error with its sources, on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What the detect stage hands to the commit stage.
+#[derive(Debug)]
+enum Detected {
+    /// A batch after detection, with its alerts (already delivered to the outputs).
+    Batch { batch: Batch, alerts: Vec<Alert> },
+    /// Alerts raised by the wall clock (absence rules on a silent stream).
+    Tick { alerts: Vec<Alert> },
+    /// Commit everything sent before, with the detection state taken right after it.
+    Close { detection: detect::Snapshot },
+}
+
+/// The detect stage's own parts.
+struct DetectStage {
+    step: DetectStep,
+    engines: watch::Receiver<Arc<Engine>>,
+    outputs: AlertOutputs,
+    observer: Option<Observer>,
+    config: Config,
+}
+
+impl DetectStage {
+    async fn run(
+        mut self,
+        mut batches: mpsc::Receiver<Batch>,
+        detected: mpsc::Sender<Detected>,
+    ) -> Result<(), PipelineError> {
+        let interval = Duration::from_millis(self.config.commit_interval_ms);
+        // Events (or tick alerts) sent since the last commit, and when the first of them was.
+        let mut uncommitted = 0usize;
+        let mut first_uncommitted: Option<Instant> = None;
+        loop {
+            let received = tokio::select! {
+                batch = batches.recv() => match batch {
+                    Some(batch) => Some(batch),
+                    None => break,
+                },
+                Ok(()) = self.engines.changed() => {
+                    // Between two batches: the new rules see the next event first.
+                    let engine = Arc::clone(&self.engines.borrow_and_update());
+                    self.step.set_engine(engine);
+                    continue;
+                }
+                () = tokio::time::sleep(IDLE_TICK) => None,
+            };
+            let mut pushed = false;
+            let message = match received {
+                Some(mut batch) => {
+                    let alerts = self.step.process(&mut batch);
+                    self.observe(&batch.events, &alerts);
+                    self.outputs.deliver(&alerts).await?;
+                    uncommitted += batch.events.len().max(1);
+                    pushed = matches!(batch.origin, Origin::Pushed(_));
+                    Some(Detected::Batch { batch, alerts })
+                }
+                None => {
+                    let alerts = self.step.tick(chrono::Utc::now().timestamp_micros());
+                    self.observe(&[], &alerts);
+                    self.outputs.deliver(&alerts).await?;
+                    uncommitted += alerts.len();
+                    (!alerts.is_empty()).then_some(Detected::Tick { alerts })
+                }
+            };
+            if uncommitted > 0 {
+                first_uncommitted.get_or_insert_with(Instant::now);
+            }
+            if let Some(message) = message {
+                send(&detected, message).await?;
+            }
+            // Pushed events commit at once: their sender waits for it.
+            let due = pushed
+                || uncommitted >= self.config.commit_max_events
+                || first_uncommitted.is_some_and(|first| first.elapsed() >= interval);
+            if due {
+                uncommitted = 0;
+                first_uncommitted = None;
+                let detection = self.step.snapshot();
+                send(&detected, Detected::Close { detection }).await?;
+            }
+        }
+        if uncommitted > 0 {
+            let detection = self.step.snapshot();
+            send(&detected, Detected::Close { detection }).await?;
+        }
+        self.outputs.close().await;
+        Ok(())
+    }
+
+    fn observe(&self, events: &[Event], alerts: &[Alert]) {
+        if let Some(observer) = &self.observer
+            && !(events.is_empty() && alerts.is_empty())
+        {
+            observer(events, alerts);
+        }
+    }
+}
+
+async fn send(detected: &mpsc::Sender<Detected>, message: Detected) -> Result<(), PipelineError> {
+    detected
+        .send(message)
+        .await
+        .map_err(|_| PipelineError::Stage {
+            stage: "commit",
+            reason: "it stopped before the detect stage".to_owned(),
+        })
+}
+
+/// Commits at every `Close`, so each commit's positions and detection state belong together;
+/// what arrives after the last `Close` is not committed (the detect stage always ends with
+/// one, unless it failed).
+async fn commit_stage(
+    mut detected: mpsc::Receiver<Detected>,
+    mut stores: Stores,
+    positions: Checkpoint,
+    stats: Arc<Stats>,
+    retention_days: Option<u32>,
+) -> Result<(), PipelineError> {
+    // Retention runs at start and then at most once an hour, between commits.
+    let mut retention_due = Instant::now();
+    let mut pending = Commit::after(positions);
+    loop {
+        if let Some(days) = retention_days
+            && Instant::now() >= retention_due
+        {
+            retention_due = Instant::now() + RETENTION_EVERY;
+            stores.apply_retention(days)?;
+        }
+        let Some(message) = detected.recv().await else {
+            break;
+        };
+        match message {
+            Detected::Batch { batch, alerts } => pending.add(batch, alerts),
+            Detected::Tick { alerts } => pending.alerts.extend(alerts),
+            Detected::Close { detection } => {
+                pending.detection = Some(detection);
+                if !pending.is_empty() {
+                    stores.commit(&pending)?;
+                    stats.add_commit(pending.events.len());
+                }
+                pending.answer_receipts();
+                pending = Commit::after(std::mem::take(&mut pending.positions));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! The pipeline's counters: kept once here, added to by the detect and commit steps on every
+//! path (`serve`, `import`, `detect`), read by the summaries of `import` and `detect`, and
+//! exported through a Prometheus registry as `kubetrail_*` at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use event::Alert;
+use ingest::Batch;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
+/// Running totals of one pipeline.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Lines read from the sources, dead letters included.
+    pub lines: Counter,
+    /// Bytes read from the sources (decompressed).
+    pub bytes: Counter,
+    /// Events decoded (after deduplication).
+    pub events: Counter,
+    /// Events dropped by policy (`RequestReceived` stage).
+    pub filtered: Counter,
+    /// Events dropped as already seen (same `event_id`).
+    pub duplicates: Counter,
+    /// Lines rejected as malformed or too long.
+    pub dead_letters: Counter,
+    /// Alerts raised.
+    pub alerts: Counter,
+    /// Store commits.
+    pub commits: Counter,
+    /// Events committed to the store.
+    pub committed_events: Counter,
+    /// Rule sets reloaded.
+    pub rule_reloads: Counter,
+    /// Rule reloads rejected.
+    pub rule_reload_failures: Counter,
+    /// Event time of the newest event seen (microseconds), for the lag gauge.
+    newest_event_micros: AtomicI64,
+    alerts_by_rule: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    /// Counts a batch that went through detection.
+    pub fn add_batch(&self, batch: &Batch, duplicates: usize, alerts: &[Alert]) {
+        if let Some(newest) = batch.events.iter().map(|event| event.time).max() {
+            self.newest_event_micros
+                .fetch_max(newest, Ordering::Relaxed);
+        }
+        self.lines.inc_by(batch.stats.lines);
+        self.bytes.inc_by(batch.stats.bytes);
+        self.events.inc_by(batch.events.len() as u64);
+        self.filtered.inc_by(batch.stats.filtered);
+        self.duplicates.inc_by(duplicates as u64);
+        self.dead_letters.inc_by(batch.dead_letters.len() as u64);
+        self.add_alerts(alerts);
+    }
+
+    /// Counts alerts raised.
+    pub fn add_alerts(&self, alerts: &[Alert]) {
+        if alerts.is_empty() {
+            return;
+        }
+        self.alerts.inc_by(alerts.len() as u64);
+        let mut by_rule = self
+            .alerts_by_rule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for alert in alerts {
+            match by_rule.get_mut(&alert.rule_id) {
+                Some(count) => *count += 1,
+                None => {
+                    by_rule.insert(alert.rule_id.clone(), 1);
+                }
+            }
+        }
+    }
+
+    /// Counts one store commit of `events` events.
+    pub fn add_commit(&self, events: usize) {
+        self.commits.inc();
+        self.committed_events.inc_by(events as u64);
+    }
+
+    /// Alerts raised so far, by rule id.
+    pub fn alerts_by_rule(&self) -> BTreeMap<String, u64> {
+        self.alerts_by_rule
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds these counters to `registry` (prefix it with `kubetrail`), with the sinks'
+    /// delivery metrics when there is an outbox.
+    pub fn register(
+        self: &Arc<Stats>,
+        registry: &mut Registry,
+        sinks: Option<sinks::SinkMetricsHandle>,
+    ) {
+        for (name, help, counter) in [
+            (
+                "ingest_lines",
+                "Lines read from the sources, dead letters included.",
+                &self.lines,
+            ),
+            (
+                "ingest_bytes",
+                "Bytes read from the sources (decompressed).",
+                &self.bytes,
+            ),
+            ("ingest_events", "Events decoded.", &self.events),
+            (
+                "ingest_filtered",
+                "Events dropped by policy (RequestReceived stage).",
+                &self.filtered,
+            ),
+            (
+                "ingest_duplicates",
+                "Events dropped as already seen (same event_id).",
+                &self.duplicates,
+            ),
+            (
+                "dead_letters",
+                "Lines rejected as malformed or too long.",
+                &self.dead_letters,
+            ),
+            ("alerts", "Alerts raised.", &self.alerts),
+            ("store_commits", "Store commits.", &self.commits),
+            (
+                "store_events",
+                "Events committed to the store.",
+                &self.committed_events,
+            ),
+            ("rule_reloads", "Rule sets reloaded.", &self.rule_reloads),
+            (
+                "rule_reload_failures",
+                "Rule reloads rejected.",
+                &self.rule_reload_failures,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register_collector(Box::new(Collected {
+            stats: Arc::clone(self),
+            sinks,
+        }));
+    }
+}
+
+/// What is computed at scrape time: the lag, alerts by rule, the sinks' delivery.
+#[derive(Debug)]
+struct Collected {
+    stats: Arc<Stats>,
+    sinks: Option<sinks::SinkMetricsHandle>,
+}
+
+impl Collector for Collected {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let newest = self.stats.newest_event_micros.load(Ordering::Relaxed);
+        if newest > 0 {
+            let lag = (chrono::Utc::now().timestamp_micros() - newest) as f64 / 1e6;
+            gauge(
+                &mut encoder,
+                "ingest_lag_seconds",
+                "Wall clock minus the event time of the newest event seen.",
+                lag.max(0.0),
+            )?;
+            gauge(
+                &mut encoder,
+                "ingest_newest_event_timestamp_seconds",
+                "Event time of the newest event seen.",
+                newest as f64 / 1e6,
+            )?;
+        }
+        let by_rule = self.stats.alerts_by_rule();
+        let mut family = encoder.encode_descriptor(
+            "alerts_by_rule",
+            "Alerts raised, by rule.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (rule_id, count) in &by_rule {
+            ConstCounter::new(*count)
+                .encode(family.encode_family(&[("rule_id", rule_id.as_str())])?)?;
+        }
+        let Some(sinks) = &self.sinks else {
+            return Ok(());
+        };
+        let sinks = sinks.snapshot();
+        type Read = fn(&sinks::SinkMetrics) -> u64;
+        for (name, help, kind, read) in [
+            (
+                "sink_delivered",
+                "Alerts a sink delivered.",
+                MetricType::Counter,
+                (|m| m.delivered) as Read,
+            ),
+            (
+                "sink_failed_attempts",
+                "Failed delivery attempts.",
+                MetricType::Counter,
+                |m| m.failed_attempts,
+            ),
+            (
+                "sink_retries",
+                "Delivery retries.",
+                MetricType::Counter,
+                |m| m.retries,
+            ),
+            (
+                "sink_pending",
+                "Alerts queued for a sink.",
+                MetricType::Gauge,
+                |m| m.pending,
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+            for (sink, metrics) in &sinks {
+                let labels = [("sink", sink.as_str())];
+                let value = read(metrics);
+                match kind {
+                    MetricType::Counter => {
+                        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+                    }
+                    _ => ConstGauge::new(value as i64).encode(family.encode_family(&labels)?)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn gauge(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: f64,
+) -> Result<(), std::fmt::Error> {
+    ConstGauge::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
