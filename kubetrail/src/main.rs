@@ -1,19 +1,11 @@
 //! The `kubetrail` binary: command line, configuration, wiring of the stages, shutdown.
 //! Domain logic lives in the library crates; this crate only connects them.
 
-mod api;
 mod cmd;
 mod config;
-mod history;
-mod indexing;
-mod metrics;
-mod pending;
-mod pipeline;
-mod reload;
-mod sinks;
+mod service;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -35,12 +27,9 @@ struct Cli {
 enum Command {
     /// Generate live traffic with attacks into a temporary directory and run the pipeline on it.
     Demo(cmd::demo::Args),
-    /// Run the long-running pipeline: tail the configured files, detect, store.
-    Serve {
-        /// Configuration file (TOML); see deploy/config/kubetrail.toml.
-        #[arg(long, default_value = "kubetrail.toml")]
-        config: PathBuf,
-    },
+    /// Run the long-running pipeline: follow the configured files and accept pushed events,
+    /// detect, store, serve the API.
+    Serve(cmd::serve::Args),
     /// Backfill audit-log or Falco files (plain or .gz) through detection into the store.
     Import(cmd::import::Args),
     /// Run the rules over files and print alerts as JSON lines; stores nothing.
@@ -58,17 +47,12 @@ enum Command {
         #[command(subcommand)]
         command: cmd::rules::Command,
     },
-    /// Measure throughput: `bench detect` (decode + normalise + rules) or `bench import`.
-    Bench {
-        #[command(subcommand)]
-        command: cmd::bench::Command,
-    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve { .. } => "info",
+        Command::Serve(_) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -81,15 +65,14 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
-        Command::Serve { config } => cmd::serve::run(&config),
-        Command::Import(args) => cmd::import::run(args),
-        Command::Detect(args) => cmd::detect::run(args),
+        Command::Serve(args) => cmd::serve::run(&args),
+        Command::Import(args) => cmd::import::run(&args),
+        Command::Detect(args) => cmd::detect::run(&args),
         Command::Sql(args) => cmd::sql::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Rules { command } => cmd::rules::run(command),
-        Command::Bench { command } => cmd::bench::run(command),
     };
     match result {
         Ok(code) => code,

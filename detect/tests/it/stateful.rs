@@ -52,6 +52,14 @@ fn request(
     .to_string()
 }
 
+/// Six denied `list pods` of mallory, a second apart: two bursts for `t.threshold_forbidden`.
+fn mallory_denied_six_times() -> Vec<event::Event> {
+    let lines: Vec<String> = (0..6)
+        .map(|i| request(i, i as i64, "mallory", "list", "pods", "x", true))
+        .collect();
+    decode(&lines)
+}
+
 /// The alerts of `events` run through one detector up to `split`, then through a second one
 /// restored from the first one's snapshot, stored as JSON text.
 fn split_by_snapshot(
@@ -101,10 +109,7 @@ fn a_wrong_expectation_is_reported_as_a_failure() {
 #[test]
 fn a_restored_snapshot_neither_forgets_a_window_nor_realerts() {
     let engine = Arc::new(Engine::new(fixture()));
-    let lines: Vec<String> = (0..6)
-        .map(|i| request(i, i as i64, "mallory", "list", "pods", "x", true))
-        .collect();
-    let events = decode(&lines);
+    let events = mallory_denied_six_times();
 
     // Whole stream in one detector.
     let mut whole = Detector::new(Arc::clone(&engine), StateLimits::default());
@@ -124,10 +129,7 @@ fn a_restored_snapshot_neither_forgets_a_window_nor_realerts() {
 #[test]
 fn a_snapshot_stored_as_json_text_or_as_a_json_value_restores_the_same_state() {
     let engine = Arc::new(Engine::new(fixture()));
-    let lines: Vec<String> = (0..6)
-        .map(|i| request(i, i as i64, "mallory", "list", "pods", "x", true))
-        .collect();
-    let events = decode(&lines);
+    let events = mallory_denied_six_times();
     let alert_ids = |alerts: &[event::Alert]| -> Vec<String> {
         alerts.iter().map(|a| a.alert_id.clone()).collect()
     };

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use event::Alert;
+use pipeline::Stats;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::serve::shutdown_on_signal;
 use crate::config::Config;
-use crate::pipeline::{self, Counters};
-use crate::sinks::AlertSinks;
+use crate::service::{self, Service};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -78,8 +78,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     ))?;
     // The demo's one token, made up for this run and printed: the API never serves events
     // without one.
-    let token = query::http::generate_token().map_err(|e| anyhow::anyhow!(e.message))?;
-    let engine = crate::cmd::engine(true, &[])?;
+    let token = api::generate_token()?;
+    let engine = crate::cmd::engine(&config.detect)?;
     println!(
         "kubetrail demo: {} simulated requests/s with attacks",
         args.rate
@@ -93,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("  press Ctrl-C to stop\n");
 
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
-    let counters = Arc::new(Counters::default());
+    let stats = Arc::new(Stats::default());
     let stop_writer = Arc::new(AtomicBool::new(false));
     let writer = std::thread::spawn({
         let stop = stop_writer.clone();
@@ -101,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (rate, rotate_bytes, seed) = (args.rate, args.rotate_bytes, args.seed);
         move || write_traffic(&logs, rate, rotate_bytes, seed, &stop)
     });
-    let sinks = AlertSinks::default().with_callback(Box::new(print_alert));
+    let outputs = sinks::AlertOutputs::default().with_callback(Box::new(print_alert));
     let result = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
@@ -112,40 +112,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 cancel.cancel();
             });
         }
-        let principal = query::http::Principal {
+        let principal = api::Principal {
             name: "demo".to_owned(),
-            role: query::http::Role::Admin,
-            scope: query::http::Scope::default(),
+            role: api::Role::Admin,
+            scope: api::Scope::default(),
         };
-        let api = crate::api::start(
-            &config,
-            counters.clone(),
-            cancel.clone(),
-            Some((token.clone(), principal)),
-        )
-        .await?;
-        if let Some(api) = &api {
-            println!("  API:       http://{}/api/v1  (admin token: {token})", api.address);
-            println!(
-                "  try:       curl -H 'Authorization: Bearer {token}' 'http://{}/api/v1/alerts?group_by=rule_id'\n",
-                api.address
-            );
-        }
-        let ticker = tokio::spawn(print_counts(counters.clone(), cancel.clone()));
-        let result = pipeline::run(
-            &config,
+        let ticker = tokio::spawn(print_counts(stats.clone(), cancel.clone()));
+        let service = Service {
             engine,
-            sinks,
-            counters.clone(),
-            cancel.clone(),
-            api.as_ref().map(|api| &api.state),
-        )
-        .await;
+            outputs,
+            stats: Arc::clone(&stats),
+            extra_token: Some((token.clone(), principal)),
+            on_listening: Box::new(move |address| {
+                println!("  API:       http://{address}/api/v1  (admin token: {token})");
+                println!(
+                    "  try:       curl -H 'Authorization: Bearer {token}' 'http://{address}/api/v1/alerts?group_by=rule_id'\n"
+                );
+            }),
+        };
+        let result = service::run(&config, service, cancel.clone()).await;
         cancel.cancel();
         let _ = ticker.await;
-        if let Some(api) = api {
-            let _ = api.task.await;
-        }
         result
     });
     stop_writer.store(true, Ordering::Relaxed);
@@ -155,9 +142,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     result?;
     println!(
         "\ndemo stopped: {written} events written, {} stored, {} alerts, {} commits",
-        Counters::get(&counters.committed_events),
-        Counters::get(&counters.alerts),
-        Counters::get(&counters.commits),
+        stats.committed_events.get(),
+        stats.alerts.get(),
+        stats.commits.get(),
     );
     if args.dir.is_some() {
         println!(
@@ -178,7 +165,7 @@ fn print_alert(alert: &Alert) {
     );
 }
 
-async fn print_counts(counters: Arc<Counters>, cancel: CancellationToken) {
+async fn print_counts(stats: Arc<Stats>, cancel: CancellationToken) {
     let mut interval = tokio::time::interval(Duration::from_secs(5));
     interval.tick().await;
     loop {
@@ -188,11 +175,11 @@ async fn print_counts(counters: Arc<Counters>, cancel: CancellationToken) {
         }
         eprintln!(
             "  … {} events read, {} stored, {} alerts, {} dead letters, {} commits",
-            Counters::get(&counters.events),
-            Counters::get(&counters.committed_events),
-            Counters::get(&counters.alerts),
-            Counters::get(&counters.dead_letters),
-            Counters::get(&counters.commits),
+            stats.events.get(),
+            stats.committed_events.get(),
+            stats.alerts.get(),
+            stats.dead_letters.get(),
+            stats.commits.get(),
         );
     }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cmd::human_bytes;
+use indicatif::DecimalBytes;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "wrote {} events ({}) to {} in {:.2}s: {:.0} events/s, {:.0} MB/s",
         summary.events,
-        human_bytes(summary.bytes),
+        DecimalBytes(summary.bytes),
         args.out.display(),
         seconds,
         summary.events as f64 / seconds,

@@ -1,8 +1,5 @@
 //! One module per subcommand, plus what they share.
 
-pub mod bench;
-mod bench_live;
-mod bench_search;
 pub mod demo;
 pub mod detect;
 pub mod generate;
@@ -16,7 +13,9 @@ pub mod token;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ::detect::{Engine, RuleSet};
+use ::detect::Engine;
+
+use crate::config::Config;
 
 /// Marks an error as the caller's mistake (bad usage or bad input): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -28,29 +27,87 @@ pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
     BadInput(message.into()).into()
 }
 
-/// The rules to run: the built-in pack (unless left out) plus rule files or directories.
-pub fn load_rules(builtin: bool, paths: &[PathBuf]) -> anyhow::Result<RuleSet> {
-    load_rules_with(builtin, paths, &::detect::ListOverrides::new())
+/// Options of the commands that read files through the rules (`import`, `detect`).
+#[derive(Debug, clap::Args)]
+pub struct RulesArgs {
+    /// Extra rule file or directory (repeatable).
+    #[arg(long = "rules")]
+    pub rules: Vec<PathBuf>,
+    /// Do not load the built-in rules (only those given with --rules).
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+    /// Cluster name given to the events.
+    #[arg(long, default_value = "default")]
+    pub cluster: String,
+    /// Keep `RequestReceived` stage events (dropped by default).
+    #[arg(long)]
+    pub keep_request_received: bool,
+    /// Take the `[detect]` table (rules, lists, state limits) and the `[ingest]` settings
+    /// (RequestReceived, line size, dedupe) from this `serve` configuration, so the alerts are
+    /// the ones `serve` gives. --rules and --no-builtin-rules still apply on top.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
-/// `load_rules` with lists replaced by configuration (`[detect.lists]`).
-pub fn load_rules_with(
-    builtin: bool,
-    paths: &[PathBuf],
-    lists: &::detect::ListOverrides,
-) -> anyhow::Result<RuleSet> {
-    for path in paths {
-        if !path.exists() {
-            return Err(bad_input(format!("no such rules path: {}", path.display())));
+impl RulesArgs {
+    /// The configuration named by `--config`, or the defaults.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        match &self.config {
+            Some(path) => Config::load(path).map_err(|e| bad_input(format!("{e:#}"))),
+            None => Ok(Config::default()),
         }
     }
-    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    RuleSet::load_all(builtin, &paths, lists).map_err(|e| bad_input(format!("{e}")))
+
+    /// The `[detect]` table with the command line applied on top.
+    pub fn detect_config(&self, config: &Config) -> ::detect::Config {
+        let mut detect = config.detect.clone();
+        detect.builtin_rules &= !self.no_builtin_rules;
+        detect.rule_paths.extend(self.rules.iter().cloned());
+        detect
+    }
+
+    /// How to read the files.
+    pub fn read_options(&self, config: &Config) -> ingest::ReadOptions {
+        ingest::ReadOptions {
+            cluster: self.cluster.clone(),
+            keep_request_received: self.keep_request_received
+                || config.ingest.keep_request_received,
+            max_line_bytes: config.ingest.max_line_bytes,
+            ..ingest::ReadOptions::default()
+        }
+    }
 }
 
-/// The engine over `load_rules`.
-pub fn engine(builtin: bool, paths: &[PathBuf]) -> anyhow::Result<Arc<Engine>> {
-    Ok(Arc::new(Engine::new(load_rules(builtin, paths)?)))
+/// The `[detect]` table of the built-in pack plus the rule files at `paths`.
+pub fn builtin_and(paths: &[PathBuf]) -> ::detect::Config {
+    ::detect::Config {
+        rule_paths: paths.to_vec(),
+        ..::detect::Config::default()
+    }
+}
+
+/// The rules of a `[detect]` table; rule files that do not load are the caller's mistake.
+pub fn rule_set(config: &::detect::Config) -> anyhow::Result<::detect::RuleSet> {
+    config
+        .load_rules()
+        .map_err(|error| bad_input(error_chain(&error)))
+}
+
+/// The engine of a `[detect]` table; rule files that do not load are the caller's mistake.
+pub fn engine(config: &::detect::Config) -> anyhow::Result<Arc<Engine>> {
+    pipeline::build_engine(config).map_err(|e| bad_input(error_chain(&e)))
+}
+
+/// An error with its sources, on one line.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Checks that every input file exists before any work starts.
@@ -64,28 +121,4 @@ pub fn check_inputs(paths: &[PathBuf]) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The largest resident set size of this process so far, in bytes (Linux `VmHWM`).
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// Formats a byte count for people (`12.3 MB`).
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

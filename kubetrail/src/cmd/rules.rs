@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cmd::{bad_input, load_rules};
+use crate::cmd::{bad_input, builtin_and, rule_set};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -49,7 +49,7 @@ pub enum Command {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::List { path, json } => {
-            let rules = load_rules(true, path.as_slice())?;
+            let rules = rule_set(&builtin_and(path.as_slice()))?;
             for rule in rules.rules() {
                 if json {
                     println!(
@@ -104,7 +104,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(path) => {
                     ::detect::RuleSet::load(path).map_err(|e| bad_input(format!("{e}")))?
                 }
-                None => load_rules(true, &[])?,
+                None => rule_set(&builtin_and(&[]))?,
             };
             let outcomes: Vec<_> = ::detect::run_tests(&rules)
                 .into_iter()
@@ -173,7 +173,7 @@ fn rule_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
 
 fn coverage(files: &[PathBuf], rules: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
     crate::cmd::check_inputs(files)?;
-    let engine = crate::cmd::engine(true, rules)?;
+    let engine = crate::cmd::engine(&builtin_and(rules))?;
     let mut detector = ::detect::Detector::new(engine.clone(), ::detect::StateLimits::default());
     let mut coverage = ::detect::Coverage::new(&engine);
     let options = ingest::ReadOptions::default();

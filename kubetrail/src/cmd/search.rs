@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let dir = args.data_dir.join("search");
+    let dir = pipeline::search_dir(&args.data_dir);
     if !args.data_dir.is_dir() {
         return Err(bad_input(format!(
             "no data directory at {}",
@@ -40,9 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now().timestamp_micros();
     let time = |text: &Option<String>| {
         text.as_deref()
-            .map(|text| query::http::parse_time(text, now))
+            .map(|text| api::parse_time(text, now))
             .transpose()
-            .map_err(bad_input)
+            .map_err(|error| bad_input(error.to_string()))
     };
     let (from, to) = (time(&args.from)?, time(&args.to)?);
     let searcher = search::Searcher::open(&dir).map_err(|error| match error {
@@ -74,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?;
         total.get_or_insert(response.total);
         for hit in &response.hits {
-            serde_json::to_writer(&mut out, &query::http::hit_json(hit))?;
+            serde_json::to_writer(&mut out, &api::hit_json(hit))?;
             out.write_all(b"\n")?;
             printed += 1;
         }

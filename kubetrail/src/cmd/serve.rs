@@ -1,62 +1,134 @@
-//! `kubetrail serve`: the long-running pipeline until SIGINT or SIGTERM.
+//! `kubetrail serve`: the long-running pipeline until SIGINT or SIGTERM; `--check` validates
+//! the configuration and exits.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use pipeline::Stats;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::{bad_input, load_rules_with};
+use crate::cmd::bad_input;
 use crate::config::Config;
-use crate::pipeline::{self, Counters};
-use crate::sinks::AlertSinks;
+use crate::service::{self, Service};
 
-pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config_path).map_err(|e| bad_input(format!("{e:#}")))?;
-    if config.ingest.files.is_empty() {
-        return Err(bad_input(format!(
-            "{}: no sources configured; add an [[ingest.files]] table",
-            config_path.display()
-        )));
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Configuration file (TOML); see deploy/config/kubetrail.toml.
+    #[arg(long, default_value = "kubetrail.toml")]
+    pub config: PathBuf,
+    /// Check the configuration and the rules it names, print what would run, and exit.
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config).map_err(|e| bad_input(format!("{e:#}")))?;
+    config
+        .check_sources()
+        .map_err(|e| bad_input(format!("{}: {e:#}", args.config.display())))?;
+    let engine = crate::cmd::engine(&config.detect)?;
+    if args.check {
+        print_check(&config, engine.len());
+        return Ok(ExitCode::SUCCESS);
     }
-    let engine = Arc::new(::detect::Engine::new(load_rules_with(
-        config.detect.builtin_rules,
-        &config.detect.rule_paths,
-        &config.detect.lists,
-    )?));
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let stats = Arc::new(Stats::default());
     runtime.block_on(async {
         let outbox_dir = config.alerts.outbox_dir(&config.store.data_dir);
-        let sinks = AlertSinks::open_with_outbox(&config.alerts, &outbox_dir).await?;
+        let outputs = sinks::AlertOutputs::open_with_outbox(&config.alerts, &outbox_dir)
+            .await
+            .context("failed to open the alert outputs")?;
         let cancel = CancellationToken::new();
         tokio::spawn(shutdown_on_signal(cancel.clone()));
-        let counters = Arc::new(Counters::default());
-        let api = crate::api::start(&config, counters.clone(), cancel.clone(), None).await?;
-        tracing::info!(config = %config_path.display(), "kubetrail serve started");
-        let result = pipeline::run(
-            &config,
+        tracing::info!(config = %args.config.display(), "kubetrail serve started");
+        let service = Service {
             engine,
-            sinks,
-            counters.clone(),
-            cancel.clone(),
-            api.as_ref().map(|api| &api.state),
-        )
-        .await;
-        cancel.cancel();
-        if let Some(api) = api {
-            let _ = api.task.await;
-        }
-        result?;
+            outputs,
+            stats: Arc::clone(&stats),
+            extra_token: None,
+            on_listening: Box::new(|_| {}),
+        };
+        service::run(&config, service, cancel).await?;
         tracing::info!(
-            events = Counters::get(&counters.events),
-            alerts = Counters::get(&counters.alerts),
-            dead_letters = Counters::get(&counters.dead_letters),
-            commits = Counters::get(&counters.commits),
+            events = stats.events.get(),
+            alerts = stats.alerts.get(),
+            dead_letters = stats.dead_letters.get(),
+            commits = stats.commits.get(),
             "kubetrail serve stopped cleanly"
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What `serve` would run, one line per part.
+fn print_check(config: &Config, rules: usize) {
+    let files: usize = config
+        .ingest
+        .files
+        .iter()
+        .map(|group| group.paths.len())
+        .sum();
+    println!(
+        "sources: {} file group(s) ({files} path(s)); pushed events: {}",
+        config.ingest.files.len(),
+        if config.ingests_pushed_events() {
+            format!("{} ingest token(s)", config.api.ingest_tokens.len())
+        } else {
+            "off".to_owned()
+        }
+    );
+    println!(
+        "rules: {rules} (built-in pack: {}, {} rule path(s), {} list override(s))",
+        if config.detect.builtin_rules {
+            "on"
+        } else {
+            "off"
+        },
+        config.detect.rule_paths.len(),
+        config.detect.lists.len()
+    );
+    println!(
+        "store: {} (retention: {})",
+        config.store.data_dir.display(),
+        config.store.retention_days.map_or_else(
+            || "keep everything".to_owned(),
+            |days| format!("{days} days")
+        )
+    );
+    println!(
+        "alerts: stdout {}, file {}, {} sink(s)",
+        if config.alerts.stdout { "on" } else { "off" },
+        config
+            .alerts
+            .file
+            .as_ref()
+            .map_or_else(|| "off".to_owned(), |path| path.display().to_string()),
+        config.alerts.sinks.len()
+    );
+    println!(
+        "pipeline: commit every {} ms or {} events; search positions {}",
+        config.pipeline.commit_interval_ms,
+        config.pipeline.commit_max_events,
+        if config.search.positions { "on" } else { "off" }
+    );
+    if config.api.enabled {
+        println!(
+            "api: {}{} with {} query token(s), {} ingest token(s)",
+            if config.api.tls.is_some() {
+                "https://"
+            } else {
+                "http://"
+            },
+            config.api.listen,
+            config.api.tokens.len(),
+            config.api.ingest_tokens.len()
+        );
+    } else {
+        println!("api: off");
+    }
+    println!("configuration OK");
 }
 
 /// Cancels `cancel` on SIGINT or SIGTERM.

@@ -34,8 +34,8 @@ fn toml_list(values: &[String]) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let token = query::http::generate_token().map_err(|e| anyhow::anyhow!(e.message))?;
-    let hash = query::http::hash_token(&token);
+    let token = api::generate_token()?;
+    let hash = api::hash_token(&token);
     println!(
         "token (give it to {}; it is not stored anywhere): {token}\n",
         args.name

@@ -2,15 +2,13 @@
 //! (rename to `audit-<time>.log`, gzip later) and by copytruncate, while the process is killed
 //! with SIGKILL several times: every event must end up stored exactly once.
 
-mod common;
-
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{ok_stdout, sql_value, start_serve, write};
+use crate::common::{ok_stdout, sql_value, start_serve, write};
 
 /// Appends lines to the live file, rotating it along the way.
 struct Writer {

@@ -2,8 +2,6 @@
 //! included, across a SIGKILL), rule files reload while `serve` runs, and `rules test` /
 //! `rules coverage` report what they should.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -11,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::{kubetrail, ok_stdout, sql_value, start_serve, write};
+use crate::common::{kubetrail, ok_stdout, sql_value, start_serve, write};
 
 fn stop(mut serve: Child, log: &Path) {
     let status = Command::new("kill")
@@ -171,6 +169,111 @@ commit_max_events = 4000
         stderr.contains(&format!("{stored} hits")),
         "SQL has {stored} events, search says {stderr}"
     );
+}
+
+/// `import --config`, `detect --config` and `serve` read the same `[detect]` table: with
+/// non-default state limits and lists they give the same alert ids on the same file, and those
+/// differ from what the defaults give (so the table was really applied).
+#[test]
+fn import_detect_and_serve_agree_with_the_same_non_default_detect_table() {
+    const EVENTS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let source = dir.path().join("generated.jsonl");
+    ok_stdout(&[
+        "generate",
+        "--events",
+        &EVENTS.to_string(),
+        "--seed",
+        "5",
+        "--attacks",
+        "--out",
+        source.to_str().unwrap(),
+    ]);
+    let served = dir.path().join("served");
+    let alerts = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_wait_ms = 50
+[[ingest.files]]
+paths = ["{logs}/audit.log"]
+cluster = "same"
+[detect]
+max_keys_per_rule = 3
+lateness_ms = 1000
+[detect.lists]
+trusted_registries = ["registry.k8s.io"]
+system_namespaces = ["kube-system"]
+[store]
+data_dir = "{served}"
+[alerts]
+file = "{alerts}"
+[api]
+enabled = false
+[pipeline]
+commit_interval_ms = 300
+"#,
+            logs = logs.display(),
+            served = served.display(),
+            alerts = alerts.display()
+        ),
+    );
+    let config_arg = config.to_str().unwrap();
+    let source_arg = source.to_str().unwrap();
+    let detected = alert_ids(&ok_stdout(&[
+        "detect",
+        "--cluster",
+        "same",
+        "--config",
+        config_arg,
+        source_arg,
+    ]));
+    let defaults = alert_ids(&ok_stdout(&["detect", "--cluster", "same", source_arg]));
+    assert!(detected.len() > 10, "{} alerts", detected.len());
+    assert_ne!(detected, defaults, "the [detect] table changed nothing");
+
+    let imported = dir.path().join("imported");
+    ok_stdout(&[
+        "import",
+        "--cluster",
+        "same",
+        "--config",
+        config_arg,
+        "--data-dir",
+        imported.to_str().unwrap(),
+        source_arg,
+    ]);
+    let stored = ok_stdout(&[
+        "sql",
+        "--data-dir",
+        imported.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--max-rows",
+        "1000000",
+        "select alert_id from alerts",
+    ]);
+    let imported_ids: BTreeSet<String> = stored.lines().skip(1).map(str::to_owned).collect();
+    assert_eq!(
+        imported_ids, detected,
+        "import --config and detect --config disagree"
+    );
+
+    std::fs::copy(&source, logs.join("audit.log")).unwrap();
+    let serve_log = dir.path().join("serve.log");
+    let serve = start_serve(&config, &serve_log);
+    wait_for("every event stored", &serve_log, || {
+        stored_events(&served) >= EVENTS
+    });
+    stop(serve, &serve_log);
+    let served_ids = alert_ids(&std::fs::read_to_string(&alerts).unwrap());
+    assert_eq!(served_ids, detected, "serve and detect --config disagree");
 }
 
 /// An allowed `get` of a ConfigMap by `user`, as one audit line.

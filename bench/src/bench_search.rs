@@ -1,4 +1,4 @@
-//! `kubetrail bench search`: the search figures of issue 4, measured end to end.
+//! `search`: the search figures, measured end to end.
 //!
 //! Generates N events into rotated JSON-lines files, imports them through the real pipeline
 //! (Parquet + search index), times indexing alone on a sample, starts the HTTP API in this
@@ -10,7 +10,6 @@
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,9 +19,9 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::{human_bytes, peak_rss_bytes};
-use crate::config::Config;
-use crate::pipeline::Counters;
+use indicatif::DecimalBytes;
+
+use crate::measure::{cpu_seconds, dir_bytes, peak_rss_bytes, percentile, total_memory_bytes};
 
 const DAY_MICROS: i64 = 86_400_000_000;
 const HOUR_MICROS: i64 = 3_600_000_000;
@@ -73,7 +72,7 @@ pub struct Args {
 }
 
 /// Runs the benchmark and prints its table.
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args) -> anyhow::Result<()> {
     let temp;
     let (dir, remove) = match &args.dir {
         Some(dir) => (dir.clone(), false),
@@ -92,8 +91,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!("work directory kept: {}", dir.display());
     }
-    result?;
-    Ok(ExitCode::SUCCESS)
+    result
 }
 
 /// Everything the table shows.
@@ -238,7 +236,7 @@ impl Probe {
 fn bench(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let raw_dir = dir.join("raw");
     let data_dir = dir.join("data");
-    let search_dir = crate::indexing::search_dir(&data_dir);
+    let search_dir = pipeline::search_dir(&data_dir);
     let mut report = Report::default();
 
     if args.skip_import {
@@ -267,19 +265,15 @@ fn bench(args: &Args, dir: &Path) -> anyhow::Result<()> {
     if !args.skip_import {
         eprintln!(
             "importing {} of JSON through the pipeline...",
-            human_bytes(report.raw_bytes)
+            DecimalBytes(report.raw_bytes)
         );
         let cpu = cpu_seconds();
-        let summary = crate::cmd::import::import(&crate::cmd::import::Args {
-            files: raw_files.clone(),
-            data_dir: data_dir.clone(),
-            cluster: "bench".to_owned(),
-            rules: Vec::new(),
-            no_builtin_rules: false,
-            keep_request_received: false,
-            commit_events: crate::cmd::import::DEFAULT_COMMIT_EVENTS,
-            index_threads: args.index_threads,
-        })?;
+        let summary = crate::bench_import::import(
+            &raw_files,
+            &data_dir,
+            crate::bench_import::IMPORT_COMMIT_EVENTS,
+            args.index_threads,
+        )?;
         report.import = Some(ImportFigures {
             events: summary.events,
             seconds: summary.seconds,
@@ -461,7 +455,7 @@ fn index_sample(raw_files: &[PathBuf], events: u64, dir: &Path) -> anyhow::Resul
     for batch in decoded.chunks(5_000) {
         index.add(batch, &[])?;
         since_commit += batch.len();
-        if since_commit >= crate::cmd::import::DEFAULT_COMMIT_EVENTS {
+        if since_commit >= crate::bench_import::IMPORT_COMMIT_EVENTS {
             seq += 1;
             index.commit(seq)?;
             since_commit = 0;
@@ -626,21 +620,31 @@ async fn http_phase(
     searcher: search::Searcher,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let token = query::http::generate_token()
-        .map_err(|error| anyhow::anyhow!("no token: {}", error.message))?;
-    let toml_path = |path: &Path| toml::Value::String(path.display().to_string()).to_string();
-    let config = Config::parse(&format!(
-        "[store]\ndata_dir = {data}\n\
-         [api]\nlisten = \"127.0.0.1:0\"\n\
-         rate_limit_per_second = 1000000000\nrate_limit_burst = 1000000000\n\
-         [[api.tokens]]\nname = \"bench\"\nsha256 = \"{hash}\"\nrole = \"admin\"\n",
-        data = toml_path(data_dir),
-        hash = query::http::hash_token(&token),
-    ))?;
+    let token = api::generate_token()?;
+    let config = api::ApiConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        rate_limit_per_second: 1_000_000_000,
+        rate_limit_burst: 1_000_000_000,
+        ..api::ApiConfig::default()
+    };
+    let mut auth = config.validate()?;
+    let principal = api::Principal {
+        name: "bench".to_owned(),
+        role: api::Role::Admin,
+        scope: api::Scope::default(),
+    };
+    auth.add(&token, principal);
+    let mut registry = prometheus_client::registry::Registry::with_prefix("kubetrail");
+    let metrics = api::ApiMetrics::register(&mut registry);
+    let state = api::ApiState::new(
+        data_dir.to_owned(),
+        config,
+        auth,
+        metrics,
+        Arc::new(registry),
+    )?;
     let cancel = CancellationToken::new();
-    let api = crate::api::start(&config, Arc::new(Counters::default()), cancel.clone(), None)
-        .await?
-        .context("the API is disabled")?;
+    let api = api::start(state, cancel.clone()).await?;
     api.state.set_searcher(searcher);
     api.state.set_ready();
     let address = api.address;
@@ -864,7 +868,7 @@ fn print_report(args: &Args, report: &Report) {
     println!(
         "bench search: {} events, {} of raw JSON lines in {} file(s), {:.0} bytes/event; seed {}",
         thousands(report.events),
-        human_bytes(report.raw_bytes),
+        DecimalBytes(report.raw_bytes),
         report.raw_files,
         report.raw_bytes as f64 / report.events.max(1) as f64,
         args.seed
@@ -915,7 +919,9 @@ fn print_report(args: &Args, report: &Report) {
                 "{}, {}, {}",
                 import.commits,
                 thousands(import.alerts),
-                import.peak_rss.map_or_else(|| "?".to_owned(), human_bytes)
+                import
+                    .peak_rss
+                    .map_or_else(|| "?".to_owned(), |bytes| DecimalBytes(bytes).to_string())
             )
         );
     } else {
@@ -941,7 +947,7 @@ fn print_report(args: &Args, report: &Report) {
             format!(
                 "{:.1} s, {} = {:.1} % of its raw",
                 sample.close_seconds,
-                human_bytes(sample.index_bytes),
+                DecimalBytes(sample.index_bytes),
                 100.0 * sample.index_bytes as f64 / sample.raw_bytes.max(1) as f64
             )
         );
@@ -956,7 +962,7 @@ fn print_report(args: &Args, report: &Report) {
         "search index size",
         format!(
             "{} = {:.1} % of raw",
-            human_bytes(report.index_bytes),
+            DecimalBytes(report.index_bytes),
             100.0 * index_share
         ),
         verdict(index_share < 0.25, "< 25 %")
@@ -976,7 +982,7 @@ fn print_report(args: &Args, report: &Report) {
         "events Parquet",
         format!(
             "{} = {:.1} % of raw",
-            human_bytes(report.parquet_bytes),
+            DecimalBytes(report.parquet_bytes),
             100.0 * report.parquet_bytes as f64 / report.raw_bytes.max(1) as f64
         )
     );
@@ -985,7 +991,7 @@ fn print_report(args: &Args, report: &Report) {
         "whole data directory",
         format!(
             "{} = {:.1} % of raw",
-            human_bytes(report.data_bytes),
+            DecimalBytes(report.data_bytes),
             100.0 * report.data_bytes as f64 / report.raw_bytes.max(1) as f64
         )
     );
@@ -1052,8 +1058,9 @@ fn print_report(args: &Args, report: &Report) {
                  (page cache as it comes: {} of raw JSON, {} of RAM)",
                 report.raw_files,
                 args.rg_runs,
-                human_bytes(report.raw_bytes),
-                total_memory().map_or_else(|| "?".to_owned(), human_bytes)
+                DecimalBytes(report.raw_bytes),
+                total_memory_bytes()
+                    .map_or_else(|| "?".to_owned(), |bytes| DecimalBytes(bytes).to_string())
             );
             println!(
                 "{:<36} {:>9} {:>10} {:>10} {:>12}  target",
@@ -1117,14 +1124,6 @@ fn verdict(met: bool, target: &str) -> String {
     format!("{target}: {}", if met { "met" } else { "MISSED" })
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
@@ -1174,51 +1173,6 @@ fn regex_escape(text: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// CPU seconds (user + system) of this process so far, from /proc/self/stat (100 ticks/s).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    // The fields after the command name, which is in parentheses and may hold spaces;
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Total memory of the machine (/proc/meminfo).
-fn total_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
-/// Bytes of the files under `dir` (only those ending in `.ext` when given).
-fn dir_bytes(dir: &Path, ext: Option<&str>) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut total = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            total += dir_bytes(&path, ext);
-        } else if ext.is_none_or(|ext| path.extension().and_then(|e| e.to_str()) == Some(ext))
-            && let Ok(meta) = entry.metadata()
-        {
-            total += meta.len();
-        }
-    }
-    total
 }
 
 /// Day indexes and their segments (from each `meta.json`).

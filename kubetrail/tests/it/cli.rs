@@ -1,12 +1,10 @@
 //! End-to-end tests of the `kubetrail` binary through its command line: generate, detect,
 //! import, sql, rules, demo, and the exit-code contract.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{kubetrail, labels, ok_stdout, sql_value, write};
+use crate::common::{kubetrail, labels, ok_stdout, sql_value, write};
 use serde_json::Value;
 
 /// The scenarios a first-version rule covers, and the rule that must catch each.
@@ -156,7 +154,7 @@ fn import_then_sql_counts_each_distinct_event_once() {
     // The same events again, one file gzipped: duplicates must be dropped.
     let text = std::fs::read(&input).unwrap();
     let gz = dir.path().join("again.jsonl.gz");
-    common::gzip(&text[..text.len() / 2], &gz);
+    crate::common::gzip(&text[..text.len() / 2], &gz);
     let data = dir.path().join("data");
     let out = kubetrail(&["import", path(&input), path(&gz), "--data-dir", path(&data)]);
     assert!(
@@ -342,7 +340,7 @@ fn token_prints_a_config_entry_that_admits_it() {
     assert_ne!(hash, token);
     assert!(out.contains("role = \"analyst\""));
     assert!(out.contains("namespaces = [\"a\", \"b\"]"));
-    assert_eq!(common::sha256(&token), hash);
+    assert_eq!(crate::common::sha256(&token), hash);
     let ingest = kubetrail(&["token", "--name", "apiserver", "--role", "ingest"]);
     assert_eq!(
         ingest.status.code(),
@@ -469,7 +467,7 @@ fn canary_secret_value_appears_nowhere_under_the_data_directory_or_in_output() {
     ] {
         assert_no_canary(what, &bytes, &[CANARY, CANARY_B64]);
     }
-    common::walk(&data, &mut |file: &Path| {
+    crate::common::walk(&data, &mut |file: &Path| {
         let bytes = std::fs::read(file).unwrap();
         // Parquet pages are compressed: check the decompressed content through SQL above, and
         // the raw bytes here for anything stored uncompressed (dead letters, commits).
@@ -481,7 +479,7 @@ fn canary_secret_value_appears_nowhere_under_the_data_directory_or_in_output() {
 
 fn sql_free_dead_letters(data: &Path) -> usize {
     let mut count = 0;
-    common::walk(&data.join("dead_letters"), &mut |file: &Path| {
+    crate::common::walk(&data.join("dead_letters"), &mut |file: &Path| {
         let text = std::fs::read_to_string(file).unwrap();
         for line in text.lines() {
             let letter: Value = serde_json::from_str(line).unwrap();

@@ -6,6 +6,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// A response: status, lower-cased headers, body.
@@ -297,5 +299,46 @@ pub fn check_response(
     );
     if let Err(error) = validate(document, schema, &response.json(), "$") {
         panic!("{method} {route} ({}): {error}", response.status);
+    }
+}
+
+/// A `kubetrail serve` child, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts serve and reads the API address from its log.
+pub fn start(config: &Path, log: &Path) -> Server {
+    // Owned by `Server` from the start, so a failed wait below still kills it.
+    let mut server = Server {
+        child: super::start_serve(config, log),
+        address: SocketAddr::from(([127, 0, 0, 1], 0)),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text
+            .lines()
+            .rev()
+            .find(|l| l.contains("query API listening on http"))
+        {
+            server.address = line
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|a| a.parse().ok())
+                .expect("address in the log line");
+            return server;
+        }
+        assert!(Instant::now() < deadline, "serve did not start: {text}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

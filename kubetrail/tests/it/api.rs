@@ -3,17 +3,14 @@
 //! same file, tokens, roles and namespace restrictions enforced, responses checked against the
 //! served OpenAPI document.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::http::{self, check_response, get, post_json};
-use common::{ok_stdout, sha256, start_serve, write};
+use crate::common::http::{self, check_response, get, post_json, start};
+use crate::common::{ok_stdout, sha256, write};
 
 const VIEWER: &str = "viewer-token-0123456789";
 const ANALYST: &str = "analyst-token-0123456789";
@@ -49,18 +46,6 @@ fn truth(file: &Path, cluster: &str) -> Vec<event::Event> {
     let mut seen = HashSet::new();
     events.retain(|event| seen.insert(event.event_id.clone()));
     events
-}
-
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn config(dir: &Path, restricted_namespace: &str) -> std::path::PathBuf {
@@ -116,34 +101,6 @@ cluster = "pushed"
         ),
     );
     config
-}
-
-/// Starts serve and reads the API address from its log.
-fn start(config: &Path, log: &Path) -> Server {
-    // Owned by `Server` from the start, so a failed wait below still kills it.
-    let mut server = Server {
-        child: start_serve(config, log),
-        address: SocketAddr::from(([127, 0, 0, 1], 0)),
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(line) = text
-            .lines()
-            .rev()
-            .find(|l| l.contains("query API listening on http"))
-        {
-            server.address = line
-                .split("://")
-                .nth(1)
-                .and_then(|rest| rest.split('/').next())
-                .and_then(|a| a.parse().ok())
-                .expect("address in the log line");
-            return server;
-        }
-        assert!(Instant::now() < deadline, "serve did not start: {text}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn sql_count(address: SocketAddr, token: &str, statement: &str) -> u64 {

@@ -1,0 +1,67 @@
+//! `kubetrail-bench`: kubetrail's throughput, latency and memory figures, measured on
+//! generated traffic with the same code paths as the product. Commands of their own, never
+//! part of the tests; build them in release mode:
+//! `cargo run --release -p bench -- detect --events 500000`.
+
+mod bench_detect;
+mod bench_import;
+mod bench_index;
+mod bench_latency;
+mod bench_search;
+mod measure;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The same allocator as the `kubetrail` binary, so the figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// kubetrail benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "kubetrail-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode + normalise + the built-in rules on one core, over generated events in memory.
+    Detect(bench_detect::Args),
+    /// `import` of generated events into Parquet and the search index: events/s, MB/s, peak
+    /// RSS, size ratio.
+    Import(bench_import::Args),
+    /// Alert latency of the live pipeline: from a line appended to a tailed file to its alert
+    /// delivered, at a steady event rate (p50, p99, max).
+    Latency(bench_latency::Args),
+    /// Memory of the detection state with many distinct actors (new-term and threshold
+    /// rules keep one group per actor): resident memory, snapshot size, events/s.
+    State(bench_detect::StateArgs),
+    /// Search through the HTTP API on generated events imported by the real pipeline: query
+    /// latency (rare, selective, broad + histogram + facets), `rg` over the raw files, index
+    /// size and indexing rate, and a mixed load of keep-alive clients (req/s, p50, p99).
+    Search(bench_search::Args),
+    /// Indexing of the search store against bare tantivy on the same schema, index size, and
+    /// in-process query latency.
+    Index(bench_index::Args),
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Detect(args) => bench_detect::run(&args),
+        Command::Import(args) => bench_import::run(&args),
+        Command::Latency(args) => bench_latency::run(&args),
+        Command::State(args) => bench_detect::state(&args),
+        Command::Search(args) => bench_search::run(&args),
+        Command::Index(args) => bench_index::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

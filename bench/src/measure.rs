@@ -1,0 +1,73 @@
+//! What the benchmarks measure besides time: this process's CPU time and resident memory and
+//! the machine's memory (from `/proc`, Linux), the bytes of directories, percentiles.
+
+use std::path::Path;
+
+/// A `kB` field of `/proc/self/status` or `/proc/meminfo`, in bytes.
+fn kib_field(file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|line| line.starts_with(field))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// The largest resident set size of this process so far (`VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    kib_field("/proc/self/status", "VmHWM:")
+}
+
+/// The resident set size of this process now (`VmRSS`).
+pub fn rss_bytes() -> Option<u64> {
+    kib_field("/proc/self/status", "VmRSS:")
+}
+
+/// Total memory of the machine (`MemTotal`).
+pub fn total_memory_bytes() -> Option<u64> {
+    kib_field("/proc/meminfo", "MemTotal:")
+}
+
+/// CPU seconds (user + system) of this process so far, from `/proc/self/stat` (100 ticks/s).
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces;
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Bytes of the files under `dir` (only those ending in `.ext` when given).
+pub fn dir_bytes(dir: &Path, ext: Option<&str>) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            total += dir_bytes(&path, ext);
+        } else if ext.is_none_or(|ext| path.extension().and_then(|e| e.to_str()) == Some(ext))
+            && let Ok(meta) = entry.metadata()
+        {
+            total += meta.len();
+        }
+    }
+    total
+}
+
+/// The `p` percentile (0..=1) of sorted values, by rank; 0 when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}

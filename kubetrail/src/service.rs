@@ -1,0 +1,119 @@
+//! Wiring of the long-running service (`serve`, `demo`): the metrics registry, the HTTP API,
+//! the live pipeline and its sources, in that order, until cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use api::{ApiState, Principal, RunningApi};
+use detect::Engine;
+use ingest::Source;
+use pipeline::{Live, Stats};
+use prometheus_client::registry::Registry;
+use sinks::AlertOutputs;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// What runs the service, besides the configuration.
+pub struct Service {
+    pub engine: Arc<Engine>,
+    pub outputs: AlertOutputs,
+    pub stats: Arc<Stats>,
+    /// A token not in the configuration (the demo's).
+    pub extra_token: Option<(String, Principal)>,
+    /// Called with the API's address once it listens.
+    pub on_listening: Box<dyn FnOnce(SocketAddr) + Send>,
+}
+
+/// Runs the service until `cancel` fires, then drains the pipeline and stops the API.
+pub async fn run(
+    config: &Config,
+    service: Service,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let Service {
+        engine,
+        outputs,
+        stats,
+        extra_token,
+        on_listening,
+    } = service;
+    let mut registry = Registry::with_prefix("kubetrail");
+    stats.register(&mut registry, outputs.metrics_handle());
+    let api = start_api(config, registry, extra_token, cancel.clone()).await?;
+    if let Some(api) = &api {
+        on_listening(api.address);
+    }
+    let mut sources = Vec::new();
+    // Pushed events are accepted from the start: they wait in the channel while the data
+    // directory opens (the index may be catching up).
+    if let Some(api) = &api
+        && config.ingests_pushed_events()
+    {
+        let (sender, source) = ingest::push_channel(config.pipeline.channel_batches);
+        api.state.set_ingest(sender);
+        sources.push(Source::Push(source));
+    }
+    let live = Live::open(config.live_options(), engine, stats, &cancel)
+        .await
+        .context("failed to open the data directory")?;
+    if !config.ingest.files.is_empty() {
+        let tailer = ingest::FileTailer::new(&config.ingest, live.positions().clone())
+            .context("failed to start tailing")?;
+        sources.push(Source::Files(tailer));
+    }
+    let mut observer: Option<pipeline::Observer> = None;
+    if let Some(api) = &api {
+        api.state.set_searcher(live.searcher());
+        api.state.set_rules(live.rules());
+        let state = api.state.clone();
+        observer = Some(Box::new(move |events, alerts| {
+            state.publish(events, alerts)
+        }));
+        api.state.set_ready();
+    }
+    let result = live.run(sources, outputs, observer, cancel.clone()).await;
+    cancel.cancel();
+    if let Some(api) = api {
+        let _ = api.task.await;
+    }
+    Ok(result?)
+}
+
+/// Starts the API when `[api]` enables it.
+async fn start_api(
+    config: &Config,
+    mut registry: Registry,
+    extra_token: Option<(String, Principal)>,
+    cancel: CancellationToken,
+) -> anyhow::Result<Option<RunningApi>> {
+    let api = &config.api;
+    if !api.enabled {
+        return Ok(None);
+    }
+    let mut auth = api.validate()?;
+    if let Some((token, principal)) = extra_token {
+        auth.add(&token, principal);
+    } else if api.tokens.is_empty() {
+        tracing::warn!(
+            "no [[api.tokens]] configured: every query route answers 401 (see `kubetrail token`)"
+        );
+    }
+    std::fs::create_dir_all(&config.store.data_dir).with_context(|| {
+        format!(
+            "failed to create the data directory {}",
+            config.store.data_dir.display()
+        )
+    })?;
+    let metrics = api::ApiMetrics::register(&mut registry);
+    let state = ApiState::new(
+        config.store.data_dir.clone(),
+        api.clone(),
+        auth,
+        metrics,
+        Arc::new(registry),
+    )
+    .context("failed to start the API")?;
+    Ok(Some(api::start(state, cancel).await?))
+}

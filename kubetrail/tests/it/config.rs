@@ -1,0 +1,97 @@
+//! The configuration file through `serve --check`: the documented example is valid and means
+//! what it says; unknown keys, bad values and a configuration without sources are refused
+//! with exit code 2 and one line.
+
+use std::path::Path;
+
+use crate::common::{kubetrail, ok_stdout, write};
+
+fn check(config: &Path) -> std::process::Output {
+    kubetrail(&["serve", "--check", "--config", config.to_str().unwrap()])
+}
+
+#[test]
+fn the_documented_example_config_checks_and_means_what_it_says() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/kubetrail.toml");
+    let out = ok_stdout(&["serve", "--check", "--config", example.to_str().unwrap()]);
+    for expected in [
+        "sources: 2 file group(s) (2 path(s)); pushed events: 1 ingest token(s)",
+        "built-in pack: on",
+        "store: /var/lib/kubetrail (retention: 400 days)",
+        "alerts: stdout on, file /var/lib/kubetrail/alerts.jsonl, 0 sink(s)",
+        "pipeline: commit every 5000 ms or 200000 events; search positions on",
+        "api: http://0.0.0.0:8080 with 2 query token(s), 1 ingest token(s)",
+        "configuration OK",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn unknown_keys_bad_values_and_no_sources_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubetrail.toml");
+    let files = "[[ingest.files]]\npaths = [\"/tmp/none/audit.log\"]\n";
+    for (text, expected) in [
+        ("[ingest]\nno_such_key = 1\n", "no_such_key"),
+        ("[nosuchtable]\n", "nosuchtable"),
+        ("[pipeline]\nchannel_batches = 0\n", "channel_batches"),
+        ("[pipeline]\ncommit_interval_ms = 0\n", "commit_interval_ms"),
+        ("[ingest]\nmax_line_bytes = 0\n", "max_line_bytes"),
+        ("[api]\nno_such_key = 1\n", "no_such_key"),
+        (
+            "[[api.tokens]]\nname = \"a\"\nsha256 = \"plaintext-token\"\nrole = \"viewer\"\n",
+            "64 hex digits",
+        ),
+        (
+            "[[api.tokens]]\nname = \"a\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nrole = \"root\"\n",
+            "root",
+        ),
+        ("[search]\nno_such_key = 1\n", "no_such_key"),
+        ("[store]\nretention_days = 0\n", "retention_days"),
+        ("[detect]\nmax_keys_per_rule = 0\n", "max_keys_per_rule"),
+        (
+            "[detect]\nrule_paths = [\"/no/such/rules\"]\n",
+            "/no/such/rules",
+        ),
+        ("[detect.lists]\nno_such_list = [\"x\"]\n", "no_such_list"),
+    ] {
+        write(&config, &format!("{files}{text}"));
+        let out = check(&config);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "accepted: {text}\n{stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{text}: {stderr}");
+    }
+    // An empty file is valid TOML with every default, but gives serve nothing to read.
+    write(&config, "");
+    let out = check(&config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no sources configured"));
+}
+
+#[test]
+fn ingest_tokens_alone_are_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubetrail.toml");
+    let data = dir.path().join("data");
+    write(
+        &config,
+        &format!(
+            "[store]\ndata_dir = \"{}\"\n[[api.ingest_tokens]]\nname = \"apiserver\"\nsha256 = \"1111111111111111111111111111111111111111111111111111111111111111\"\ncluster = \"prod\"\n",
+            data.display()
+        ),
+    );
+    let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.contains("sources: 0 file group(s) (0 path(s)); pushed events: 1 ingest token(s)"),
+        "{out}"
+    );
+    assert!(!data.exists(), "--check created the data directory");
+    // ...unless the API that receives them is off.
+    write(
+        &config,
+        "[api]\nenabled = false\n[[api.ingest_tokens]]\nname = \"apiserver\"\nsha256 = \"1111111111111111111111111111111111111111111111111111111111111111\"\ncluster = \"prod\"\n",
+    );
+    assert_eq!(check(&config).status.code(), Some(2));
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the kubetrail binary: the CLI, the configuration, the HTTP API, a
+//! webhook-only deployment, detection while serving, file sources through rotation and kill -9;
+//! and the crate graph.
+
+mod api;
+mod architecture;
+mod cli;
+mod common;
+mod config;
+mod detection;
+mod readme;
+mod serve;
+mod webhook;
