@@ -4,6 +4,7 @@
 
 use crate::json::{Arg, fill, int, raw, string};
 use crate::rng::Rng;
+use crate::templates;
 
 /// Whether a body is written as the client sent it or as the server returned it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,21 +303,20 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
             },
             Form::Request,
         ) => write_service(buf, meta, app, *port, *cluster_ip),
-        (Body::ServiceAccount { meta, helm_release }, Form::Request) => fill(
+        (Body::ServiceAccount { meta, helm_release }, Form::Request) => templates::SERVICE_ACCOUNT
+            .fill(
+                buf,
+                &[
+                    Arg::Raw(meta.name),
+                    Arg::Raw(meta.namespace),
+                    Arg::Raw(helm_release),
+                    Arg::Raw(meta.name),
+                    Arg::Raw(helm_release),
+                    Arg::Raw(meta.namespace),
+                ],
+            ),
+        (Body::Namespace { meta }, Form::Request) => templates::NAMESPACE.fill(
             buf,
-            r#"{"kind":"ServiceAccount","apiVersion":"v1","metadata":{"name":"~","namespace":"~","creationTimestamp":null,"labels":{"app.kubernetes.io/instance":"~","app.kubernetes.io/managed-by":"Helm","app.kubernetes.io/name":"~"},"annotations":{"meta.helm.sh/release-name":"~","meta.helm.sh/release-namespace":"~"}},"automountServiceAccountToken":true}"#,
-            &[
-                Arg::Raw(meta.name),
-                Arg::Raw(meta.namespace),
-                Arg::Raw(helm_release),
-                Arg::Raw(meta.name),
-                Arg::Raw(helm_release),
-                Arg::Raw(meta.namespace),
-            ],
-        ),
-        (Body::Namespace { meta }, Form::Request) => fill(
-            buf,
-            r#"{"kind":"Namespace","apiVersion":"v1","metadata":{"name":"~","creationTimestamp":null,"labels":{"kubernetes.io/metadata.name":"~","name":"~"}},"spec":{},"status":{}}"#,
             &[
                 Arg::Raw(meta.name),
                 Arg::Raw(meta.name),
@@ -338,26 +338,26 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
             },
             Form::Request,
         ) => write_custom_resource(buf, meta, group, kind, *rules),
-        (Body::PrometheusStatus { meta, replicas }, Form::Request) => fill(
-            buf,
-            r#"{"kind":"Prometheus","apiVersion":"monitoring.coreos.com/v1","metadata":{"name":"~","namespace":"~","uid":"~","resourceVersion":"~","generation":3,"creationTimestamp":"~","labels":{"app.kubernetes.io/name":"prometheus","app.kubernetes.io/part-of":"kube-prometheus"}},"spec":{"replicas":~,"version":"2.51.2","image":"quay.io/prometheus/prometheus:v2.51.2","serviceAccountName":"prometheus-k8s","retention":"15d","portName":"web","scrapeInterval":"30s","evaluationInterval":"30s","externalLabels":{"cluster":"prod-eu-1"},"enableFeatures":["exemplar-storage"],"nodeSelector":{"kubernetes.io/os":"linux"},"podMetadata":{"labels":{"app.kubernetes.io/component":"prometheus","app.kubernetes.io/instance":"k8s","app.kubernetes.io/name":"prometheus","app.kubernetes.io/part-of":"kube-prometheus","app.kubernetes.io/version":"2.51.2"}},"alerting":{"alertmanagers":[{"apiVersion":"v2","name":"alertmanager-main","namespace":"monitoring","port":"web"}]},"storage":{"volumeClaimTemplate":{"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"50Gi"}},"storageClassName":"standard-rwo"}}},"ruleNamespaceSelector":{},"serviceMonitorNamespaceSelector":{},"podMonitorNamespaceSelector":{},"probeNamespaceSelector":{},"ruleSelector":{},"serviceMonitorSelector":{},"podMonitorSelector":{},"probeSelector":{},"securityContext":{"fsGroup":2000,"runAsNonRoot":true,"runAsUser":1000},"resources":{"requests":{"memory":"400Mi"}}},"status":{"paused":false,"replicas":~,"updatedReplicas":~,"availableReplicas":~,"unavailableReplicas":0,"conditions":[{"type":"Available","status":"True","lastTransitionTime":"~","observedGeneration":3,"reason":"","message":""},{"type":"Reconciled","status":"True","lastTransitionTime":"~","observedGeneration":3,"reason":"","message":""}],"shardStatuses":[{"shardID":"0","replicas":~,"updatedReplicas":~,"availableReplicas":~,"unavailableReplicas":0}],"shards":1,"selector":"app.kubernetes.io/instance=k8s,app.kubernetes.io/managed-by=prometheus-operator,app.kubernetes.io/name=prometheus,prometheus=k8s"}}"#,
-            &[
-                Arg::Raw(meta.name),
-                Arg::Raw(meta.namespace),
-                Arg::Uuid(meta.uid),
-                Arg::Int(meta.resource_version),
-                Arg::Secs(meta.created),
-                Arg::Int(*replicas),
-                Arg::Int(*replicas),
-                Arg::Int(*replicas),
-                Arg::Int(*replicas),
-                Arg::Secs(meta.created),
-                Arg::Secs(meta.now),
-                Arg::Int(*replicas),
-                Arg::Int(*replicas),
-                Arg::Int(*replicas),
-            ],
-        ),
+        (Body::PrometheusStatus { meta, replicas }, Form::Request) => templates::PROMETHEUS_STATUS
+            .fill(
+                buf,
+                &[
+                    Arg::Raw(meta.name),
+                    Arg::Raw(meta.namespace),
+                    Arg::Uuid(meta.uid),
+                    Arg::Int(meta.resource_version),
+                    Arg::Secs(meta.created),
+                    Arg::Int(*replicas),
+                    Arg::Int(*replicas),
+                    Arg::Int(*replicas),
+                    Arg::Int(*replicas),
+                    Arg::Secs(meta.created),
+                    Arg::Secs(meta.now),
+                    Arg::Int(*replicas),
+                    Arg::Int(*replicas),
+                    Arg::Int(*replicas),
+                ],
+            ),
         (
             Body::PodBindingTarget {
                 pod,
@@ -366,9 +366,8 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
                 node,
             },
             Form::Request,
-        ) => fill(
+        ) => templates::POD_BINDING.fill(
             buf,
-            r#"{"kind":"Binding","apiVersion":"v1","metadata":{"name":"~","namespace":"~","uid":"~","creationTimestamp":null},"target":{"kind":"Node","name":"~"}}"#,
             &[
                 Arg::Raw(pod),
                 Arg::Raw(namespace),
@@ -377,10 +376,7 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
             ],
         ),
         (Body::Token(token), _) => write_token(buf, token, form),
-        (Body::DeleteOptions, Form::Request) => raw(
-            buf,
-            r#"{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","propagationPolicy":"Background"}"#,
-        ),
+        (Body::DeleteOptions, Form::Request) => templates::DELETE_OPTIONS.fill(buf, &[]),
         (Body::EventCountPatch { count, now }, Form::Request) => fill(
             buf,
             r#"{"count":~,"lastTimestamp":"~"}"#,
@@ -394,46 +390,7 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
                 seed,
             },
             Form::Request,
-        ) => {
-            fill(
-                buf,
-                r#"{"kind":"Endpoints","apiVersion":"v1","metadata":{"name":"~","namespace":"~","uid":"~","resourceVersion":"~","creationTimestamp":"~","labels":{"app.kubernetes.io/name":"~"},"annotations":{"endpoints.kubernetes.io/last-change-trigger-time":"~"}},"subsets":[{"addresses":["#,
-                &[
-                    Arg::Raw(meta.name),
-                    Arg::Raw(meta.namespace),
-                    Arg::Uuid(meta.uid),
-                    Arg::Int(meta.resource_version),
-                    Arg::Secs(meta.created),
-                    Arg::Raw(meta.name),
-                    Arg::Secs(meta.now),
-                ],
-            );
-            let mut rng = Rng::new(*seed);
-            for index in 0..*addresses {
-                if index > 0 {
-                    buf.push(b',');
-                }
-                let node = rng.range(1, 3);
-                fill(
-                    buf,
-                    r#"{"ip":"10.244.~.~","nodeName":"worker-~","targetRef":{"kind":"Pod","namespace":"~","name":"~-~","uid":"~"}}"#,
-                    &[
-                        Arg::Int(node),
-                        Arg::Int(rng.range(2, 250)),
-                        Arg::Int(node),
-                        Arg::Raw(meta.namespace),
-                        Arg::Raw(meta.name),
-                        Arg::Int(rng.range(10_000, 99_999)),
-                        Arg::Uuid(rng.next_u128()),
-                    ],
-                );
-            }
-            fill(
-                buf,
-                r#"],"ports":[{"name":"http","port":~,"protocol":"TCP"}]}]}"#,
-                &[Arg::Int(*port)],
-            );
-        }
+        ) => write_endpoints(buf, meta, *port, *addresses, *seed),
         (
             Body::Status {
                 code,
@@ -449,6 +406,45 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
         _ => return false,
     }
     true
+}
+
+fn write_endpoints(buf: &mut Vec<u8>, meta: &Meta<'_>, port: i64, addresses: i64, seed: u64) {
+    let write_addresses = |buf: &mut Vec<u8>, _| {
+        let mut rng = Rng::new(seed);
+        for index in 0..addresses {
+            if index > 0 {
+                buf.push(b',');
+            }
+            let node = rng.range(1, 3);
+            templates::ENDPOINTS_ADDRESS.fill(
+                buf,
+                &[
+                    Arg::Int(node),
+                    Arg::Int(rng.range(2, 250)),
+                    Arg::Int(node),
+                    Arg::Raw(meta.namespace),
+                    Arg::Raw(meta.name),
+                    Arg::Int(rng.range(10_000, 99_999)),
+                    Arg::Uuid(rng.next_u128()),
+                ],
+            );
+        }
+    };
+    templates::ENDPOINTS.fill_with(
+        buf,
+        &[
+            Arg::Raw(meta.name),
+            Arg::Raw(meta.namespace),
+            Arg::Uuid(meta.uid),
+            Arg::Int(meta.resource_version),
+            Arg::Secs(meta.created),
+            Arg::Raw(meta.name),
+            Arg::Secs(meta.now),
+            Arg::Nested,
+            Arg::Int(port),
+        ],
+        write_addresses,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -507,31 +503,29 @@ const ENV_NAMES: &[(&str, &str)] = &[
 ];
 
 fn write_spec(buf: &mut Vec<u8>, spec: &Spec<'_>, token_volume: Option<&str>) {
-    raw(buf, r#"{"#);
-    let mut volumes: Vec<(&str, String)> = Vec::new();
-    if let Some(suffix) = token_volume {
-        volumes.push((
-            "token",
-            format!(
-                r#"{{"name":"kube-api-access-{suffix}","projected":{{"sources":[{{"serviceAccountToken":{{"expirationSeconds":3607,"path":"token"}}}},{{"configMap":{{"name":"kube-root-ca.crt","items":[{{"key":"ca.crt","path":"ca.crt"}}]}}}},{{"downwardAPI":{{"items":[{{"path":"namespace","fieldRef":{{"apiVersion":"v1","fieldPath":"metadata.namespace"}}}}]}}}}],"defaultMode":420}}}}"#
-            ),
-        ));
-    }
-    if let Risk::HostPath(path) = spec.risk {
-        volumes.push((
-            "host",
-            format!(r#"{{"name":"host","hostPath":{{"path":"{path}","type":""}}}}"#),
-        ));
-    } else if !spec.restart_never && spec.env_count > 2 {
-        volumes.push(("tmp", r#"{"name":"tmp","emptyDir":{}}"#.to_owned()));
-    }
-    if !volumes.is_empty() {
+    buf.push(b'{');
+    let host_path = match spec.risk {
+        Risk::HostPath(path) => Some(path),
+        _ => None,
+    };
+    // An app with a few settings also gets a scratch volume.
+    let scratch = host_path.is_none() && !spec.restart_never && spec.env_count > 2;
+    if token_volume.is_some() || host_path.is_some() || scratch {
         raw(buf, r#""volumes":["#);
-        for (index, (_, volume)) in volumes.iter().enumerate() {
-            if index > 0 {
+        if let Some(suffix) = token_volume {
+            templates::TOKEN_VOLUME.fill(buf, &[Arg::Raw(suffix)]);
+            if host_path.is_some() || scratch {
                 buf.push(b',');
             }
-            raw(buf, volume);
+        }
+        if let Some(path) = host_path {
+            fill(
+                buf,
+                r#"{"name":"host","hostPath":{"path":"~","type":""}}"#,
+                &[Arg::Raw(path)],
+            );
+        } else if scratch {
+            raw(buf, r#"{"name":"tmp","emptyDir":{}}"#);
         }
         raw(buf, "],");
     }
@@ -576,20 +570,23 @@ fn write_spec(buf: &mut Vec<u8>, spec: &Spec<'_>, token_volume: Option<&str>) {
         buf,
         r#""resources":{"limits":{"cpu":"500m","memory":"512Mi"},"requests":{"cpu":"100m","memory":"128Mi"}}"#,
     );
-    let mut mounts: Vec<String> = Vec::new();
-    if let Some(suffix) = token_volume {
-        mounts.push(format!(
-            r#"{{"name":"kube-api-access-{suffix}","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}}"#
-        ));
-    }
-    if let Risk::HostPath(_) = spec.risk {
-        mounts.push(r#"{"name":"host","mountPath":"/host"}"#.to_owned());
-    } else if !spec.restart_never && spec.env_count > 2 {
-        mounts.push(r#"{"name":"tmp","mountPath":"/tmp"}"#.to_owned());
-    }
-    if !mounts.is_empty() {
+    if token_volume.is_some() || host_path.is_some() || scratch {
         raw(buf, r#","volumeMounts":["#);
-        raw(buf, &mounts.join(","));
+        if let Some(suffix) = token_volume {
+            fill(
+                buf,
+                r#"{"name":"kube-api-access-~","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}"#,
+                &[Arg::Raw(suffix)],
+            );
+            if host_path.is_some() || scratch {
+                buf.push(b',');
+            }
+        }
+        if host_path.is_some() {
+            raw(buf, r#"{"name":"host","mountPath":"/host"}"#);
+        } else if scratch {
+            raw(buf, r#"{"name":"tmp","mountPath":"/tmp"}"#);
+        }
         buf.push(b']');
     }
     if !spec.restart_never {
@@ -696,9 +693,9 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
                 ],
             );
             if form == Form::Response {
-                fill(
+                raw(buf, r#","managedFields":["#);
+                templates::POD_CONTROLLER_FIELDS.fill(
                     buf,
-                    r#","managedFields":[{"manager":"kube-controller-manager","operation":"Update","apiVersion":"v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/name":{},"f:pod-template-hash":{}},"f:ownerReferences":{".":{},"k:{\"uid\":\"~\"}":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"~\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:livenessProbe":{},"f:name":{},"f:ports":{},"f:readinessProbe":{},"f:resources":{},"f:securityContext":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:serviceAccount":{},"f:serviceAccountName":{},"f:terminationGracePeriodSeconds":{}}}}"#,
                     &[
                         Arg::Secs(meta.created),
                         Arg::Uuid(owner_uid),
@@ -706,9 +703,9 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
                     ],
                 );
                 if running {
-                    fill(
+                    buf.push(b',');
+                    templates::POD_KUBELET_FIELDS.fill(
                         buf,
-                        r#",{"manager":"kubelet","operation":"Update","apiVersion":"v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:conditions":{"k:{\"type\":\"ContainersReady\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Initialized\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}},"k:{\"type\":\"Ready\"}":{".":{},"f:lastProbeTime":{},"f:lastTransitionTime":{},"f:status":{},"f:type":{}}},"f:containerStatuses":{},"f:hostIP":{},"f:hostIPs":{},"f:phase":{},"f:podIP":{},"f:podIPs":{".":{},"k:{\"ip\":\"10.244.~.~\"}":{".":{},"f:ip":{}}},"f:startTime":{}}},"subresource":"status"}"#,
                         &[
                             Arg::Secs(meta.now),
                             Arg::Int(pod.pod_ip.0),
@@ -722,11 +719,12 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
         None => {
             fill(buf, r#""labels":{"run":"~"}"#, &[Arg::Raw(meta.name)]);
             if form == Form::Response {
-                fill(
+                raw(buf, r#","managedFields":["#);
+                templates::POD_RUN_FIELDS.fill(
                     buf,
-                    r#","managedFields":[{"manager":"kubectl-run","operation":"Update","apiVersion":"v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:run":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"~\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:resources":{},"f:securityContext":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:enableServiceLinks":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:terminationGracePeriodSeconds":{}}}}]"#,
                     &[Arg::Secs(meta.created), Arg::Raw(pod.spec.container)],
                 );
+                buf.push(b']');
             }
         }
     }
@@ -745,32 +743,37 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
         if running {
             fill(buf, r#","nodeName":"~""#, &[Arg::Raw(pod.node)]);
         }
+        raw(buf, r#","tolerations":"#);
+        templates::POD_TOLERATIONS.fill(buf, &[]);
         raw(
             buf,
-            r#","tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"}"#,
+            r#","priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"}"#,
         );
     }
     debug_assert!(buf.len() > before);
     if form == Form::Response {
         if running {
-            raw(buf, r#","status":{"phase":"Running","conditions":["#);
-            for (index, condition) in ["Initialized", "Ready", "ContainersReady", "PodScheduled"]
-                .iter()
-                .enumerate()
-            {
-                if index > 0 {
-                    buf.push(b',');
+            raw(buf, r#","status":"#);
+            let conditions = |buf: &mut Vec<u8>, _| {
+                for (index, condition) in
+                    ["Initialized", "Ready", "ContainersReady", "PodScheduled"]
+                        .iter()
+                        .enumerate()
+                {
+                    if index > 0 {
+                        buf.push(b',');
+                    }
+                    fill(
+                        buf,
+                        r#"{"type":"~","status":"True","lastProbeTime":null,"lastTransitionTime":"~"}"#,
+                        &[Arg::Raw(condition), Arg::Secs(meta.created + 2_000_000)],
+                    );
                 }
-                fill(
-                    buf,
-                    r#"{"type":"~","status":"True","lastProbeTime":null,"lastTransitionTime":"~"}"#,
-                    &[Arg::Raw(condition), Arg::Secs(meta.created + 2_000_000)],
-                );
-            }
-            fill(
+            };
+            templates::POD_RUNNING_STATUS.fill_with(
                 buf,
-                r#"],"hostIP":"~","hostIPs":[{"ip":"~"}],"podIP":"10.244.~.~","podIPs":[{"ip":"10.244.~.~"}],"startTime":"~","containerStatuses":[{"name":"~","state":{"running":{"startedAt":"~"}},"lastState":{},"ready":true,"restartCount":0,"image":"~","imageID":"~@sha256:~","containerID":"containerd://~","started":true}],"qosClass":"Burstable"}}"#,
                 &[
+                    Arg::Nested,
                     Arg::Raw(node_ip(pod.node)),
                     Arg::Raw(node_ip(pod.node)),
                     Arg::Int(pod.pod_ip.0),
@@ -785,7 +788,9 @@ fn write_pod(buf: &mut Vec<u8>, pod: &PodBody<'_>, form: Form, running: bool) {
                     Arg::Raw(&hex64(meta.uid as u64 ^ 0x5eed)),
                     Arg::Raw(&hex64(meta.uid as u64)),
                 ],
+                conditions,
             );
+            buf.push(b'}');
         } else {
             raw(
                 buf,
@@ -829,9 +834,8 @@ fn hex64(seed: u64) -> String {
 }
 
 fn pod_status_patch(buf: &mut Vec<u8>, pod: &PodBody<'_>) {
-    fill(
+    templates::POD_STATUS_PATCH.fill(
         buf,
-        r#"{"metadata":{"uid":"~"},"status":{"$setElementOrder/conditions":[{"type":"Initialized"},{"type":"Ready"},{"type":"ContainersReady"},{"type":"PodScheduled"}],"conditions":[{"lastTransitionTime":"~","status":"True","type":"Ready"},{"lastTransitionTime":"~","status":"True","type":"ContainersReady"}],"containerStatuses":[{"containerID":"containerd://~","image":"~","imageID":"~@sha256:~","lastState":{},"name":"~","ready":true,"restartCount":0,"started":true,"state":{"running":{"startedAt":"~"}}}],"phase":"Running","podIP":"10.244.~.~","podIPs":[{"ip":"10.244.~.~"}]}}"#,
         &[
             Arg::Uuid(pod.meta.uid),
             Arg::Secs(pod.meta.now),
@@ -854,10 +858,7 @@ fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, form: Form) {
     let meta = &workload.meta;
     match (workload.change, form) {
         (WorkloadChange::Delete, Form::Request) => {
-            raw(
-                buf,
-                r#"{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","propagationPolicy":"Background"}"#,
-            );
+            templates::DELETE_OPTIONS.fill(buf, &[]);
             return;
         }
         (WorkloadChange::Delete, Form::Response) => {
@@ -934,9 +935,9 @@ fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, form: Form) {
     }
     buf.push(b'}');
     if server_side {
-        fill(
+        raw(buf, r#","managedFields":"#);
+        templates::WORKLOAD_MANAGED_FIELDS.fill(
             buf,
-            r#","managedFields":[{"manager":"~","operation":"Update","apiVersion":"~","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:meta.helm.sh/release-name":{},"f:meta.helm.sh/release-namespace":{}},"f:labels":{".":{},"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/managed-by":{},"f:app.kubernetes.io/name":{},"f:app.kubernetes.io/version":{}}},"f:spec":{"f:replicas":{},"f:selector":{},"f:template":{"f:metadata":{"f:labels":{".":{},"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/name":{}}},"f:spec":{"f:containers":{"k:{\"name\":\"~\"}":{".":{},"f:env":{},"f:image":{},"f:imagePullPolicy":{},"f:livenessProbe":{},"f:name":{},"f:ports":{},"f:readinessProbe":{},"f:resources":{},"f:securityContext":{}}},"f:securityContext":{},"f:serviceAccountName":{}}}}}},{"manager":"kube-controller-manager","operation":"Update","apiVersion":"~","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:status":{"f:availableReplicas":{},"f:conditions":{},"f:observedGeneration":{},"f:readyReplicas":{},"f:replicas":{},"f:updatedReplicas":{}}},"subresource":"status"}]"#,
             &[
                 Arg::Raw(workload.manager),
                 Arg::Raw(api_version),
@@ -1078,9 +1079,9 @@ fn write_workload_status(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>) {
                 ],
             );
             if workload.kind == "Deployment" {
-                fill(
+                raw(buf, r#","conditions":"#);
+                templates::DEPLOYMENT_CONDITIONS.fill(
                     buf,
-                    r#","conditions":[{"type":"Available","status":"True","lastUpdateTime":"~","lastTransitionTime":"~","reason":"MinimumReplicasAvailable","message":"Deployment has minimum availability."},{"type":"Progressing","status":"True","lastUpdateTime":"~","lastTransitionTime":"~","reason":"NewReplicaSetAvailable","message":"ReplicaSet \"~-~\" has successfully progressed."}]"#,
                     &[
                         Arg::Secs(meta.now),
                         Arg::Secs(meta.now),
@@ -1250,9 +1251,16 @@ fn object_head(
 ) {
     fill(
         buf,
-        r#"{"kind":"~","apiVersion":"~","metadata":{"name":"~""#,
-        &[Arg::Raw(kind), Arg::Raw(api_version), Arg::Raw(meta.name)],
+        r#"{"kind":"~","apiVersion":"~","metadata":"#,
+        &[Arg::Raw(kind), Arg::Raw(api_version)],
     );
+    metadata_head(buf, meta, namespaced, form);
+}
+
+/// The start of `metadata`: `{"name"`, `namespace` when `namespaced`, and the server's fields,
+/// left open for more fields.
+fn metadata_head(buf: &mut Vec<u8>, meta: &Meta<'_>, namespaced: bool, form: Form) {
+    fill(buf, r#"{"name":"~""#, &[Arg::Raw(meta.name)]);
     if namespaced {
         fill(buf, r#","namespace":"~""#, &[Arg::Raw(meta.namespace)]);
     }
@@ -1290,9 +1298,9 @@ fn write_role(buf: &mut Vec<u8>, role: &RoleBody<'_>, form: Form) {
     );
     helm_metadata(buf, role.helm_release, role.meta.namespace);
     if form == Form::Response {
-        fill(
+        raw(buf, r#","managedFields":"#);
+        templates::ROLE_MANAGED_FIELDS.fill(
             buf,
-            r#","managedFields":[{"manager":"~","operation":"Update","apiVersion":"rbac.authorization.k8s.io/v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:meta.helm.sh/release-name":{},"f:meta.helm.sh/release-namespace":{}},"f:labels":{".":{},"f:app.kubernetes.io/instance":{},"f:app.kubernetes.io/managed-by":{}}},"f:rules":{}}}]"#,
             &[
                 Arg::Raw(if role.helm_release.is_some() {
                     "helm"
@@ -1363,9 +1371,9 @@ fn write_binding(buf: &mut Vec<u8>, binding: &BindingBody<'_>, form: Form) {
     );
     helm_metadata(buf, binding.helm_release, binding.meta.namespace);
     if form == Form::Response {
-        fill(
+        raw(buf, r#","managedFields":"#);
+        templates::BINDING_MANAGED_FIELDS.fill(
             buf,
-            r#","managedFields":[{"manager":"~","operation":"Update","apiVersion":"rbac.authorization.k8s.io/v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:roleRef":{},"f:subjects":{}}}]"#,
             &[
                 Arg::Raw(if binding.helm_release.is_some() {
                     "helm"
@@ -1395,9 +1403,8 @@ fn write_binding(buf: &mut Vec<u8>, binding: &BindingBody<'_>, form: Form) {
 }
 
 fn write_lease(buf: &mut Vec<u8>, meta: &Meta<'_>, holder: &str, duration: i64) {
-    fill(
+    templates::LEASE.fill(
         buf,
-        r#"{"kind":"Lease","apiVersion":"coordination.k8s.io/v1","metadata":{"name":"~","namespace":"~","uid":"~","resourceVersion":"~","creationTimestamp":"~","managedFields":[{"manager":"~","operation":"Update","apiVersion":"coordination.k8s.io/v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:acquireTime":{},"f:holderIdentity":{},"f:leaseDurationSeconds":{},"f:leaseTransitions":{},"f:renewTime":{}}}}]},"spec":{"holderIdentity":"~","leaseDurationSeconds":~,"acquireTime":"~","renewTime":"~","leaseTransitions":0}}"#,
         &[
             Arg::Raw(meta.name),
             Arg::Raw(meta.namespace),
@@ -1435,9 +1442,15 @@ fn write_core_event(
     host: &str,
     count: i64,
 ) {
-    fill(
+    let source = |buf: &mut Vec<u8>, _| {
+        fill(buf, r#"{"component":"~""#, &[Arg::Raw(component)]);
+        if !host.is_empty() {
+            fill(buf, r#","host":"~""#, &[Arg::Raw(host)]);
+        }
+        buf.push(b'}');
+    };
+    templates::CORE_EVENT.fill_with(
         buf,
-        r#"{"kind":"Event","apiVersion":"v1","metadata":{"name":"~","namespace":"~","creationTimestamp":null},"involvedObject":{"kind":"~","namespace":"~","name":"~","uid":"~","apiVersion":"~","resourceVersion":"~"},"reason":"~","message":"~","source":{"component":"~""#,
         &[
             Arg::Raw(meta.name),
             Arg::Raw(meta.namespace),
@@ -1449,22 +1462,14 @@ fn write_core_event(
             Arg::Int(meta.resource_version),
             Arg::Raw(reason),
             Arg::Esc(message),
-            Arg::Raw(component),
-        ],
-    );
-    if !host.is_empty() {
-        fill(buf, r#","host":"~""#, &[Arg::Raw(host)]);
-    }
-    fill(
-        buf,
-        r#"},"firstTimestamp":"~","lastTimestamp":"~","count":~,"type":"Normal","eventTime":null,"reportingComponent":"~","reportingInstance":"~"}"#,
-        &[
+            Arg::Nested,
             Arg::Secs(meta.created),
             Arg::Secs(meta.now),
             Arg::Int(count),
             Arg::Raw(component),
             Arg::Raw(host),
         ],
+        source,
     );
 }
 
@@ -1476,9 +1481,32 @@ fn write_endpoint_slice(
     endpoints: i64,
     seed: u64,
 ) {
-    fill(
+    let write_endpoints = |buf: &mut Vec<u8>, _| {
+        let mut rng = Rng::new(seed);
+        for index in 0..endpoints {
+            if index > 0 {
+                buf.push(b',');
+            }
+            let node = rng.range(1, 3);
+            let zone = ["a", "b", "c"][(node as usize - 1) % 3];
+            templates::ENDPOINT_SLICE_ENDPOINT.fill(
+                buf,
+                &[
+                    Arg::Int(node),
+                    Arg::Int(rng.range(2, 250)),
+                    Arg::Raw(meta.namespace),
+                    Arg::Raw(service),
+                    Arg::Int(rng.range(10_000, 99_999)),
+                    Arg::Uuid(rng.next_u128()),
+                    Arg::Int(node),
+                    Arg::Raw(zone),
+                    Arg::Raw(zone),
+                ],
+            );
+        }
+    };
+    templates::ENDPOINT_SLICE.fill_with(
         buf,
-        r#"{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"name":"~","generateName":"~-","namespace":"~","uid":"~","resourceVersion":"~","generation":~,"creationTimestamp":"~","labels":{"app.kubernetes.io/name":"~","endpointslice.kubernetes.io/managed-by":"endpointslice-controller.k8s.io","kubernetes.io/service-name":"~"},"annotations":{"endpoints.kubernetes.io/last-change-trigger-time":"~"},"ownerReferences":[{"apiVersion":"v1","kind":"Service","name":"~","uid":"~","controller":true,"blockOwnerDeletion":true}],"managedFields":[{"manager":"kube-controller-manager","operation":"Update","apiVersion":"discovery.k8s.io/v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:addressType":{},"f:endpoints":{},"f:metadata":{"f:annotations":{".":{},"f:endpoints.kubernetes.io/last-change-trigger-time":{}},"f:generateName":{},"f:labels":{".":{},"f:endpointslice.kubernetes.io/managed-by":{},"f:kubernetes.io/service-name":{}},"f:ownerReferences":{".":{},"k:{\"uid\":\"~\"}":{}}},"f:ports":{}}}]},"addressType":"IPv4","endpoints":["#,
         &[
             Arg::Raw(meta.name),
             Arg::Raw(service),
@@ -1494,34 +1522,10 @@ fn write_endpoint_slice(
             Arg::Uuid(meta.uid ^ 0xabc),
             Arg::Secs(meta.now),
             Arg::Uuid(meta.uid ^ 0xabc),
+            Arg::Nested,
+            Arg::Int(port),
         ],
-    );
-    let mut rng = Rng::new(seed);
-    for index in 0..endpoints {
-        if index > 0 {
-            buf.push(b',');
-        }
-        let node = rng.range(1, 3);
-        fill(
-            buf,
-            r#"{"addresses":["10.244.~.~"],"conditions":{"ready":true,"serving":true,"terminating":false},"targetRef":{"kind":"Pod","namespace":"~","name":"~-~","uid":"~"},"nodeName":"worker-~","zone":"eu-west-1~","hints":{"forZones":[{"name":"eu-west-1~"}]}}"#,
-            &[
-                Arg::Int(node),
-                Arg::Int(rng.range(2, 250)),
-                Arg::Raw(meta.namespace),
-                Arg::Raw(service),
-                Arg::Int(rng.range(10_000, 99_999)),
-                Arg::Uuid(rng.next_u128()),
-                Arg::Int(node),
-                Arg::Raw(["a", "b", "c"][(node as usize - 1) % 3]),
-                Arg::Raw(["a", "b", "c"][(node as usize - 1) % 3]),
-            ],
-        );
-    }
-    fill(
-        buf,
-        r#"],"ports":[{"name":"http","protocol":"TCP","port":~}]}"#,
-        &[Arg::Int(port)],
+        write_endpoints,
     );
 }
 
@@ -1608,9 +1612,9 @@ fn write_node_status_patch(buf: &mut Vec<u8>, node: &str, now: i64, with_images:
                 ],
             );
         }
-        fill(
+        raw(buf, r#"],"nodeInfo":"#);
+        templates::NODE_INFO.fill(
             buf,
-            r#"],"nodeInfo":{"machineID":"~","systemUUID":"~","bootID":"~","kernelVersion":"6.1.0-21-cloud-amd64","osImage":"Debian GNU/Linux 12 (bookworm)","containerRuntimeVersion":"containerd://1.7.16","kubeletVersion":"v1.29.4","kubeProxyVersion":"v1.29.4","operatingSystem":"linux","architecture":"amd64"}"#,
             &[
                 Arg::Raw(&hex64(node.len() as u64)[..32]),
                 Arg::Uuid(node.len() as u128 * 7919),
@@ -1622,9 +1626,8 @@ fn write_node_status_patch(buf: &mut Vec<u8>, node: &str, now: i64, with_images:
 }
 
 fn write_service(buf: &mut Vec<u8>, meta: &Meta<'_>, app: &str, port: i64, cluster_ip: (i64, i64)) {
-    fill(
+    templates::SERVICE.fill(
         buf,
-        r#"{"kind":"Service","apiVersion":"v1","metadata":{"name":"~","namespace":"~","uid":"~","resourceVersion":"~","creationTimestamp":"~","labels":{"app.kubernetes.io/name":"~","app.kubernetes.io/managed-by":"Helm"},"annotations":{"meta.helm.sh/release-name":"~","meta.helm.sh/release-namespace":"~","prometheus.io/scrape":"true","prometheus.io/port":"9100","service.kubernetes.io/topology-mode":"Auto"},"managedFields":[{"manager":"helm","operation":"Update","apiVersion":"v1","time":"~","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:annotations":{".":{},"f:meta.helm.sh/release-name":{},"f:meta.helm.sh/release-namespace":{},"f:prometheus.io/port":{},"f:prometheus.io/scrape":{},"f:service.kubernetes.io/topology-mode":{}},"f:labels":{".":{},"f:app.kubernetes.io/managed-by":{},"f:app.kubernetes.io/name":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\"port\":9090,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}}]},"spec":{"ports":[{"name":"http","protocol":"TCP","port":~,"targetPort":"http"},{"name":"grpc","protocol":"TCP","port":9090,"targetPort":"grpc"},{"name":"metrics","protocol":"TCP","port":9100,"targetPort":"metrics"}],"selector":{"app.kubernetes.io/name":"~"},"clusterIP":"10.96.~.~","clusterIPs":["10.96.~.~"],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster"},"status":{"loadBalancer":{}}}"#,
         &[
             Arg::Raw(meta.name),
             Arg::Raw(meta.namespace),
@@ -1759,60 +1762,55 @@ fn write_property_map(buf: &mut Vec<u8>, rng: &mut Rng, count: usize, depth: usi
 fn write_crd(buf: &mut Vec<u8>, crd: &CrdBody<'_>, form: Form) {
     let meta = &crd.meta;
     let server_side = form == Form::Response || crd.status_update;
-    object_head(
-        buf,
-        "CustomResourceDefinition",
-        "apiextensions.k8s.io/v1",
-        meta,
-        false,
-        if server_side {
-            Form::Response
-        } else {
-            Form::Request
-        },
-    );
-    raw(
-        buf,
-        r#","annotations":{"controller-gen.kubebuilder.io/version":"v0.14.0","operator.prometheus.io/version":"0.72.0"}}"#,
-    );
-    fill(
-        buf,
-        r#","spec":{"group":"~","names":{"plural":"~","singular":"~","kind":"~","listKind":"~List","categories":["all"]},"scope":"Namespaced","versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"description":"~ defines the desired state of the resource.","type":"object","properties":{"apiVersion":{"type":"string"},"kind":{"type":"string"},"metadata":{"type":"object"},"spec":"#,
-        &[
-            Arg::Raw(crd.group),
-            Arg::Raw(crd.plural),
-            Arg::Raw(&crd.kind.to_ascii_lowercase()),
-            Arg::Raw(crd.kind),
-            Arg::Raw(crd.kind),
-            Arg::Raw(crd.kind),
-        ],
-    );
-    let mut rng = Rng::new(meta.uid as u64 ^ crd.properties as u64);
-    write_schema_properties(buf, &mut rng, crd.properties, 0);
-    raw(
-        buf,
-        r#","status":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"required":["spec"]}},"subresources":{"status":{}}}],"conversion":{"strategy":"None"}}"#,
-    );
-    if server_side {
-        fill(
+    let singular = crd.kind.to_ascii_lowercase();
+    let nested = |buf: &mut Vec<u8>, hole| match hole {
+        0 => {
+            let form = if server_side {
+                Form::Response
+            } else {
+                Form::Request
+            };
+            metadata_head(buf, meta, false, form);
+            raw(
+                buf,
+                r#","annotations":{"controller-gen.kubebuilder.io/version":"v0.14.0","operator.prometheus.io/version":"0.72.0"}}"#,
+            );
+        }
+        1 => {
+            let mut rng = Rng::new(meta.uid as u64 ^ crd.properties as u64);
+            write_schema_properties(buf, &mut rng, crd.properties, 0);
+        }
+        _ if server_side => templates::CRD_STATUS.fill(
             buf,
-            r#","status":{"conditions":[{"type":"NamesAccepted","status":"True","lastTransitionTime":"~","reason":"NoConflicts","message":"no conflicts found"},{"type":"Established","status":"True","lastTransitionTime":"~","reason":"InitialNamesAccepted","message":"the initial names have been accepted"}],"acceptedNames":{"plural":"~","singular":"~","kind":"~","listKind":"~List","categories":["all"]},"storedVersions":["v1"]}"#,
             &[
                 Arg::Secs(meta.created),
                 Arg::Secs(meta.created),
                 Arg::Raw(crd.plural),
-                Arg::Raw(&crd.kind.to_ascii_lowercase()),
+                Arg::Raw(&singular),
                 Arg::Raw(crd.kind),
                 Arg::Raw(crd.kind),
             ],
-        );
-    } else {
-        raw(
+        ),
+        _ => raw(
             buf,
-            r#","status":{"acceptedNames":{"plural":"","kind":""},"storedVersions":null}"#,
-        );
-    }
-    buf.push(b'}');
+            r#"{"acceptedNames":{"plural":"","kind":""},"storedVersions":null}"#,
+        ),
+    };
+    templates::CRD.fill_with(
+        buf,
+        &[
+            Arg::Nested,
+            Arg::Raw(crd.group),
+            Arg::Raw(crd.plural),
+            Arg::Raw(&singular),
+            Arg::Raw(crd.kind),
+            Arg::Raw(crd.kind),
+            Arg::Raw(crd.kind),
+            Arg::Nested,
+            Arg::Nested,
+        ],
+        nested,
+    );
 }
 
 /// A PromQL expression; it holds `=~`, so it cannot sit inside a `~` template.
@@ -1825,37 +1823,34 @@ fn write_custom_resource(
     kind: &str,
     rules: usize,
 ) {
-    fill(
+    let spec = |buf: &mut Vec<u8>, _| {
+        if kind == "ServiceMonitor" {
+            templates::SERVICE_MONITOR_SPEC
+                .fill(buf, &[Arg::Raw(meta.namespace), Arg::Raw(meta.name)]);
+            return;
+        }
+        raw(buf, r#"{"groups":[{"name":"kubernetes-apps","rules":["#);
+        for index in 0..rules {
+            if index > 0 {
+                buf.push(b',');
+            }
+            templates::CRASHLOOP_ALERT
+                .fill(buf, &[Arg::Int(index as i64), Arg::Raw(CRASHLOOP_EXPR)]);
+        }
+        raw(buf, "]}]}");
+    };
+    templates::CUSTOM_RESOURCE.fill_with(
         buf,
-        r#"{"apiVersion":"~/v1","kind":"~","metadata":{"name":"~","namespace":"~","labels":{"app.kubernetes.io/managed-by":"Helm","release":"kube-prometheus-stack"},"annotations":{"meta.helm.sh/release-name":"kube-prometheus-stack","meta.helm.sh/release-namespace":"~"}},"spec":"#,
         &[
             Arg::Raw(group),
             Arg::Raw(kind),
             Arg::Raw(meta.name),
             Arg::Raw(meta.namespace),
             Arg::Raw(meta.namespace),
+            Arg::Nested,
         ],
+        spec,
     );
-    if kind == "ServiceMonitor" {
-        fill(
-            buf,
-            r#"{"endpoints":[{"port":"http-metrics","interval":"30s","scheme":"https","bearerTokenFile":"/var/run/secrets/kubernetes.io/serviceaccount/token","tlsConfig":{"insecureSkipVerify":false}}],"jobLabel":"app.kubernetes.io/name","namespaceSelector":{"matchNames":["~"]},"selector":{"matchLabels":{"app.kubernetes.io/name":"~"}}}}"#,
-            &[Arg::Raw(meta.namespace), Arg::Raw(meta.name)],
-        );
-        return;
-    }
-    raw(buf, r#"{"groups":[{"name":"kubernetes-apps","rules":["#);
-    for index in 0..rules {
-        if index > 0 {
-            buf.push(b',');
-        }
-        fill(
-            buf,
-            r#"{"alert":"KubePodCrashLooping~","annotations":{"description":"Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is in waiting state (reason: \"CrashLoopBackOff\").","runbook_url":"https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping","summary":"Pod is crash looping."},"expr":"~","for":"15m","labels":{"severity":"warning"}}"#,
-            &[Arg::Int(index as i64), Arg::Raw(CRASHLOOP_EXPR)],
-        );
-    }
-    raw(buf, "]}]}}");
 }
 
 /// A JWT-shaped token (three base64url segments) derived from a seed.
@@ -1880,44 +1875,41 @@ fn write_jwt(buf: &mut Vec<u8>, seed: u64) {
 }
 
 fn write_token(buf: &mut Vec<u8>, token: &TokenBody<'_>, form: Form) {
-    fill(
-        buf,
-        r#"{"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1","metadata":{"name":"~","namespace":"~","creationTimestamp":"#,
-        &[Arg::Raw(token.service_account), Arg::Raw(token.namespace)],
-    );
-    if form == Form::Response {
-        fill(buf, r#""~""#, &[Arg::Secs(token.now)]);
-    } else {
-        raw(buf, "null");
-    }
-    fill(
-        buf,
-        r#"},"spec":{"audiences":["~"],"expirationSeconds":~,"boundObjectRef":"#,
-        &[Arg::Raw(token.audience), Arg::Int(token.expiration_seconds)],
-    );
-    match token.bound_pod {
-        Some((pod, uid)) => {
-            fill(
+    let nested = |buf: &mut Vec<u8>, hole| match (hole, form) {
+        (0, Form::Response) => fill(buf, r#""~""#, &[Arg::Secs(token.now)]),
+        (1, _) => match token.bound_pod {
+            Some((pod, uid)) => fill(
                 buf,
                 r#"{"kind":"Pod","apiVersion":"v1","name":"~","uid":"~"}"#,
                 &[Arg::Raw(pod), Arg::Uuid(uid)],
+            ),
+            None => raw(buf, "null"),
+        },
+        (2, Form::Response) => {
+            raw(buf, r#"{"token":""#);
+            write_jwt(buf, token.token_seed);
+            fill(
+                buf,
+                r#"","expirationTimestamp":"~"}"#,
+                &[Arg::Secs(token.now + token.expiration_seconds * 1_000_000)],
             );
         }
-        None => raw(buf, "null"),
-    }
-    raw(buf, r#"},"status":{"#);
-    if form == Form::Response {
-        raw(buf, r#""token":""#);
-        write_jwt(buf, token.token_seed);
-        fill(
-            buf,
-            r#"","expirationTimestamp":"~""#,
-            &[Arg::Secs(token.now + token.expiration_seconds * 1_000_000)],
-        );
-    } else {
-        raw(buf, r#""token":"","expirationTimestamp":null"#);
-    }
-    raw(buf, "}}");
+        (2, Form::Request) => raw(buf, r#"{"token":"","expirationTimestamp":null}"#),
+        _ => raw(buf, "null"),
+    };
+    templates::TOKEN_REQUEST.fill_with(
+        buf,
+        &[
+            Arg::Raw(token.service_account),
+            Arg::Raw(token.namespace),
+            Arg::Nested,
+            Arg::Raw(token.audience),
+            Arg::Int(token.expiration_seconds),
+            Arg::Nested,
+            Arg::Nested,
+        ],
+        nested,
+    );
 }
 
 #[cfg(test)]
@@ -2063,6 +2055,238 @@ mod tests {
             endpoints: 4,
             seed: 3,
         });
+    }
+
+    /// At least one body of every kind and shape, so that every template and branch is written.
+    fn every_kind_of_body() -> Vec<Body<'static>> {
+        let pod = PodBody {
+            meta: meta(),
+            spec: spec(Risk::None),
+            owner: Some(("ReplicaSet", "web-7d9c8b6f5d", 7)),
+            template_hash: "7d9c8b6f5d",
+            node: "worker-1",
+            pod_ip: (1, 20),
+        };
+        let mut bodies = vec![
+            Body::Pod(pod),
+            Body::PodStatusPatch(pod),
+            Body::Pod(PodBody {
+                spec: Spec {
+                    restart_never: true,
+                    ..spec(Risk::None)
+                },
+                ..pod
+            }),
+        ];
+        for risk in [
+            Risk::None,
+            Risk::Privileged,
+            Risk::HostPath("/"),
+            Risk::HostNamespaces,
+        ] {
+            for env_count in [0, 2, 3, 14] {
+                let spec = Spec {
+                    env_count,
+                    ..spec(risk)
+                };
+                bodies.push(Body::Pod(PodBody {
+                    owner: None,
+                    spec,
+                    ..pod
+                }));
+                bodies.push(Body::PodStatusPatch(PodBody { spec, ..pod }));
+            }
+        }
+        for kind in [
+            "Deployment",
+            "ReplicaSet",
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+            "CronJob",
+        ] {
+            for change in [
+                WorkloadChange::Create,
+                WorkloadChange::Status,
+                WorkloadChange::Patch,
+                WorkloadChange::Delete,
+            ] {
+                bodies.push(Body::Workload(WorkloadBody {
+                    kind,
+                    meta: meta(),
+                    spec: spec(Risk::None),
+                    replicas: 2,
+                    generation: 3,
+                    change,
+                    template_hash: "7d9c8b6f5d",
+                    manager: "helm",
+                }));
+            }
+        }
+        for (cluster, helm_release) in [(true, None), (false, Some("web"))] {
+            for rules in [RoleRules::Wildcard, RoleRules::Benign(1)] {
+                bodies.push(Body::Role(RoleBody {
+                    cluster,
+                    meta: meta(),
+                    rules,
+                    helm_release,
+                }));
+            }
+            for subject_kind in ["ServiceAccount", "Group"] {
+                bodies.push(Body::Binding(BindingBody {
+                    cluster,
+                    meta: meta(),
+                    role_kind: "ClusterRole",
+                    role_name: "view",
+                    subject_kind,
+                    subject_name: "web",
+                    subject_namespace: "shop",
+                    helm_release,
+                }));
+            }
+        }
+        bodies.push(Body::RoleList {
+            count: 30,
+            resource_version: 5_000_000,
+            seed: 1,
+            now: meta().now,
+        });
+        bodies.push(Body::Lease {
+            meta: meta(),
+            holder: "cp-1_abc",
+            duration: 15,
+        });
+        for host in ["", "worker-1"] {
+            bodies.push(Body::CoreEvent {
+                meta: meta(),
+                kind: "Pod",
+                object: "web-1",
+                reason: "Pulled",
+                message: "Container image \"x\" already present on machine",
+                component: "kubelet",
+                host,
+                count: 2,
+            });
+        }
+        bodies.push(Body::EndpointSlice {
+            meta: meta(),
+            service: "web",
+            port: 80,
+            endpoints: 4,
+            seed: 3,
+        });
+        for with_images in [false, true] {
+            bodies.push(Body::NodeStatusPatch {
+                node: "worker-1",
+                now: meta().now,
+                with_images,
+            });
+        }
+        bodies.push(Body::Service {
+            meta: meta(),
+            app: "web",
+            port: 8080,
+            cluster_ip: (1, 2),
+        });
+        bodies.push(Body::ServiceAccount {
+            meta: meta(),
+            helm_release: "web",
+        });
+        bodies.push(Body::Namespace { meta: meta() });
+        bodies.push(Body::NamespaceLabelPatch {
+            key: "team",
+            value: "shop",
+        });
+        for status_update in [false, true] {
+            bodies.push(Body::Crd(CrdBody {
+                meta: meta(),
+                group: "monitoring.coreos.com",
+                kind: "Prometheus",
+                plural: "prometheuses",
+                properties: 300,
+                status_update,
+            }));
+        }
+        for kind in ["PrometheusRule", "ServiceMonitor"] {
+            bodies.push(Body::CustomResource {
+                meta: meta(),
+                group: "monitoring.coreos.com",
+                kind,
+                rules: 3,
+            });
+        }
+        bodies.push(Body::PrometheusStatus {
+            meta: meta(),
+            replicas: 2,
+        });
+        bodies.push(Body::PodBindingTarget {
+            pod: "web-1",
+            namespace: "shop",
+            uid: 5,
+            node: "worker-2",
+        });
+        for bound_pod in [None, Some(("web-1", 5))] {
+            bodies.push(Body::Token(TokenBody {
+                service_account: "default",
+                namespace: "shop",
+                audience: "https://kubernetes.default.svc",
+                expiration_seconds: 3600,
+                token_seed: 9,
+                now: meta().now,
+                bound_pod,
+            }));
+        }
+        bodies.push(Body::DeleteOptions);
+        bodies.push(Body::EventCountPatch {
+            count: 3,
+            now: meta().now,
+        });
+        bodies.push(Body::Endpoints {
+            meta: meta(),
+            port: 8080,
+            addresses: 3,
+            seed: 4,
+        });
+        bodies.push(Body::Status {
+            code: 404,
+            status: "Failure",
+            reason: "NotFound",
+            message: "pods \"web\" not found",
+            name: "web",
+            group: "",
+            kind: "pods",
+        });
+        bodies
+    }
+
+    #[test]
+    fn every_body_parses_and_fills_every_template_with_its_holes() {
+        for body in every_kind_of_body() {
+            let mut written = false;
+            for form in [Form::Request, Form::Response] {
+                let mut buf = Vec::new();
+                if write(&mut buf, &body, form) {
+                    written = true;
+                    if let Err(error) = serde_json::from_slice::<serde_json::Value>(&buf) {
+                        panic!(
+                            "{body:?} as {form:?}: {error}: {}",
+                            String::from_utf8_lossy(&buf)
+                        );
+                    }
+                }
+            }
+            assert!(written, "{body:?} has no form");
+        }
+        let used = templates::tests::used();
+        for template in templates::ALL {
+            let uses = used
+                .get(template.name)
+                .unwrap_or_else(|| panic!("{} is never filled", template.name));
+            let holes = templates::tests::holes(template);
+            for args in uses {
+                assert_eq!(*args, holes, "{}: arguments for its holes", template.name);
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod error;
 mod generator;
 mod json;
 mod rng;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::io::Write;
