@@ -7,6 +7,7 @@
 //! Levels follow a typical policy (see `catalog::Level::for_request`); `RequestReceived` is omitted.
 
 mod attacks;
+mod benign;
 mod bodies;
 mod catalog;
 mod error;
