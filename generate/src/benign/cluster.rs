@@ -100,7 +100,7 @@ impl Generator {
         match self.rng.below(10) {
             0..=5 => self.get(buf, A::ApiServer, &cat::NAMESPACES, "", name),
             6 | 7 => {
-                let code = if self.rng.chance(1, 2) { 409 } else { 201 };
+                let code = self.sometimes((1, 2), 409, 201);
                 let meta = self.meta(name, "", 0, self.now);
                 let body = Body::Namespace { meta };
                 self.request(
@@ -158,7 +158,7 @@ impl Generator {
         if self.rng.chance(1, 2) {
             self.get(buf, A::ApiServer, &cat::APISERVICES, "", name);
         } else {
-            let code = if self.rng.chance(1, 2) { 404 } else { 200 };
+            let code = self.sometimes((1, 2), 404, 200);
             self.request(
                 buf,
                 Request::new(A::ApiServer, "delete", &cat::APISERVICES)
@@ -180,6 +180,7 @@ impl Generator {
         self.list(buf, A::ApiServer, resource, namespace, "");
     }
 
+    /// A leader-election or node lease: read it, or renew it with an update.
     pub(super) fn lease(&mut self, buf: &mut Vec<u8>) {
         let (actor, namespace, name, duration): (A, &str, &str, i64) = match self.rng.below(20) {
             0..=5 => (
@@ -258,6 +259,7 @@ impl Generator {
         }
     }
 
+    /// A kubelet, the scheduler or a controller creating an Event about a pod or its owners.
     pub(super) fn core_event(&mut self, buf: &mut Vec<u8>) {
         let index = self.pick_app(&["Deployment", "StatefulSet", "DaemonSet"]);
         let app = &APPS[index];

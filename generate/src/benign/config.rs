@@ -1,9 +1,10 @@
 //! Secrets, ConfigMaps, ServiceAccounts and their tokens.
 
-use super::{CACHED_LIST_QUERY, OPERATORS};
 use crate::bodies::Body;
 use crate::catalog::{self as cat, A, APPS};
 use crate::generator::{Generator, Request, actor_namespace, uid_of};
+
+use super::{CACHED_LIST_QUERY, OPERATORS, helm_create};
 
 impl Generator {
     /// A kubelet reading a Secret its pods mount: get, or a single-object watch or list.
@@ -13,15 +14,8 @@ impl Generator {
         let namespace = self.namespace();
         match self.rng.below(10) {
             0..=4 => self.get(buf, node, &cat::SECRETS, namespace, name),
-            5..=7 => {
-                let query = format!("fieldSelector=metadata.name%3D{name}");
-                self.watch(buf, node, &cat::SECRETS, namespace, &query)
-            }
-            _ => {
-                let query =
-                    format!("fieldSelector=metadata.name%3D{name}&limit=500&resourceVersion=0");
-                self.list(buf, node, &cat::SECRETS, namespace, &query)
-            }
+            5..=7 => self.node_object_read(buf, node, &cat::SECRETS, namespace, name, true),
+            _ => self.node_object_read(buf, node, &cat::SECRETS, namespace, name, false),
         };
     }
 
@@ -90,31 +84,12 @@ impl Generator {
 
     /// A human (mostly Helm) getting, creating or deleting a ConfigMap.
     pub(super) fn human_config_map(&mut self, buf: &mut Vec<u8>) {
-        let actor = if self.rng.chance(3, 4) {
-            A::AdminHelm
-        } else {
-            self.human()
-        };
+        let actor = self.helm_or_human((3, 4));
         let name = *self.rng.pick(cat::CONFIG_NAMES);
         let namespace = self.namespace();
         match self.rng.below(10) {
-            0..=4 => {
-                let code = if self.rng.chance(2, 5) { 404 } else { 200 };
-                self.request(
-                    buf,
-                    Request::new(actor, "get", &cat::CONFIGMAPS)
-                        .namespace(namespace)
-                        .name(name)
-                        .code(code),
-                )
-            }
-            5..=8 => self.request(
-                buf,
-                Request::new(actor, "create", &cat::CONFIGMAPS)
-                    .namespace(namespace)
-                    .query("fieldManager=helm")
-                    .code(201),
-            ),
+            0..=4 => self.get_or_missing(buf, actor, &cat::CONFIGMAPS, namespace, name, (2, 5)),
+            5..=8 => self.request(buf, helm_create(actor, &cat::CONFIGMAPS, namespace)),
             _ => self.request(
                 buf,
                 Request::new(actor, "delete", &cat::CONFIGMAPS)
@@ -135,13 +110,8 @@ impl Generator {
             "app-settings",
         ]);
         let namespace = self.namespace();
-        let query = format!("fieldSelector=metadata.name%3D{name}");
-        if self.rng.chance(3, 5) {
-            self.watch(buf, node, &cat::CONFIGMAPS, namespace, &query);
-        } else {
-            let query = format!("{query}&limit=500&resourceVersion=0");
-            self.list(buf, node, &cat::CONFIGMAPS, namespace, &query);
-        }
+        let watch = self.rng.chance(3, 5);
+        self.node_object_read(buf, node, &cat::CONFIGMAPS, namespace, name, watch);
     }
 
     /// An operator's ConfigMap informer.
@@ -189,22 +159,16 @@ impl Generator {
     pub(super) fn human_service_account(&mut self, buf: &mut Vec<u8>) {
         let index = self.rng.index(APPS.len());
         let app = &APPS[index];
-        let actor = if self.rng.chance(4, 5) {
-            A::AdminHelm
-        } else {
-            self.human()
-        };
+        let actor = self.helm_or_human((4, 5));
         match self.rng.below(10) {
-            0..=4 => {
-                let code = if self.rng.chance(1, 2) { 404 } else { 200 };
-                self.request(
-                    buf,
-                    Request::new(actor, "get", &cat::SERVICEACCOUNTS)
-                        .namespace(app.namespace)
-                        .name(app.service_account)
-                        .code(code),
-                )
-            }
+            0..=4 => self.get_or_missing(
+                buf,
+                actor,
+                &cat::SERVICEACCOUNTS,
+                app.namespace,
+                app.service_account,
+                (1, 2),
+            ),
             5..=8 => {
                 let meta = self.meta(app.service_account, app.namespace, 0, self.now);
                 let body = Body::ServiceAccount {
@@ -213,11 +177,7 @@ impl Generator {
                 };
                 self.request(
                     buf,
-                    Request::new(actor, "create", &cat::SERVICEACCOUNTS)
-                        .namespace(app.namespace)
-                        .query("fieldManager=helm")
-                        .code(201)
-                        .request_body(&body),
+                    helm_create(actor, &cat::SERVICEACCOUNTS, app.namespace).request_body(&body),
                 )
             }
             _ => self.request(

@@ -4,6 +4,8 @@ use crate::bodies::{self, Body};
 use crate::catalog::{self as cat, A, APPS};
 use crate::generator::{Generator, Request, uid_of};
 
+use super::helm_create;
+
 impl Generator {
     /// Helm creating a CustomResourceDefinition.
     pub(super) fn crd_create(&mut self, buf: &mut Vec<u8>) {
@@ -30,14 +32,7 @@ impl Generator {
         let index = self.rng.index(APPS.len());
         let name = APPS[index].name;
         if self.rng.chance(1, 2) {
-            let code = if self.rng.chance(1, 2) { 404 } else { 200 };
-            self.request(
-                buf,
-                Request::new(actor, "get", resource)
-                    .namespace("monitoring")
-                    .name(name)
-                    .code(code),
-            );
+            self.get_or_missing(buf, actor, resource, "monitoring", name, (1, 2));
         } else {
             let meta = self.meta(name, "monitoring", 0, self.now);
             let rules = self.rng.range(1, 12) as usize;
@@ -49,11 +44,7 @@ impl Generator {
             };
             self.request(
                 buf,
-                Request::new(actor, "create", resource)
-                    .namespace("monitoring")
-                    .query("fieldManager=helm")
-                    .code(201)
-                    .request_body(&body),
+                helm_create(actor, resource, "monitoring").request_body(&body),
             );
         }
     }
@@ -95,6 +86,7 @@ impl Generator {
         self.informer(buf, actor, resource, "", list);
     }
 
+    /// A CustomResourceDefinition created by Helm, or its status updated by the API server.
     fn crd_write(&mut self, buf: &mut Vec<u8>, status_update: bool) {
         let (group, kind, plural) = *self.rng.pick(&[
             ("monitoring.coreos.com", "Prometheus", "prometheuses"),
@@ -138,11 +130,10 @@ impl Generator {
                     .response_body(&body),
             );
         } else {
-            let code = if self.rng.chance(1, 3) { 409 } else { 201 };
+            let code = self.sometimes((1, 3), 409, 201);
             self.request(
                 buf,
-                Request::new(A::AdminHelm, "create", &cat::CRDS)
-                    .query("fieldManager=helm")
+                helm_create(A::AdminHelm, &cat::CRDS, "")
                     .code(code)
                     .request_body(&body)
                     .response_body(&body),

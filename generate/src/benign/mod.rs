@@ -13,7 +13,7 @@ mod workloads;
 
 use crate::bodies::{Body, PodBody};
 use crate::catalog::{self as cat, A, APPS, Resource};
-use crate::generator::{Generator, name_suffix, uid_of};
+use crate::generator::{Generator, Request, name_suffix, uid_of};
 
 /// One benign activity: writes one event, or the first of a burst whose rest it schedules.
 pub(crate) type Activity = fn(&mut Generator, &mut Vec<u8>);
@@ -111,7 +111,82 @@ const HUMANS: &[(A, u32)] = &[
     (A::Carol, 5),
 ];
 
+/// A pod of a workload app and what its body names: the owner and the pod template hash.
+struct OwnedPod {
+    name: String,
+    owner_kind: &'static str,
+    owner: String,
+    owner_uid: u128,
+    template_hash: String,
+}
+
+/// A `create` from Helm (`fieldManager=helm`), answered 201.
+fn helm_create<'a>(actor: A, resource: &'static Resource, namespace: &'a str) -> Request<'a> {
+    Request::new(actor, "create", resource)
+        .namespace(namespace)
+        .query("fieldManager=helm")
+        .code(201)
+}
+
 impl Generator {
+    /// `rare` with probability `chance` (numerator, denominator), else `usual`: mostly a status code.
+    fn sometimes(&mut self, chance: (u64, u64), rare: i64, usual: i64) -> i64 {
+        if self.rng.chance(chance.0, chance.1) {
+            rare
+        } else {
+            usual
+        }
+    }
+
+    /// Helm with probability `chance` (numerator, denominator), else a human by [`HUMANS`].
+    fn helm_or_human(&mut self, chance: (u64, u64)) -> A {
+        if self.rng.chance(chance.0, chance.1) {
+            A::AdminHelm
+        } else {
+            self.human()
+        }
+    }
+
+    /// A `get` of one object that is not there (404) with probability `missing`.
+    fn get_or_missing(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        resource: &'static Resource,
+        namespace: &str,
+        name: &str,
+        missing: (u64, u64),
+    ) -> u128 {
+        let code = self.sometimes(missing, 404, 200);
+        self.request(
+            buf,
+            Request::new(actor, "get", resource)
+                .namespace(namespace)
+                .name(name)
+                .code(code),
+        )
+    }
+
+    /// A kubelet following one object its pods use, by name: a `watch`, or the `list` from the
+    /// watch cache before it.
+    fn node_object_read(
+        &mut self,
+        buf: &mut Vec<u8>,
+        node: A,
+        resource: &'static Resource,
+        namespace: &str,
+        name: &str,
+        watch: bool,
+    ) -> u128 {
+        let query = format!("fieldSelector=metadata.name%3D{name}");
+        if watch {
+            self.watch(buf, node, resource, namespace, &query)
+        } else {
+            let query = format!("{query}&{CACHED_LIST_QUERY}");
+            self.list(buf, node, resource, namespace, &query)
+        }
+    }
+
     fn human(&mut self) -> A {
         *self.rng.weighted(HUMANS)
     }
@@ -163,14 +238,23 @@ impl Generator {
         }
     }
 
-    fn pod_body<'a>(
-        &mut self,
-        index: usize,
-        name: &'a str,
-        owner: Option<(&'a str, &'a str, u128)>,
-        template_hash: &'a str,
-    ) -> PodBody<'a> {
+    /// A pod of app `index` with its owner, for [`Generator::pod_body`].
+    fn owned_pod(&mut self, index: usize) -> OwnedPod {
+        let (name, owner_kind, owner) = self.pod_of(index);
+        let state = &self.apps[index];
+        OwnedPod {
+            name,
+            owner_kind,
+            owner,
+            owner_uid: state.replicaset_uid,
+            template_hash: state.template_hash.clone(),
+        }
+    }
+
+    /// The body of `pod` (of app `index`): created in the last days, on one of the workers.
+    fn pod_body<'a>(&mut self, index: usize, pod: &'a OwnedPod) -> PodBody<'a> {
         let app = &APPS[index];
+        let name = pod.name.as_str();
         let created = self.now - self.rng.range(5, 86_400 * 3) * 1_000_000;
         let meta = self.meta(
             name,
@@ -183,8 +267,8 @@ impl Generator {
         PodBody {
             meta,
             spec,
-            owner,
-            template_hash,
+            owner: Some((pod.owner_kind, &pod.owner, pod.owner_uid)),
+            template_hash: &pod.template_hash,
             node: cat::NODE_NAMES[node_index],
             pod_ip: (node_index as i64, self.rng.range(2, 250)),
         }

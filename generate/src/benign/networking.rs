@@ -1,9 +1,10 @@
 //! Services, Endpoints, EndpointSlices and Ingresses.
 
-use super::KUBE_PROXY_SELECTOR;
 use crate::bodies::Body;
 use crate::catalog::{self as cat, A, APPS};
 use crate::generator::{Generator, Request, actor_namespace, name_suffix, uid_of};
+
+use super::{KUBE_PROXY_SELECTOR, helm_create};
 
 impl Generator {
     /// An operator reading or updating the Service in front of an app.
@@ -43,23 +44,12 @@ impl Generator {
         let index = self.pick_app(&["Deployment", "StatefulSet"]);
         let app = &APPS[index];
         if self.rng.chance(1, 2) {
-            let code = if self.rng.chance(1, 3) { 404 } else { 200 };
-            self.request(
-                buf,
-                Request::new(actor, "get", &cat::SERVICES)
-                    .namespace(app.namespace)
-                    .name(app.name)
-                    .code(code),
-            );
+            self.get_or_missing(buf, actor, &cat::SERVICES, app.namespace, app.name, (1, 3));
         } else {
             let body = self.service_body(index, app.name, app.namespace, self.now);
             self.request(
                 buf,
-                Request::new(actor, "create", &cat::SERVICES)
-                    .namespace(app.namespace)
-                    .query("fieldManager=helm")
-                    .code(201)
-                    .request_body(&body),
+                helm_create(actor, &cat::SERVICES, app.namespace).request_body(&body),
             );
         }
     }
@@ -90,7 +80,7 @@ impl Generator {
             .request_body(&body);
         match self.rng.below(10) {
             0..=6 => {
-                let code = if self.rng.chance(1, 30) { 409 } else { 200 };
+                let code = self.sometimes((1, 30), 409, 200);
                 self.request(buf, slices.name(&name).code(code))
             }
             7 | 8 => self.request(

@@ -91,7 +91,7 @@ impl Generator {
             self.rng.next_u128(),
             self.rng.next_u128()
         );
-        let code = if self.rng.chance(4, 5) { 404 } else { 200 };
+        let code = self.sometimes((4, 5), 404, 200);
         self.request(
             buf,
             Request::new(A::AttachdetachController, "delete", &cat::VOLUMEATTACHMENTS)

@@ -1,19 +1,16 @@
 //! Non-resource requests: discovery sweeps, health probes, OpenAPI and metrics.
 
-use super::OPERATORS;
 use crate::catalog::{self as cat, A};
 use crate::generator::{Generator, Reason};
+
+use super::OPERATORS;
 
 impl Generator {
     /// A discovery sweep: Helm or kubectl walking every group, an operator or a controller refreshing some; the first GET now, the rest scheduled.
     pub(super) fn discovery_sweep(&mut self, buf: &mut Vec<u8>) {
         let (actor, start, end) = match self.rng.below(100) {
             0..=54 => {
-                let actor = if self.rng.chance(3, 4) {
-                    A::AdminHelm
-                } else {
-                    self.human()
-                };
+                let actor = self.helm_or_human((3, 4));
                 (actor, 0, cat::DISCOVERY_PATHS.len())
             }
             55..=84 => {

@@ -1,9 +1,10 @@
 //! Pods: kubelets, controllers and the scheduler on them, operators watching them, humans reading them.
 
-use super::CACHED_LIST_QUERY;
 use crate::bodies::Body;
 use crate::catalog::{self as cat, A, APPS};
 use crate::generator::{Generator, Request, uid_of};
+
+use super::CACHED_LIST_QUERY;
 
 impl Generator {
     /// A kubelet reading one of its pods.
@@ -11,23 +12,14 @@ impl Generator {
         let index = self.pick_app(&["Deployment", "StatefulSet", "DaemonSet"]);
         let (pod, _, _) = self.pod_of(index);
         let node = *self.rng.pick(cat::WORKER_NODES);
-        let code = if self.rng.chance(1, 25) { 404 } else { 200 };
-        self.request(
-            buf,
-            Request::new(node, "get", &cat::PODS)
-                .namespace(APPS[index].namespace)
-                .name(&pod)
-                .code(code),
-        );
+        self.get_or_missing(buf, node, &cat::PODS, APPS[index].namespace, &pod, (1, 25));
     }
 
     /// A kubelet patching `pods/status` of a running pod.
     pub(super) fn pod_status(&mut self, buf: &mut Vec<u8>) {
         let index = self.pick_app(&["Deployment", "StatefulSet", "DaemonSet"]);
-        let (pod, owner_kind, owner) = self.pod_of(index);
-        let owner_uid = self.apps[index].replicaset_uid;
-        let hash = self.apps[index].template_hash.clone();
-        let body = self.pod_body(index, &pod, Some((owner_kind, &owner, owner_uid)), &hash);
+        let pod = self.owned_pod(index);
+        let body = self.pod_body(index, &pod);
         let node = match body.node {
             "worker-1" => A::NodeWorker1,
             "worker-2" => A::NodeWorker2,
@@ -38,7 +30,7 @@ impl Generator {
             buf,
             Request::new(node, "patch", &cat::PODS)
                 .namespace(APPS[index].namespace)
-                .name(&pod)
+                .name(&pod.name)
                 .subresource("status")
                 .request_body(&body)
                 .response_body(&body),
@@ -48,16 +40,13 @@ impl Generator {
     /// A workload controller creating a pod.
     pub(super) fn pod_create(&mut self, buf: &mut Vec<u8>) {
         let index = self.pick_app(&["Deployment", "StatefulSet", "DaemonSet"]);
-        let (pod, owner_kind, owner) = self.pod_of(index);
-        let owner_uid = self.apps[index].replicaset_uid;
-        let actor = match owner_kind {
+        let pod = self.owned_pod(index);
+        let actor = match pod.owner_kind {
             "StatefulSet" => A::StatefulsetController,
             "DaemonSet" => A::DaemonSetController,
             _ => A::ReplicasetController,
         };
-        let hash = self.apps[index].template_hash.clone();
-        let body =
-            Body::Pod(self.pod_body(index, &pod, Some((owner_kind, &owner, owner_uid)), &hash));
+        let body = Body::Pod(self.pod_body(index, &pod));
         self.request(
             buf,
             Request::new(actor, "create", &cat::PODS)
@@ -118,16 +107,13 @@ impl Generator {
     /// The ReplicaSet controller deleting a pod.
     pub(super) fn pod_delete(&mut self, buf: &mut Vec<u8>) {
         let index = self.pick_app(&["Deployment"]);
-        let (pod, owner_kind, owner) = self.pod_of(index);
-        let owner_uid = self.apps[index].replicaset_uid;
-        let hash = self.apps[index].template_hash.clone();
-        let body =
-            Body::Pod(self.pod_body(index, &pod, Some((owner_kind, &owner, owner_uid)), &hash));
+        let pod = self.owned_pod(index);
+        let body = Body::Pod(self.pod_body(index, &pod));
         self.request(
             buf,
             Request::new(A::ReplicasetController, "delete", &cat::PODS)
                 .namespace(APPS[index].namespace)
-                .name(&pod)
+                .name(&pod.name)
                 .request_body(&Body::DeleteOptions)
                 .response_body(&body),
         );

@@ -4,6 +4,8 @@ use crate::bodies::{self, Body, RoleBody, RoleRules};
 use crate::catalog::{self as cat, A, APPS, Level};
 use crate::generator::{Call, Generator, Reason, Request, Stage, Target, resource_uri, uid_of};
 
+use super::helm_create;
+
 impl Generator {
     /// The API server reading a bootstrap ClusterRole or ClusterRoleBinding.
     pub(super) fn api_server_rbac_get(&mut self, buf: &mut Vec<u8>) {
@@ -103,6 +105,7 @@ impl Generator {
         self.render(buf, &call, &Body::None, &Body::None);
     }
 
+    /// Helm (now and then a human) reading, creating or deleting an app's (Cluster)Role or binding.
     pub(super) fn helm_rbac(&mut self, buf: &mut Vec<u8>) {
         let actor = if self.rng.chance(9, 10) {
             A::AdminHelm
@@ -146,7 +149,7 @@ impl Generator {
         };
         match self.rng.below(10) {
             0..=3 => {
-                let code = if self.rng.chance(3, 5) { 404 } else { 200 };
+                let code = self.sometimes((3, 5), 404, 200);
                 self.request(
                     buf,
                     Request::new(actor, "get", resource)
@@ -158,10 +161,7 @@ impl Generator {
             }
             4..=7 => self.request(
                 buf,
-                Request::new(actor, "create", resource)
-                    .namespace(namespace)
-                    .query("fieldManager=helm")
-                    .code(201)
+                helm_create(actor, resource, namespace)
                     .request_body(&body)
                     .response_body(&body),
             ),

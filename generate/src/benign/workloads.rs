@@ -34,7 +34,7 @@ impl Generator {
     /// The Deployment controller writing `/status`, now and then in a conflict.
     pub(super) fn deployment_status(&mut self, buf: &mut Vec<u8>) {
         let index = self.pick_app(&["Deployment"]);
-        let code = if self.rng.chance(1, 30) { 409 } else { 200 };
+        let code = self.sometimes((1, 30), 409, 200);
         self.workload_write(buf, index, A::DeploymentController, Write::STATUS, code);
     }
 
@@ -50,13 +50,13 @@ impl Generator {
         match self.rng.below(10) {
             0..=3 => {
                 let resource = resource_of(APPS[index].kind);
-                let code = if self.rng.chance(1, 3) { 404 } else { 200 };
-                self.request(
+                self.get_or_missing(
                     buf,
-                    Request::new(actor, "get", resource)
-                        .namespace(APPS[index].namespace)
-                        .name(APPS[index].name)
-                        .code(code),
+                    actor,
+                    resource,
+                    APPS[index].namespace,
+                    APPS[index].name,
+                    (1, 3),
                 );
             }
             4..=6 => self.workload_write(buf, index, actor, Write::CREATE, 201),
@@ -82,7 +82,7 @@ impl Generator {
         let index = self.pick_app(&["Deployment"]);
         match self.rng.below(10) {
             0..=6 => {
-                let code = if self.rng.chance(1, 25) { 409 } else { 200 };
+                let code = self.sometimes((1, 25), 409, 200);
                 self.replicaset_write(buf, index, A::ReplicasetController, Write::STATUS, code)
             }
             7 | 8 => self.replicaset_write(buf, index, A::DeploymentController, Write::CREATE, 201),
@@ -112,6 +112,7 @@ impl Generator {
         }
     }
 
+    /// A `write` of app `index`'s workload by `actor`, answered `code`.
     fn workload_write(
         &mut self,
         buf: &mut Vec<u8>,
@@ -179,6 +180,7 @@ impl Generator {
         );
     }
 
+    /// A `write` of the current ReplicaSet of Deployment app `index` by `actor`, answered `code`.
     fn replicaset_write(
         &mut self,
         buf: &mut Vec<u8>,
