@@ -341,6 +341,119 @@ fn qualified(resource: &Resource) -> String {
     }
 }
 
+/// `,"objectRef":{...}`.
+fn write_object_ref(buf: &mut Vec<u8>, target: &Target<'_>) {
+    fill(
+        buf,
+        r#","objectRef":{"resource":"~""#,
+        &[Arg::Raw(target.resource.plural)],
+    );
+    if !target.namespace.is_empty() && target.resource.namespaced {
+        fill(buf, r#","namespace":"~""#, &[Arg::Raw(target.namespace)]);
+    }
+    if !target.name.is_empty() {
+        fill(buf, r#","name":"~""#, &[Arg::Raw(target.name)]);
+    }
+    if !target.resource.group.is_empty() {
+        fill(
+            buf,
+            r#","apiGroup":"~""#,
+            &[Arg::Raw(target.resource.group)],
+        );
+    }
+    fill(
+        buf,
+        r#","apiVersion":"~""#,
+        &[Arg::Raw(target.resource.version)],
+    );
+    if !target.subresource.is_empty() {
+        fill(
+            buf,
+            r#","subresource":"~""#,
+            &[Arg::Raw(target.subresource)],
+        );
+    }
+    buf.push(b'}');
+}
+
+/// The failure fields of `responseStatus` (`status`, `message`, `reason`, `details`).
+fn write_failure_status(buf: &mut Vec<u8>, message: &str, reason: &str, target: &Target<'_>) {
+    raw(buf, r#","status":"Failure","message":"#);
+    string(buf, message);
+    fill(buf, r#","reason":"~","details":{"#, &[Arg::Raw(reason)]);
+    if !target.name.is_empty() {
+        fill(buf, r#""name":"~","#, &[Arg::Raw(target.name)]);
+    }
+    if !target.resource.group.is_empty() {
+        fill(buf, r#""group":"~","#, &[Arg::Raw(target.resource.group)]);
+    }
+    fill(buf, r#""kind":"~"}"#, &[Arg::Raw(target.resource.plural)]);
+}
+
+/// `requestObject` and `responseObject` as far as the level keeps them; a failed request
+/// answers with its `Status` instead of `response`.
+fn write_bodies(
+    buf: &mut Vec<u8>,
+    call: &Call<'_>,
+    target: &Target<'_>,
+    failure_status: Option<&(String, &'static str)>,
+    request: &Body<'_>,
+    response: &Body<'_>,
+) {
+    if call.level >= Level::Request {
+        let mark = buf.len();
+        raw(buf, r#","requestObject":"#);
+        if !bodies::write(buf, request, Form::Request) {
+            buf.truncate(mark);
+        }
+    }
+    if call.level == Level::RequestResponse && call.stage == Stage::ResponseComplete {
+        let mark = buf.len();
+        raw(buf, r#","responseObject":"#);
+        let written = match failure_status {
+            Some((message, reason)) => bodies::write(
+                buf,
+                &Body::Status {
+                    code: call.code,
+                    status: "Failure",
+                    reason,
+                    message,
+                    name: target.name,
+                    group: target.resource.group,
+                    kind: target.resource.plural,
+                },
+                Form::Response,
+            ),
+            None => bodies::write(buf, response, Form::Response),
+        };
+        if !written {
+            buf.truncate(mark);
+        }
+    }
+}
+
+/// The timestamps, the authorization annotations and the end of the line.
+fn write_times_and_decision(buf: &mut Vec<u8>, call: &Call<'_>) {
+    fill(
+        buf,
+        r#","requestReceivedTimestamp":"~","stageTimestamp":"~","annotations":{"authorization.k8s.io/decision":""#,
+        &[Arg::Micros(call.received), Arg::Micros(call.stage_time)],
+    );
+    let reason = match call.reason {
+        Reason::Forbid => {
+            raw(buf, r#"forbid","authorization.k8s.io/reason":""}}"#);
+            buf.push(b'\n');
+            return;
+        }
+        Reason::Actor => cat::actor(call.actor).reason,
+        Reason::Discovery => cat::DISCOVERY_REASON,
+        Reason::PublicInfo => cat::PUBLIC_INFO_REASON,
+    };
+    raw(buf, r#"allow","authorization.k8s.io/reason":"#);
+    string(buf, reason);
+    raw(buf, "}}\n");
+}
+
 /// `message` and `reason` of a failed request, as the API server phrases them.
 pub(crate) fn failure(
     code: i64,
@@ -557,115 +670,35 @@ impl Generator {
             buf.extend_from_slice(&self.actors[impersonated as usize].impersonated);
         }
         buf.extend_from_slice(&actor.client);
-        let mut failure_status = None;
-        if let Some(target) = &call.target {
-            fill(
-                buf,
-                r#","objectRef":{"resource":"~""#,
-                &[Arg::Raw(target.resource.plural)],
-            );
-            if !target.namespace.is_empty() && target.resource.namespaced {
-                fill(buf, r#","namespace":"~""#, &[Arg::Raw(target.namespace)]);
-            }
-            if !target.name.is_empty() {
-                fill(buf, r#","name":"~""#, &[Arg::Raw(target.name)]);
-            }
-            if !target.resource.group.is_empty() {
-                fill(
-                    buf,
-                    r#","apiGroup":"~""#,
-                    &[Arg::Raw(target.resource.group)],
-                );
-            }
-            fill(
-                buf,
-                r#","apiVersion":"~""#,
-                &[Arg::Raw(target.resource.version)],
-            );
-            if !target.subresource.is_empty() {
-                fill(
-                    buf,
-                    r#","subresource":"~""#,
-                    &[Arg::Raw(target.subresource)],
-                );
-            }
-            buf.push(b'}');
-            if call.code >= 400 {
-                failure_status = Some(failure(
+        let failure_status = call.target.as_ref().and_then(|target| {
+            write_object_ref(buf, target);
+            (call.code >= 400).then(|| {
+                failure(
                     call.code,
                     call.verb,
                     call.impersonated.unwrap_or(call.actor),
                     target,
-                ));
-            }
-        }
+                )
+            })
+        });
         raw(buf, r#","responseStatus":{"metadata":{}"#);
         if let (Some((message, reason)), Some(target)) = (&failure_status, &call.target) {
-            raw(buf, r#","status":"Failure","message":"#);
-            string(buf, message);
-            fill(buf, r#","reason":"~","details":{"#, &[Arg::Raw(reason)]);
-            if !target.name.is_empty() {
-                fill(buf, r#""name":"~","#, &[Arg::Raw(target.name)]);
-            }
-            if !target.resource.group.is_empty() {
-                fill(buf, r#""group":"~","#, &[Arg::Raw(target.resource.group)]);
-            }
-            fill(buf, r#""kind":"~"}"#, &[Arg::Raw(target.resource.plural)]);
+            write_failure_status(buf, message, reason, target);
         }
         raw(buf, r#","code":"#);
         json::int(buf, call.code);
         buf.push(b'}');
-        if call.target.is_some() && call.level >= Level::Request {
-            let mark = buf.len();
-            raw(buf, r#","requestObject":"#);
-            if !bodies::write(buf, request, Form::Request) {
-                buf.truncate(mark);
-            }
+        if let Some(target) = &call.target {
+            write_bodies(
+                buf,
+                call,
+                target,
+                failure_status.as_ref(),
+                request,
+                response,
+            );
         }
-        if call.target.is_some()
-            && call.level == Level::RequestResponse
-            && call.stage == Stage::ResponseComplete
-        {
-            let mark = buf.len();
-            raw(buf, r#","responseObject":"#);
-            let written = match (&failure_status, &call.target) {
-                (Some((message, reason)), Some(target)) => bodies::write(
-                    buf,
-                    &Body::Status {
-                        code: call.code,
-                        status: "Failure",
-                        reason,
-                        message,
-                        name: target.name,
-                        group: target.resource.group,
-                        kind: target.resource.plural,
-                    },
-                    Form::Response,
-                ),
-                _ => bodies::write(buf, response, Form::Response),
-            };
-            if !written {
-                buf.truncate(mark);
-            }
-        }
-        fill(
-            buf,
-            r#","requestReceivedTimestamp":"~","stageTimestamp":"~","annotations":{"authorization.k8s.io/decision":""#,
-            &[Arg::Micros(call.received), Arg::Micros(call.stage_time)],
-        );
-        let reason = match call.reason {
-            Reason::Forbid => {
-                raw(buf, r#"forbid","authorization.k8s.io/reason":""}}"#);
-                buf.push(b'\n');
-                return;
-            }
-            Reason::Actor => cat::actor(call.actor).reason,
-            Reason::Discovery => cat::DISCOVERY_REASON,
-            Reason::PublicInfo => cat::PUBLIC_INFO_REASON,
-        };
-        raw(buf, r#"allow","authorization.k8s.io/reason":"#);
-        string(buf, reason);
-        raw(buf, "}}\n");
+        write_times_and_decision(buf, call);
     }
 
     /// Latency in microseconds for a request of this shape.
