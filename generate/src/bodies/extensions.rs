@@ -172,7 +172,7 @@ pub(super) fn write_crd(buf: &mut Vec<u8>, crd: &CrdBody<'_>, form: Form) {
 }
 
 /// A PromQL expression; it holds `=~`, so it cannot sit inside a `~` template.
-const CRASHLOOP_EXPR: &str = r#"max_over_time(kube_pod_container_status_waiting_reason{reason=\"CrashLoopBackOff\", job=\"kube-state-metrics\", namespace=~\".*\"}[5m]) >= 1"#;
+pub(super) const CRASHLOOP_EXPR: &str = r#"max_over_time(kube_pod_container_status_waiting_reason{reason=\"CrashLoopBackOff\", job=\"kube-state-metrics\", namespace=~\".*\"}[5m]) >= 1"#;
 
 pub(super) fn write_custom_resource(
     buf: &mut Vec<u8>,

@@ -2,7 +2,7 @@
 
 use crate::json::{Arg, fill, raw, string};
 use crate::rng::Rng;
-use crate::templates;
+use crate::templates::{self, Template};
 
 use super::{BindingBody, Form, Meta, RoleBody, RoleRules, helm_metadata, object_head};
 
@@ -105,31 +105,48 @@ fn write_rules(buf: &mut Vec<u8>, rules: RoleRules) {
     buf.push(b']');
 }
 
-pub(super) fn write_role(buf: &mut Vec<u8>, role: &RoleBody<'_>, form: Form) {
-    let kind = if role.cluster { "ClusterRole" } else { "Role" };
+/// The head of an RBAC object up to its open `metadata`: Helm's labels when Helm made it, and in a
+/// response its `managedFields` from `managed_fields` (filled with the manager and the creation time).
+fn rbac_metadata(
+    buf: &mut Vec<u8>,
+    kind: &str,
+    meta: &Meta<'_>,
+    namespaced: bool,
+    helm_release: Option<&str>,
+    form: Form,
+    managed_fields: Template,
+) {
     object_head(
         buf,
         kind,
         "rbac.authorization.k8s.io/v1",
-        &role.meta,
-        !role.cluster,
+        meta,
+        namespaced,
         form,
     );
-    helm_metadata(buf, role.helm_release, role.meta.namespace);
+    helm_metadata(buf, helm_release, meta.namespace);
     if form == Form::Response {
+        let manager = if helm_release.is_some() {
+            "helm"
+        } else {
+            "kubectl-create"
+        };
         raw(buf, r#","managedFields":"#);
-        templates::ROLE_MANAGED_FIELDS.fill(
-            buf,
-            &[
-                Arg::Raw(if role.helm_release.is_some() {
-                    "helm"
-                } else {
-                    "kubectl-create"
-                }),
-                Arg::Secs(role.meta.created),
-            ],
-        );
+        managed_fields.fill(buf, &[Arg::Raw(manager), Arg::Secs(meta.created)]);
     }
+}
+
+pub(super) fn write_role(buf: &mut Vec<u8>, role: &RoleBody<'_>, form: Form) {
+    let kind = if role.cluster { "ClusterRole" } else { "Role" };
+    rbac_metadata(
+        buf,
+        kind,
+        &role.meta,
+        !role.cluster,
+        role.helm_release,
+        form,
+        templates::ROLE_MANAGED_FIELDS,
+    );
     buf.push(b'}');
     write_rules(buf, role.rules);
     buf.push(b'}');
@@ -186,29 +203,15 @@ pub(super) fn write_binding(buf: &mut Vec<u8>, binding: &BindingBody<'_>, form: 
     } else {
         "RoleBinding"
     };
-    object_head(
+    rbac_metadata(
         buf,
         kind,
-        "rbac.authorization.k8s.io/v1",
         &binding.meta,
         !binding.cluster,
+        binding.helm_release,
         form,
+        templates::BINDING_MANAGED_FIELDS,
     );
-    helm_metadata(buf, binding.helm_release, binding.meta.namespace);
-    if form == Form::Response {
-        raw(buf, r#","managedFields":"#);
-        templates::BINDING_MANAGED_FIELDS.fill(
-            buf,
-            &[
-                Arg::Raw(if binding.helm_release.is_some() {
-                    "helm"
-                } else {
-                    "kubectl-create"
-                }),
-                Arg::Secs(binding.meta.created),
-            ],
-        );
-    }
     raw(buf, r#"},"subjects":[{"kind":"#);
     string(buf, binding.subject_kind);
     if binding.subject_kind != "ServiceAccount" {
