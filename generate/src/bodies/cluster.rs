@@ -77,6 +77,35 @@ pub(super) fn write_core_event(
     );
 }
 
+/// One pod behind a Service: worker `node` (1 to 3), pod IP `10.244.<node>.<ip>`, the pod name's
+/// suffix and uid.
+struct Backend {
+    node: i64,
+    ip: i64,
+    pod: i64,
+    uid: u128,
+}
+
+/// Writes `count` comma-separated backends drawn from `seed`, each by `write`.
+fn write_backends(
+    buf: &mut Vec<u8>,
+    seed: u64,
+    count: i64,
+    mut write: impl FnMut(&mut Vec<u8>, Backend),
+) {
+    let mut rng = Rng::new(seed);
+    for index in 0..count {
+        if index > 0 {
+            buf.push(b',');
+        }
+        let node = rng.range(1, 3);
+        let ip = rng.range(2, 250);
+        let pod = rng.range(10_000, 99_999);
+        let uid = rng.next_u128();
+        write(buf, Backend { node, ip, pod, uid });
+    }
+}
+
 pub(super) fn write_endpoint_slice(
     buf: &mut Vec<u8>,
     meta: &Meta<'_>,
@@ -86,28 +115,23 @@ pub(super) fn write_endpoint_slice(
     seed: u64,
 ) {
     let write_endpoints = |buf: &mut Vec<u8>, _| {
-        let mut rng = Rng::new(seed);
-        for index in 0..endpoints {
-            if index > 0 {
-                buf.push(b',');
-            }
-            let node = rng.range(1, 3);
-            let zone = ["a", "b", "c"][(node as usize - 1) % 3];
+        write_backends(buf, seed, endpoints, |buf, backend| {
+            let zone = ["a", "b", "c"][(backend.node as usize - 1) % 3];
             templates::ENDPOINT_SLICE_ENDPOINT.fill(
                 buf,
                 &[
-                    Arg::Int(node),
-                    Arg::Int(rng.range(2, 250)),
+                    Arg::Int(backend.node),
+                    Arg::Int(backend.ip),
                     Arg::Raw(meta.namespace),
                     Arg::Raw(service),
-                    Arg::Int(rng.range(10_000, 99_999)),
-                    Arg::Uuid(rng.next_u128()),
-                    Arg::Int(node),
+                    Arg::Int(backend.pod),
+                    Arg::Uuid(backend.uid),
+                    Arg::Int(backend.node),
                     Arg::Raw(zone),
                     Arg::Raw(zone),
                 ],
             );
-        }
+        });
     };
     templates::ENDPOINT_SLICE.fill_with(
         buf,
@@ -141,25 +165,20 @@ pub(super) fn write_endpoints(
     seed: u64,
 ) {
     let write_addresses = |buf: &mut Vec<u8>, _| {
-        let mut rng = Rng::new(seed);
-        for index in 0..addresses {
-            if index > 0 {
-                buf.push(b',');
-            }
-            let node = rng.range(1, 3);
+        write_backends(buf, seed, addresses, |buf, backend| {
             templates::ENDPOINTS_ADDRESS.fill(
                 buf,
                 &[
-                    Arg::Int(node),
-                    Arg::Int(rng.range(2, 250)),
-                    Arg::Int(node),
+                    Arg::Int(backend.node),
+                    Arg::Int(backend.ip),
+                    Arg::Int(backend.node),
                     Arg::Raw(meta.namespace),
                     Arg::Raw(meta.name),
-                    Arg::Int(rng.range(10_000, 99_999)),
-                    Arg::Uuid(rng.next_u128()),
+                    Arg::Int(backend.pod),
+                    Arg::Uuid(backend.uid),
                 ],
             );
-        }
+        });
     };
     templates::ENDPOINTS.fill_with(
         buf,
