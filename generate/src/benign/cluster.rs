@@ -1,4 +1,5 @@
-//! The control plane's own traffic: leader-election leases, events, namespaces, flow control, APIServices and quota.
+//! The control plane's own traffic: leader-election leases, events, namespaces, flow control,
+//! APIServices and quota.
 
 use crate::bodies::Body;
 use crate::catalog::{self as cat, A, APPS};

@@ -6,7 +6,8 @@ use crate::generator::{Generator, Reason};
 use super::OPERATORS;
 
 impl Generator {
-    /// A discovery sweep: Helm or kubectl walking every group, an operator or a controller refreshing some; the first GET now, the rest scheduled.
+    /// A discovery sweep: Helm or kubectl walking every group, an operator or a controller
+    /// refreshing some; the first GET now, the rest scheduled.
     pub(super) fn discovery_sweep(&mut self, buf: &mut Vec<u8>) {
         let (actor, start, end) = match self.rng.below(100) {
             0..=54 => {

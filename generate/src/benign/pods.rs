@@ -1,4 +1,5 @@
-//! Pods: kubelets, controllers and the scheduler on them, operators watching them, humans reading them.
+//! Pods: kubelets, controllers and the scheduler on them, operators watching them, humans reading
+//! them.
 
 use crate::bodies::Body;
 use crate::catalog::{self as cat, A, APPS};

@@ -1,4 +1,5 @@
-//! Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs: controllers writing status, humans and Argo CD changing them.
+//! Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs: controllers writing
+//! status, humans and Argo CD changing them.
 
 use crate::bodies::{Body, WorkloadBody, WorkloadChange};
 use crate::catalog::{self as cat, A, APPS, Resource};

@@ -1,4 +1,5 @@
-//! The control plane's objects: Leases, Events, Services and their endpoints, node status and service account tokens.
+//! The control plane's objects: Leases, Events, Services and their endpoints, node status and
+//! service account tokens.
 
 use crate::json::{Arg, fill, raw};
 use crate::rng::Rng;

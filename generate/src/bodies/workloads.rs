@@ -42,6 +42,30 @@ pub(super) fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, for
     } else {
         "apps/v1"
     };
+    let server_side = form == Form::Response || workload.change == WorkloadChange::Status;
+    write_workload_metadata(buf, workload, api_version, server_side);
+    raw(buf, r#"},"spec":{"#);
+    let spec = Spec {
+        defaulted: workload.spec.defaulted || server_side,
+        ..workload.spec
+    };
+    write_workload_spec(buf, workload, &spec);
+    buf.push(b'}');
+    if server_side {
+        write_workload_status(buf, workload);
+    }
+    buf.push(b'}');
+}
+
+/// `metadata` of a workload: in a response or a status write with the server's fields and
+/// `managedFields`, always with Helm's labels and annotations.
+fn write_workload_metadata(
+    buf: &mut Vec<u8>,
+    workload: &WorkloadBody<'_>,
+    api_version: &str,
+    server_side: bool,
+) {
+    let meta = &workload.meta;
     fill(
         buf,
         r#"{"kind":"~","apiVersion":"~","metadata":{"name":"~","namespace":"~","#,
@@ -52,7 +76,6 @@ pub(super) fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, for
             Arg::Raw(meta.namespace),
         ],
     );
-    let server_side = form == Form::Response || workload.change == WorkloadChange::Status;
     if server_side {
         fill(
             buf,
@@ -100,46 +123,24 @@ pub(super) fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, for
             ],
         );
     }
-    raw(buf, r#"},"spec":{"#);
-    let spec = Spec {
-        defaulted: workload.spec.defaulted || server_side,
-        ..workload.spec
-    };
+}
+
+/// The inside of a workload's `spec`: replicas, selector and pod template, or a Job's template.
+fn write_workload_spec(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, spec: &Spec<'_>) {
     match workload.kind {
         "CronJob" => {
-            raw(
+            write_job_spec(
                 buf,
-                r#""schedule":"30 2 * * *","concurrencyPolicy":"Forbid","jobTemplate":{"spec":{"backoffLimit":2,"template":{"metadata":{"creationTimestamp":null,"labels":{"app.kubernetes.io/name":""#,
+                r#""schedule":"30 2 * * *","concurrencyPolicy":"Forbid","jobTemplate":{"spec":{"backoffLimit":2,"#,
+                spec,
             );
-            raw(buf, spec.app);
-            raw(buf, r#""}},"spec":"#);
-            write_spec(
-                buf,
-                &Spec {
-                    restart_never: true,
-                    ..spec
-                },
-                None,
-            );
-            raw(buf, "}}}");
+            raw(buf, "}}");
         }
-        "Job" => {
-            raw(
-                buf,
-                r#""backoffLimit":4,"completions":1,"parallelism":1,"template":{"metadata":{"creationTimestamp":null,"labels":{"app.kubernetes.io/name":""#,
-            );
-            raw(buf, spec.app);
-            raw(buf, r#""}},"spec":"#);
-            write_spec(
-                buf,
-                &Spec {
-                    restart_never: true,
-                    ..spec
-                },
-                None,
-            );
-            buf.push(b'}');
-        }
+        "Job" => write_job_spec(
+            buf,
+            r#""backoffLimit":4,"completions":1,"parallelism":1,"#,
+            spec,
+        ),
         _ => {
             if workload.kind != "DaemonSet" {
                 fill(buf, r#""replicas":~,"#, &[Arg::Int(workload.replicas)]);
@@ -173,7 +174,7 @@ pub(super) fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, for
             );
             hash_label(buf);
             raw(buf, r#"}},"spec":"#);
-            write_spec(buf, &spec, None);
+            write_spec(buf, spec, None);
             buf.push(b'}');
             if spec.defaulted {
                 match workload.kind {
@@ -190,10 +191,25 @@ pub(super) fn write_workload(buf: &mut Vec<u8>, workload: &WorkloadBody<'_>, for
             }
         }
     }
-    buf.push(b'}');
-    if server_side {
-        write_workload_status(buf, workload);
-    }
+}
+
+/// `head`, then a Job's `"template"` with a pod spec that never restarts, up to its closing brace.
+fn write_job_spec(buf: &mut Vec<u8>, head: &str, spec: &Spec<'_>) {
+    raw(buf, head);
+    raw(
+        buf,
+        r#""template":{"metadata":{"creationTimestamp":null,"labels":{"app.kubernetes.io/name":""#,
+    );
+    raw(buf, spec.app);
+    raw(buf, r#""}},"spec":"#);
+    write_spec(
+        buf,
+        &Spec {
+            restart_never: true,
+            ..*spec
+        },
+        None,
+    );
     buf.push(b'}');
 }
 

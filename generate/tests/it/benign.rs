@@ -1,4 +1,5 @@
-//! Benign traffic stays benign: no exec, no anonymous reads, secrets read only by system identities, no risky pod specs.
+//! Benign traffic stays benign: no exec, no anonymous reads, secrets read only by system
+//! identities, no risky pod specs.
 
 use serde_json::Value;
 
