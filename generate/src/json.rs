@@ -52,6 +52,7 @@ pub(crate) fn fill_with(
     debug_assert_eq!(next_arg, args.len(), "template arguments: {template}");
 }
 
+#[inline(always)]
 fn write_arg(buf: &mut Vec<u8>, arg: Arg<'_>) {
     match arg {
         Arg::Nested => unreachable!("nested holes are written by fill_with"),
