@@ -2,7 +2,7 @@
 //!
 //! Each file is one JSON value (a whole body or an object or list inside one) with every hole
 //! where a value stands, so a file with its holes replaced by `0` is valid JSON (a test checks
-//! this). `bodies.rs` fills them; the parts built by code (lists, optional fields) go in
+//! this). The `bodies` module fills them; the parts built by code (lists, optional fields) go in
 //! [`Arg::Nested`](crate::json::Arg::Nested) holes.
 
 use crate::json::{self, Arg};

@@ -103,6 +103,7 @@ const OPERATORS: &[A] = &[
     A::Gatekeeper,
 ];
 
+/// The people and their Helm and kubectl identities, weighted by how often each acts.
 const HUMANS: &[(A, u32)] = &[
     (A::AdminHelm, 50),
     (A::AdminKubectl, 20),
