@@ -13,16 +13,38 @@ pub(crate) enum Arg<'a> {
     /// RFC 3339 with microseconds, as in `requestReceivedTimestamp`.
     Micros(i64),
     Uuid(u128),
+    /// Written by the caller: [`fill_with`] calls its writer with the index of this nested hole.
+    Nested,
 }
 
 /// Appends `template` with every `~` replaced by the next argument.
 pub(crate) fn fill(buf: &mut Vec<u8>, template: &str, args: &[Arg<'_>]) {
+    fill_with(buf, template, args, |_, nested| {
+        unreachable!("nested hole {nested} without a writer: {template}")
+    });
+}
+
+/// Like [`fill`], and an [`Arg::Nested`] hole is written by `nested(buf, n)`, `n` counting the
+/// nested holes from 0; for the parts of a body that code builds (lists, optional fields).
+pub(crate) fn fill_with(
+    buf: &mut Vec<u8>,
+    template: &str,
+    args: &[Arg<'_>],
+    mut nested: impl FnMut(&mut Vec<u8>, usize),
+) {
     let bytes = template.as_bytes();
     let mut start = 0;
     let mut next_arg = 0;
+    let mut next_nested = 0;
     for hole in memchr::memchr_iter(b'~', bytes) {
         buf.extend_from_slice(&bytes[start..hole]);
-        write_arg(buf, args[next_arg]);
+        match args[next_arg] {
+            Arg::Nested => {
+                nested(buf, next_nested);
+                next_nested += 1;
+            }
+            arg => write_arg(buf, arg),
+        }
         next_arg += 1;
         start = hole + 1;
     }
@@ -30,8 +52,10 @@ pub(crate) fn fill(buf: &mut Vec<u8>, template: &str, args: &[Arg<'_>]) {
     debug_assert_eq!(next_arg, args.len(), "template arguments: {template}");
 }
 
+#[inline(always)]
 fn write_arg(buf: &mut Vec<u8>, arg: Arg<'_>) {
     match arg {
+        Arg::Nested => unreachable!("nested holes are written by fill_with"),
         Arg::Raw(text) => buf.extend_from_slice(text.as_bytes()),
         Arg::Esc(text) => escaped(buf, text),
         Arg::Int(value) => int(buf, value),

@@ -7,12 +7,14 @@
 //! Levels follow a typical policy (see `catalog::Level::for_request`); `RequestReceived` is omitted.
 
 mod attacks;
+mod benign;
 mod bodies;
 mod catalog;
 mod error;
 mod generator;
 mod json;
 mod rng;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::io::Write;
