@@ -42,10 +42,8 @@ impl DetectStep {
     }
 
     /// Continues from a stored detection state; state of rules no longer loaded is dropped.
-    pub fn restore(&mut self, snapshot: &detect::Snapshot) -> Result<(), PipelineError> {
-        self.detector
-            .restore(snapshot)
-            .map_err(PipelineError::RestoreState)
+    pub fn restore(&mut self, snapshot: &detect::Snapshot) -> Result<(), detect::DetectError> {
+        self.detector.restore(snapshot)
     }
 
     /// Drops the batch's events already seen, runs the rules over the rest in order, counts

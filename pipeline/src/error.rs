@@ -8,8 +8,6 @@ pub enum PipelineError {
     InvalidConfig { reason: String },
     #[error("failed to load the rules")]
     Rules(#[source] detect::DetectError),
-    #[error("the stored detection state cannot be restored")]
-    RestoreState(#[source] detect::DetectError),
     #[error("the columnar store failed")]
     Store(#[from] store::StoreError),
     #[error("the search index failed")]

@@ -86,7 +86,7 @@ impl Live {
         if let Some(snapshot) = &resume.detection
             && let Err(error) = step.restore(snapshot)
         {
-            tracing::warn!(error = %error_chain(&error), "starting with empty detection state");
+            tracing::warn!(%error, "starting with empty detection state");
         }
         let engines = crate::reload::watch_rules(&options.detect, engine, stats, cancel.clone());
         Ok(Live {
@@ -201,18 +201,6 @@ fn stage_failed(stage: &'static str, error: &tokio::task::JoinError) -> Pipeline
         stage,
         reason: error.to_string(),
     }
-}
-
-/// An error with its sources, on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// What the detect stage hands to the commit stage.

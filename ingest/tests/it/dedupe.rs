@@ -1,42 +1,14 @@
 //! The deduper: drops repeated event ids within its memory, forgets the oldest first.
 
-use event::{Event, Source};
+use event::Event;
 use ingest::Deduper;
 
 fn event(event_id: &str) -> Event {
     Event {
         event_id: event_id.to_owned(),
-        time: 0,
         cluster: "test".to_owned(),
-        source: Source::K8sAudit,
-        audit_id: None,
-        stage: None,
-        level: None,
-        verb: None,
-        request_uri: None,
-        user: None,
-        user_groups: Vec::new(),
-        impersonated_user: None,
-        actor_kind: None,
-        source_ips: Vec::new(),
-        user_agent: None,
-        resource: None,
-        subresource: None,
-        api_group: None,
-        namespace: None,
-        name: None,
-        response_code: None,
-        decision: None,
-        reason: None,
-        pod_specs: Vec::new(),
-        images: Vec::new(),
-        exec_command: Vec::new(),
-        psa_violations: Vec::new(),
-        falco_rule: None,
-        falco_priority: None,
-        container_id: None,
-        pod_name: None,
         raw: "{}".to_owned(),
+        ..Event::default()
     }
 }
 

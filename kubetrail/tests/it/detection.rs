@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::common::{kubetrail, ok_stdout, sql_value, start_serve, write};
+use crate::common::{generate_attacks, kubetrail, ok_stdout, sql_value, start_serve, write};
 
 fn stop(mut serve: Child, log: &Path) {
     let status = Command::new("kill")
@@ -63,16 +63,7 @@ fn serve_gives_the_alerts_detect_gives_even_across_a_kill() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     let source = dir.path().join("generated.jsonl");
-    ok_stdout(&[
-        "generate",
-        "--events",
-        &EVENTS.to_string(),
-        "--seed",
-        "21",
-        "--attacks",
-        "--out",
-        source.to_str().unwrap(),
-    ]);
+    generate_attacks(&source, EVENTS, 21);
     let data = dir.path().join("data");
     let alerts = dir.path().join("alerts.jsonl");
     let config = dir.path().join("kubetrail.toml");
@@ -181,16 +172,7 @@ fn import_detect_and_serve_agree_with_the_same_non_default_detect_table() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     let source = dir.path().join("generated.jsonl");
-    ok_stdout(&[
-        "generate",
-        "--events",
-        &EVENTS.to_string(),
-        "--seed",
-        "5",
-        "--attacks",
-        "--out",
-        source.to_str().unwrap(),
-    ]);
+    generate_attacks(&source, EVENTS, 5);
     let served = dir.path().join("served");
     let alerts = dir.path().join("alerts.jsonl");
     let config = dir.path().join("kubetrail.toml");

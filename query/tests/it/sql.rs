@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use datafusion::prelude::SessionContext;
-use event::{ActorKind, Decision, Event, Source};
+use event::{ActorKind, Decision, Event};
 use query::{OutputFormat, QueryError, SqlLimits, check_read_only, run_sql, write_results};
 use store::{ColumnarStore, Config, session_context};
 
@@ -21,7 +21,6 @@ fn event(index: usize) -> Event {
         event_id: format!("{index:032x}"),
         time: JAN_1_2026 + index as i64 * 60_000_000 + 250_000,
         cluster: "prod".to_owned(),
-        source: Source::K8sAudit,
         audit_id: Some(format!("audit-{index}")),
         stage: Some("ResponseComplete".to_owned()),
         level: Some("Metadata".to_owned()),
@@ -39,7 +38,6 @@ fn event(index: usize) -> Event {
             "system:authenticated".to_owned(),
             format!("team-{}", index % 2),
         ],
-        impersonated_user: None,
         actor_kind: Some(if index.is_multiple_of(2) {
             ActorKind::Human
         } else {
@@ -48,8 +46,6 @@ fn event(index: usize) -> Event {
         source_ips: vec!["10.0.0.1".to_owned()],
         user_agent: Some("kubectl/v1.31.2".to_owned()),
         resource: Some("secrets".to_owned()),
-        subresource: None,
-        api_group: None,
         namespace: if index == 1 {
             None
         } else {
@@ -58,16 +54,8 @@ fn event(index: usize) -> Event {
         name: Some(format!("s{index}")),
         response_code: Some(200),
         decision: Some(Decision::Allow),
-        reason: None,
-        pod_specs: vec![],
-        images: vec![],
-        exec_command: vec![],
-        psa_violations: vec![],
-        falco_rule: None,
-        falco_priority: None,
-        container_id: None,
-        pod_name: None,
         raw: format!("{{\"auditID\":\"audit-{index}\",\"note\":\"a, \\\"quoted\\\" value\"}}"),
+        ..Event::default()
     }
 }
 

@@ -124,3 +124,17 @@ pub fn start_serve(config: &Path, log: &Path) -> Child {
         .spawn()
         .expect("serve starts")
 }
+
+/// `kubetrail generate --events EVENTS --seed SEED --attacks --out PATH`.
+pub fn generate_attacks(path: &Path, events: usize, seed: u64) {
+    ok_stdout(&[
+        "generate",
+        "--events",
+        &events.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--attacks",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+}

@@ -4,7 +4,7 @@
 
 use event::{
     ActorKind, Alert, AlertSource, Container, ContainerKind, DeadLetter, Decision, Event, ImageRef,
-    PodSpec, Severity, Source, Volume,
+    PodSpec, Severity, Volume,
 };
 use serde_json::json;
 
@@ -215,7 +215,6 @@ pub fn synthetic_events(count: usize, seed: u64, start: i64, span: i64) -> Vec<E
             event_id: format!("{:032x}", (index as u128) << 64 | rng.next() as u128),
             time,
             cluster: "prod-eu-1".to_owned(),
-            source: Source::K8sAudit,
             audit_id: Some(audit_id),
             stage: Some("ResponseComplete".to_owned()),
             level: Some("Metadata".to_owned()),
@@ -223,12 +222,10 @@ pub fn synthetic_events(count: usize, seed: u64, start: i64, span: i64) -> Vec<E
             request_uri: Some(request_uri),
             user: Some(user.to_owned()),
             user_groups: vec!["system:authenticated".to_owned()],
-            impersonated_user: None,
             actor_kind: Some(actor_kind),
             source_ips: vec![source_ip],
             user_agent: Some(agent.to_owned()),
             resource: Some(resource.to_owned()),
-            subresource: None,
             api_group: Some(String::new()),
             namespace: Some(namespace.to_owned()),
             name: Some(name),
@@ -238,16 +235,10 @@ pub fn synthetic_events(count: usize, seed: u64, start: i64, span: i64) -> Vec<E
             } else {
                 Decision::Allow
             }),
-            reason: None,
             pod_specs,
             images,
-            exec_command: vec![],
-            psa_violations: vec![],
-            falco_rule: None,
-            falco_priority: None,
-            container_id: None,
-            pod_name: None,
             raw: raw.to_string(),
+            ..Event::default()
         });
     }
     // Arrival order is not time order.
