@@ -71,3 +71,25 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_ranks_and_proc_is_read() {
+        let sorted = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&sorted, 0.5), 2.0);
+        assert_eq!(percentile(&sorted, 0.99), 4.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+        assert!(rss_bytes().is_some_and(|bytes| bytes > 0));
+        assert!(peak_rss_bytes() >= rss_bytes());
+        assert!(cpu_seconds() >= 0.0);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.parquet"), [0u8; 10]).unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/b.json"), [0u8; 5]).unwrap();
+        assert_eq!(dir_bytes(dir.path(), None), 15);
+        assert_eq!(dir_bytes(dir.path(), Some("parquet")), 10);
+    }
+}
