@@ -4,12 +4,10 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use pipeline::{DetectStep, Stats};
 
-use crate::cmd::{RulesArgs, check_inputs, engine};
+use crate::cmd::{RulesArgs, check_inputs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,13 +21,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     check_inputs(&args.files)?;
     let config = args.rules.config()?;
-    let detect = args.rules.detect_config(&config);
-    let step = DetectStep::new(
-        engine(&detect)?,
-        &detect,
-        config.ingest.dedupe_capacity,
-        Arc::new(Stats::default()),
-    );
+    let step = args.rules.detect_step(&config)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let summary = pipeline::history::detect(

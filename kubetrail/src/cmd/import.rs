@@ -4,14 +4,12 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{DecimalBytes, ProgressBar, ProgressStyle};
 use pipeline::history::{ImportOptions, Summary};
-use pipeline::{DetectStep, Stats};
 
-use crate::cmd::{RulesArgs, check_inputs, engine};
+use crate::cmd::{RulesArgs, check_inputs};
 
 /// Events per store commit unless `--commit-events` says otherwise.
 pub const DEFAULT_COMMIT_EVENTS: usize = 100_000;
@@ -44,13 +42,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         (None, Some(_)) => config.store.data_dir.clone(),
         (None, None) => PathBuf::from(store::Config::DEFAULT_DATA_DIR),
     };
-    let detect = args.rules.detect_config(&config);
-    let step = DetectStep::new(
-        engine(&detect)?,
-        &detect,
-        config.ingest.dedupe_capacity,
-        Arc::new(Stats::default()),
-    );
+    let step = args.rules.detect_step(&config)?;
     let import = ImportOptions {
         store: store::Config {
             data_dir: data_dir.clone(),

@@ -66,6 +66,18 @@ impl RulesArgs {
         detect
     }
 
+    /// The detect step of `import` and `detect`: the `[detect]` table with the command line
+    /// on top, and the configured dedupe memory.
+    pub fn detect_step(&self, config: &Config) -> anyhow::Result<pipeline::DetectStep> {
+        let detect = self.detect_config(config);
+        Ok(pipeline::DetectStep::new(
+            engine(&detect)?,
+            &detect,
+            config.ingest.dedupe_capacity,
+            Arc::new(pipeline::Stats::default()),
+        ))
+    }
+
     /// How to read the files.
     pub fn read_options(&self, config: &Config) -> ingest::ReadOptions {
         ingest::ReadOptions {

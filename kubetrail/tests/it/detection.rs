@@ -56,42 +56,71 @@ fn stored_events(data: &Path) -> usize {
         .unwrap()
 }
 
-#[test]
-fn serve_gives_the_alerts_detect_gives_even_across_a_kill() {
-    const EVENTS: usize = 30_000;
+/// A directory with `logs/`, generated traffic with attacks, and a `serve` configuration that
+/// follows `logs/audit.log` as cluster `same`, stores in `data/`, appends alerts to
+/// `alerts.jsonl`, and has the tables of `extra` besides.
+struct Setup {
+    dir: tempfile::TempDir,
+    logs: std::path::PathBuf,
+    source: std::path::PathBuf,
+    data: std::path::PathBuf,
+    alerts: std::path::PathBuf,
+    config: std::path::PathBuf,
+}
+
+fn setup(events: usize, seed: u64, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     let source = dir.path().join("generated.jsonl");
-    generate_attacks(&source, EVENTS, 21);
+    generate_attacks(&source, events, seed);
     let data = dir.path().join("data");
     let alerts = dir.path().join("alerts.jsonl");
     let config = dir.path().join("kubetrail.toml");
     write(
         &config,
         &format!(
-            r#"
+            "[[ingest.files]]\npaths = [\"{logs}/audit.log\"]\ncluster = \"same\"\n\
+             [store]\ndata_dir = \"{data}\"\n[alerts]\nfile = \"{alerts}\"\n{extra}",
+            logs = logs.display(),
+            data = data.display(),
+            alerts = alerts.display()
+        ),
+    );
+    Setup {
+        dir,
+        logs,
+        source,
+        data,
+        alerts,
+        config,
+    }
+}
+
+#[test]
+fn serve_gives_the_alerts_detect_gives_even_across_a_kill() {
+    const EVENTS: usize = 30_000;
+    let Setup {
+        dir,
+        logs,
+        source,
+        data,
+        alerts,
+        config,
+    } = setup(
+        EVENTS,
+        21,
+        r#"
 [ingest]
 poll_interval_ms = 100
 batch_max_events = 700
 batch_max_wait_ms = 50
-[[ingest.files]]
-paths = ["{logs}/audit.log"]
-cluster = "same"
-[store]
-data_dir = "{data}"
-[alerts]
-file = "{alerts}"
 [api]
 listen = "127.0.0.1:0"
 [pipeline]
 commit_interval_ms = 300
 commit_max_events = 4000
 "#,
-            logs = logs.display(),
-            data = data.display(),
-            alerts = alerts.display()
-        ),
     );
     let expected = alert_ids(&ok_stdout(&[
         "detect",
@@ -168,43 +197,31 @@ commit_max_events = 4000
 #[test]
 fn import_detect_and_serve_agree_with_the_same_non_default_detect_table() {
     const EVENTS: usize = 20_000;
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let source = dir.path().join("generated.jsonl");
-    generate_attacks(&source, EVENTS, 5);
-    let served = dir.path().join("served");
-    let alerts = dir.path().join("alerts.jsonl");
-    let config = dir.path().join("kubetrail.toml");
-    write(
-        &config,
-        &format!(
-            r#"
+    let Setup {
+        dir,
+        logs,
+        source,
+        data: served,
+        alerts,
+        config,
+    } = setup(
+        EVENTS,
+        5,
+        r#"
 [ingest]
 poll_interval_ms = 100
 batch_max_wait_ms = 50
-[[ingest.files]]
-paths = ["{logs}/audit.log"]
-cluster = "same"
 [detect]
 max_keys_per_rule = 3
 lateness_ms = 1000
 [detect.lists]
 trusted_registries = ["registry.k8s.io"]
 system_namespaces = ["kube-system"]
-[store]
-data_dir = "{served}"
-[alerts]
-file = "{alerts}"
 [api]
 enabled = false
 [pipeline]
 commit_interval_ms = 300
 "#,
-            logs = logs.display(),
-            served = served.display(),
-            alerts = alerts.display()
-        ),
     );
     let config_arg = config.to_str().unwrap();
     let source_arg = source.to_str().unwrap();
