@@ -283,6 +283,10 @@ pub(crate) struct CompiledRule {
     pub(crate) info: RuleInfo,
     /// Audit stages the rule reads; events without a stage (Falco) always pass.
     pub(crate) stages: Vec<String>,
+    /// The stages include one logged before the response ends (`ResponseStarted`,
+    /// `RequestReceived`) and a final one, so one request can match twice: the detector
+    /// keeps the first stage it sees of each request (`auditID`).
+    pub(crate) spans_stages: bool,
     pub(crate) include_denied: bool,
     pub(crate) condition: Node,
     pub(crate) prefilter: Prefilter,
@@ -342,6 +346,11 @@ impl CompiledRule {
 
 /// Default stages: one alert per request, even for long-running requests logged twice.
 const DEFAULT_STAGES: &[&str] = &["ResponseComplete", "Panic"];
+
+/// The stages that end a request: a request is logged at one of them at most once.
+pub(crate) fn is_final_stage(stage: &str) -> bool {
+    matches!(stage, "ResponseComplete" | "Panic")
+}
 
 /// A list or macro body with where it was defined.
 #[derive(Debug, Clone)]
@@ -642,6 +651,8 @@ impl Compiler<'_> {
                 .map(|stage| (*stage).to_owned())
                 .collect(),
         };
+        let spans_stages = stages.iter().any(|stage| !is_final_stage(stage))
+            && stages.iter().any(|stage| is_final_stage(stage));
         let fields = match spec.fields {
             Some(names) => names
                 .into_iter()
@@ -790,6 +801,7 @@ impl Compiler<'_> {
         Ok(CompiledRule {
             info,
             stages,
+            spans_stages,
             include_denied: spec.include_denied,
             condition,
             prefilter,

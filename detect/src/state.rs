@@ -175,6 +175,12 @@ struct RuleState {
     groups: HashMap<String, Group>,
     /// Suppression: group key → (suppressed until, repeats withheld).
     suppressed: HashMap<String, (i64, u64)>,
+    /// Rules that read several stages of a request (`CompiledRule::spans_stages`): requests
+    /// (`auditID`) that matched at a stage before the final one → when. The final stage of
+    /// the same request is then skipped, so each request counts once, at the first stage
+    /// logged, whatever stages the audit policy records.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    requests: HashMap<String, i64>,
     /// No group's absence deadline or sequence expiry falls before this time.
     #[serde(skip, default = "unknown_check")]
     next_check: i64,
@@ -192,6 +198,7 @@ impl Default for RuleState {
             first_seen: None,
             groups: HashMap::new(),
             suppressed: HashMap::new(),
+            requests: HashMap::new(),
             next_check: i64::MAX,
             spare: None,
             unsettled: false,
@@ -207,7 +214,33 @@ fn unknown_check() -> i64 {
 impl RuleState {
     /// Whether the state holds anything (what a snapshot keeps).
     fn is_used(&self) -> bool {
-        self.first_seen.is_some() || !self.groups.is_empty() || !self.suppressed.is_empty()
+        self.first_seen.is_some()
+            || !self.groups.is_empty()
+            || !self.suppressed.is_empty()
+            || !self.requests.is_empty()
+    }
+
+    /// Whether `event` is a later stage of a request the rule already matched; otherwise,
+    /// an early stage is remembered so its final stage will be.
+    fn seen_request(&mut self, event: &Event, max_keys: usize) -> bool {
+        let (Some(stage), Some(audit_id)) = (event.stage.as_deref(), event.audit_id.as_deref())
+        else {
+            return false;
+        };
+        if crate::compile::is_final_stage(stage) {
+            return self.requests.remove(audit_id).is_some();
+        }
+        if !self.requests.is_empty() && self.requests.len() >= max_keys {
+            // The oldest half goes: a request whose final stage never came (a crash of the
+            // API server) must not hold the space forever.
+            let mut times: Vec<i64> = self.requests.values().copied().collect();
+            let (_, median, _) = times.select_nth_unstable(max_keys / 2);
+            let cut = *median;
+            self.requests.retain(|_, time| *time > cut);
+        }
+        self.requests
+            .insert(audit_id.to_owned(), event.time)
+            .is_some()
     }
 }
 
@@ -307,7 +340,7 @@ impl Detector {
             .state
             .rules
             .iter()
-            .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
+            .map(|rule| (rule.groups.len() + rule.suppressed.len() + rule.requests.len()) as u64)
             .sum::<u64>()
             + self.state.exec_sessions.len() as u64
             + self.state.objects.len() as u64;
@@ -439,6 +472,13 @@ impl Detector {
         for &hit in &hits {
             let index = hit.rule();
             let rule = engine.rule(index);
+            if rule.spans_stages
+                && matches!(hit, Hit::Match(_))
+                && self.state.rules[index as usize]
+                    .seen_request(event, self.limits.max_keys_per_rule)
+            {
+                continue;
+            }
             match (hit, &rule.aggregate) {
                 (Hit::Match(_), None) => {
                     let alert = build_alert(rule, &ctx, &[]);
