@@ -151,6 +151,10 @@ struct SuppressSpec {
     by: Vec<String>,
     #[serde(rename = "for")]
     period: String,
+    /// Only alerts whose event also matches this are withheld; every alert (re)starts the
+    /// period. Default: every alert.
+    #[serde(default)]
+    only: Option<Yaml>,
 }
 
 /// A stateful operator, compiled. Times are microseconds.
@@ -200,6 +204,8 @@ pub(crate) struct Step {
 pub(crate) struct Suppress {
     pub(crate) by: Vec<Field>,
     pub(crate) period: i64,
+    /// Only alerts of events matching this are withheld (`None`: all).
+    pub(crate) only: Option<Node>,
 }
 
 /// A rule's window: a positive duration.
@@ -340,6 +346,9 @@ impl CompiledRule {
         }
         if let Some(suppress) = &self.suppress {
             suppress.by.iter().for_each(&mut *visit);
+            if let Some(only) = &suppress.only {
+                only.for_each_field(visit);
+            }
         }
     }
 }
@@ -778,6 +787,17 @@ impl Compiler<'_> {
             Some(suppress) => Some(Suppress {
                 by: parse_fields(&suppress.by, "suppress.by").map_err(fail)?,
                 period: window(&suppress.period).map_err(fail)?,
+                only: match &suppress.only {
+                    Some(only) => {
+                        let only = self
+                            .condition(only)
+                            .map_err(|message| fail(format!("in suppress.only: {message}")))?;
+                        let mut only = only.with_raw_prefilter();
+                        only.optimise();
+                        Some(only)
+                    }
+                    None => None,
+                },
             }),
             None => None,
         };

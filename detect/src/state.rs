@@ -1096,8 +1096,12 @@ impl Detector {
             group_key_into(&mut key, &suppress.by, ctx);
             let time = ctx.event.time;
             let rule_state = &mut self.state.rules[index as usize];
+            let may_withhold = suppress
+                .only
+                .as_ref()
+                .is_none_or(|only| only.eval(ctx, &crate::field::Scope::default()));
             match rule_state.suppressed.get_mut(&key) {
-                Some((until, repeats)) if time < *until => {
+                Some((until, repeats)) if may_withhold && time < *until => {
                     *repeats += 1;
                     self.state.stats.suppressed += 1;
                     return;

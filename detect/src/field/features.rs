@@ -121,6 +121,7 @@ impl Field {
                 EventField::SaNamespace | EventField::SaName => event_bit(EventField::User),
                 EventField::SourceIpLast => event_bit(EventField::SourceIps),
                 EventField::ExecCommandLine => event_bit(EventField::ExecCommand),
+                EventField::Owner => event_bit(EventField::Name),
                 other => event_bit(*other),
             },
             Field::PodSpec(_) => FEATURE_POD_SPECS,

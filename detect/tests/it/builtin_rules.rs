@@ -388,17 +388,27 @@ fn privileged_container() {
             .pod(pod_spec("Pod", &[("dbg", "busybox", Some(true))])),
         &[rule, "k8s.ephemeral_container_added"],
     );
-    // Near misses: controller-made and mirror pods, denied, unprivileged, status updates, reads.
+    // A pod a controller creates is the only sign of a workload written before kubetrail
+    // started (the detector then withholds the other pods of its owner: inline tests).
     check(
         audit("create", "pods")
             .pod(privileged_pod())
             .user(RS_CONTROLLER, ActorKind::Serviceaccount),
-        &[],
+        &[rule],
     );
     check(
         audit("create", "pods")
             .pod(privileged_pod())
             .user("system:kube-controller-manager", ActorKind::System),
+        &[rule],
+    );
+    // Near misses: controller-made pods in system namespaces, mirror pods, denied,
+    // unprivileged, status updates, reads.
+    check(
+        audit("create", "pods")
+            .namespace(Some("kube-system"))
+            .pod(privileged_pod())
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
         &[],
     );
     check(
@@ -461,10 +471,18 @@ fn hostpath_volume() {
             .volume("/var/log"),
         &[rule],
     );
+    // A controller's pod: only the sensitive-path rule looks at those.
     check(
         audit("create", "pods")
             .pod(pod())
             .volume("/etc")
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
+        &["k8s.sensitive_hostpath"],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .volume("/var/log")
             .user(RS_CONTROLLER, ActorKind::Serviceaccount),
         &[],
     );
@@ -499,6 +517,17 @@ fn host_namespaces() {
     );
     check(
         audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_network = true)
+            .user(
+                "system:serviceaccount:kube-system:daemon-set-controller",
+                ActorKind::Serviceaccount,
+            ),
+        &[rule],
+    );
+    check(
+        audit("create", "pods")
+            .namespace(Some("kube-system"))
             .pod(pod())
             .edit_pod(|spec| spec.host_network = true)
             .user(

@@ -75,7 +75,7 @@ fn cluster_admin_binding_allowed_alerts_and_denied_does_not() {
 }
 
 #[test]
-fn privileged_pod_by_a_person_alerts_and_by_a_controller_does_not() {
+fn privileged_pod_by_a_person_alerts_and_a_kube_system_agent_by_its_controller_does_not() {
     check_file(
         "privileged_pod.jsonl",
         &[
