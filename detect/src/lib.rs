@@ -9,6 +9,7 @@ mod engine;
 mod error;
 mod field;
 mod lint;
+mod networks;
 mod objects;
 mod rule_tests;
 mod state;

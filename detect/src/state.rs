@@ -87,6 +87,8 @@ struct State {
     exec_sessions: HashMap<String, ExecSession>,
     /// Last pod spec per object (`cluster␟resource␟namespace␟name`), for `changes.*`.
     objects: HashMap<String, crate::objects::SpecSummary>,
+    /// Networks each cluster's kubelets and control plane called from.
+    networks: crate::networks::ClusterNetworks,
     stats: StateStats,
     /// No absence deadline or sequence expiry of any rule falls before this time (a lower
     /// bound: `advance` looks at the groups only once time reaches it).
@@ -100,6 +102,7 @@ impl State {
             rules: vec![RuleState::default(); rules],
             exec_sessions: HashMap::new(),
             objects: HashMap::new(),
+            networks: crate::networks::ClusterNetworks::default(),
             stats: StateStats::default(),
             next_check: i64::MAX,
         }
@@ -140,6 +143,7 @@ struct SnapshotRef<'a> {
     rules: BTreeMap<&'a str, &'a RuleState>,
     exec_sessions: &'a HashMap<String, ExecSession>,
     objects: &'a HashMap<String, crate::objects::SpecSummary>,
+    networks: &'a crate::networks::ClusterNetworks,
     stats: StateStats,
 }
 
@@ -152,6 +156,8 @@ struct SnapshotData {
     exec_sessions: HashMap<String, ExecSession>,
     #[serde(default)]
     objects: HashMap<String, crate::objects::SpecSummary>,
+    #[serde(default)]
+    networks: crate::networks::ClusterNetworks,
     stats: StateStats,
 }
 
@@ -343,7 +349,8 @@ impl Detector {
             .map(|rule| (rule.groups.len() + rule.suppressed.len() + rule.requests.len()) as u64)
             .sum::<u64>()
             + self.state.exec_sessions.len() as u64
-            + self.state.objects.len() as u64;
+            + self.state.objects.len() as u64
+            + self.state.networks.len() as u64;
         StateStats {
             keys,
             ..self.state.stats
@@ -375,6 +382,7 @@ impl Detector {
             rules,
             exec_sessions: &self.state.exec_sessions,
             objects: &self.state.objects,
+            networks: &self.state.networks,
             stats: self.state.stats,
         }
     }
@@ -386,6 +394,7 @@ impl Detector {
             mut rules,
             exec_sessions,
             objects,
+            networks,
             stats,
         } = serde_json::from_str(snapshot.as_json()).map_err(|error| {
             DetectError::RestoreState {
@@ -397,6 +406,7 @@ impl Detector {
             rules: self.rules_by_index(|id| rules.remove(id)),
             exec_sessions,
             objects,
+            networks,
             stats,
             next_check: i64::MIN,
         };
@@ -456,9 +466,13 @@ impl Detector {
             self.limits.max_keys_per_rule,
         );
         self.state.stats.evicted += evicted;
+        // Taken out for the event, so the context can read it while rules update the state.
+        let mut networks = std::mem::take(&mut self.state.networks);
+        self.state.stats.evicted += networks.observe(event);
         let memo = crate::condition::Memo::lend(&mut self.scratch.memo);
         let mut ctx = EvalContext::with_changes(event, changes.as_ref(), Some(engine.raw_paths()));
         ctx.memo = Some(&memo);
+        ctx.networks = Some(&networks);
         let late = event.time < self.state.watermark - self.limits.lateness_micros;
         if late {
             self.state.stats.late += 1;
@@ -501,7 +515,9 @@ impl Detector {
             }
         }
         self.scratch.hits = hits;
+        drop(ctx);
         memo.give_back(&mut self.scratch.memo);
+        self.state.networks = networks;
     }
 
     /// Moves event time forward to `time`: absences past their deadline fire and expired

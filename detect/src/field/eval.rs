@@ -49,6 +49,12 @@ impl Field {
                 visit,
             ),
             Field::Event(EventField::Owner) => opt_str(ctx.owner(), visit),
+            Field::Event(EventField::SourceIpNetwork) => opt_str(
+                ctx.networks
+                    .and_then(|networks| networks.place(event))
+                    .map(crate::networks::Placement::as_str),
+                visit,
+            ),
             Field::Event(EventField::PsaEnforceLevel) => opt_str(
                 ctx.raw_annotation(ANNOTATION_PSA_ENFORCE_POLICY)
                     .map(psa_level_of_policy),
@@ -181,7 +187,8 @@ fn visit_event_field<'e>(
         EventField::ExecCommandLine
         | EventField::PsaAuditLevel
         | EventField::PsaEnforceLevel
-        | EventField::Owner => false,
+        | EventField::Owner
+        | EventField::SourceIpNetwork => false,
     }
 }
 
@@ -224,7 +231,8 @@ pub(crate) fn scalar_str(event: &Event, field: EventField) -> Option<Option<&str
         | EventField::ExecCommandLine
         | EventField::PsaAuditLevel
         | EventField::PsaEnforceLevel
-        | EventField::Owner => return None,
+        | EventField::Owner
+        | EventField::SourceIpNetwork => return None,
     };
     Some(value)
 }
@@ -323,6 +331,8 @@ pub(crate) struct EvalContext<'e> {
     owner: OnceCell<Option<String>>,
     /// What this write changed in the object's pod spec (stateful detection only).
     pub(crate) changes: Option<&'e crate::objects::Changes>,
+    /// The networks learned per cluster (stateful detection only).
+    pub(crate) networks: Option<&'e crate::networks::ClusterNetworks>,
     /// The detector's remembered test results (stateful detection only).
     pub(crate) memo: Option<&'e crate::condition::Memo>,
 }
@@ -337,6 +347,7 @@ impl<'e> EvalContext<'e> {
             command_line: OnceCell::new(),
             owner: OnceCell::new(),
             changes: None,
+            networks: None,
             memo: None,
         }
     }

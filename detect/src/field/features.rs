@@ -119,7 +119,9 @@ impl Field {
                 | EventField::PsaAuditLevel
                 | EventField::PsaEnforceLevel => 0,
                 EventField::SaNamespace | EventField::SaName => event_bit(EventField::User),
-                EventField::SourceIpLast => event_bit(EventField::SourceIps),
+                EventField::SourceIpLast | EventField::SourceIpNetwork => {
+                    event_bit(EventField::SourceIps)
+                }
                 EventField::ExecCommandLine => event_bit(EventField::ExecCommand),
                 EventField::Owner => event_bit(EventField::Name),
                 other => event_bit(*other),

@@ -78,6 +78,9 @@ pub(crate) enum EventField {
     /// Derived from the object's kind, name, controller owner reference and
     /// `pod-template-hash` label: the workload behind it (`Deployment/web`).
     Owner,
+    /// Derived from the detector's learned networks: where `source_ip_last` lies for the
+    /// event's cluster (`cluster`, `learning`, `outside`).
+    SourceIpNetwork,
 }
 
 const EVENT_FIELDS: &[(&str, EventField)] = &[
@@ -117,6 +120,7 @@ const EVENT_FIELDS: &[(&str, EventField)] = &[
     ("psa_audit_level", EventField::PsaAuditLevel),
     ("psa_enforce_level", EventField::PsaEnforceLevel),
     ("owner", EventField::Owner),
+    ("source_ip_network", EventField::SourceIpNetwork),
 ];
 
 /// The label the Deployment controller puts on its ReplicaSets and their pods; the
