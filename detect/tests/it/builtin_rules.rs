@@ -742,6 +742,68 @@ fn untrusted_image() {
     check(pod().image(untrusted()).denied(), &[]);
 }
 
+/// The severity of `rule`'s one alert for `event`.
+#[track_caller]
+fn severity_of(rule: &str, event: impl Into<event::Event>) -> Severity {
+    let alerts: Vec<_> = alerts_for(&event.into())
+        .into_iter()
+        .filter(|alert| alert.rule_id == rule)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{rule}");
+    alerts[0].severity
+}
+
+#[test]
+fn role_workload_write() {
+    let rule = "k8s.role_workload_write";
+    let role = |resource: &str, rules: serde_json::Value| {
+        audit("create", resource)
+            .api_group("rbac.authorization.k8s.io")
+            .level("Request")
+            .raw(json!({"requestObject": {"rules": rules}}))
+    };
+    let pods_create = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]);
+    // Cluster-wide: medium; one namespace: low.
+    check(role("clusterroles", pods_create.clone()), &[rule]);
+    assert_eq!(
+        severity_of(rule, role("clusterroles", pods_create.clone())),
+        Severity::Medium
+    );
+    assert_eq!(
+        severity_of(rule, role("roles", pods_create.clone())),
+        Severity::Low
+    );
+    // Exec is the sensitive-permissions rule's; both fire when both are granted.
+    check(
+        role(
+            "roles",
+            json!([{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}, {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["patch"]}]),
+        ),
+        &[rule, "k8s.role_sensitive_permissions"],
+    );
+    // Near misses: wildcards (their own rule), read-only, Metadata level, bootstrap, denied.
+    check(
+        role(
+            "clusterroles",
+            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+        ),
+        &["k8s.wildcard_role"],
+    );
+    check(
+        role(
+            "roles",
+            json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]}]),
+        ),
+        &[],
+    );
+    check(role("roles", pods_create.clone()).level("Metadata"), &[]);
+    check(
+        role("clusterroles", pods_create.clone()).user("system:apiserver", ActorKind::System),
+        &[],
+    );
+    check(role("clusterroles", pods_create).denied(), &[]);
+}
+
 #[test]
 fn falco_runtime_alert() {
     let rule = "falco.runtime_alert";
