@@ -268,9 +268,17 @@ fn wildcard_role() {
         audit("create", "clusterroles").raw(body(json!(["get", "list"]), json!(["secrets"]))),
         &[],
     );
+    // A subresource wildcard is not `*`: `pods/*` (exec, attach, ephemeral containers) is the
+    // sensitive-permissions rule's, which reads bodies at Request level only.
     check(
         audit("create", "clusterroles").raw(body(json!(["get"]), json!(["pods/*"]))),
         &[],
+    );
+    check(
+        audit("create", "clusterroles")
+            .level("Request")
+            .raw(body(json!(["get"]), json!(["pods/*"]))),
+        &["k8s.role_sensitive_permissions"],
     );
     let wildcard = body(json!(["*"]), json!(["*"]));
     check(
@@ -293,6 +301,72 @@ fn wildcard_role() {
         &[],
     );
     check(audit("create", "clusterroles").raw(wildcard).denied(), &[]);
+
+    // A JSON patch carries operations, not the role: the added value is read from them, and
+    // at RequestResponse level the stored role decides.
+    let json_patch =
+        json!({"requestObject": [{"op": "add", "path": "/rules/0/verbs/-", "value": "*"}]});
+    check(
+        audit("patch", "roles")
+            .level("Request")
+            .raw(json_patch.clone()),
+        &[rule],
+    );
+    check(
+        audit("patch", "roles").level("Request").raw(
+            json!({"requestObject": [{"op": "add", "path": "/rules/0/verbs/-", "value": "get"}]}),
+        ),
+        &[],
+    );
+    let stored = json!({
+        "requestObject": [{"op": "copy", "from": "/rules/0/verbs", "path": "/rules/1/verbs"}],
+        "responseObject": {"rules": [{"resources": ["pods"], "verbs": ["*"]}, {"resources": ["nodes"], "verbs": ["*"]}]}
+    });
+    check(
+        audit("patch", "clusterroles")
+            .level("RequestResponse")
+            .raw(stored),
+        &[rule],
+    );
+    check(
+        audit("patch", "roles")
+            .level("Request")
+            .raw(json_patch)
+            .denied(),
+        &[],
+    );
+}
+
+#[test]
+fn role_subresource_wildcards_are_sensitive() {
+    let rule = "k8s.role_sensitive_permissions";
+    let role = |resources: serde_json::Value| {
+        audit("create", "roles")
+            .api_group("rbac.authorization.k8s.io")
+            .level("Request")
+            .raw(json!({"requestObject": {"rules": [{"apiGroups": [""], "resources": resources, "verbs": ["get"]}]}}))
+    };
+    for resources in [
+        json!(["pods/*"]),
+        json!(["nodes/*"]),
+        json!(["serviceaccounts/*"]),
+        json!(["*/exec"]),
+        json!(["pods", "pods/exec"]),
+    ] {
+        check(role(resources), &[rule]);
+    }
+    // Subresources that run nothing and mint nothing.
+    check(
+        role(json!(["pods/log", "pods/status", "deployments/scale"])),
+        &[],
+    );
+    // A JSON patch appending pods/* to a read-only role.
+    check(
+        audit("patch", "roles").level("Request").raw(
+            json!({"requestObject": [{"op": "add", "path": "/rules/0/resources/-", "value": "pods/*"}]}),
+        ),
+        &[rule],
+    );
 }
 
 #[test]
