@@ -52,6 +52,7 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
         "persistence.yaml",
         include_str!("../rules/persistence.yaml"),
     ),
+    ("escalation.yaml", include_str!("../rules/escalation.yaml")),
     ("stateful.yaml", include_str!("../rules/stateful.yaml")),
     (
         "correlation.yaml",

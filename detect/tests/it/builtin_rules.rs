@@ -1261,3 +1261,164 @@ fn azurehound_and_microscanner_are_offensive_user_agents() {
     kubectl.user_agent = Some("kubectl/v1.32.0 (linux/amd64) kubernetes/70d3cc9".to_owned());
     check(kubectl, &[]);
 }
+
+#[test]
+fn privileged_role_binding_leaves_cluster_admin_to_its_own_rule() {
+    let rule = "k8s.privileged_role_binding";
+    let binding = |resource: &str, role: &str, subjects: serde_json::Value| {
+        audit("create", resource)
+            .api_group("rbac.authorization.k8s.io")
+            .level("Request")
+            .code(201)
+            .raw(binding_body(role, subjects))
+    };
+    let bob = json!([{"kind": "User", "name": "bob"}]);
+    for role in [
+        "admin",
+        "edit",
+        "system:node",
+        "system:kube-scheduler",
+        "system:controller:namespace-controller",
+    ] {
+        check(binding("clusterrolebindings", role, bob.clone()), &[rule]);
+    }
+    // In a system namespace a RoleBinding counts; in a team namespace it is routine.
+    check(
+        binding("rolebindings", "admin", bob.clone()).namespace(Some("kube-system")),
+        &[rule],
+    );
+    check(binding("rolebindings", "admin", bob.clone()), &[]);
+    // One alert per binding: cluster-admin and system:masters stay with cluster_admin_binding.
+    check(
+        binding("clusterrolebindings", "cluster-admin", bob.clone()),
+        &["k8s.cluster_admin_binding"],
+    );
+    check(
+        binding(
+            "clusterrolebindings",
+            "edit",
+            json!([{"kind": "Group", "name": "system:masters"}]),
+        ),
+        &["k8s.cluster_admin_binding"],
+    );
+    // Near misses: view, the API server, GitOps, denied, a dry run.
+    check(binding("clusterrolebindings", "view", bob.clone()), &[]);
+    check(
+        binding("clusterrolebindings", "system:node", bob.clone())
+            .user("system:apiserver", ActorKind::System),
+        &[],
+    );
+    check(
+        binding("clusterrolebindings", "edit", bob.clone()).user(
+            "system:serviceaccount:flux-system:kustomize-controller",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(
+        binding("clusterrolebindings", "edit", bob.clone()).denied(),
+        &[],
+    );
+    check(
+        binding("clusterrolebindings", "edit", bob)
+            .uri("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings?dryRun=All"),
+        &[],
+    );
+}
+
+#[test]
+fn unexpected_static_pods() {
+    let kubelet = |name: &str, namespace: &str| {
+        audit("create", "pods")
+            .namespace(Some(namespace))
+            .name(name)
+            .code(201)
+            .user("system:node:worker-2", ActorKind::Node)
+            .groups(&["system:nodes", "system:authenticated"])
+    };
+    // At Metadata level the pod spec is unknown: high.
+    check(
+        kubelet("backdoor-worker-2", "default"),
+        &["k8s.static_pod_created"],
+    );
+    // A privileged one: critical instead, and the pod-spec rules stay quiet (kubelets are
+    // controllers to them).
+    let privileged = kubelet("backdoor-worker-2", "kube-system")
+        .level("Request")
+        .pod(pod_spec(
+            "Pod",
+            &[("c", "docker.io/library/alpine:3.20", Some(true))],
+        ))
+        .volume("/");
+    assert_eq!(
+        severity_of("k8s.static_pod_privileged", privileged),
+        Severity::Critical
+    );
+    check(
+        kubelet("backdoor-worker-2", "kube-system")
+            .level("Request")
+            .pod(pod_spec(
+                "Pod",
+                &[("c", "docker.io/library/alpine:3.20", Some(true))],
+            )),
+        &["k8s.static_pod_privileged"],
+    );
+    // Expected static pods, in the system namespaces only.
+    check(kubelet("etcd-cp-1", "kube-system"), &[]);
+    check(kubelet("haproxy-cp-1", "kube-system"), &[]);
+    check(kubelet("etcd-cp-1", "default"), &["k8s.static_pod_created"]);
+    // The API server's own mirror pod has its own rule.
+    check(
+        kubelet("kube-apiserver-cp-1", "kube-system"),
+        &["k8s.apiserver_manifest_changed"],
+    );
+    // A name the API server did not log: nothing to judge.
+    let mut nameless = kubelet("x", "default").build();
+    nameless.name = None;
+    check(nameless, &[]);
+}
+
+#[test]
+fn bootstrap_tokens_join_nodes_and_nothing_else() {
+    let rule = "k8s.bootstrap_token_misuse";
+    let token = |verb: &str, resource: &str| {
+        audit(verb, resource)
+            .user("system:bootstrap:k3x9qa", ActorKind::System)
+            .groups(&["system:bootstrappers", "system:authenticated"])
+    };
+    check(
+        token("list", "secrets")
+            .namespace(Some("kube-system"))
+            .denied(),
+        &[rule],
+    );
+    check(token("create", "pods").code(201), &[rule]);
+    check(
+        token("update", "certificatesigningrequests")
+            .subresource("approval")
+            .namespace(None),
+        &[rule],
+    );
+    // Joining: the CSR, kubeadm's ConfigMaps, the node name check, discovery.
+    check(
+        token("create", "certificatesigningrequests").namespace(None),
+        &[],
+    );
+    check(
+        token("get", "configmaps")
+            .namespace(Some("kube-system"))
+            .name("kubelet-config"),
+        &[],
+    );
+    check(token("get", "nodes").namespace(None).name("worker-4"), &[]);
+    let mut version = token("get", "").namespace(None).uri("/version").build();
+    version.resource = None;
+    check(version, &[]);
+    // Other ConfigMaps are not part of a join.
+    check(
+        token("get", "configmaps")
+            .namespace(Some("kube-system"))
+            .name("aws-auth"),
+        &[rule],
+    );
+}
