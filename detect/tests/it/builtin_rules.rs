@@ -636,7 +636,21 @@ fn anonymous_access() {
             .user("anonymous-ish", ActorKind::Anonymous),
         &[rule],
     );
-    for public in ["/healthz", "/livez?verbose", "/readyz/ping", "/version"] {
+    // A dot segment or an escape leaves the public paths.
+    check(anonymous("/healthz/../api/v1/secrets"), &[rule]);
+    check(anonymous("/version/%2e%2e/api/v1/secrets"), &[rule]);
+    check(anonymous("/openid/v1/jwks/keys"), &[rule]);
+    for public in [
+        "/healthz",
+        "/livez?verbose",
+        "/readyz/ping",
+        "/readyz/",
+        "/healthz/poststarthook/start-apiextensions-controllers",
+        "/version",
+        "/version/?timeout=32s",
+        "/.well-known/openid-configuration",
+        "/openid/v1/jwks",
+    ] {
         check(anonymous(public), &[]);
     }
     check(anonymous("/api/v1/namespaces/team-a/pods").denied(), &[]);
