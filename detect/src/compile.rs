@@ -151,6 +151,10 @@ struct SuppressSpec {
     by: Vec<String>,
     #[serde(rename = "for")]
     period: String,
+    /// Only alerts whose event also matches this are withheld; every alert (re)starts the
+    /// period. Default: every alert.
+    #[serde(default)]
+    only: Option<Yaml>,
 }
 
 /// A stateful operator, compiled. Times are microseconds.
@@ -200,6 +204,8 @@ pub(crate) struct Step {
 pub(crate) struct Suppress {
     pub(crate) by: Vec<Field>,
     pub(crate) period: i64,
+    /// Only alerts of events matching this are withheld (`None`: all).
+    pub(crate) only: Option<Node>,
 }
 
 /// A rule's window: a positive duration.
@@ -283,6 +289,10 @@ pub(crate) struct CompiledRule {
     pub(crate) info: RuleInfo,
     /// Audit stages the rule reads; events without a stage (Falco) always pass.
     pub(crate) stages: Vec<String>,
+    /// The stages include one logged before the response ends (`ResponseStarted`,
+    /// `RequestReceived`) and a final one, so one request can match twice: the detector
+    /// keeps the first stage it sees of each request (`auditID`).
+    pub(crate) spans_stages: bool,
     pub(crate) include_denied: bool,
     pub(crate) condition: Node,
     pub(crate) prefilter: Prefilter,
@@ -336,6 +346,9 @@ impl CompiledRule {
         }
         if let Some(suppress) = &self.suppress {
             suppress.by.iter().for_each(&mut *visit);
+            if let Some(only) = &suppress.only {
+                only.for_each_field(visit);
+            }
         }
     }
 }
@@ -345,6 +358,11 @@ const NEVER_MATCHES: &str = r"[^\s\S]";
 
 /// Default stages: one alert per request, even for long-running requests logged twice.
 const DEFAULT_STAGES: &[&str] = &["ResponseComplete", "Panic"];
+
+/// The stages that end a request: a request is logged at one of them at most once.
+pub(crate) fn is_final_stage(stage: &str) -> bool {
+    matches!(stage, "ResponseComplete" | "Panic")
+}
 
 /// A list or macro body with where it was defined.
 #[derive(Debug, Clone)]
@@ -645,6 +663,8 @@ impl Compiler<'_> {
                 .map(|stage| (*stage).to_owned())
                 .collect(),
         };
+        let spans_stages = stages.iter().any(|stage| !is_final_stage(stage))
+            && stages.iter().any(|stage| is_final_stage(stage));
         let fields = match spec.fields {
             Some(names) => names
                 .into_iter()
@@ -770,6 +790,17 @@ impl Compiler<'_> {
             Some(suppress) => Some(Suppress {
                 by: parse_fields(&suppress.by, "suppress.by").map_err(fail)?,
                 period: window(&suppress.period).map_err(fail)?,
+                only: match &suppress.only {
+                    Some(only) => {
+                        let only = self
+                            .condition(only)
+                            .map_err(|message| fail(format!("in suppress.only: {message}")))?;
+                        let mut only = only.with_raw_prefilter();
+                        only.optimise();
+                        Some(only)
+                    }
+                    None => None,
+                },
             }),
             None => None,
         };
@@ -793,6 +824,7 @@ impl Compiler<'_> {
         Ok(CompiledRule {
             info,
             stages,
+            spans_stages,
             include_denied: spec.include_denied,
             condition,
             prefilter,

@@ -360,7 +360,7 @@ impl Engine {
             rule.for_each_alert_field(&mut |field| needs |= crate::field::alert_need(field));
             alert_needs.push(needs);
             rule.for_each_field(&mut |field| {
-                if let Some(path) = field.raw_path() {
+                for path in field.raw_paths() {
                     raw_paths.add(&path);
                 }
             });

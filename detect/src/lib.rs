@@ -9,6 +9,7 @@ mod engine;
 mod error;
 mod field;
 mod lint;
+mod networks;
 mod objects;
 mod rule_tests;
 mod state;
@@ -47,6 +48,10 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
     (
         "defense_evasion.yaml",
         include_str!("../rules/defense_evasion.yaml"),
+    ),
+    (
+        "persistence.yaml",
+        include_str!("../rules/persistence.yaml"),
     ),
     ("stateful.yaml", include_str!("../rules/stateful.yaml")),
     (

@@ -87,6 +87,8 @@ struct State {
     exec_sessions: HashMap<String, ExecSession>,
     /// Last pod spec per object (`cluster␟resource␟namespace␟name`), for `changes.*`.
     objects: HashMap<String, crate::objects::SpecSummary>,
+    /// Networks each cluster's kubelets and control plane called from.
+    networks: crate::networks::ClusterNetworks,
     stats: StateStats,
     /// No absence deadline or sequence expiry of any rule falls before this time (a lower
     /// bound: `advance` looks at the groups only once time reaches it).
@@ -100,6 +102,7 @@ impl State {
             rules: vec![RuleState::default(); rules],
             exec_sessions: HashMap::new(),
             objects: HashMap::new(),
+            networks: crate::networks::ClusterNetworks::default(),
             stats: StateStats::default(),
             next_check: i64::MAX,
         }
@@ -140,6 +143,7 @@ struct SnapshotRef<'a> {
     rules: BTreeMap<&'a str, &'a RuleState>,
     exec_sessions: &'a HashMap<String, ExecSession>,
     objects: &'a HashMap<String, crate::objects::SpecSummary>,
+    networks: &'a crate::networks::ClusterNetworks,
     stats: StateStats,
 }
 
@@ -152,6 +156,8 @@ struct SnapshotData {
     exec_sessions: HashMap<String, ExecSession>,
     #[serde(default)]
     objects: HashMap<String, crate::objects::SpecSummary>,
+    #[serde(default)]
+    networks: crate::networks::ClusterNetworks,
     stats: StateStats,
 }
 
@@ -175,6 +181,12 @@ struct RuleState {
     groups: HashMap<String, Group>,
     /// Suppression: group key → (suppressed until, repeats withheld).
     suppressed: HashMap<String, (i64, u64)>,
+    /// Rules that read several stages of a request (`CompiledRule::spans_stages`): requests
+    /// (`auditID`) that matched at a stage before the final one → when. The final stage of
+    /// the same request is then skipped, so each request counts once, at the first stage
+    /// logged, whatever stages the audit policy records.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    requests: HashMap<String, i64>,
     /// No group's absence deadline or sequence expiry falls before this time.
     #[serde(skip, default = "unknown_check")]
     next_check: i64,
@@ -192,6 +204,7 @@ impl Default for RuleState {
             first_seen: None,
             groups: HashMap::new(),
             suppressed: HashMap::new(),
+            requests: HashMap::new(),
             next_check: i64::MAX,
             spare: None,
             unsettled: false,
@@ -207,7 +220,33 @@ fn unknown_check() -> i64 {
 impl RuleState {
     /// Whether the state holds anything (what a snapshot keeps).
     fn is_used(&self) -> bool {
-        self.first_seen.is_some() || !self.groups.is_empty() || !self.suppressed.is_empty()
+        self.first_seen.is_some()
+            || !self.groups.is_empty()
+            || !self.suppressed.is_empty()
+            || !self.requests.is_empty()
+    }
+
+    /// Whether `event` is a later stage of a request the rule already matched; otherwise,
+    /// an early stage is remembered so its final stage will be.
+    fn seen_request(&mut self, event: &Event, max_keys: usize) -> bool {
+        let (Some(stage), Some(audit_id)) = (event.stage.as_deref(), event.audit_id.as_deref())
+        else {
+            return false;
+        };
+        if crate::compile::is_final_stage(stage) {
+            return self.requests.remove(audit_id).is_some();
+        }
+        if !self.requests.is_empty() && self.requests.len() >= max_keys {
+            // The oldest half goes: a request whose final stage never came (a crash of the
+            // API server) must not hold the space forever.
+            let mut times: Vec<i64> = self.requests.values().copied().collect();
+            let (_, median, _) = times.select_nth_unstable(max_keys / 2);
+            let cut = *median;
+            self.requests.retain(|_, time| *time > cut);
+        }
+        self.requests
+            .insert(audit_id.to_owned(), event.time)
+            .is_some()
     }
 }
 
@@ -307,10 +346,11 @@ impl Detector {
             .state
             .rules
             .iter()
-            .map(|rule| (rule.groups.len() + rule.suppressed.len()) as u64)
+            .map(|rule| (rule.groups.len() + rule.suppressed.len() + rule.requests.len()) as u64)
             .sum::<u64>()
             + self.state.exec_sessions.len() as u64
-            + self.state.objects.len() as u64;
+            + self.state.objects.len() as u64
+            + self.state.networks.len() as u64;
         StateStats {
             keys,
             ..self.state.stats
@@ -342,6 +382,7 @@ impl Detector {
             rules,
             exec_sessions: &self.state.exec_sessions,
             objects: &self.state.objects,
+            networks: &self.state.networks,
             stats: self.state.stats,
         }
     }
@@ -353,6 +394,7 @@ impl Detector {
             mut rules,
             exec_sessions,
             objects,
+            networks,
             stats,
         } = serde_json::from_str(snapshot.as_json()).map_err(|error| {
             DetectError::RestoreState {
@@ -364,6 +406,7 @@ impl Detector {
             rules: self.rules_by_index(|id| rules.remove(id)),
             exec_sessions,
             objects,
+            networks,
             stats,
             next_check: i64::MIN,
         };
@@ -423,9 +466,13 @@ impl Detector {
             self.limits.max_keys_per_rule,
         );
         self.state.stats.evicted += evicted;
+        // Taken out for the event, so the context can read it while rules update the state.
+        let mut networks = std::mem::take(&mut self.state.networks);
+        self.state.stats.evicted += networks.observe(event);
         let memo = crate::condition::Memo::lend(&mut self.scratch.memo);
         let mut ctx = EvalContext::with_changes(event, changes.as_ref(), Some(engine.raw_paths()));
         ctx.memo = Some(&memo);
+        ctx.networks = Some(&networks);
         let late = event.time < self.state.watermark - self.limits.lateness_micros;
         if late {
             self.state.stats.late += 1;
@@ -439,6 +486,13 @@ impl Detector {
         for &hit in &hits {
             let index = hit.rule();
             let rule = engine.rule(index);
+            if rule.spans_stages
+                && matches!(hit, Hit::Match(_))
+                && self.state.rules[index as usize]
+                    .seen_request(event, self.limits.max_keys_per_rule)
+            {
+                continue;
+            }
             match (hit, &rule.aggregate) {
                 (Hit::Match(_), None) => {
                     let alert = build_alert(rule, &ctx, &[]);
@@ -461,7 +515,9 @@ impl Detector {
             }
         }
         self.scratch.hits = hits;
+        drop(ctx);
         memo.give_back(&mut self.scratch.memo);
+        self.state.networks = networks;
     }
 
     /// Moves event time forward to `time`: absences past their deadline fire and expired
@@ -1056,8 +1112,12 @@ impl Detector {
             group_key_into(&mut key, &suppress.by, ctx);
             let time = ctx.event.time;
             let rule_state = &mut self.state.rules[index as usize];
+            let may_withhold = suppress
+                .only
+                .as_ref()
+                .is_none_or(|only| only.eval(ctx, &crate::field::Scope::default()));
             match rule_state.suppressed.get_mut(&key) {
-                Some((until, repeats)) if time < *until => {
+                Some((until, repeats)) if may_withhold && time < *until => {
                     *repeats += 1;
                     self.state.stats.suppressed += 1;
                     return;

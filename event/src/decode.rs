@@ -147,8 +147,20 @@ fn push_audit(
     {
         return Err(DecodeError::Unrecognised("kind is not Event or EventList"));
     }
-    if document.audit_id.is_none() {
-        return Err(DecodeError::Unrecognised("no auditID, items or Falco rule"));
+    if document
+        .audit_id
+        .as_ref()
+        .is_none_or(|id| id.as_str().trim().is_empty())
+    {
+        // An event without an auditID cannot be told apart from its other stages or its
+        // retries, so it would be stored twice or deduplicated wrongly: it is rejected.
+        return Err(DecodeError::Unrecognised(
+            if document.kind.is_some() || document.api_version.is_some() {
+                "audit event without an auditID"
+            } else {
+                "no auditID, items or Falco rule"
+            },
+        ));
     }
     if !options.keep_request_received
         && document.stage.as_ref().map(Text::as_str) == Some("RequestReceived")

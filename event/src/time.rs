@@ -2,7 +2,9 @@
 //!
 //! Audit events carry `metav1.MicroTime` (`2025-04-01T13:33:57.123456Z`) and Falco carries
 //! nanoseconds; both are the common `YYYY-MM-DDTHH:MM:SS(.fraction)?(Z|±HH:MM)` form, which is
-//! parsed here without allocating. Anything else goes through chrono.
+//! parsed here without allocating. Log shippers that re-serialise events also write a space
+//! for the `T`, `±HHMM` offsets, or no zone at all, which is read as UTC. Anything else goes
+//! through chrono.
 
 use std::fmt::Write as _;
 
@@ -10,7 +12,8 @@ const MICROS_PER_SECOND: i64 = 1_000_000;
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Parse an RFC 3339 timestamp into microseconds since the Unix epoch, UTC. Fractions finer
-/// than a microsecond are truncated. `None` when the text is not RFC 3339.
+/// than a microsecond are truncated. Also accepted: a space instead of `T`, an offset without
+/// its colon (`+0200`), and no zone (UTC). `None` when the text is none of these.
 pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     parse_fast(text.as_bytes()).or_else(|| {
         chrono::DateTime::parse_from_rfc3339(text)
@@ -40,7 +43,7 @@ pub fn format_rfc3339_micros(micros: i64) -> String {
 }
 
 fn parse_fast(bytes: &[u8]) -> Option<i64> {
-    if bytes.len() < 20
+    if bytes.len() < 19
         || bytes[4] != b'-'
         || bytes[7] != b'-'
         || !matches!(bytes[10], b'T' | b't' | b' ')
@@ -57,7 +60,7 @@ fn parse_fast(bytes: &[u8]) -> Option<i64> {
     let second = digits(bytes, 17, 2)?;
     let mut index = 19;
     let mut fraction_micros = 0;
-    if bytes[index] == b'.' {
+    if bytes.get(index) == Some(&b'.') {
         index += 1;
         let start = index;
         while index < bytes.len() && bytes[index].is_ascii_digit() {
@@ -76,25 +79,32 @@ fn parse_fast(bytes: &[u8]) -> Option<i64> {
             fraction_micros = fraction_micros * 10 + digit;
         }
     }
-    let offset_seconds = match bytes.get(index)? {
-        b'Z' | b'z' => {
+    let offset_seconds = match bytes.get(index) {
+        // No zone: re-serialised by a log shipper; the API server writes UTC.
+        None => 0,
+        Some(b'Z' | b'z') => {
             index += 1;
             0
         }
-        sign @ (b'+' | b'-') => {
-            if bytes.len() != index + 6 || bytes[index + 3] != b':' {
+        Some(sign @ (b'+' | b'-')) => {
+            // `+HH:MM`, or `+HHMM` as some shippers write it.
+            let (minutes_at, length) = match bytes.get(index + 3) {
+                Some(b':') => (index + 4, 6),
+                _ => (index + 3, 5),
+            };
+            if bytes.len() != index + length {
                 return None;
             }
             let offset_hours = digits(bytes, index + 1, 2)?;
-            let offset_minutes = digits(bytes, index + 4, 2)?;
+            let offset_minutes = digits(bytes, minutes_at, 2)?;
             if offset_hours > 23 || offset_minutes > 59 {
                 return None;
             }
-            index += 6;
+            index += length;
             let magnitude = offset_hours * 3600 + offset_minutes * 60;
             if *sign == b'-' { -magnitude } else { magnitude }
         }
-        _ => return None,
+        Some(_) => return None,
     };
     // Leap seconds (`:60`) and other rarities are left to chrono.
     if index != bytes.len()
@@ -192,7 +202,15 @@ mod tests {
             ),
             ("2023-02-29T00:00:00Z", None),
             ("2023-13-01T00:00:00Z", None),
-            ("2023-05-10T14:09:17", None),
+            // As log shippers re-serialise them: a space for `T`, no zone (UTC), `+HHMM`.
+            ("2023-05-10 14:09:17.699479Z", Some(1_683_727_757_699_479)),
+            ("2023-05-10T14:09:17", Some(1_683_727_757_000_000)),
+            ("2023-05-10 14:09:17.6", Some(1_683_727_757_600_000)),
+            ("2023-05-10 16:09:17+0200", Some(1_683_727_757_000_000)),
+            ("2023-05-10T14:09:17.", None),
+            ("2023-05-10T14:09:17+02", None),
+            ("2023-05-10T14:09:17+02:0", None),
+            ("2023-05-10T14:09:1", None),
             ("2023-05-10T14:09:17.Z", None),
             ("2023-05-10T14:09:17Zjunk", None),
             ("2023-05-10", None),

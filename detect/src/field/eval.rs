@@ -48,6 +48,13 @@ impl Field {
                     .and_then(psa_level_of_violations),
                 visit,
             ),
+            Field::Event(EventField::Owner) => opt_str(ctx.owner(), visit),
+            Field::Event(EventField::SourceIpNetwork) => opt_str(
+                ctx.networks
+                    .and_then(|networks| networks.place(event))
+                    .map(crate::networks::Placement::as_str),
+                visit,
+            ),
             Field::Event(EventField::PsaEnforceLevel) => opt_str(
                 ctx.raw_annotation(ANNOTATION_PSA_ENFORCE_POLICY)
                     .map(psa_level_of_policy),
@@ -177,9 +184,11 @@ fn visit_event_field<'e>(
         EventField::SaName => opt_str(service_account_of(event).map(|(_, name)| name), visit),
         EventField::SourceIpLast => opt_str(event.source_ips.last().map(String::as_str), visit),
         // Read through the context (`Field::visit`): they need its caches.
-        EventField::ExecCommandLine | EventField::PsaAuditLevel | EventField::PsaEnforceLevel => {
-            false
-        }
+        EventField::ExecCommandLine
+        | EventField::PsaAuditLevel
+        | EventField::PsaEnforceLevel
+        | EventField::Owner
+        | EventField::SourceIpNetwork => false,
     }
 }
 
@@ -221,7 +230,9 @@ pub(crate) fn scalar_str(event: &Event, field: EventField) -> Option<Option<&str
         | EventField::PsaViolations
         | EventField::ExecCommandLine
         | EventField::PsaAuditLevel
-        | EventField::PsaEnforceLevel => return None,
+        | EventField::PsaEnforceLevel
+        | EventField::Owner
+        | EventField::SourceIpNetwork => return None,
     };
     Some(value)
 }
@@ -316,8 +327,12 @@ pub(crate) struct EvalContext<'e> {
     raw_escapes: OnceCell<bool>,
     /// `exec_command_line`, joined on first use.
     command_line: OnceCell<Option<String>>,
+    /// `owner`, resolved on first use.
+    owner: OnceCell<Option<String>>,
     /// What this write changed in the object's pod spec (stateful detection only).
     pub(crate) changes: Option<&'e crate::objects::Changes>,
+    /// The networks learned per cluster (stateful detection only).
+    pub(crate) networks: Option<&'e crate::networks::ClusterNetworks>,
     /// The detector's remembered test results (stateful detection only).
     pub(crate) memo: Option<&'e crate::condition::Memo>,
 }
@@ -330,7 +345,9 @@ impl<'e> EvalContext<'e> {
             raw_paths,
             raw_escapes: OnceCell::new(),
             command_line: OnceCell::new(),
+            owner: OnceCell::new(),
             changes: None,
+            networks: None,
             memo: None,
         }
     }
@@ -386,10 +403,55 @@ impl<'e> EvalContext<'e> {
             .as_deref()
     }
 
+    /// The workload behind the object written (`owner`); `None` without a name or kind.
+    fn owner(&self) -> Option<&str> {
+        self.owner
+            .get_or_init(|| {
+                let event = self.event;
+                let kind = match event.pod_specs.first() {
+                    Some(spec) => spec.owner_kind.as_str(),
+                    None => super::kind_of_resource(event.resource.as_deref()?)?,
+                };
+                let name = event.name.as_deref()?;
+                let metadata = |body: &str| self.raw()?.get(body)?.get("metadata");
+                let controller = ["requestObject", "responseObject"]
+                    .into_iter()
+                    .find_map(|body| controller_of(metadata(body)?));
+                let template_hash =
+                    ["requestObject", "responseObject"]
+                        .into_iter()
+                        .find_map(|body| {
+                            metadata(body)?
+                                .get("labels")?
+                                .get(super::LABEL_POD_TEMPLATE_HASH)?
+                                .as_str()
+                        });
+                Some(super::workload_of(kind, name, controller, template_hash))
+            })
+            .as_deref()
+    }
+
     #[cfg(test)]
     pub(crate) fn raw_parsed(&self) -> bool {
         self.raw.get().is_some()
     }
+}
+
+/// The controlling owner reference of an object's metadata as (kind, name): the one marked
+/// `controller: true`, else the only one.
+fn controller_of(metadata: &serde_json::Value) -> Option<(&str, &str)> {
+    let references = metadata.get("ownerReferences")?.as_array()?;
+    let reference = references
+        .iter()
+        .find(|reference| reference.get("controller") == Some(&serde_json::Value::Bool(true)))
+        .or(match references.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })?;
+    Some((
+        reference.get("kind")?.as_str()?,
+        reference.get("name")?.as_str()?,
+    ))
 }
 
 /// Whether JSON text has a `\\u` or `\\/` escape (`\\\\u` counts too: a cheap, safe answer).

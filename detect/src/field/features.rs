@@ -119,8 +119,11 @@ impl Field {
                 | EventField::PsaAuditLevel
                 | EventField::PsaEnforceLevel => 0,
                 EventField::SaNamespace | EventField::SaName => event_bit(EventField::User),
-                EventField::SourceIpLast => event_bit(EventField::SourceIps),
+                EventField::SourceIpLast | EventField::SourceIpNetwork => {
+                    event_bit(EventField::SourceIps)
+                }
                 EventField::ExecCommandLine => event_bit(EventField::ExecCommand),
+                EventField::Owner => event_bit(EventField::Name),
                 other => event_bit(*other),
             },
             Field::PodSpec(_) => FEATURE_POD_SPECS,

@@ -75,6 +75,12 @@ pub(crate) enum EventField {
     PsaAuditLevel,
     /// Derived from the raw annotations: the level of `enforce-policy`.
     PsaEnforceLevel,
+    /// Derived from the object's kind, name, controller owner reference and
+    /// `pod-template-hash` label: the workload behind it (`Deployment/web`).
+    Owner,
+    /// Derived from the detector's learned networks: where `source_ip_last` lies for the
+    /// event's cluster (`cluster`, `learning`, `outside`).
+    SourceIpNetwork,
 }
 
 const EVENT_FIELDS: &[(&str, EventField)] = &[
@@ -113,7 +119,65 @@ const EVENT_FIELDS: &[(&str, EventField)] = &[
     ("exec_command_line", EventField::ExecCommandLine),
     ("psa_audit_level", EventField::PsaAuditLevel),
     ("psa_enforce_level", EventField::PsaEnforceLevel),
+    ("owner", EventField::Owner),
+    ("source_ip_network", EventField::SourceIpNetwork),
 ];
+
+/// The label the Deployment controller puts on its ReplicaSets and their pods; the
+/// ReplicaSet's name is the Deployment's plus `-<hash>`.
+const LABEL_POD_TEMPLATE_HASH: &str = "pod-template-hash";
+
+/// Kinds of the workload resources, for `owner` when the event carries no pod spec.
+const WORKLOAD_KINDS: &[(&str, &str)] = &[
+    ("pods", "Pod"),
+    ("deployments", "Deployment"),
+    ("replicasets", "ReplicaSet"),
+    ("statefulsets", "StatefulSet"),
+    ("daemonsets", "DaemonSet"),
+    ("jobs", "Job"),
+    ("cronjobs", "CronJob"),
+    ("replicationcontrollers", "ReplicationController"),
+];
+
+fn kind_of_resource(resource: &str) -> Option<&'static str> {
+    WORKLOAD_KINDS
+        .iter()
+        .find(|(candidate, _)| *candidate == resource)
+        .map(|(_, kind)| *kind)
+}
+
+/// The workload behind an object of `kind` named `name` (`Kind/name`): its controller when
+/// it has one, raised one level where the name says so: a ReplicaSet named
+/// `<deployment>-<pod-template-hash>` stands for its Deployment, a Job named
+/// `<cronjob>-<scheduled minute>` (eight or more digits) for its CronJob. So a Deployment,
+/// its ReplicaSets and their pods share one owner, as do a CronJob, its Jobs and their pods.
+fn workload_of(
+    kind: &str,
+    name: &str,
+    controller: Option<(&str, &str)>,
+    template_hash: Option<&str>,
+) -> String {
+    let (kind, name) = controller.unwrap_or((kind, name));
+    let deployment = (kind == "ReplicaSet")
+        .then(|| template_hash.and_then(|hash| name.strip_suffix(hash)?.strip_suffix('-')))
+        .flatten()
+        .filter(|deployment| !deployment.is_empty());
+    if let Some(deployment) = deployment {
+        return format!("Deployment/{deployment}");
+    }
+    let cronjob = (kind == "Job")
+        .then(|| {
+            let (prefix, minute) = name.rsplit_once('-')?;
+            (minute.len() >= 8 && minute.bytes().all(|byte| byte.is_ascii_digit()))
+                .then_some(prefix)
+        })
+        .flatten()
+        .filter(|cronjob| !cronjob.is_empty());
+    match cronjob {
+        Some(cronjob) => format!("CronJob/{cronjob}"),
+        None => format!("{kind}/{name}"),
+    }
+}
 
 /// Pod Security annotations of audit events, read by the `psa_*_level` fields.
 const ANNOTATION_PSA_AUDIT_VIOLATIONS: &str = "pod-security.kubernetes.io/audit-violations";
@@ -354,7 +418,9 @@ impl Field {
     /// A rough evaluation cost, used to test cheap leaves first.
     pub(crate) fn cost(&self) -> u32 {
         match self {
-            Field::Event(EventField::PsaAuditLevel | EventField::PsaEnforceLevel) => 20,
+            Field::Event(
+                EventField::PsaAuditLevel | EventField::PsaEnforceLevel | EventField::Owner,
+            ) => 20,
             Field::Event(EventField::ExecCommandLine) => 2,
             Field::Event(_) | Field::Change(_) => 1,
             Field::PodSpec(_) | Field::Volume(_) | Field::Image(_) => 2,
@@ -367,6 +433,86 @@ impl Field {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owners_are_the_workloads_behind_objects() {
+        let hash = Some("7d9f8c6b5");
+        let cases = [
+            ("Deployment", "web", None, None, "Deployment/web"),
+            (
+                "ReplicaSet",
+                "web-7d9f8c6b5",
+                Some(("Deployment", "web")),
+                hash,
+                "Deployment/web",
+            ),
+            (
+                "Pod",
+                "web-7d9f8c6b5-x2x4z",
+                Some(("ReplicaSet", "web-7d9f8c6b5")),
+                hash,
+                "Deployment/web",
+            ),
+            // A ReplicaSet of its own: no hash label, or a name the hash does not end.
+            (
+                "Pod",
+                "cache-abcde",
+                Some(("ReplicaSet", "cache")),
+                None,
+                "ReplicaSet/cache",
+            ),
+            (
+                "Pod",
+                "x-1",
+                Some(("ReplicaSet", "other")),
+                hash,
+                "ReplicaSet/other",
+            ),
+            (
+                "Pod",
+                "backup-29012345-abcde",
+                Some(("Job", "backup-29012345")),
+                None,
+                "CronJob/backup",
+            ),
+            (
+                "Job",
+                "backup-29012345",
+                Some(("CronJob", "backup")),
+                None,
+                "CronJob/backup",
+            ),
+            (
+                "Pod",
+                "migrate-1-abcde",
+                Some(("Job", "migrate-1")),
+                None,
+                "Job/migrate-1",
+            ),
+            (
+                "Pod",
+                "node-agent-abcde",
+                Some(("DaemonSet", "node-agent")),
+                None,
+                "DaemonSet/node-agent",
+            ),
+            (
+                "Pod",
+                "db-0",
+                Some(("StatefulSet", "db")),
+                None,
+                "StatefulSet/db",
+            ),
+            ("Pod", "debug", None, None, "Pod/debug"),
+        ];
+        for (kind, name, controller, template_hash, expected) in cases {
+            assert_eq!(
+                workload_of(kind, name, controller, template_hash),
+                expected,
+                "{kind}/{name}"
+            );
+        }
+    }
 
     #[test]
     fn field_names_resolve_or_fail() {

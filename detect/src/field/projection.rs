@@ -20,7 +20,7 @@ pub(crate) const ALWAYS_COPIED: u64 = event_bit(EventField::AuditId)
 
 /// What of an event an alert reading `field` needs kept (for `copy_for_alert`).
 pub(crate) fn alert_need(field: &Field) -> u64 {
-    let raw = if field.raw_path().is_some() {
+    let raw = if !field.raw_paths().is_empty() {
         NEED_RAW
     } else {
         0

@@ -1,7 +1,10 @@
 //! Raw JSON paths: how a `raw.*` field name splits into keys, the paths a field reads, and
 //! a parser that keeps only the paths a rule set reads.
 
-use super::{ANNOTATION_PSA_AUDIT_VIOLATIONS, ANNOTATION_PSA_ENFORCE_POLICY, EventField, Field};
+use super::{
+    ANNOTATION_PSA_AUDIT_VIOLATIONS, ANNOTATION_PSA_ENFORCE_POLICY, EventField, Field,
+    LABEL_POD_TEMPLATE_HASH,
+};
 
 /// The raw paths a rule set reads, as a tree: raw JSON is parsed into only these paths
 /// (`RawPaths::parse`), so a large body costs a skim, not a tree of allocations.
@@ -216,17 +219,27 @@ pub(super) fn parse_raw_path(path: &str) -> Result<Vec<String>, String> {
 }
 
 impl Field {
-    /// The raw path the field reads, if it reads one (`raw.*` and fields derived from raw).
-    pub(crate) fn raw_path(&self) -> Option<Vec<&str>> {
+    /// The raw paths the field reads (`raw.*` and fields derived from raw); empty for the
+    /// others.
+    pub(crate) fn raw_paths(&self) -> Vec<Vec<&str>> {
         match self {
-            Field::Raw(path) => Some(path.iter().map(String::as_str).collect()),
+            Field::Raw(path) => vec![path.iter().map(String::as_str).collect()],
             Field::Event(EventField::PsaAuditLevel) => {
-                Some(vec!["annotations", ANNOTATION_PSA_AUDIT_VIOLATIONS])
+                vec![vec!["annotations", ANNOTATION_PSA_AUDIT_VIOLATIONS]]
             }
             Field::Event(EventField::PsaEnforceLevel) => {
-                Some(vec!["annotations", ANNOTATION_PSA_ENFORCE_POLICY])
+                vec![vec!["annotations", ANNOTATION_PSA_ENFORCE_POLICY]]
             }
-            _ => None,
+            Field::Event(EventField::Owner) => ["requestObject", "responseObject"]
+                .into_iter()
+                .flat_map(|body| {
+                    [
+                        vec![body, "metadata", "ownerReferences"],
+                        vec![body, "metadata", "labels", LABEL_POD_TEMPLATE_HASH],
+                    ]
+                })
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }

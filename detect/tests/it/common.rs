@@ -147,6 +147,11 @@ impl EventBuilder {
         self.event.stage = Some(stage.to_owned());
         self
     }
+    /// The audit level (`Metadata` by default; rules reading bodies need `Request`).
+    pub fn level(mut self, level: &str) -> Self {
+        self.event.level = Some(level.to_owned());
+        self
+    }
     pub fn code(mut self, code: i32) -> Self {
         self.event.response_code = Some(code);
         self

@@ -42,7 +42,22 @@ fn check_file(name: &str, expected: &[&[&str]]) {
 
 #[test]
 fn exec_session_alerts_once_with_the_decoded_command() {
-    check_file("exec_session.jsonl", &[&["k8s.pod_exec"], &[]]);
+    // Each stage alone alerts (a policy may log only one); a detector seeing both stages of
+    // the session keeps the first.
+    check_file(
+        "exec_session.jsonl",
+        &[&["k8s.pod_exec"], &["k8s.pod_exec"]],
+    );
+    let events: Vec<Event> = decode_file("exec_session.jsonl").concat();
+    let mut detector = detect::Detector::new(
+        std::sync::Arc::new(detect::Engine::new(detect::RuleSet::builtin().unwrap())),
+        detect::StateLimits::default(),
+    );
+    let mut alerts = Vec::new();
+    detector.process_batch(&events, &mut alerts);
+    let fired: Vec<&str> = alerts.iter().map(|alert| alert.rule_id.as_str()).collect();
+    assert_eq!(fired, ["k8s.pod_exec"]);
+    assert_eq!(alerts[0].event_ids, [events[0].event_id.clone()]);
     let started = &decode_file("exec_session.jsonl")[0][0];
     let alert = common::alerts_for(started).remove(0);
     assert_eq!(
@@ -60,7 +75,7 @@ fn cluster_admin_binding_allowed_alerts_and_denied_does_not() {
 }
 
 #[test]
-fn privileged_pod_by_a_person_alerts_and_by_a_controller_does_not() {
+fn privileged_pod_by_a_person_alerts_and_a_kube_system_agent_by_its_controller_does_not() {
     check_file(
         "privileged_pod.jsonl",
         &[

@@ -231,10 +231,14 @@ fn falco_shell(second: i64, namespace: &str, pod: &str) -> String {
 }
 
 fn exec_into(id: usize, second: i64, namespace: &str, pod: &str) -> String {
+    exec_stage(id, second, namespace, pod, "ResponseStarted")
+}
+
+fn exec_stage(id: usize, second: i64, namespace: &str, pod: &str, stage: &str) -> String {
     let time = event::format_rfc3339_micros(1_767_225_600_000_000 + second * 1_000_000);
     serde_json::json!({
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
-        "auditID": format!("exec-{id}"), "stage": "ResponseStarted", "verb": "create",
+        "auditID": format!("exec-{id}"), "stage": stage, "verb": "create",
         "requestURI": format!("/api/v1/namespaces/{namespace}/pods/{pod}/exec?command=bash&stdin=true&tty=true"),
         "user": {"username": "mallory@example.com", "groups": ["system:authenticated"]},
         "objectRef": {"resource": "pods", "namespace": namespace, "name": pod, "subresource": "exec"},
@@ -276,6 +280,32 @@ fn a_falco_alert_in_a_pod_is_attributed_to_the_person_who_exec_ed_into_it() {
     assert_eq!(falco[1].actor.as_deref(), Some("root"));
     assert_eq!(falco[2].actor.as_deref(), Some("root"));
     assert!(!falco[1].fields.contains_key("exec_user"));
+}
+
+#[test]
+fn each_exec_session_alerts_once_at_the_first_stage_logged_even_across_a_restart() {
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let lines = vec![
+        // Logged at both stages.
+        exec_stage(1, 0, "prod", "web-1", "ResponseStarted"),
+        exec_stage(1, 30, "prod", "web-1", "ResponseComplete"),
+        // Logged only when it ended (a policy without ResponseStarted).
+        exec_stage(2, 40, "prod", "web-2", "ResponseComplete"),
+    ];
+    let events = decode(&lines);
+    for split in 0..=events.len() {
+        let alerts = split_by_snapshot(&engine, &events, split);
+        let exec: Vec<&str> = alerts
+            .iter()
+            .filter(|alert| alert.rule_id == "k8s.pod_exec")
+            .map(|alert| alert.event_ids[0].as_str())
+            .collect();
+        assert_eq!(
+            exec,
+            [events[0].event_id.as_str(), events[2].event_id.as_str()],
+            "split at {split}"
+        );
+    }
 }
 
 /// Alerts as JSON, for comparing runs field by field.

@@ -498,6 +498,14 @@ fn other_inputs_are_rejected_without_panicking() {
             "not an audit event or Falco alert: event list item is not an audit event",
         ),
         (b"{\"auditID\":\"\xff\"}", "invalid UTF-8 at byte 12"),
+        (
+            b"{\"kind\":\"Event\",\"apiVersion\":\"audit.k8s.io/v1\",\"stage\":\"ResponseComplete\",\"verb\":\"get\",\"stageTimestamp\":\"2026-01-02T03:04:05Z\"}",
+            "not an audit event or Falco alert: audit event without an auditID",
+        ),
+        (
+            b"{\"kind\":\"Event\",\"auditID\":\" \",\"verb\":\"get\",\"stageTimestamp\":\"2026-01-02T03:04:05Z\"}",
+            "not an audit event or Falco alert: audit event without an auditID",
+        ),
     ];
     for (line, message) in cases {
         let mut events = Vec::new();
@@ -510,6 +518,29 @@ fn other_inputs_are_rejected_without_panicking() {
         decode_line(b"nope", &options(), &mut events),
         Err(DecodeError::Json(_))
     ));
+}
+
+#[test]
+fn timestamps_rewritten_by_log_shippers_are_read() {
+    // Shippers re-serialise `stageTimestamp` with a space for the `T`, without a zone (UTC) or
+    // with a `+HHMM` offset; all name the same instant.
+    for stamp in [
+        "2026-01-02T03:04:05.250000Z",
+        "2026-01-02 03:04:05.25",
+        "2026-01-02T03:04:05.25",
+        "2026-01-02 05:04:05.25+0200",
+    ] {
+        let line = format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"a","stage":"ResponseComplete","verb":"get","stageTimestamp":"{stamp}"}}"#
+        );
+        let mut events = Vec::new();
+        decode_line(line.as_bytes(), &options(), &mut events).expect(stamp);
+        assert_eq!(
+            format_rfc3339_micros(events[0].time),
+            "2026-01-02T03:04:05.250000Z",
+            "{stamp}"
+        );
+    }
 }
 
 #[test]
