@@ -14,6 +14,7 @@ mod error;
 mod generator;
 mod json;
 mod rng;
+mod shapes;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use std::io::Write;
 pub use attacks::SCENARIOS;
 pub use error::GenerateError;
 pub use generator::Generator;
+pub use shapes::ClusterShape;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +35,11 @@ pub struct Options {
     pub start_time_micros: i64,
     /// Simulated request rate used for timestamps; the measured sample ran at about 68 events/s.
     pub events_per_second: f64,
+    /// The kind of cluster: besides the default base mix ([`ClusterShape::Kubeadm`], whose
+    /// output never changes), a shape draws half of the benign events from its own identities
+    /// and activities (managed platforms, OpenShift, GitOps, Helm, CI, add-ons). Benign only:
+    /// attacks are injected the same way in every shape.
+    pub shape: ClusterShape,
 }
 
 impl Options {
@@ -58,6 +65,7 @@ impl Default for Options {
             attacks: false,
             start_time_micros: Options::DEFAULT_START_TIME_MICROS,
             events_per_second: Options::DEFAULT_EVENTS_PER_SECOND,
+            shape: ClusterShape::Kubeadm,
         }
     }
 }
