@@ -2,7 +2,7 @@
 //! kube-state-metrics and metrics-server, and the Istio and Linkerd service meshes.
 
 use crate::catalog::{self as cat, A};
-use crate::generator::Generator;
+use crate::generator::{Generator, Request};
 
 use super::{APP_NAMESPACES, CaInjection, Step, Token, op};
 
@@ -458,7 +458,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
         }),
         6,
     ),
-    (Step::Do(Generator::istio_injector_install), 1),
+    (Step::Do(Generator::istio_injector_install), 3),
     // Linkerd: destination's discovery, identity's token reviews, the injector.
     (
         Step::Op(op(A::LinkerdDestination, "watch", &cat::ENDPOINTSLICES)),
@@ -511,12 +511,18 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
         }),
         5,
     ),
-    (Step::Do(Generator::linkerd_injector_install), 1),
+    (Step::Do(Generator::linkerd_injector_install), 3),
 ];
 
 impl Generator {
-    /// Helm installing or upgrading Istio's sidecar injector webhook.
+    /// Helm upgrading Istio: it reads the sidecar injector webhook's configuration, and on a
+    /// chart change (rare) writes it.
     fn istio_injector_install(&mut self, buf: &mut Vec<u8>) {
+        if !self.rng.chance(1, 100) {
+            let request = Request::new(A::AdminHelm, "get", &cat::MUTATINGWEBHOOKS);
+            self.request(buf, request.name("istio-sidecar-injector"));
+            return;
+        }
         self.write_webhook_configuration(
             buf,
             A::AdminHelm,
@@ -530,8 +536,14 @@ impl Generator {
         );
     }
 
-    /// Helm installing Linkerd's proxy injector webhook (its chart's default policy is Ignore).
+    /// Helm upgrading Linkerd: it reads the proxy injector webhook's configuration, and on a
+    /// chart change (rare) writes it (the chart's default failure policy is Ignore).
     fn linkerd_injector_install(&mut self, buf: &mut Vec<u8>) {
+        if !self.rng.chance(1, 100) {
+            let request = Request::new(A::AdminHelm, "get", &cat::MUTATINGWEBHOOKS);
+            self.request(buf, request.name("linkerd-proxy-injector-webhook-config"));
+            return;
+        }
         self.write_webhook_configuration(
             buf,
             A::AdminHelm,

@@ -77,7 +77,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
         10,
     ),
     (Step::Do(Generator::argocd_apply_workload), 30),
-    (Step::Do(Generator::argocd_apply_rbac), 10),
+    (Step::Do(Generator::argocd_apply_rbac), 2),
     (Step::Do(Generator::argocd_apply_crd), 4),
     (
         Step::Op(
@@ -170,7 +170,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
     ),
     // Flux: a dry run and then the apply, status of the Kustomizations, release storage.
     (Step::Do(Generator::flux_apply_workload), 25),
-    (Step::Do(Generator::flux_apply_rbac), 8),
+    (Step::Do(Generator::flux_apply_rbac), 2),
     (Step::Do(Generator::flux_apply_crd), 3),
     (
         Step::Op(
@@ -245,7 +245,19 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
 pub(super) const HELM: &[(Step, u32)] = &[
     (Step::Do(Generator::helm_release_storage), 120),
     (Step::Do(Generator::helm_apply_workload), 40),
-    (Step::Do(Generator::helm_apply_rbac), 12),
+    // `helm list -A`: every release record in the cluster.
+    (
+        Step::Op(op(A::AdminHelm, "list", &cat::SECRETS).query("labelSelector=owner%3Dhelm")),
+        4,
+    ),
+    (
+        Step::Op(
+            op(A::CiHelmDeployer, "list", &cat::SECRETS)
+                .query("labelSelector=owner%3Dhelm%2Cstatus%3Ddeployed"),
+        ),
+        2,
+    ),
+    (Step::Do(Generator::helm_apply_rbac), 1),
     (
         Step::Op(
             op(A::AdminHelm, "patch", &cat::CONFIGMAPS)

@@ -463,8 +463,9 @@ impl Generator {
         );
     }
 
-    /// `actor` writing an app's (Cluster)Role or binding from the app's chart: `patch` for a
-    /// server-side apply (`query` names the field manager), `update` for read-modify-write.
+    /// `actor` on an app's (Cluster)Role or binding from the app's chart: `patch` for a
+    /// server-side apply (`query` names the field manager), `update` for read-modify-write,
+    /// `get` for the read before it.
     pub(crate) fn apply_rbac(
         &mut self,
         buf: &mut Vec<u8>,
@@ -508,13 +509,14 @@ impl Generator {
                 helm_release: Some(app.name),
             })
         };
+        let request = if verb == "get" { Body::None } else { body };
         self.request(
             buf,
             Request::new(actor, verb, resource)
                 .namespace(namespace)
                 .name(name)
                 .query(query)
-                .request_body(&body)
+                .request_body(&request)
                 .response_body(&body),
         );
     }

@@ -567,15 +567,20 @@ impl Generator {
         );
     }
 
-    /// An operator updating its operand's RBAC.
+    /// An operator reconciling its operand's RBAC with library-go's resourceapply: a read, and
+    /// an update when the object drifted from the manifest (rare).
     fn ocp_operator_rbac(&mut self, buf: &mut Vec<u8>) {
         let actor = *self.rng.pick(&[
             A::OcpKubeApiserverOperator,
             A::OcpAuthenticationOperator,
             A::OcpClusterVersionOperator,
         ]);
-        // library-go's resourceapply: read, then update what differs.
-        self.apply_rbac(buf, actor, "update", "");
+        let verb = if self.rng.chance(1, 25) {
+            "update"
+        } else {
+            "get"
+        };
+        self.apply_rbac(buf, actor, verb, "");
     }
 
     /// The cluster version operator applying a CRD of the release payload.
