@@ -105,6 +105,7 @@ templates! {
     GKE_METADATA_SERVER_POD_SPEC = "gke-metadata-server-pod-spec.json", "The pod spec of GKE's gke-metadata-server: image.";
     KUBE_PROXY_POD_SPEC = "kube-proxy-pod-spec.json", "The pod spec of a managed kube-proxy DaemonSet: image.";
     MACHINE_CONFIG_DAEMON_POD_SPEC = "machine-config-daemon-pod-spec.json", "The pod spec of OpenShift's machine-config-daemon: images.";
+    OPENSHIFT_INSTALLER_POD = "openshift-installer-pod.json", "A static-pod installer pod of OpenShift's kube-apiserver operator: name, revision, owner uid, image, revision, node.";
     WEBHOOK_CA_PATCH = "webhook-ca-patch.json", "A patch of one webhook's `caBundle` (CA injection).";
     WEBHOOK_CONFIGURATION = "webhook-configuration.json", "A pod-mutating or validating webhook configuration.";
 }

@@ -2,13 +2,15 @@
 //! secrets, configmaps, RBAC, CRDs and static-pod installers; kubelets and host-network
 //! operators on the machine network's public addresses.
 
-use crate::bodies::{Body, PodBody, Risk, Spec};
+use crate::bodies::Body;
 use crate::catalog::{self as cat, A};
 use crate::generator::{Generator, Request, uid_of};
+use crate::json::Arg;
 use crate::templates;
 
 use super::{AddonApply, Step, op};
 
+const INSTALLER_IMAGE: &str = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:4c2d8e1f0a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
 const OCP_NODES: &[&str] = &["master-0.ocp.example.com", "worker-0.ocp.example.com"];
 const KAS: &[&str] = &["openshift-kube-apiserver"];
 const CONFIG: &[&str] = &["openshift-config"];
@@ -529,41 +531,28 @@ impl Generator {
     /// The kube-apiserver operator starting a revision's installer pod on a master: privileged,
     /// with the host's `/etc/kubernetes` (it writes the static pod manifest).
     fn ocp_installer_pod(&mut self, buf: &mut Vec<u8>) {
-        let revision = self.rng.range(8, 30);
+        let revision = self.rng.range(8, 30).to_string();
         let name = format!("installer-{revision}-master-0.ocp.example.com");
-        let namespace = "openshift-kube-apiserver";
-        let meta = self.meta(
-            &name,
-            namespace,
-            uid_of(&["Pod", namespace, &name]),
-            self.now,
-        );
-        let spec = Spec {
-            app: "installer",
-            container: "installer",
-            image: "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:4c2d8e1f0a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d",
-            port: 0,
-            service_account: "installer-sa",
-            env_count: 2,
-            risk: Risk::HostPath("/etc/kubernetes/"),
-            defaulted: false,
-            restart_never: true,
+        let owner = uid_of(&["ConfigMap", "openshift-kube-apiserver", &revision]);
+        let args = [
+            Arg::Raw(&name),
+            Arg::Raw(&revision),
+            Arg::Uuid(owner),
+            Arg::Raw(INSTALLER_IMAGE),
+            Arg::Raw(&revision),
+            Arg::Raw("master-0.ocp.example.com"),
+        ];
+        let body = Body::Filled {
+            template: templates::OPENSHIFT_INSTALLER_POD,
+            args: &args,
+            nested: None,
         };
-        let body = Body::Pod(PodBody {
-            meta,
-            spec,
-            owner: None,
-            template_hash: "",
-            node: "master-0.ocp.example.com",
-            pod_ip: (0, 40),
-        });
         self.request(
             buf,
             Request::new(A::OcpKubeApiserverOperator, "create", &cat::PODS)
-                .namespace(namespace)
+                .namespace("openshift-kube-apiserver")
                 .code(201)
-                .request_body(&body)
-                .response_body(&body),
+                .request_body(&body),
         );
     }
 
