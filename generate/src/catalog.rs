@@ -283,6 +283,7 @@ pub(crate) enum A {
     OcpCloudCredentialOperator,
     OcpOauthServer,
     OcpOvnkubeNode,
+    OcpServiceCa,
     ArgocdApplicationsetController,
     FluxKustomizeController,
     FluxHelmController,

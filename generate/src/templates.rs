@@ -103,6 +103,7 @@ templates! {
     CLOUD_NODE_MANAGER_POD_SPEC = "cloud-node-manager-pod-spec.json", "The pod spec of AKS's cloud-node-manager: image.";
     CSR_APPROVAL = "csr-approval.json", "A kubelet-serving CertificateSigningRequest with its Approved condition.";
     GKE_METADATA_SERVER_POD_SPEC = "gke-metadata-server-pod-spec.json", "The pod spec of GKE's gke-metadata-server: image.";
+    IP_MASQ_AGENT_POD_SPEC = "ip-masq-agent-pod-spec.json", "The pod spec of AKS's azure-ip-masq-agent: image.";
     KUBE_PROXY_POD_SPEC = "kube-proxy-pod-spec.json", "The pod spec of a managed kube-proxy DaemonSet: image.";
     MACHINE_CONFIG_DAEMON_POD_SPEC = "machine-config-daemon-pod-spec.json", "The pod spec of OpenShift's machine-config-daemon: images.";
     OPENSHIFT_INSTALLER_POD = "openshift-installer-pod.json", "A static-pod installer pod of OpenShift's kube-apiserver operator: name, revision, owner uid, image, revision, node.";

@@ -420,6 +420,17 @@ pub(crate) const SHAPE_ACTORS: &[ActorDef] = &[
         "ovnkube/v0.0.0 (linux/amd64) kubernetes/$Format",
         "openshift-ovn-kubernetes-node-limited"
     ),
+    sa!(
+        OcpServiceCa,
+        "openshift-service-ca",
+        "service-ca",
+        AppServiceAccount,
+        "service-ca-5b8c9d7f6-x2m8k",
+        "master-0.ocp.example.com",
+        "10.128.0.45",
+        "service-ca-operator/v0.0.0 (linux/amd64) kubernetes/$Format",
+        "system:openshift:controller:service-ca"
+    ),
     // --- GitOps, Helm and CI ----------------------------------------------------------
     sa!(
         ArgocdApplicationsetController,

@@ -643,7 +643,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
             namespace: "kube-system",
             name: "azure-ip-masq-agent",
             manager: "kubectl-client-side-apply",
-            pod_spec: templates::KUBE_PROXY_POD_SPEC,
+            pod_spec: templates::IP_MASQ_AGENT_POD_SPEC,
             images: &["mcr.microsoft.com/aks/ip-masq-agent-v2:v0.1.11"],
         }),
         1,

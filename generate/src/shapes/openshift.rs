@@ -8,7 +8,7 @@ use crate::generator::{Generator, Request, uid_of};
 use crate::json::Arg;
 use crate::templates;
 
-use super::{AddonApply, Step, op};
+use super::{AddonApply, CaInjection, Step, op};
 
 const INSTALLER_IMAGE: &str = "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:4c2d8e1f0a9b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d";
 const OCP_NODES: &[&str] = &["master-0.ocp.example.com", "worker-0.ocp.example.com"];
@@ -446,6 +446,84 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "version",
         ),
         20,
+    ),
+    // The service CA: serving certificates for annotated services, its CA bundle injected into
+    // webhooks, CRD conversion and API services that ask for it.
+    (
+        Step::CaInjection(CaInjection {
+            actor: A::OcpServiceCa,
+            resource: &cat::VALIDATINGWEBHOOKS,
+            configuration: "autoscaling.openshift.io",
+            webhook: "clusterautoscalers.autoscaling.openshift.io",
+        }),
+        3,
+    ),
+    (
+        Step::CaInjection(CaInjection {
+            actor: A::OcpServiceCa,
+            resource: &cat::MUTATINGWEBHOOKS,
+            configuration: "machine-api",
+            webhook: "default.machine.machine.openshift.io",
+        }),
+        3,
+    ),
+    (Step::Op(op(A::OcpServiceCa, "watch", &cat::SERVICES)), 3),
+    (
+        Step::Op(op(A::OcpServiceCa, "watch", &cat::VALIDATINGWEBHOOKS)),
+        2,
+    ),
+    (
+        Step::Op(op(A::OcpServiceCa, "watch", &cat::MUTATINGWEBHOOKS)),
+        2,
+    ),
+    (Step::Op(op(A::OcpServiceCa, "watch", &cat::CRDS)), 2),
+    (
+        Step::Op(
+            op(A::OcpServiceCa, "get", &cat::SECRETS)
+                .ns(&[
+                    "openshift-kube-apiserver-operator",
+                    "openshift-authentication",
+                    "openshift-ingress",
+                ])
+                .names(&[
+                    "serving-cert",
+                    "v4-0-config-system-serving-cert",
+                    "router-metrics-certs-default",
+                ]),
+        ),
+        6,
+    ),
+    (
+        Step::Op(
+            op(A::OcpServiceCa, "update", &cat::SECRETS)
+                .ns(&[
+                    "openshift-kube-apiserver-operator",
+                    "openshift-authentication",
+                    "openshift-ingress",
+                ])
+                .names(&[
+                    "serving-cert",
+                    "v4-0-config-system-serving-cert",
+                    "router-metrics-certs-default",
+                ]),
+        ),
+        1,
+    ),
+    (
+        Step::Op(
+            op(A::OcpServiceCa, "update", &cat::CONFIGMAPS)
+                .ns(&["openshift-config-managed"])
+                .names(&["service-ca"]),
+        ),
+        1,
+    ),
+    (
+        Step::Lease(
+            A::OcpServiceCa,
+            "openshift-service-ca",
+            "service-ca-controller-lock",
+        ),
+        15,
     ),
     // Ingress operator: router certificates.
     (
