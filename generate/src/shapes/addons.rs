@@ -25,7 +25,7 @@ const ISTIO_NS: &[&str] = &["istio-system"];
 pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
     (
         Step::Lease(A::CertManager, "kube-system", "cert-manager-controller"),
-        40,
+        800,
     ),
     (
         Step::Lease(
@@ -33,20 +33,23 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             "kube-system",
             "cert-manager-cainjector-leader-election",
         ),
-        40,
+        800,
     ),
-    (Step::Op(op(A::CertManager, "watch", &cat::SECRETS)), 5),
-    (Step::Op(op(A::CertManager, "list", &cat::SECRETS)), 2),
-    (Step::Op(op(A::CertManager, "watch", &cat::CERTIFICATES)), 4),
+    (Step::Op(op(A::CertManager, "watch", &cat::SECRETS)), 100),
+    (Step::Op(op(A::CertManager, "list", &cat::SECRETS)), 40),
+    (
+        Step::Op(op(A::CertManager, "watch", &cat::CERTIFICATES)),
+        80,
+    ),
     (
         Step::Op(op(A::CertManager, "watch", &cat::CERTIFICATEREQUESTS)),
-        4,
+        80,
     ),
-    (Step::Op(op(A::CertManager, "watch", &cat::ORDERS)), 3),
-    (Step::Op(op(A::CertManager, "watch", &cat::ISSUERS)), 2),
+    (Step::Op(op(A::CertManager, "watch", &cat::ORDERS)), 60),
+    (Step::Op(op(A::CertManager, "watch", &cat::ISSUERS)), 40),
     (
         Step::Op(op(A::CertManager, "watch", &cat::CLUSTERISSUERS)),
-        2,
+        40,
     ),
     (
         Step::Op(
@@ -55,7 +58,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .names(TLS_SECRETS)
                 .code(200),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -63,11 +66,11 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(TLS_SECRETS),
         ),
-        6,
+        10,
     ),
     (
         Step::Op(op(A::CertManager, "create", &cat::SECRETS).ns(APP_NAMESPACES)),
-        2,
+        4,
     ),
     (
         Step::Op(
@@ -75,7 +78,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(CERT_MANAGER_NS)
                 .names(&["letsencrypt-prod-account-key", "ca-key-pair"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -84,11 +87,11 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .names(CERTIFICATES)
                 .sub("status"),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(op(A::CertManager, "create", &cat::CERTIFICATEREQUESTS).ns(APP_NAMESPACES)),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -97,11 +100,11 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .names(&["shop-1", "payments-api-3", "grafana-7"])
                 .sub("status"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::CertManager, "create", &cat::EVENTS).ns(APP_NAMESPACES)),
-        8,
+        160,
     ),
     (
         Step::Op(op(
@@ -109,7 +112,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             "watch",
             &cat::VALIDATINGWEBHOOKS,
         )),
-        3,
+        60,
     ),
     (
         Step::Op(op(
@@ -117,19 +120,19 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             "watch",
             &cat::MUTATINGWEBHOOKS,
         )),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::CertManagerCainjector, "watch", &cat::CRDS)),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::CertManagerCainjector, "watch", &cat::APISERVICES)),
-        2,
+        40,
     ),
     (
         Step::Op(op(A::CertManagerCainjector, "watch", &cat::SECRETS)),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -137,7 +140,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(CERT_MANAGER_NS)
                 .names(&["cert-manager-webhook-ca"]),
         ),
-        6,
+        120,
     ),
     (
         Step::CaInjection(CaInjection {
@@ -146,7 +149,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             configuration: "cert-manager-webhook",
             webhook: "webhook.cert-manager.io",
         }),
-        6,
+        2,
     ),
     (
         Step::CaInjection(CaInjection {
@@ -155,7 +158,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             configuration: "cert-manager-webhook",
             webhook: "webhook.cert-manager.io",
         }),
-        6,
+        2,
     ),
     (
         Step::CaInjection(CaInjection {
@@ -164,7 +167,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             configuration: "opentelemetry-operator-mutation",
             webhook: "mpod.kb.io",
         }),
-        4,
+        1,
     ),
     (
         Step::Op(op(
@@ -172,7 +175,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
             "create",
             &cat::SUBJECTACCESSREVIEWS,
         )),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -180,7 +183,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(CERT_MANAGER_NS)
                 .names(&["cert-manager-webhook-ca"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -188,7 +191,7 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(CERT_MANAGER_NS)
                 .names(&["cert-manager-webhook-ca"]),
         ),
-        1,
+        20,
     ),
     (
         Step::Op(
@@ -196,85 +199,85 @@ pub(super) const CERT_MANAGER: &[(Step, u32)] = &[
                 .ns(CERT_MANAGER_NS)
                 .query("fieldSelector=metadata.name%3Dcert-manager-webhook-ca"),
         ),
-        3,
+        60,
     ),
 ];
 
 pub(super) const MONITORING: &[(Step, u32)] = &[
     // kube-state-metrics: one informer per kind, cluster-wide (secrets and configmaps included).
-    (Step::Op(op(KSM, "watch", &cat::PODS)), 6),
-    (Step::Op(op(KSM, "watch", &cat::NODES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::DEPLOYMENTS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::DAEMONSETS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::STATEFULSETS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::REPLICASETS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::JOBS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::CRONJOBS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::SERVICES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::ENDPOINTS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::CONFIGMAPS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::SECRETS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::NAMESPACES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::PERSISTENTVOLUMES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::PERSISTENTVOLUMECLAIMS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::RESOURCEQUOTAS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::LIMITRANGES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::HPAS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::PDBS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::INGRESSES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::NETWORKPOLICIES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::STORAGECLASSES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::CSRS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::LEASES)), 4),
-    (Step::Op(op(KSM, "watch", &cat::MUTATINGWEBHOOKS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::VALIDATINGWEBHOOKS)), 4),
-    (Step::Op(op(KSM, "watch", &cat::VOLUMEATTACHMENTS)), 4),
-    (Step::Op(op(KSM, "list", &cat::SECRETS).query(KSM_LIST)), 1),
-    (Step::Op(op(KSM, "list", &cat::PODS).query(KSM_LIST)), 1),
+    (Step::Op(op(KSM, "watch", &cat::PODS)), 120),
+    (Step::Op(op(KSM, "watch", &cat::NODES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::DEPLOYMENTS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::DAEMONSETS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::STATEFULSETS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::REPLICASETS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::JOBS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::CRONJOBS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::SERVICES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::ENDPOINTS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::CONFIGMAPS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::SECRETS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::NAMESPACES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::PERSISTENTVOLUMES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::PERSISTENTVOLUMECLAIMS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::RESOURCEQUOTAS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::LIMITRANGES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::HPAS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::PDBS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::INGRESSES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::NETWORKPOLICIES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::STORAGECLASSES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::CSRS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::LEASES)), 80),
+    (Step::Op(op(KSM, "watch", &cat::MUTATINGWEBHOOKS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::VALIDATINGWEBHOOKS)), 80),
+    (Step::Op(op(KSM, "watch", &cat::VOLUMEATTACHMENTS)), 80),
+    (Step::Op(op(KSM, "list", &cat::SECRETS).query(KSM_LIST)), 20),
+    (Step::Op(op(KSM, "list", &cat::PODS).query(KSM_LIST)), 20),
     (
         Step::Op(op(KSM, "list", &cat::CONFIGMAPS).query(KSM_LIST)),
-        1,
+        20,
     ),
-    (Step::Op(op(KSM, "create", &cat::TOKENREVIEWS)), 4),
-    (Step::Op(op(KSM, "create", &cat::SUBJECTACCESSREVIEWS)), 4),
+    (Step::Op(op(KSM, "create", &cat::TOKENREVIEWS)), 80),
+    (Step::Op(op(KSM, "create", &cat::SUBJECTACCESSREVIEWS)), 80),
     // Prometheus' service discovery.
     (
         Step::Op(op(A::Prometheus, "watch", &cat::PODS).ns(APP_NAMESPACES)),
-        8,
+        160,
     ),
     (
         Step::Op(op(A::Prometheus, "watch", &cat::SERVICES).ns(APP_NAMESPACES)),
-        8,
+        160,
     ),
     (
         Step::Op(op(A::Prometheus, "watch", &cat::ENDPOINTSLICES).ns(APP_NAMESPACES)),
-        8,
+        160,
     ),
     (
         Step::Op(op(A::Prometheus, "list", &cat::ENDPOINTS).ns(APP_NAMESPACES)),
-        4,
+        80,
     ),
-    (Step::Op(op(A::Prometheus, "watch", &cat::NODES)), 3),
+    (Step::Op(op(A::Prometheus, "watch", &cat::NODES)), 60),
     // The operator: its custom resources everywhere, the generated secrets at home.
     (
         Step::Op(op(A::PrometheusOperator, "watch", &cat::SERVICEMONITORS)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::PrometheusOperator, "watch", &cat::PODMONITORS)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::PrometheusOperator, "watch", &cat::PROMETHEUSRULES)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::PrometheusOperator, "watch", &cat::NAMESPACES)),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::PrometheusOperator, "watch", &cat::SECRETS).ns(MONITORING_NS)),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -287,7 +290,7 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                     "alertmanager-main-generated",
                 ]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -295,7 +298,7 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                 .ns(&["shop", "payments"])
                 .names(&["frontend-metrics-auth", "payments-api-metrics-auth"]),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -303,7 +306,7 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                 .ns(MONITORING_NS)
                 .names(&["prometheus-k8s-rulefiles-0"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -312,27 +315,27 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                 .names(&["k8s"])
                 .sub("status"),
         ),
-        8,
+        160,
     ),
     // metrics-server and the Grafana sidecars.
-    (Step::Op(op(A::MetricsServer, "list", &cat::NODES)), 3),
-    (Step::Op(op(A::MetricsServer, "watch", &cat::NODES)), 3),
-    (Step::Op(op(A::MetricsServer, "watch", &cat::PODS)), 3),
+    (Step::Op(op(A::MetricsServer, "list", &cat::NODES)), 60),
+    (Step::Op(op(A::MetricsServer, "watch", &cat::NODES)), 60),
+    (Step::Op(op(A::MetricsServer, "watch", &cat::PODS)), 60),
     (
         Step::Op(
             op(A::MetricsServer, "get", &cat::CONFIGMAPS)
                 .ns(KUBE_SYSTEM)
                 .names(&["extension-apiserver-authentication"]),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::MetricsServer, "create", &cat::SUBJECTACCESSREVIEWS)),
-        15,
+        300,
     ),
     (
         Step::Op(op(A::MetricsServer, "create", &cat::TOKENREVIEWS)),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -340,7 +343,7 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                 .ns(MONITORING_NS)
                 .query("labelSelector=grafana_dashboard%3D1"),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -348,7 +351,7 @@ pub(super) const MONITORING: &[(Step, u32)] = &[
                 .ns(MONITORING_NS)
                 .query("labelSelector=grafana_datasource%3D1"),
         ),
-        3,
+        60,
     ),
 ];
 
@@ -356,26 +359,26 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
     // istiod: the mesh's configuration, endpoints and gateway credentials, everywhere.
     (
         Step::Op(op(A::Istiod, "watch", &cat::SECRETS).query(ISTIO_SECRETS)),
-        4,
+        80,
     ),
     (
         Step::Op(
             op(A::Istiod, "list", &cat::SECRETS)
                 .query("fieldSelector=type%21%3Dhelm.sh%2Frelease.v1&limit=500&resourceVersion=0"),
         ),
-        1,
+        20,
     ),
-    (Step::Op(op(A::Istiod, "watch", &cat::CONFIGMAPS)), 4),
-    (Step::Op(op(A::Istiod, "watch", &cat::PODS)), 4),
-    (Step::Op(op(A::Istiod, "watch", &cat::SERVICES)), 4),
-    (Step::Op(op(A::Istiod, "watch", &cat::ENDPOINTSLICES)), 4),
-    (Step::Op(op(A::Istiod, "watch", &cat::NAMESPACES)), 3),
-    (Step::Op(op(A::Istiod, "watch", &cat::NODES)), 3),
-    (Step::Op(op(A::Istiod, "watch", &cat::VIRTUALSERVICES)), 3),
-    (Step::Op(op(A::Istiod, "watch", &cat::DESTINATIONRULES)), 3),
+    (Step::Op(op(A::Istiod, "watch", &cat::CONFIGMAPS)), 80),
+    (Step::Op(op(A::Istiod, "watch", &cat::PODS)), 80),
+    (Step::Op(op(A::Istiod, "watch", &cat::SERVICES)), 80),
+    (Step::Op(op(A::Istiod, "watch", &cat::ENDPOINTSLICES)), 80),
+    (Step::Op(op(A::Istiod, "watch", &cat::NAMESPACES)), 60),
+    (Step::Op(op(A::Istiod, "watch", &cat::NODES)), 60),
+    (Step::Op(op(A::Istiod, "watch", &cat::VIRTUALSERVICES)), 60),
+    (Step::Op(op(A::Istiod, "watch", &cat::DESTINATIONRULES)), 60),
     (
         Step::Op(op(A::Istiod, "watch", &cat::PEERAUTHENTICATIONS)),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -383,7 +386,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
                 .ns(ISTIO_NS)
                 .names(&["istio-ca-secret", "cacerts"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -391,7 +394,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
                 .ns(&["istio-ingress"])
                 .names(&["shop-gateway-credential"]),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -399,7 +402,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(&["istio-ca-root-cert"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -407,9 +410,9 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .code(409),
         ),
-        2,
+        40,
     ),
-    (Step::Op(op(A::Istiod, "create", &cat::TOKENREVIEWS)), 25),
+    (Step::Op(op(A::Istiod, "create", &cat::TOKENREVIEWS)), 500),
     (
         Step::CaInjection(CaInjection {
             actor: A::Istiod,
@@ -417,7 +420,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             configuration: "istio-sidecar-injector",
             webhook: "namespace.sidecar-injector.istio.io",
         }),
-        4,
+        2,
     ),
     (
         Step::CaInjection(CaInjection {
@@ -426,16 +429,16 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             configuration: "istio-validator-istio-system",
             webhook: "rev.validation.istio.io",
         }),
-        4,
+        2,
     ),
-    (Step::Lease(A::Istiod, "istio-system", "istio-leader"), 15),
+    (Step::Lease(A::Istiod, "istio-system", "istio-leader"), 300),
     (
         Step::Lease(
             A::Istiod,
             "istio-system",
             "istio-namespace-controller-election",
         ),
-        15,
+        300,
     ),
     // Every meshed pod's kubelet mints the proxy's istio-ca token.
     (
@@ -446,7 +449,7 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             audience: "istio-ca",
             expiration_seconds: 43_200,
         }),
-        6,
+        120,
     ),
     (
         Step::Token(Token {
@@ -456,22 +459,22 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             audience: "istio-ca",
             expiration_seconds: 43_200,
         }),
-        6,
+        120,
     ),
-    (Step::Do(Generator::istio_injector_install), 3),
+    (Step::Do(Generator::istio_injector_install), 60),
     // Linkerd: destination's discovery, identity's token reviews, the injector.
     (
         Step::Op(op(A::LinkerdDestination, "watch", &cat::ENDPOINTSLICES)),
-        4,
+        80,
     ),
-    (Step::Op(op(A::LinkerdDestination, "watch", &cat::PODS)), 4),
+    (Step::Op(op(A::LinkerdDestination, "watch", &cat::PODS)), 80),
     (
         Step::Op(op(A::LinkerdDestination, "watch", &cat::SERVICES)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::LinkerdDestination, "watch", &cat::LINKERDSERVERS)),
-        3,
+        60,
     ),
     (
         Step::Lease(
@@ -479,11 +482,11 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             "linkerd",
             "linkerd-destination-write",
         ),
-        15,
+        300,
     ),
     (
         Step::Op(op(A::LinkerdIdentity, "create", &cat::TOKENREVIEWS)),
-        20,
+        400,
     ),
     (
         Step::Op(
@@ -491,15 +494,15 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
                 .ns(&["linkerd"])
                 .names(&["linkerd-identity-issuer"]),
         ),
-        2,
+        40,
     ),
     (
         Step::Op(op(A::LinkerdIdentity, "create", &cat::EVENTS).ns(&["linkerd"])),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::LinkerdProxyInjector, "get", &cat::NAMESPACES).names(&["redis", "logging"])),
-        6,
+        120,
     ),
     (
         Step::Token(Token {
@@ -509,9 +512,9 @@ pub(super) const SERVICE_MESH: &[(Step, u32)] = &[
             audience: "identity.l5d.io",
             expiration_seconds: 86_400,
         }),
-        5,
+        100,
     ),
-    (Step::Do(Generator::linkerd_injector_install), 3),
+    (Step::Do(Generator::linkerd_injector_install), 60),
 ];
 
 impl Generator {

@@ -40,25 +40,25 @@ const RELEASES: &[(&str, &str)] = &[
 
 pub(super) const GITOPS: &[(Step, u32)] = &[
     // Argo CD's cluster cache: a watch on every resource type, secrets included.
-    (Step::Op(op(ARGO, "watch", &cat::SECRETS)), 4),
+    (Step::Op(op(ARGO, "watch", &cat::SECRETS)), 80),
     (
         Step::Op(op(ARGO, "list", &cat::SECRETS).query("limit=500")),
-        2,
+        40,
     ),
-    (Step::Op(op(ARGO, "watch", &cat::CONFIGMAPS)), 4),
+    (Step::Op(op(ARGO, "watch", &cat::CONFIGMAPS)), 80),
     (
         Step::Op(op(ARGO, "list", &cat::DEPLOYMENTS).query("limit=500")),
-        3,
+        60,
     ),
-    (Step::Op(op(ARGO, "watch", &cat::DEPLOYMENTS)), 4),
-    (Step::Op(op(ARGO, "watch", &cat::CLUSTERROLES)), 3),
-    (Step::Op(op(ARGO, "watch", &cat::ROLEBINDINGS)), 3),
-    (Step::Op(op(ARGO, "watch", &cat::CRDS)), 3),
-    (Step::Op(op(ARGO, "watch", &cat::SERVICES)), 3),
-    (Step::Op(op(ARGO, "watch", &cat::PODS)), 4),
+    (Step::Op(op(ARGO, "watch", &cat::DEPLOYMENTS)), 80),
+    (Step::Op(op(ARGO, "watch", &cat::CLUSTERROLES)), 60),
+    (Step::Op(op(ARGO, "watch", &cat::ROLEBINDINGS)), 60),
+    (Step::Op(op(ARGO, "watch", &cat::CRDS)), 60),
+    (Step::Op(op(ARGO, "watch", &cat::SERVICES)), 60),
+    (Step::Op(op(ARGO, "watch", &cat::PODS)), 80),
     (
         Step::Op(op(ARGO, "watch", &cat::APPLICATIONS).ns(ARGOCD)),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -66,7 +66,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(ARGOCD)
                 .names(APPLICATIONS),
         ),
-        40,
+        800,
     ),
     (
         Step::Op(
@@ -74,11 +74,11 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(ARGOCD)
                 .names(&["default", "platform"]),
         ),
-        10,
+        200,
     ),
-    (Step::Do(Generator::argocd_apply_workload), 30),
+    (Step::Do(Generator::argocd_apply_workload), 600),
     (Step::Do(Generator::argocd_apply_rbac), 2),
-    (Step::Do(Generator::argocd_apply_crd), 4),
+    (Step::Do(Generator::argocd_apply_crd), 1),
     (
         Step::Op(
             op(ARGO, "patch", &cat::SERVICES)
@@ -86,7 +86,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .names(&["frontend", "cart", "checkout", "payments-api"])
                 .query(ARGO_APPLY),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -95,7 +95,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .names(&["app-settings", "frontend-config"])
                 .query(ARGO_APPLY),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -103,7 +103,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(ARGOCD)
                 .names(APPLICATIONS),
         ),
-        20,
+        400,
     ),
     (
         Step::Op(
@@ -111,7 +111,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(ARGOCD)
                 .query("labelSelector=argocd.argoproj.io%2Fsecret-type%3Dcluster"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -123,7 +123,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                     "repo-2891843261",
                 ]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -134,7 +134,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             )
             .ns(ARGOCD),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -146,7 +146,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             .ns(ARGOCD)
             .names(APPLICATIONS),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -166,12 +166,12 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             "argocd",
             "58ac56fa.applicationsets.argoproj.io",
         ),
-        20,
+        400,
     ),
     // Flux: a dry run and then the apply, status of the Kustomizations, release storage.
-    (Step::Do(Generator::flux_apply_workload), 25),
+    (Step::Do(Generator::flux_apply_workload), 500),
     (Step::Do(Generator::flux_apply_rbac), 2),
-    (Step::Do(Generator::flux_apply_crd), 3),
+    (Step::Do(Generator::flux_apply_crd), 1),
     (
         Step::Op(
             op(A::FluxKustomizeController, "patch", &cat::KUSTOMIZATIONS)
@@ -179,7 +179,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .names(&["flux-system", "apps", "infrastructure", "monitoring"])
                 .sub("status"),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -187,7 +187,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(FLUX_SYSTEM)
                 .names(&["sops-age"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Lease(
@@ -195,9 +195,9 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             "flux-system",
             "kustomize-controller-leader-election",
         ),
-        20,
+        400,
     ),
-    (Step::Do(Generator::flux_helm_release_storage), 15),
+    (Step::Do(Generator::flux_helm_release_storage), 300),
     (
         Step::Op(
             op(A::FluxHelmController, "patch", &cat::HELMRELEASES)
@@ -205,7 +205,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .names(&["kube-prometheus-stack", "cert-manager", "ingress-nginx"])
                 .sub("status"),
         ),
-        15,
+        300,
     ),
     (
         Step::Lease(
@@ -213,7 +213,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             "flux-system",
             "helm-controller-leader-election",
         ),
-        20,
+        400,
     ),
     (
         Step::Op(
@@ -221,7 +221,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .ns(FLUX_SYSTEM)
                 .names(&["flux-system"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -230,7 +230,7 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
                 .names(&["flux-system"])
                 .sub("status"),
         ),
-        15,
+        300,
     ),
     (
         Step::Lease(
@@ -238,26 +238,26 @@ pub(super) const GITOPS: &[(Step, u32)] = &[
             "flux-system",
             "source-controller-leader-election",
         ),
-        20,
+        400,
     ),
 ];
 
 pub(super) const HELM: &[(Step, u32)] = &[
-    (Step::Do(Generator::helm_release_storage), 120),
-    (Step::Do(Generator::helm_apply_workload), 40),
+    (Step::Do(Generator::helm_release_storage), 2400),
+    (Step::Do(Generator::helm_apply_workload), 800),
     // `helm list -A`: every release record in the cluster.
     (
         Step::Op(op(A::AdminHelm, "list", &cat::SECRETS).query("labelSelector=owner%3Dhelm")),
-        4,
+        2,
     ),
     (
         Step::Op(
             op(A::CiHelmDeployer, "list", &cat::SECRETS)
                 .query("labelSelector=owner%3Dhelm%2Cstatus%3Ddeployed"),
         ),
-        2,
+        1,
     ),
-    (Step::Do(Generator::helm_apply_rbac), 1),
+    (Step::Do(Generator::helm_apply_rbac), 2),
     (
         Step::Op(
             op(A::AdminHelm, "patch", &cat::CONFIGMAPS)
@@ -265,7 +265,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .names(&["app-settings", "frontend-config"])
                 .query("fieldManager=helm"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -274,7 +274,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .names(&["frontend", "cart", "payments-api"])
                 .query("fieldManager=helm"),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -282,7 +282,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(&["frontend", "cart", "payments-api"]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -290,7 +290,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("labelSelector=app.kubernetes.io%2Finstance%3Dfrontend"),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -298,7 +298,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(&["shop"])
                 .names(&["frontend", "cart", "checkout"]),
         ),
-        12,
+        240,
     ),
     (
         Step::Op(
@@ -306,7 +306,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(&["shop"])
                 .query("labelSelector=app.kubernetes.io%2Finstance%3Dcart"),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -315,7 +315,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .names(&["cart-config", "app-settings"])
                 .query("fieldManager=helm"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -323,7 +323,7 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(&["frontend", "cart", "payments-api", "redis-master"]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -331,19 +331,19 @@ pub(super) const HELM: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("labelSelector=app.kubernetes.io%2Finstance%3Dpayments-api"),
         ),
-        6,
+        120,
     ),
 ];
 
 pub(super) const CI: &[(Step, u32)] = &[
-    (Step::Do(Generator::ci_apply_workload), 40),
+    (Step::Do(Generator::ci_apply_workload), 800),
     (
         Step::Op(
             op(A::CiGitlabDeployer, "get", &cat::DEPLOYMENTS)
                 .ns(APP_NAMESPACES)
                 .names(&["frontend", "cart", "checkout", "payments-api"]),
         ),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -351,7 +351,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("fieldSelector=metadata.name%3Dfrontend"),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -359,7 +359,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("labelSelector=app.kubernetes.io%2Fname%3Dfrontend"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -367,7 +367,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("labelSelector=app.kubernetes.io%2Fname%3Dfrontend"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -376,7 +376,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .names(&["app-settings", "frontend-config"])
                 .query(KUBECTL_APPLY),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -385,7 +385,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .names(&["app-env", "registry-pull-secret"])
                 .query(KUBECTL_APPLY),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -394,7 +394,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .names(&["frontend", "cart"])
                 .query(KUBECTL_APPLY),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -402,7 +402,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(&["shop", "payments"])
                 .names(&["frontend", "checkout", "payments-api"]),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -410,7 +410,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(&["shop", "payments"])
                 .query("fieldSelector=metadata.name%3Dcheckout"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -420,7 +420,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .sub("log")
                 .query("container=checkout&tailLines=200"),
         ),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -428,7 +428,7 @@ pub(super) const CI: &[(Step, u32)] = &[
                 .ns(&["shop", "payments"])
                 .query("fieldSelector=involvedObject.name%3Dcheckout"),
         ),
-        6,
+        120,
     ),
 ];
 

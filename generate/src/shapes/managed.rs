@@ -29,21 +29,21 @@ const NODE_PODS: &str =
 pub(super) const EKS: &[(Step, u32)] = &[
     (
         Step::Lease(A::EksNode1, "kube-node-lease", EKS_NODES[0]),
-        60,
+        1200,
     ),
     (
         Step::Lease(A::EksNode2, "kube-node-lease", EKS_NODES[1]),
-        60,
+        1200,
     ),
-    (Step::NodeStatus(A::EksNode1, EKS_NODES[0]), 25),
-    (Step::NodeStatus(A::EksNode2, EKS_NODES[1]), 25),
+    (Step::NodeStatus(A::EksNode1, EKS_NODES[0]), 500),
+    (Step::NodeStatus(A::EksNode2, EKS_NODES[1]), 500),
     (
         Step::Op(op(A::EksNode1, "get", &cat::NODES).names(&["ip-10-0-12-34.ec2.internal"])),
-        30,
+        600,
     ),
     (
         Step::Op(op(A::EksNode2, "get", &cat::NODES).names(&["ip-10-0-45-181.ec2.internal"])),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -51,7 +51,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_PODS),
         ),
-        20,
+        400,
     ),
     (
         Step::Token(Token {
@@ -61,7 +61,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             audience: "https://kubernetes.default.svc",
             expiration_seconds: 3607,
         }),
-        8,
+        160,
     ),
     // IRSA: the projected web identity token for STS lasts a day.
     (
@@ -72,7 +72,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             audience: "sts.amazonaws.com",
             expiration_seconds: 86_400,
         }),
-        8,
+        160,
     ),
     // EKS Pod Identity.
     (
@@ -83,29 +83,29 @@ pub(super) const EKS: &[(Step, u32)] = &[
             audience: "pods.eks.amazonaws.com",
             expiration_seconds: 86_400,
         }),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::EksCertificateController, "list", &cat::CSRS)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::EksCertificateController, "watch", &cat::CSRS)),
-        6,
+        120,
     ),
-    (Step::Do(Generator::eks_csr_approve), 8),
+    (Step::Do(Generator::eks_csr_approve), 2),
     (
         Step::Op(
             op(A::EksNodeManager, "get", &cat::CONFIGMAPS)
                 .ns(KUBE_SYSTEM)
                 .names(&["aws-auth"]),
         ),
-        20,
+        400,
     ),
-    (Step::Op(op(A::EksNodeManager, "list", &cat::NODES)), 8),
+    (Step::Op(op(A::EksNodeManager, "list", &cat::NODES)), 160),
     (
         Step::Op(op(A::EksNodeManager, "get", &cat::NODES).names(EKS_NODES)),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -113,15 +113,15 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_SERVICE_ACCOUNTS),
         ),
-        35,
+        700,
     ),
     (
         Step::Op(op(A::EksPodIdentityWebhook, "watch", &cat::SERVICEACCOUNTS)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::EksPodIdentityWebhook, "list", &cat::SERVICEACCOUNTS)),
-        2,
+        40,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -132,7 +132,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             pod_spec: templates::AWS_NODE_POD_SPEC,
             images: &["v1.18.1-eksbuild.3", "v1.18.1-eksbuild.3"],
         }),
-        3,
+        1,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -145,7 +145,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 "602401143452.dkr.ecr.us-east-1.amazonaws.com/eks/kube-proxy:v1.29.3-minimal-eksbuild.2",
             ],
         }),
-        2,
+        1,
     ),
     (
         Step::Op(
@@ -154,7 +154,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .names(&["kube-proxy-config", "coredns", "amazon-vpc-cni"])
                 .query("fieldManager=eks&force=true"),
         ),
-        4,
+        2,
     ),
     (
         Step::Op(
@@ -162,7 +162,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["aws-node", "kube-proxy"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -170,7 +170,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["coredns"]),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -178,52 +178,52 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["aws-node", "coredns", "kube-proxy"]),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::EksClusterEventWatcher, "watch", &cat::EVENTS)),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::EksClusterEventWatcher, "list", &cat::EVENTS)),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::AwsNode, "list", &cat::PODS).query(NODE_PODS)),
-        10,
+        200,
     ),
     (
         Step::Op(
             op(A::AwsNode, "watch", &cat::PODS)
                 .query("fieldSelector=spec.nodeName%3Dip-10-0-12-34.ec2.internal"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(op(A::AwsNode, "get", &cat::NODES).names(&["ip-10-0-12-34.ec2.internal"])),
-        20,
+        400,
     ),
     (
         Step::Op(op(A::AwsNode, "patch", &cat::NODES).names(&["ip-10-0-12-34.ec2.internal"])),
-        4,
+        80,
     ),
-    (Step::Op(op(A::AwsNode, "list", &cat::ENICONFIGS)), 3),
-    (Step::Op(op(A::AwsNode, "watch", &cat::ENICONFIGS)), 3),
+    (Step::Op(op(A::AwsNode, "list", &cat::ENICONFIGS)), 60),
+    (Step::Op(op(A::AwsNode, "watch", &cat::ENICONFIGS)), 60),
     (
         Step::Lease(
             A::AwsLoadBalancerController,
             "kube-system",
             "aws-load-balancer-controller-leader",
         ),
-        30,
+        600,
     ),
     (
         Step::Op(op(A::AwsLoadBalancerController, "watch", &cat::INGRESSES)),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::AwsLoadBalancerController, "list", &cat::SERVICES)),
-        5,
+        100,
     ),
     (
         Step::Op(op(
@@ -231,7 +231,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             "watch",
             &cat::ENDPOINTSLICES,
         )),
-        5,
+        100,
     ),
     (
         Step::Op(op(
@@ -239,7 +239,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             "watch",
             &cat::TARGETGROUPBINDINGS,
         )),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -252,7 +252,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
             .names(&["k8s-shop-frontend-3f2a1b", "k8s-payments-api-9c8d7e"])
             .sub("status"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -261,7 +261,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .names(&["shop"])
                 .sub("status"),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -269,20 +269,20 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["aws-load-balancer-tls"]),
         ),
-        3,
+        60,
     ),
     (
         Step::Lease(A::Karpenter, "karpenter", "karpenter-leader-election"),
-        30,
+        600,
     ),
-    (Step::Op(op(A::Karpenter, "list", &cat::PODS)), 6),
-    (Step::Op(op(A::Karpenter, "watch", &cat::PODS)), 6),
-    (Step::Op(op(A::Karpenter, "watch", &cat::NODES)), 6),
-    (Step::Op(op(A::Karpenter, "list", &cat::NODECLAIMS)), 6),
-    (Step::Op(op(A::Karpenter, "watch", &cat::NODEPOOLS)), 3),
+    (Step::Op(op(A::Karpenter, "list", &cat::PODS)), 120),
+    (Step::Op(op(A::Karpenter, "watch", &cat::PODS)), 120),
+    (Step::Op(op(A::Karpenter, "watch", &cat::NODES)), 120),
+    (Step::Op(op(A::Karpenter, "list", &cat::NODECLAIMS)), 120),
+    (Step::Op(op(A::Karpenter, "watch", &cat::NODEPOOLS)), 60),
     (
         Step::Op(op(A::Karpenter, "get", &cat::EC2NODECLASSES).names(&["default"])),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -290,13 +290,13 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .names(&["default-x2k8p", "default-m4q7w"])
                 .sub("status"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::Karpenter, "patch", &cat::NODES).names(EKS_NODES)),
-        4,
+        80,
     ),
-    (Step::Op(op(A::Karpenter, "create", &cat::NODECLAIMS)), 1),
+    (Step::Op(op(A::Karpenter, "create", &cat::NODECLAIMS)), 2),
     (
         Step::Op(
             op(A::Karpenter, "create", &cat::PODS)
@@ -304,7 +304,7 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .names(APP_PODS)
                 .sub("eviction"),
         ),
-        2,
+        3,
     ),
     (
         Step::Op(
@@ -312,26 +312,26 @@ pub(super) const EKS: &[(Step, u32)] = &[
                 .ns(&["karpenter"])
                 .names(&["karpenter-cert"]),
         ),
-        2,
+        40,
     ),
 ];
 
 pub(super) const GKE: &[(Step, u32)] = &[
     (
         Step::Lease(A::GkeNode1, "kube-node-lease", GKE_NODES[0]),
-        60,
+        1200,
     ),
     (
         Step::Lease(A::GkeNode2, "kube-node-lease", GKE_NODES[1]),
-        60,
+        1200,
     ),
-    (Step::NodeStatus(A::GkeNode1, GKE_NODES[0]), 25),
-    (Step::NodeStatus(A::GkeNode2, GKE_NODES[1]), 25),
+    (Step::NodeStatus(A::GkeNode1, GKE_NODES[0]), 500),
+    (Step::NodeStatus(A::GkeNode2, GKE_NODES[1]), 500),
     (
         Step::Op(
             op(A::GkeNode1, "get", &cat::NODES).names(&["gke-prod-default-pool-8f1c2a3b-x7k2"]),
         ),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -339,7 +339,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_PODS),
         ),
-        20,
+        400,
     ),
     (
         Step::Token(Token {
@@ -349,7 +349,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
             audience: "system:konnectivity-server",
             expiration_seconds: 3600,
         }),
-        8,
+        160,
     ),
     (
         Step::Token(Token {
@@ -359,39 +359,39 @@ pub(super) const GKE: &[(Step, u32)] = &[
             audience: "acme-prod.svc.id.goog",
             expiration_seconds: 172_800,
         }),
-        5,
+        100,
     ),
-    (Step::Op(op(A::GkeCommonWebhooks, "list", &cat::NODES)), 5),
-    (Step::Op(op(A::GkeCommonWebhooks, "watch", &cat::PODS)), 5),
+    (Step::Op(op(A::GkeCommonWebhooks, "list", &cat::NODES)), 100),
+    (Step::Op(op(A::GkeCommonWebhooks, "watch", &cat::PODS)), 100),
     (
         Step::Op(
             op(A::GkeCommonWebhooks, "get", &cat::MUTATINGWEBHOOKS)
                 .names(&["pod-ready.config.common-webhooks.networking.gke.io"]),
         ),
-        6,
+        120,
     ),
-    (Step::Do(Generator::gke_webhook_update), 3),
+    (Step::Do(Generator::gke_webhook_update), 2),
     (
         Step::Lease(
             A::GkeCommonWebhooks,
             "kube-system",
             "gke-common-webhook-lock",
         ),
-        20,
+        400,
     ),
-    (Step::Op(op(A::GkeClusterMetrics, "list", &cat::NODES)), 10),
-    (Step::Op(op(A::GkeClusterMetrics, "list", &cat::PODS)), 10),
+    (Step::Op(op(A::GkeClusterMetrics, "list", &cat::NODES)), 200),
+    (Step::Op(op(A::GkeClusterMetrics, "list", &cat::PODS)), 200),
     (
         Step::Op(op(A::GkeL7LbController, "watch", &cat::INGRESSES)),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::GkeL7LbController, "list", &cat::SERVICES)),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::GkeL7LbController, "watch", &cat::BACKENDCONFIGS)),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -399,7 +399,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["ingress-uid"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -407,7 +407,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(&["shop", "payments"])
                 .names(&["shop-tls", "payments-api-tls"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -416,19 +416,19 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .names(&["shop"])
                 .sub("status"),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::GkeL7LbController, "create", &cat::EVENTS).ns(&["shop"])),
-        3,
+        60,
     ),
     (
         Step::Lease(A::GkeL7LbController, "kube-system", "ingress-gce-lock"),
-        20,
+        400,
     ),
     (
         Step::Op(op(A::GkeL7LbController, "watch", &cat::MANAGEDCERTIFICATES)),
-        2,
+        40,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -441,7 +441,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 "gke.gcr.io/gke-metadata-server:gke_metadata_server_20240405.00_p0@sha256:5c4a2b0f0b1c6e4d1c2e0d6a4b8f9e1d3c7a5b9e0f2d4c6a8b0e2f4a6c8d0e2f",
             ],
         }),
-        2,
+        1,
     ),
     (
         Step::Op(
@@ -449,7 +449,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["gke-metadata-server", "netd", "fluentbit-gke", "pdcsi-node"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -457,7 +457,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .query("labelSelector=addonmanager.kubernetes.io%2Fmode%3DReconcile"),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -469,12 +469,12 @@ pub(super) const GKE: &[(Step, u32)] = &[
     ),
     (
         Step::Op(op(A::GcpControllerManager, "watch", &cat::CSRS)),
-        4,
+        80,
     ),
-    (Step::Do(Generator::gke_csr_approve), 6),
+    (Step::Do(Generator::gke_csr_approve), 2),
     (
         Step::Op(op(A::GcpControllerManager, "list", &cat::NODES)),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -482,7 +482,7 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_SERVICE_ACCOUNTS),
         ),
-        6,
+        120,
     ),
     (
         Step::Lease(
@@ -490,32 +490,38 @@ pub(super) const GKE: &[(Step, u32)] = &[
             "kube-system",
             "gcp-controller-manager",
         ),
-        20,
+        400,
     ),
-    (Step::Op(op(A::GkeClusterAutoscaler, "list", &cat::PODS)), 5),
+    (
+        Step::Op(op(A::GkeClusterAutoscaler, "list", &cat::PODS)),
+        100,
+    ),
     (
         Step::Op(op(A::GkeClusterAutoscaler, "watch", &cat::NODES)),
-        5,
+        100,
     ),
-    (Step::Op(op(A::GkeClusterAutoscaler, "list", &cat::PDBS)), 3),
+    (
+        Step::Op(op(A::GkeClusterAutoscaler, "list", &cat::PDBS)),
+        60,
+    ),
     (
         Step::Op(
             op(A::GkeClusterAutoscaler, "update", &cat::CONFIGMAPS)
                 .ns(KUBE_SYSTEM)
                 .names(&["cluster-autoscaler-status"]),
         ),
-        10,
+        200,
     ),
     (
         Step::Lease(A::GkeClusterAutoscaler, "kube-system", "cluster-autoscaler"),
-        20,
+        400,
     ),
     (
         Step::Op(
             op(A::GkeMetadataServer, "watch", &cat::PODS)
                 .query("fieldSelector=spec.nodeName%3Dgke-prod-default-pool-8f1c2a3b-x7k2"),
         ),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -523,24 +529,24 @@ pub(super) const GKE: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_SERVICE_ACCOUNTS),
         ),
-        15,
+        300,
     ),
 ];
 
 pub(super) const AKS: &[(Step, u32)] = &[
     (
         Step::Lease(A::AksNode1, "kube-node-lease", AKS_NODES[0]),
-        60,
+        1200,
     ),
     (
         Step::Lease(A::AksNode2, "kube-node-lease", AKS_NODES[1]),
-        60,
+        1200,
     ),
-    (Step::NodeStatus(A::AksNode1, AKS_NODES[0]), 25),
-    (Step::NodeStatus(A::AksNode2, AKS_NODES[1]), 25),
+    (Step::NodeStatus(A::AksNode1, AKS_NODES[0]), 500),
+    (Step::NodeStatus(A::AksNode2, AKS_NODES[1]), 500),
     (
         Step::Op(op(A::AksNode1, "get", &cat::NODES).names(&["aks-nodepool1-31718369-vmss000000"])),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -548,7 +554,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_PODS),
         ),
-        20,
+        400,
     ),
     (
         Step::Token(Token {
@@ -558,7 +564,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
             audience: "system:konnectivity-server",
             expiration_seconds: 3600,
         }),
-        8,
+        160,
     ),
     // Microsoft Entra Workload ID: the federated token for Entra.
     (
@@ -569,23 +575,23 @@ pub(super) const AKS: &[(Step, u32)] = &[
             audience: "api://AzureADTokenExchange",
             expiration_seconds: 3600,
         }),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::AksService, "get", &cat::NODES).names(AKS_NODES)),
-        12,
+        240,
     ),
     (
         Step::Op(op(A::AksService, "list", &cat::NODES).query("limit=500")),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::AksService, "patch", &cat::NODES).names(AKS_NODES)),
-        4,
+        5,
     ),
     (
         Step::Op(op(A::AksService, "get", &cat::NAMESPACES).names(&["kube-system", "default"])),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -597,7 +603,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                     "overlay-upgrade-data",
                 ]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -605,7 +611,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["coredns", "metrics-server", "konnectivity-agent"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -613,7 +619,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .query("limit=500"),
         ),
-        4,
+        80,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -624,7 +630,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
             pod_spec: templates::CLOUD_NODE_MANAGER_POD_SPEC,
             images: &["mcr.microsoft.com/oss/kubernetes/azure-cloud-node-manager:v1.29.4"],
         }),
-        2,
+        1,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -635,7 +641,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
             pod_spec: templates::KUBE_PROXY_POD_SPEC,
             images: &["mcr.microsoft.com/oss/kubernetes/kube-proxy:v1.29.4-hotfix.20240501"],
         }),
-        2,
+        1,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -659,7 +665,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                     "csi-azuredisk-node",
                 ]),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -667,7 +673,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["coredns", "metrics-server", "konnectivity-agent"]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -679,7 +685,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                     "konnectivity-agent-autoscaler",
                 ]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -690,7 +696,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
                     "konnectivity-agent-autoscaler",
                 ]),
         ),
-        3,
+        2,
     ),
     (
         Step::Op(
@@ -698,14 +704,14 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .ns(KUBE_SYSTEM)
                 .names(&["konnectivity-agent", "cloud-node-manager", "coredns"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
             op(A::AksCloudNodeManager, "get", &cat::NODES)
                 .names(&["aks-nodepool1-31718369-vmss000000"]),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -713,14 +719,14 @@ pub(super) const AKS: &[(Step, u32)] = &[
                 .names(&["aks-nodepool1-31718369-vmss000000"])
                 .sub("status"),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
             op(A::AksCloudNodeManager, "watch", &cat::NODES)
                 .query("fieldSelector=metadata.name%3Daks-nodepool1-31718369-vmss000000"),
         ),
-        4,
+        80,
     ),
     (
         Step::Lease(
@@ -728,7 +734,7 @@ pub(super) const AKS: &[(Step, u32)] = &[
             "kube-system",
             "cloud-controller-manager",
         ),
-        15,
+        300,
     ),
 ];
 

@@ -17,30 +17,30 @@ const APP_CONFIGMAPS: &[&str] = &["kube-root-ca.crt", "app-settings"];
 pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
     (
         Step::Lease(A::PublicNode1, "kube-node-lease", PUBLIC_NODES_NAMES[0]),
-        60,
+        1200,
     ),
     (
         Step::Lease(A::PublicNode2, "kube-node-lease", PUBLIC_NODES_NAMES[1]),
-        60,
+        1200,
     ),
     (
         Step::Lease(A::PublicNode3, "kube-node-lease", PUBLIC_NODES_NAMES[2]),
-        60,
+        1200,
     ),
-    (Step::NodeStatus(A::PublicNode1, PUBLIC_NODES_NAMES[0]), 20),
-    (Step::NodeStatus(A::PublicNode2, PUBLIC_NODES_NAMES[1]), 20),
-    (Step::NodeStatus(A::PublicNode3, PUBLIC_NODES_NAMES[2]), 20),
+    (Step::NodeStatus(A::PublicNode1, PUBLIC_NODES_NAMES[0]), 400),
+    (Step::NodeStatus(A::PublicNode2, PUBLIC_NODES_NAMES[1]), 400),
+    (Step::NodeStatus(A::PublicNode3, PUBLIC_NODES_NAMES[2]), 400),
     (
         Step::Op(op(A::PublicNode1, "get", &cat::NODES).names(&["node-fsn1-1"])),
-        25,
+        500,
     ),
     (
         Step::Op(op(A::PublicNode2, "get", &cat::NODES).names(&["node-fsn1-2"])),
-        25,
+        500,
     ),
     (
         Step::Op(op(A::PublicNode3, "get", &cat::NODES).names(&["node-hel1-1"])),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -48,7 +48,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_SECRETS),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -56,7 +56,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("fieldSelector=metadata.name%3Dregistry-pull-secret"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -64,7 +64,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .query("fieldSelector=metadata.name%3Dkube-root-ca.crt"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -72,7 +72,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(APP_CONFIGMAPS),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(
@@ -80,18 +80,18 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(APP_NAMESPACES)
                 .names(&["frontend-7c9f8d6b5-x2k8p", "cart-5d8f7c9b6-m4q2w"]),
         ),
-        12,
+        240,
     ),
     (
         Step::Op(
             op(A::PublicNode3, "watch", &cat::PODS)
                 .query("fieldSelector=spec.nodeName%3Dnode-hel1-1"),
         ),
-        5,
+        100,
     ),
     (
         Step::Op(op(A::PublicNode1, "create", &cat::EVENTS).ns(APP_NAMESPACES)),
-        10,
+        200,
     ),
     (
         Step::Token(Token {
@@ -101,7 +101,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
             audience: "https://kubernetes.default.svc.cluster.local",
             expiration_seconds: 3607,
         }),
-        6,
+        120,
     ),
     (
         Step::Token(Token {
@@ -111,7 +111,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
             audience: "https://kubernetes.default.svc.cluster.local",
             expiration_seconds: 3607,
         }),
-        4,
+        80,
     ),
     (
         Step::Token(Token {
@@ -121,23 +121,23 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
             audience: "https://kubernetes.default.svc.cluster.local",
             expiration_seconds: 3607,
         }),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::PublicKubeProxy, "watch", &cat::ENDPOINTSLICES).query(KUBE_PROXY_SELECTOR)),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::PublicKubeProxy, "watch", &cat::SERVICES).query(KUBE_PROXY_SELECTOR)),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::PublicKubeProxy, "get", &cat::NODES).names(&["node-fsn1-1"])),
-        4,
+        80,
     ),
     (
         Step::Op(op(A::PublicCalicoNode, "get", &cat::NODES).names(&["node-fsn1-2"])),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -145,7 +145,7 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .names(&["node-fsn1-2"])
                 .sub("status"),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -153,6 +153,6 @@ pub(super) const PUBLIC_NODES: &[(Step, u32)] = &[
                 .ns(&["kube-system"])
                 .names(&["calico-config"]),
         ),
-        4,
+        80,
     ),
 ];

@@ -64,21 +64,21 @@ const OPERATORS: &[&str] = &[
 pub(super) const OPENSHIFT: &[(Step, u32)] = &[
     (
         Step::Lease(A::OcpMaster, "kube-node-lease", OCP_NODES[0]),
-        50,
+        1000,
     ),
     (
         Step::Lease(A::OcpWorker, "kube-node-lease", OCP_NODES[1]),
-        50,
+        1000,
     ),
-    (Step::NodeStatus(A::OcpMaster, OCP_NODES[0]), 20),
-    (Step::NodeStatus(A::OcpWorker, OCP_NODES[1]), 20),
+    (Step::NodeStatus(A::OcpMaster, OCP_NODES[0]), 400),
+    (Step::NodeStatus(A::OcpWorker, OCP_NODES[1]), 400),
     (
         Step::Op(
             op(A::OcpMaster, "get", &cat::SECRETS)
                 .ns(KAS)
                 .names(KAS_SECRETS),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -86,11 +86,11 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(KAS)
                 .query("fieldSelector=metadata.name%3Dconfig"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(op(A::OcpWorker, "get", &cat::NODES).names(&["worker-0.ocp.example.com"])),
-        20,
+        400,
     ),
     // The kube-apiserver operator: its operand's certificates and configuration.
     (
@@ -99,7 +99,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-kube-apiserver-operator",
             "kube-apiserver-operator-lock",
         ),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -107,7 +107,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(KAS)
                 .names(KAS_SECRETS),
         ),
-        30,
+        600,
     ),
     (
         Step::Op(
@@ -115,7 +115,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(KAS)
                 .names(KAS_SECRETS),
         ),
-        10,
+        20,
     ),
     (
         Step::Op(
@@ -123,7 +123,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(CONFIG)
                 .names(&["etcd-client", "pull-secret"]),
         ),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -134,7 +134,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 "openshift-kube-apiserver-operator",
             ]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::OcpKubeApiserverOperator, "list", &cat::SECRETS).ns(&[
@@ -142,7 +142,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-config",
             "openshift-config-managed",
         ])),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -155,7 +155,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "kubelet-serving-ca",
                 ]),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -163,7 +163,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(CONFIG_MANAGED)
                 .names(&["kube-apiserver-client-ca", "kube-apiserver-server-ca"]),
         ),
-        6,
+        20,
     ),
     (
         Step::Op(
@@ -171,7 +171,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .names(&["cluster"])
                 .sub("status"),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -183,7 +183,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             .names(&["kube-apiserver"])
             .sub("status"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -194,10 +194,10 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "installer-12-master-0.ocp.example.com",
                 ]),
         ),
-        10,
+        200,
     ),
     (Step::Do(Generator::ocp_installer_pod), 2),
-    (Step::Do(Generator::ocp_operator_rbac), 6),
+    (Step::Do(Generator::ocp_operator_rbac), 120),
     // The authentication operator and the OAuth server.
     (
         Step::Lease(
@@ -205,7 +205,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-authentication-operator",
             "cluster-authentication-operator-lock",
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -213,7 +213,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(AUTH_NAMESPACES)
                 .names(AUTH_SECRETS),
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -221,11 +221,11 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-authentication", "openshift-oauth-apiserver"])
                 .names(AUTH_SECRETS),
         ),
-        6,
+        10,
     ),
     (
         Step::Op(op(A::OcpAuthenticationOperator, "watch", &cat::SECRETS).ns(AUTH_NAMESPACES)),
-        5,
+        100,
     ),
     (
         Step::Op(
@@ -233,7 +233,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["kube-system"])
                 .names(&["kubeadmin"]),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(
@@ -245,7 +245,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "oauth-openshift",
                 ]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -257,7 +257,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             .names(&["authentication"])
             .sub("status"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -265,11 +265,11 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["kube-system"])
                 .names(&["kubeadmin"]),
         ),
-        3,
+        60,
     ),
     (
         Step::Op(op(A::OcpOauthServer, "create", &cat::TOKENREVIEWS)),
-        4,
+        80,
     ),
     // etcd operator: the etcd certificates in openshift-config and openshift-etcd.
     (
@@ -278,7 +278,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-etcd-operator",
             "openshift-cluster-etcd-operator-lock",
         ),
-        25,
+        500,
     ),
     (
         Step::Op(
@@ -291,7 +291,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "etcd-client",
                 ]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -299,7 +299,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-etcd"])
                 .names(&["etcd-endpoints", "etcd-pod"]),
         ),
-        6,
+        20,
     ),
     // Machine config: the daemon DaemonSet (privileged, the host's root) and the nodes.
     (
@@ -308,7 +308,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-machine-config-operator",
             "machine-config",
         ),
-        20,
+        400,
     ),
     (
         Step::AddonApply(AddonApply {
@@ -322,7 +322,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 "quay.io/openshift-release-dev/ocp-v4.0-art-dev@sha256:1f2e3d4c5b6a79881726354453627180919a8b7c6d5e4f3a2b1c0d9e8f7a6b5c",
             ],
         }),
-        2,
+        1,
     ),
     (
         Step::Op(
@@ -330,20 +330,20 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-machine-config-operator", "openshift-config"])
                 .names(&["machine-config-server-tls", "pull-secret"]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
             op(A::OcpMachineConfigDaemon, "get", &cat::NODES).names(&["worker-0.ocp.example.com"]),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(
             op(A::OcpMachineConfigDaemon, "patch", &cat::NODES)
                 .names(&["worker-0.ocp.example.com"]),
         ),
-        4,
+        80,
     ),
     // Network operator and OVN-Kubernetes (host network: public addresses).
     (
@@ -352,7 +352,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-network-operator", "openshift-ovn-kubernetes"])
                 .names(&["applied-cluster", "ovnkube-config"]),
         ),
-        10,
+        200,
     ),
     (
         Step::Op(
@@ -360,7 +360,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .names(&["network"])
                 .sub("status"),
         ),
-        6,
+        120,
     ),
     (
         Step::Lease(
@@ -368,26 +368,26 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-network-operator",
             "network-operator-lock",
         ),
-        20,
+        400,
     ),
     (
         Step::Op(op(A::OcpOvnkubeNode, "watch", &cat::ENDPOINTSLICES)),
-        6,
+        120,
     ),
     (
         Step::Op(
             op(A::OcpOvnkubeNode, "watch", &cat::PODS)
                 .query("fieldSelector=spec.nodeName%3Dworker-0.ocp.example.com"),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(op(A::OcpOvnkubeNode, "get", &cat::NODES).names(&["worker-0.ocp.example.com"])),
-        10,
+        200,
     ),
     (
         Step::Op(op(A::OcpOvnkubeNode, "patch", &cat::NODES).names(&["worker-0.ocp.example.com"])),
-        3,
+        60,
     ),
     // Cluster version operator: reads every operator's manifests' objects.
     (
@@ -409,11 +409,11 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 ])
                 .code(200),
         ),
-        15,
+        300,
     ),
     (
         Step::Op(op(A::OcpClusterVersionOperator, "get", &cat::CLUSTEROPERATORS).names(OPERATORS)),
-        15,
+        300,
     ),
     (
         Step::Op(
@@ -428,7 +428,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 "cluster-version-operator",
             ]),
         ),
-        8,
+        160,
     ),
     (
         Step::Op(op(A::OcpClusterVersionOperator, "get", &cat::CRDS).names(&[
@@ -436,16 +436,16 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "clusteroperators.config.openshift.io",
             "machineconfigs.machineconfiguration.openshift.io",
         ])),
-        8,
+        160,
     ),
-    (Step::Do(Generator::ocp_crd_apply), 2),
+    (Step::Do(Generator::ocp_crd_apply), 1),
     (
         Step::Lease(
             A::OcpClusterVersionOperator,
             "openshift-cluster-version",
             "version",
         ),
-        20,
+        400,
     ),
     // The service CA: serving certificates for annotated services, its CA bundle injected into
     // webhooks, CRD conversion and API services that ask for it.
@@ -467,16 +467,16 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
         }),
         3,
     ),
-    (Step::Op(op(A::OcpServiceCa, "watch", &cat::SERVICES)), 3),
+    (Step::Op(op(A::OcpServiceCa, "watch", &cat::SERVICES)), 60),
     (
         Step::Op(op(A::OcpServiceCa, "watch", &cat::VALIDATINGWEBHOOKS)),
-        2,
+        40,
     ),
     (
         Step::Op(op(A::OcpServiceCa, "watch", &cat::MUTATINGWEBHOOKS)),
-        2,
+        40,
     ),
-    (Step::Op(op(A::OcpServiceCa, "watch", &cat::CRDS)), 2),
+    (Step::Op(op(A::OcpServiceCa, "watch", &cat::CRDS)), 40),
     (
         Step::Op(
             op(A::OcpServiceCa, "get", &cat::SECRETS)
@@ -491,7 +491,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "router-metrics-certs-default",
                 ]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -507,7 +507,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "router-metrics-certs-default",
                 ]),
         ),
-        1,
+        2,
     ),
     (
         Step::Op(
@@ -515,7 +515,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-config-managed"])
                 .names(&["service-ca"]),
         ),
-        1,
+        2,
     ),
     (
         Step::Lease(
@@ -523,7 +523,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-service-ca",
             "service-ca-controller-lock",
         ),
-        15,
+        300,
     ),
     // Ingress operator: router certificates.
     (
@@ -540,7 +540,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "router-metrics-certs-default",
                 ]),
         ),
-        12,
+        240,
     ),
     (
         Step::Op(
@@ -548,11 +548,11 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["openshift-config-managed"])
                 .names(&["router-certs"]),
         ),
-        3,
+        5,
     ),
     (
         Step::Op(op(A::OcpIngressOperator, "watch", &cat::ROUTES)),
-        3,
+        60,
     ),
     (
         Step::Lease(
@@ -560,7 +560,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
             "openshift-ingress-operator",
             "ingress-operator-lock",
         ),
-        15,
+        300,
     ),
     // Cloud credential operator: the root credentials in kube-system, minted ones per component.
     (
@@ -569,7 +569,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                 .ns(&["kube-system"])
                 .names(&["aws-creds"]),
         ),
-        4,
+        80,
     ),
     (
         Step::Op(
@@ -585,7 +585,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "aws-cloud-credentials",
                 ]),
         ),
-        6,
+        120,
     ),
     (
         Step::Op(
@@ -601,7 +601,7 @@ pub(super) const OPENSHIFT: &[(Step, u32)] = &[
                     "aws-cloud-credentials",
                 ]),
         ),
-        2,
+        3,
     ),
 ];
 
