@@ -4,6 +4,9 @@
 //! The benign mix is modelled on a measured real cluster sample (the hkerma PerfSPEC kubeadm
 //! dataset): discovery bursts from Helm/kubectl and controllers, leader-election leases, kubelet
 //! traffic, controller status writes, operators reconciling, and humans running Helm and kubectl.
+//! [`Options::shape`] mixes in the traffic of another kind of cluster ([`ClusterShape`]: managed
+//! EKS, GKE, AKS, OpenShift, GitOps, Helm, CI, cert-manager, monitoring, service meshes, nodes on
+//! public addresses), benign only, for measuring a rule pack's precision.
 //! Levels follow a typical policy (see `catalog::Level::for_request`); `RequestReceived` is omitted.
 
 mod attacks;
