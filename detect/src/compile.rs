@@ -353,6 +353,9 @@ impl CompiledRule {
     }
 }
 
+/// A regex no text matches: what `regex` compiles to when its list of patterns is empty.
+const NEVER_MATCHES: &str = r"[^\s\S]";
+
 /// Default stages: one alert per request, even for long-running requests logged twice.
 const DEFAULT_STAGES: &[&str] = &["ResponseComplete", "Panic"];
 
@@ -976,6 +979,11 @@ impl Compiler<'_> {
             "ends_with" => Op::EndsWith(self.strings(operand)?),
             "regex" => {
                 let patterns = self.strings(operand)?;
+                // No pattern (an empty `$list`) matches nothing; the empty alternation below
+                // would match everything.
+                if patterns.is_empty() {
+                    return Ok(Op::Regex(Regex::new(NEVER_MATCHES).expect("a valid regex")));
+                }
                 let joined = patterns
                     .iter()
                     .map(|pattern| format!("(?:{pattern})"))
@@ -1057,6 +1065,11 @@ impl Compiler<'_> {
                 self.list(&text[1..])
             }
             Yaml::Sequence(items) => {
+                // `[]` written in the rule is a mistake; `[$a, $b]` whose lists are empty (the
+                // configuration emptied them) is not: it matches nothing.
+                if items.is_empty() {
+                    return Err("empty list of values".to_owned());
+                }
                 let mut literals = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
@@ -1065,9 +1078,6 @@ impl Compiler<'_> {
                         }
                         _ => literals.push(scalar_literal(item)?),
                     }
-                }
-                if literals.is_empty() {
-                    return Err("empty list of values".to_owned());
                 }
                 Ok(literals)
             }

@@ -120,6 +120,8 @@ impl Op {
             Op::Regex(regex) => matches!(value, Val::Str(s) if regex.is_match(s)),
             Op::Glob(globs) => matches!(value, Val::Str(s) if globs.is_match(s)),
             Op::Cidr(nets) => match value {
+                // An empty `$list` (e.g. indicators not configured): nothing to parse for.
+                Val::Str(_) if nets.is_empty() => false,
                 Val::Str(s) => s
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| nets.iter().any(|net| net.contains(&ip))),

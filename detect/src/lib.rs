@@ -44,6 +44,7 @@ const BUILTIN_FILES: &[(&str, &str)] = &[
     ),
     ("execution.yaml", include_str!("../rules/execution.yaml")),
     ("discovery.yaml", include_str!("../rules/discovery.yaml")),
+    ("exposure.yaml", include_str!("../rules/exposure.yaml")),
     (
         "defense_evasion.yaml",
         include_str!("../rules/defense_evasion.yaml"),

@@ -1,4 +1,6 @@
-//! Writes synthetic audit events to a file and reports the rate: `cargo run --release --example generate -- N SEED OUT [--attacks]`.
+//! Writes synthetic audit events to a file and reports the rate:
+//! `cargo run --release --example generate -- N SEED OUT [--attacks] [--shape=NAME]` (NAME: eks, gke,
+//! aks, openshift, gitops, helm, cert-manager, monitoring, service-mesh, public-nodes, ci).
 
 use std::io::BufWriter;
 use std::time::Instant;
@@ -20,9 +22,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .cloned()
         .unwrap_or_else(|| "/tmp/kubetrail-generate.jsonl".to_owned());
     let attacks = arguments.iter().any(|argument| argument == "--attacks");
+    let shape = arguments
+        .iter()
+        .find_map(|argument| argument.strip_prefix("--shape="))
+        .map(str::parse::<generate::ClusterShape>)
+        .transpose()?
+        .unwrap_or_default();
     let options = generate::Options {
         seed,
         attacks,
+        shape,
         ..generate::Options::default()
     };
     let mut file = BufWriter::new(std::fs::File::create(&out)?);

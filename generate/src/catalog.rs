@@ -82,6 +82,38 @@ resources! {
     CERTIFICATES = "certificates", "cert-manager.io", "v1", true;
     CONSTRAINTTEMPLATES = "constrainttemplates", "templates.gatekeeper.sh", "v1", false;
     TOKENREVIEWS = "tokenreviews", "authentication.k8s.io", "v1", false;
+    // Used by the cluster shapes (`crate::shapes`).
+    SUBJECTACCESSREVIEWS = "subjectaccessreviews", "authorization.k8s.io", "v1", false;
+    CSRS = "certificatesigningrequests", "certificates.k8s.io", "v1", false;
+    MUTATINGWEBHOOKS = "mutatingwebhookconfigurations", "admissionregistration.k8s.io", "v1", false;
+    VALIDATINGWEBHOOKS = "validatingwebhookconfigurations", "admissionregistration.k8s.io", "v1", false;
+    STORAGECLASSES = "storageclasses", "storage.k8s.io", "v1", false;
+    HPAS = "horizontalpodautoscalers", "autoscaling", "v2", true;
+    PDBS = "poddisruptionbudgets", "policy", "v1", true;
+    PODMONITORS = "podmonitors", "monitoring.coreos.com", "v1", true;
+    CERTIFICATEREQUESTS = "certificaterequests", "cert-manager.io", "v1", true;
+    ISSUERS = "issuers", "cert-manager.io", "v1", true;
+    CLUSTERISSUERS = "clusterissuers", "cert-manager.io", "v1", false;
+    ORDERS = "orders", "acme.cert-manager.io", "v1", true;
+    APPLICATIONS = "applications", "argoproj.io", "v1alpha1", true;
+    APPPROJECTS = "appprojects", "argoproj.io", "v1alpha1", true;
+    KUSTOMIZATIONS = "kustomizations", "kustomize.toolkit.fluxcd.io", "v1", true;
+    HELMRELEASES = "helmreleases", "helm.toolkit.fluxcd.io", "v2", true;
+    GITREPOSITORIES = "gitrepositories", "source.toolkit.fluxcd.io", "v1", true;
+    TARGETGROUPBINDINGS = "targetgroupbindings", "elbv2.k8s.aws", "v1beta1", true;
+    ENICONFIGS = "eniconfigs", "crd.k8s.amazonaws.com", "v1alpha1", false;
+    NODECLAIMS = "nodeclaims", "karpenter.sh", "v1", false;
+    NODEPOOLS = "nodepools", "karpenter.sh", "v1", false;
+    EC2NODECLASSES = "ec2nodeclasses", "karpenter.k8s.aws", "v1", false;
+    MANAGEDCERTIFICATES = "managedcertificates", "networking.gke.io", "v1", true;
+    BACKENDCONFIGS = "backendconfigs", "cloud.google.com", "v1", true;
+    CLUSTEROPERATORS = "clusteroperators", "config.openshift.io", "v1", false;
+    KUBEAPISERVERS = "kubeapiservers", "operator.openshift.io", "v1", false;
+    ROUTES = "routes", "route.openshift.io", "v1", true;
+    VIRTUALSERVICES = "virtualservices", "networking.istio.io", "v1beta1", true;
+    DESTINATIONRULES = "destinationrules", "networking.istio.io", "v1beta1", true;
+    PEERAUTHENTICATIONS = "peerauthentications", "security.istio.io", "v1beta1", true;
+    LINKERDSERVERS = "servers", "policy.linkerd.io", "v1beta1", true;
 }
 
 /// The audit level a typical production policy gives a request (the first matching rule wins):
@@ -213,14 +245,72 @@ pub(crate) enum A {
     CompromisedFrontend,
     AnonymousCurl,
     AnonymousPython,
+    // Identities of the cluster shapes, defined in `crate::shapes::SHAPE_ACTORS` (same order).
+    EksNode1,
+    EksNode2,
+    EksCertificateController,
+    EksNodeManager,
+    EksPodIdentityWebhook,
+    EksAddonManager,
+    EksClusterEventWatcher,
+    AwsNode,
+    AwsLoadBalancerController,
+    Karpenter,
+    GkeNode1,
+    GkeNode2,
+    GkeCommonWebhooks,
+    GkeClusterMetrics,
+    GkeL7LbController,
+    GkeAddonManager,
+    GcpControllerManager,
+    GkeClusterAutoscaler,
+    GkeMetadataServer,
+    AksNode1,
+    AksNode2,
+    AksService,
+    AksMasterClient,
+    AksCloudNodeManager,
+    OcpMaster,
+    OcpWorker,
+    OcpKubeApiserverOperator,
+    OcpAuthenticationOperator,
+    OcpEtcdOperator,
+    OcpMachineConfigOperator,
+    OcpMachineConfigDaemon,
+    OcpNetworkOperator,
+    OcpClusterVersionOperator,
+    OcpIngressOperator,
+    OcpCloudCredentialOperator,
+    OcpOauthServer,
+    OcpOvnkubeNode,
+    OcpServiceCa,
+    ArgocdApplicationsetController,
+    FluxKustomizeController,
+    FluxHelmController,
+    FluxSourceController,
+    HelmDeveloper,
+    CiHelmDeployer,
+    CiGitlabDeployer,
+    CiGithubActions,
+    CertManagerWebhook,
+    MetricsServer,
+    Istiod,
+    LinkerdDestination,
+    LinkerdIdentity,
+    LinkerdProxyInjector,
+    PublicNode1,
+    PublicNode2,
+    PublicNode3,
+    PublicKubeProxy,
+    PublicCalicoNode,
 }
 
-const SA_GROUPS_KUBE_SYSTEM: &[&str] = &[
+pub(crate) const SA_GROUPS_KUBE_SYSTEM: &[&str] = &[
     "system:serviceaccounts",
     "system:serviceaccounts:kube-system",
     "system:authenticated",
 ];
-const NODE_GROUPS: &[&str] = &["system:nodes", "system:authenticated"];
+pub(crate) const NODE_GROUPS: &[&str] = &["system:nodes", "system:authenticated"];
 
 macro_rules! controller {
     ($id:ident, $name:literal) => {
@@ -621,7 +711,11 @@ pub(crate) const ACTORS: &[ActorDef] = &[
 
 /// The definition of `actor`.
 pub(crate) fn actor(actor: A) -> &'static ActorDef {
-    let definition = &ACTORS[actor as usize];
+    let index = actor as usize;
+    let definition = match ACTORS.get(index) {
+        Some(definition) => definition,
+        None => &crate::shapes::SHAPE_ACTORS[index - ACTORS.len()],
+    };
     debug_assert_eq!(definition.id, actor);
     definition
 }
@@ -985,7 +1079,8 @@ mod tests {
 
     #[test]
     fn actor_table_is_indexed_by_its_enum() {
-        for (index, actor) in ACTORS.iter().enumerate() {
+        let shapes = crate::shapes::SHAPE_ACTORS;
+        for (index, actor) in ACTORS.iter().chain(shapes).enumerate() {
             assert_eq!(actor.id as usize, index, "{}", actor.username);
         }
     }

@@ -197,6 +197,8 @@ pub struct Generator {
     attack_cursor: usize,
     actors: Vec<RenderedActor>,
     pub(crate) apps: Vec<AppState>,
+    /// The cluster shape's own steps (empty for the base mix alone).
+    shape_steps: &'static [(crate::shapes::Step, u32)],
 }
 
 pub(crate) fn actor_namespace(actor: A) -> &'static str {
@@ -547,8 +549,13 @@ impl Generator {
             attacks: options.attacks,
             next_attack_at: first_attack,
             attack_cursor: 0,
-            actors: ACTORS.iter().map(render_actor).collect(),
+            actors: ACTORS
+                .iter()
+                .chain(crate::shapes::SHAPE_ACTORS)
+                .map(render_actor)
+                .collect(),
             apps,
+            shape_steps: options.shape.steps(),
         }
     }
 
@@ -572,6 +579,14 @@ impl Generator {
             let scenario = self.attack_cursor % crate::attacks::SCENARIOS.len();
             self.attack_cursor += 1;
             return self.start_attack(buf, scenario);
+        }
+        if !self.shape_steps.is_empty() {
+            let (numerator, denominator) = crate::shapes::SHAPE_SHARE;
+            if self.rng.chance(numerator, denominator) {
+                let step = *self.rng.weighted(self.shape_steps);
+                self.shape_step(buf, step);
+                return None;
+            }
         }
         let activity = *self.rng.weighted(benign::ACTIVITIES);
         activity(self, buf);

@@ -4,6 +4,9 @@
 //! The benign mix is modelled on a measured real cluster sample (the hkerma PerfSPEC kubeadm
 //! dataset): discovery bursts from Helm/kubectl and controllers, leader-election leases, kubelet
 //! traffic, controller status writes, operators reconciling, and humans running Helm and kubectl.
+//! [`Options::shape`] mixes in the traffic of another kind of cluster ([`ClusterShape`]: managed
+//! EKS, GKE, AKS, OpenShift, GitOps, Helm, CI, cert-manager, monitoring, service meshes, nodes on
+//! public addresses), benign only, for measuring a rule pack's precision.
 //! Levels follow a typical policy (see `catalog::Level::for_request`); `RequestReceived` is omitted.
 
 mod attacks;
@@ -14,6 +17,7 @@ mod error;
 mod generator;
 mod json;
 mod rng;
+mod shapes;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -22,6 +26,7 @@ use std::io::Write;
 pub use attacks::SCENARIOS;
 pub use error::GenerateError;
 pub use generator::Generator;
+pub use shapes::ClusterShape;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +38,11 @@ pub struct Options {
     pub start_time_micros: i64,
     /// Simulated request rate used for timestamps; the measured sample ran at about 68 events/s.
     pub events_per_second: f64,
+    /// The kind of cluster: besides the default base mix ([`ClusterShape::Kubeadm`], whose
+    /// output never changes), a shape draws half of the benign events from its own identities
+    /// and activities (managed platforms, OpenShift, GitOps, Helm, CI, add-ons). Benign only:
+    /// attacks are injected the same way in every shape.
+    pub shape: ClusterShape,
 }
 
 impl Options {
@@ -58,6 +68,7 @@ impl Default for Options {
             attacks: false,
             start_time_micros: Options::DEFAULT_START_TIME_MICROS,
             events_per_second: Options::DEFAULT_EVENTS_PER_SECOND,
+            shape: ClusterShape::Kubeadm,
         }
     }
 }

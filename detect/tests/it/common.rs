@@ -130,6 +130,14 @@ impl EventBuilder {
         self.event.request_uri = Some(uri.to_owned());
         self
     }
+    pub fn source_ips(mut self, ips: &[&str]) -> Self {
+        self.event.source_ips = ips.iter().map(|ip| (*ip).to_owned()).collect();
+        self
+    }
+    pub fn user_agent(mut self, agent: &str) -> Self {
+        self.event.user_agent = Some(agent.to_owned());
+        self
+    }
     pub fn denied(mut self) -> Self {
         self.event.decision = Some(Decision::Forbid);
         self.event.response_code = Some(403);

@@ -918,3 +918,66 @@ fn raw_shortcuts_do_not_change_results() {
         json!([80, 443])
     );
 }
+
+#[test]
+fn empty_lists_compile_and_match_nothing() {
+    // Lists a configuration empties (or a rule file defines empty) compile, and a test on
+    // them matches nothing, whatever the operator: an empty alternation of regexes would
+    // otherwise match every value.
+    let text = |condition: &str| {
+        format!(
+            "lists:\n  none: []\n  also_none: [$none]\nrules:\n  - id: t.rule\n    title: Test rule\n    severity: low\n    condition: {condition}\n"
+        )
+    };
+    let event = || {
+        audit("get", "pods")
+            .user("alice@example.com", ActorKind::Human)
+            .build()
+    };
+    for condition in [
+        "{field: user, in: $none}",
+        "{field: user, in: [$none, $also_none]}",
+        "{field: user, equals: $also_none}",
+        "{field: user, contains: $none}",
+        "{field: user, starts_with: $none}",
+        "{field: user, ends_with: $none}",
+        "{field: user, regex: $none}",
+        "{field: user, regex: [$none, $also_none]}",
+        "{field: user, glob: $none}",
+        "{field: source_ips, cidr: $none}",
+        "{field: raw.requestObject.kind, equals: $none}",
+    ] {
+        let rules = RuleSet::from_yaml(&text(condition), "t.yaml")
+            .unwrap_or_else(|error| panic!("{condition}: {error}"));
+        let mut alerts = Vec::new();
+        Engine::new(rules).evaluate(&event(), &mut alerts);
+        assert!(alerts.is_empty(), "{condition} matched");
+        // `not` of such a test holds.
+        let negated = RuleSet::from_yaml(&text(&format!("{{not: {condition}}}")), "t.yaml")
+            .unwrap_or_else(|error| panic!("{condition}: {error}"));
+        Engine::new(negated).evaluate(&event(), &mut alerts);
+        assert_eq!(alerts.len(), 1, "not: {condition}");
+    }
+    // An empty list written in the rule itself is still a mistake.
+    assert!(compile_error(&text("{field: user, in: []}")).contains("empty list of values"));
+
+    // A built-in regex list emptied from the configuration disables its rule instead of
+    // making it match every request.
+    let config = detect::Config {
+        lists: [("offensive_user_agents".to_owned(), Vec::new())].into(),
+        ..detect::Config::default()
+    };
+    let engine = Engine::new(config.load_rules().unwrap());
+    let mut alerts = Vec::new();
+    engine.evaluate(&event(), &mut alerts);
+    engine.evaluate(
+        &audit("get", "pods").user_agent("kube-hunter/0.6.8").build(),
+        &mut alerts,
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|alert| alert.rule_id != "k8s.offensive_tool_user_agent"),
+        "{alerts:?}"
+    );
+}

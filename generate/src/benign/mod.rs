@@ -131,7 +131,7 @@ fn helm_create<'a>(actor: A, resource: &'static Resource, namespace: &'a str) ->
 
 impl Generator {
     /// `rare` with probability `chance` (numerator, denominator), else `usual`: mostly a status code.
-    fn sometimes(&mut self, chance: (u64, u64), rare: i64, usual: i64) -> i64 {
+    pub(crate) fn sometimes(&mut self, chance: (u64, u64), rare: i64, usual: i64) -> i64 {
         if self.rng.chance(chance.0, chance.1) {
             rare
         } else {

@@ -239,6 +239,13 @@ pub(crate) enum Body<'a> {
         addresses: i64,
         seed: u64,
     },
+    /// A request body from a template of `generate/bodies/` (the cluster shapes' bodies), its
+    /// one [`Arg::Nested`] hole, if any, filled from a second template.
+    Filled {
+        template: templates::Template,
+        args: &'a [Arg<'a>],
+        nested: Option<(templates::Template, &'a [Arg<'a>])>,
+    },
     /// A `Status` returned for a failed request or a finished delete.
     Status {
         code: i64,
@@ -393,6 +400,18 @@ pub(crate) fn write(buf: &mut Vec<u8>, body: &Body<'_>, form: Form) -> bool {
             ],
         ),
         (Body::Token(token), _) => write_token(buf, token, form),
+        (
+            Body::Filled {
+                template,
+                args,
+                nested,
+            },
+            Form::Request,
+        ) => template.fill_with(buf, args, |buf, _| {
+            if let Some((nested, args)) = nested {
+                nested.fill(buf, args);
+            }
+        }),
         (Body::DeleteOptions, Form::Request) => templates::DELETE_OPTIONS.fill(buf, &[]),
         (Body::EventCountPatch { count, now }, Form::Request) => fill(
             buf,

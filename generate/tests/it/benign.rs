@@ -75,3 +75,76 @@ fn benign_traffic_is_benign() {
     assert!(token_requests > 50, "{token_requests}");
     assert!(workload_specs > 2000, "{workload_specs}");
 }
+
+/// Each cluster shape: deterministic by seed, different from the base mix, valid JSON with no
+/// attack labels, no exec or anonymous writes, and its own identities present.
+#[test]
+fn every_cluster_shape_is_deterministic_benign_and_has_its_identities() {
+    use generate::{ClusterShape, Options, generate};
+
+    let expected: &[(ClusterShape, &str)] = &[
+        (ClusterShape::Eks, "eks:certificate-controller"),
+        (ClusterShape::Gke, "system:gke-common-webhooks"),
+        (ClusterShape::Aks, "aksService"),
+        (
+            ClusterShape::OpenShift,
+            "system:serviceaccount:openshift-authentication-operator:authentication-operator",
+        ),
+        (
+            ClusterShape::GitOps,
+            "system:serviceaccount:flux-system:kustomize-controller",
+        ),
+        (ClusterShape::Helm, "system:serviceaccount:ci:helm-deployer"),
+        (
+            ClusterShape::CertManager,
+            "system:serviceaccount:cert-manager:cert-manager-cainjector",
+        ),
+        (
+            ClusterShape::Monitoring,
+            "system:serviceaccount:kube-system:metrics-server",
+        ),
+        (
+            ClusterShape::ServiceMesh,
+            "system:serviceaccount:istio-system:istiod",
+        ),
+        (ClusterShape::PublicNodes, "system:node:node-fsn1-1"),
+        (
+            ClusterShape::CiDeploy,
+            "system:serviceaccount:ci:gitlab-deployer",
+        ),
+    ];
+    assert_eq!(expected.len() + 1, ClusterShape::ALL.len());
+    let base = run(4, false, 3_000).0;
+    for (shape, identity) in expected {
+        let write = |seed| {
+            let mut out = Vec::new();
+            let mut labels = Vec::new();
+            let options = Options {
+                seed,
+                shape: *shape,
+                ..Options::default()
+            };
+            generate(options, 3_000, &mut out, Some(&mut labels)).expect("generate");
+            assert!(labels.is_empty(), "{shape}");
+            out
+        };
+        let out = write(4);
+        assert_eq!(out, write(4), "{shape} is deterministic");
+        assert_ne!(out, base, "{shape} differs from the base mix");
+        let events = parse(&out);
+        assert_eq!(events.len(), 3_000);
+        assert!(
+            events
+                .iter()
+                .any(|event| text(event, "/user/username") == *identity),
+            "{shape}: no {identity}"
+        );
+        for event in &events {
+            let subresource = text(event, "/objectRef/subresource");
+            assert!(!matches!(subresource, "exec" | "attach" | "portforward"));
+            if text(event, "/user/username") == "system:anonymous" {
+                assert_eq!(text(event, "/verb"), "get", "{shape}");
+            }
+        }
+    }
+}

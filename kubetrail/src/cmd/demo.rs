@@ -209,6 +209,7 @@ fn write_traffic(
         attacks: true,
         start_time_micros: now,
         events_per_second: rate as f64,
+        ..generate::Options::default()
     });
     let started = Instant::now();
     let mut written = 0u64;

@@ -26,6 +26,10 @@ pub struct Args {
     /// Time of the first event (RFC 3339); default 2026-01-01T00:00:00Z.
     #[arg(long)]
     pub start: Option<String>,
+    /// Kind of cluster whose benign traffic is generated: kubeadm (the default), eks, gke,
+    /// aks, openshift, gitops, helm, cert-manager, monitoring, service-mesh, public-nodes, ci.
+    #[arg(long, default_value = "kubeadm", value_parser = str::parse::<generate::ClusterShape>)]
+    pub shape: generate::ClusterShape,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -38,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         attacks: args.attacks,
         start_time_micros,
+        shape: args.shape,
         ..generate::Options::default()
     };
     let file = File::create(&args.out)

@@ -26,6 +26,7 @@ pub fn events_from(n: u64, seed: u64, events_per_second: f64, start: i64) -> Vec
             attacks: true,
             start_time_micros: start,
             events_per_second,
+            ..generate::Options::default()
         },
         n,
         &mut out,
