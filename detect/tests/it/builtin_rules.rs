@@ -1574,3 +1574,31 @@ fn bootstrap_tokens_join_nodes_and_nothing_else() {
         &[rule],
     );
 }
+
+#[test]
+fn access_config_changes_are_high_and_deletes_medium() {
+    let rule = "k8s.access_config_modified";
+    let config_map = |verb: &str, namespace: &str, name: &str| {
+        audit(verb, "configmaps")
+            .namespace(Some(namespace))
+            .name(name)
+    };
+    assert_eq!(
+        severity_of(rule, config_map("patch", "argocd", "argocd-rbac-cm")),
+        Severity::High
+    );
+    assert_eq!(
+        severity_of(rule, config_map("update", "kube-system", "kube-proxy")),
+        Severity::High
+    );
+    assert_eq!(
+        severity_of(rule, config_map("delete", "argocd", "argocd-cm")),
+        Severity::Medium
+    );
+    // kube-proxy's ConfigMap counts in the system namespaces only; creates are installs.
+    check(config_map("patch", "team-a", "kube-proxy"), &[]);
+    check(
+        config_map("create", "argocd", "argocd-rbac-cm").code(201),
+        &[],
+    );
+}
