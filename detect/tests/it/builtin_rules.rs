@@ -874,17 +874,24 @@ fn admission_webhook_modified() {
             .api_group("admissionregistration.k8s.io")
             .name("hook")
     };
-    // Mutating webhooks rewrite every matching object: high; validating ones medium.
+    // A person installing a mesh or policy engine registers webhooks: medium; a workload's
+    // token doing it: high.
     assert_eq!(
         severity_of(
             rule,
             webhook("create", "mutatingwebhookconfigurations").code(201)
         ),
-        Severity::High
+        Severity::Medium
     );
     assert_eq!(
-        severity_of(rule, webhook("patch", "validatingwebhookconfigurations")),
-        Severity::Medium
+        severity_of(
+            rule,
+            webhook("patch", "validatingwebhookconfigurations").user(
+                "system:serviceaccount:shop:frontend",
+                event::ActorKind::Serviceaccount
+            )
+        ),
+        Severity::High
     );
     // A person writing a fail-open webhook raises both rules.
     let ignore = json!({"requestObject": {"webhooks": [{"name": "w", "failurePolicy": "Ignore"}]}});
