@@ -941,15 +941,15 @@ fn role_workload_write() {
             .raw(json!({"requestObject": {"rules": rules}}))
     };
     let pods_create = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]);
-    // Cluster-wide: medium; one namespace: low.
+    // Cluster-wide: low; one namespace: info (an inventory: operator charts write these).
     check(role("clusterroles", pods_create.clone()), &[rule]);
     assert_eq!(
         severity_of(rule, role("clusterroles", pods_create.clone())),
-        Severity::Medium
+        Severity::Low
     );
     assert_eq!(
         severity_of(rule, role("roles", pods_create.clone())),
-        Severity::Low
+        Severity::Info
     );
     // Exec is the sensitive-permissions rule's; both fire when both are granted.
     check(
