@@ -7,6 +7,7 @@ mod bench_detect;
 mod bench_import;
 mod bench_index;
 mod bench_latency;
+mod bench_precision;
 mod bench_search;
 mod measure;
 
@@ -46,6 +47,9 @@ enum Command {
     /// Indexing of the search store against bare tantivy on the same schema, index size, and
     /// in-process query latency.
     Index(bench_index::Args),
+    /// Alerts per million benign events by severity, per generated cluster shape (EKS, GKE,
+    /// AKS, OpenShift, GitOps, Helm, ...), through the detector with the built-in rules.
+    Precision(bench_precision::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::State(args) => bench_detect::state(&args),
         Command::Search(args) => bench_search::run(&args),
         Command::Index(args) => bench_index::run(&args),
+        Command::Precision(args) => bench_precision::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

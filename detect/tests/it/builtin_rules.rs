@@ -948,17 +948,24 @@ fn admission_webhook_modified() {
             .api_group("admissionregistration.k8s.io")
             .name("hook")
     };
-    // Mutating webhooks rewrite every matching object: high; validating ones medium.
+    // A person installing a mesh or policy engine registers webhooks: medium; a workload's
+    // token doing it: high.
     assert_eq!(
         severity_of(
             rule,
             webhook("create", "mutatingwebhookconfigurations").code(201)
         ),
-        Severity::High
+        Severity::Medium
     );
     assert_eq!(
-        severity_of(rule, webhook("patch", "validatingwebhookconfigurations")),
-        Severity::Medium
+        severity_of(
+            rule,
+            webhook("patch", "validatingwebhookconfigurations").user(
+                "system:serviceaccount:shop:frontend",
+                event::ActorKind::Serviceaccount
+            )
+        ),
+        Severity::High
     );
     // A person writing a fail-open webhook raises both rules.
     let ignore = json!({"requestObject": {"webhooks": [{"name": "w", "failurePolicy": "Ignore"}]}});
@@ -1008,15 +1015,15 @@ fn role_workload_write() {
             .raw(json!({"requestObject": {"rules": rules}}))
     };
     let pods_create = json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}]);
-    // Cluster-wide: medium; one namespace: low.
+    // Cluster-wide: low; one namespace: info (an inventory: operator charts write these).
     check(role("clusterroles", pods_create.clone()), &[rule]);
     assert_eq!(
         severity_of(rule, role("clusterroles", pods_create.clone())),
-        Severity::Medium
+        Severity::Low
     );
     assert_eq!(
         severity_of(rule, role("roles", pods_create.clone())),
-        Severity::Low
+        Severity::Info
     );
     // Exec is the sensitive-permissions rule's; both fire when both are granted.
     check(

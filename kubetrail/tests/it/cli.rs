@@ -138,6 +138,51 @@ fn detect_is_silent_on_attack_free_traffic() {
 }
 
 #[test]
+fn generate_writes_a_cluster_shape_that_detect_finds_no_high_alert_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let openshift = dir.path().join("openshift.jsonl");
+    ok_stdout(&[
+        "generate",
+        "--events",
+        "30000",
+        "--shape",
+        "openshift",
+        "--out",
+        path(&openshift),
+    ]);
+    let text = std::fs::read_to_string(&openshift).unwrap();
+    assert!(
+        text.contains("system:serviceaccount:openshift-"),
+        "OpenShift operators"
+    );
+    let alerts = alerts_of(&ok_stdout(&["detect", path(&openshift)]));
+    let loud: Vec<&Value> = alerts
+        .iter()
+        .filter(|alert| matches!(alert["severity"].as_str(), Some("high" | "critical")))
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "high alerts on benign OpenShift traffic: {loud:#?}"
+    );
+
+    let output = kubetrail(&[
+        "generate",
+        "--events",
+        "10",
+        "--shape",
+        "mainframe",
+        "--out",
+        path(&dir.path().join("x.jsonl")),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown cluster shape \"mainframe\"") && stderr.contains("openshift"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn import_then_sql_counts_each_distinct_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input.jsonl");
