@@ -61,12 +61,16 @@ async fn ingest(
         .push(body, from)
         .await
         .map_err(|_| ApiError::unavailable("the pipeline is shutting down"))?;
-    if let Some(reason) = &pushed.rejected {
-        // The rejected body is kept as a dead letter; the sender must not retry it.
-        return Err(ApiError::bad_request(reason.clone()));
-    }
+    let rejected = pushed.rejected.clone();
     let accepted = pushed.accepted;
-    match tokio::time::timeout(COMMIT_WAIT, pushed.durable()).await {
+    let durable = tokio::time::timeout(COMMIT_WAIT, pushed.durable()).await;
+    if let (Some(reason), Ok(true)) = (rejected, &durable) {
+        // The rejected body is kept as a dead letter, durable now (a crash after this
+        // answer loses nothing); the sender must not retry it. Until it is durable, the
+        // answer is 503 like any other push, so a retry keeps it.
+        return Err(ApiError::bad_request(reason));
+    }
+    match durable {
         Ok(true) => {
             let mut response =
                 axum::Json(serde_json::json!({ "accepted": accepted })).into_response();
