@@ -228,6 +228,8 @@ pub struct Engine {
     by_id: HashMap<String, u32>,
     /// Every raw path the rules read: raw JSON is parsed into these only.
     raw_paths: RawPaths,
+    /// Some rule reads `source_ip_network`: the detector learns cluster networks only then.
+    reads_networks: bool,
 }
 
 /// What one event did to one rule.
@@ -320,6 +322,7 @@ impl Engine {
         let mut alert_needs = Vec::with_capacity(rules.len());
         let mut by_id = HashMap::new();
         let mut raw_paths = RawPaths::default();
+        let mut reads_networks = false;
         for (index, rule) in rules.iter().enumerate() {
             let index = u32::try_from(index).expect("fewer than 2^32 rules");
             by_id.insert(rule.info.id.clone(), index);
@@ -363,6 +366,7 @@ impl Engine {
                 for path in field.raw_paths() {
                     raw_paths.add(&path);
                 }
+                reads_networks |= *field == Field::Event(EventField::SourceIpNetwork);
             });
         }
         timed.sort_by(|a, b| rules[*a as usize].info.id.cmp(&rules[*b as usize].info.id));
@@ -381,6 +385,7 @@ impl Engine {
             alert_needs,
             by_id,
             raw_paths,
+            reads_networks,
         }
     }
 
@@ -405,6 +410,11 @@ impl Engine {
     /// Every raw path the rules read.
     pub(crate) fn raw_paths(&self) -> &RawPaths {
         &self.raw_paths
+    }
+
+    /// Whether some rule reads `source_ip_network` (the learned cluster networks).
+    pub(crate) fn reads_networks(&self) -> bool {
+        self.reads_networks
     }
 
     /// What alerts of rule `index` read of an event (`field::copy_for_alert`).

@@ -466,13 +466,16 @@ impl Detector {
             self.limits.max_keys_per_rule,
         );
         self.state.stats.evicted += evicted;
-        // Taken out for the event, so the context can read it while rules update the state.
+        // Learned only when a rule reads them, and taken out for the event, so the context
+        // can read them while rules update the state.
         let mut networks = std::mem::take(&mut self.state.networks);
-        self.state.stats.evicted += networks.observe(event);
+        if engine.reads_networks() {
+            self.state.stats.evicted += networks.observe(event);
+        }
         let memo = crate::condition::Memo::lend(&mut self.scratch.memo);
         let mut ctx = EvalContext::with_changes(event, changes.as_ref(), Some(engine.raw_paths()));
         ctx.memo = Some(&memo);
-        ctx.networks = Some(&networks);
+        ctx.networks = engine.reads_networks().then_some(&networks);
         let late = event.time < self.state.watermark - self.limits.lateness_micros;
         if late {
             self.state.stats.late += 1;
