@@ -238,26 +238,39 @@ impl Generator {
                 json::uuid_string(uid_of(&["holder", name]))
             );
             let created = self.now - 86_400 * 30 * 1_000_000;
-            let meta = self.meta(
-                name,
-                namespace,
-                uid_of(&["Lease", namespace, name]),
-                created,
-            );
-            let body = Body::Lease {
-                meta,
-                holder: &holder,
-                duration,
-            };
-            self.request(
-                buf,
-                Request::new(actor, "update", &cat::LEASES)
-                    .namespace(namespace)
-                    .name(name)
-                    .query("timeout=5s")
-                    .request_body(&body),
-            );
+            self.renew_lease(buf, actor, (namespace, name), &holder, created, duration);
         }
+    }
+
+    /// The `update` of a Lease by its holder, renewing it for `duration` seconds.
+    pub(crate) fn renew_lease(
+        &mut self,
+        buf: &mut Vec<u8>,
+        actor: A,
+        (namespace, name): (&str, &str),
+        holder: &str,
+        created: i64,
+        duration: i64,
+    ) {
+        let meta = self.meta(
+            name,
+            namespace,
+            uid_of(&["Lease", namespace, name]),
+            created,
+        );
+        let body = Body::Lease {
+            meta,
+            holder,
+            duration,
+        };
+        self.request(
+            buf,
+            Request::new(actor, "update", &cat::LEASES)
+                .namespace(namespace)
+                .name(name)
+                .query("timeout=5s")
+                .request_body(&body),
+        );
     }
 
     /// A kubelet, the scheduler or a controller creating an Event about a pod or its owners.

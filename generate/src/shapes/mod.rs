@@ -293,30 +293,12 @@ impl Generator {
             )
         };
         let created = self.now - 86_400 * 40 * 1_000_000;
-        let meta = self.meta(
-            name,
-            namespace,
-            uid_of(&["Lease", namespace, name]),
-            created,
-        );
         let duration = if namespace == "kube-node-lease" {
             40
         } else {
             137
         };
-        let body = Body::Lease {
-            meta,
-            holder: &holder,
-            duration,
-        };
-        self.request(
-            buf,
-            Request::new(actor, "update", &cat::LEASES)
-                .namespace(namespace)
-                .name(name)
-                .query("timeout=5s")
-                .request_body(&body),
-        );
+        self.renew_lease(buf, actor, (namespace, name), &holder, created, duration);
     }
 
     fn shape_node_status(&mut self, buf: &mut Vec<u8>, node: A, name: &str) {
