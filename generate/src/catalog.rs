@@ -353,8 +353,9 @@ macro_rules! node {
     };
 }
 
-macro_rules! app_sa {
-    ($id:ident, $ns:literal, $name:literal, $groups:expr, $pod:literal, $node:literal, $ip:literal, $ua:literal, $role:literal) => {
+/// A pod's service account with a bound token, allowed by a ClusterRoleBinding of `$role`.
+macro_rules! pod_service_account {
+    ($id:ident, $ns:literal, $name:literal, $groups:expr, $kind:ident, $pod:literal, $node:literal, $ip:literal, $ua:literal, $role:literal) => {
         ActorDef {
             id: A::$id,
             username: concat!("system:serviceaccount:", $ns, ":", $name),
@@ -376,8 +377,26 @@ macro_rules! app_sa {
                 $ns,
                 "\""
             ),
-            kind: ActorKind::AppServiceAccount,
+            kind: ActorKind::$kind,
         }
+    };
+}
+pub(crate) use pod_service_account;
+
+macro_rules! app_sa {
+    ($id:ident, $ns:literal, $name:literal, $groups:expr, $pod:literal, $node:literal, $ip:literal, $ua:literal, $role:literal) => {
+        pod_service_account!(
+            $id,
+            $ns,
+            $name,
+            $groups,
+            AppServiceAccount,
+            $pod,
+            $node,
+            $ip,
+            $ua,
+            $role
+        )
     };
 }
 

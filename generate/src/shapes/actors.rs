@@ -49,33 +49,22 @@ macro_rules! platform {
 /// A pod's service account: `system:serviceaccount:<ns>:<name>` with a bound token.
 macro_rules! sa {
     ($id:ident, $ns:literal, $name:literal, $kind:ident, $pod:literal, $node:literal, $ip:literal, $ua:literal, $role:literal) => {
-        ActorDef {
-            id: A::$id,
-            username: concat!("system:serviceaccount:", $ns, ":", $name),
-            groups: &[
+        crate::catalog::pod_service_account!(
+            $id,
+            $ns,
+            $name,
+            &[
                 "system:serviceaccounts",
                 concat!("system:serviceaccounts:", $ns),
                 "system:authenticated",
             ],
-            credential: Credential::PodToken {
-                pod: $pod,
-                node: $node,
-            },
-            user_agent: $ua,
-            source_ip: $ip,
-            reason: concat!(
-                "RBAC: allowed by ClusterRoleBinding \"",
-                $role,
-                "\" of ClusterRole \"",
-                $role,
-                "\" to ServiceAccount \"",
-                $name,
-                "/",
-                $ns,
-                "\""
-            ),
-            kind: ActorKind::$kind,
-        }
+            $kind,
+            $pod,
+            $node,
+            $ip,
+            $ua,
+            $role
+        )
     };
 }
 
