@@ -448,7 +448,8 @@ impl Node {
                 )
             }
             Node::Test(Field::Raw(path), op) if !matches!(op, Op::Exists(false)) => path
-                .last()
+                .iter()
+                .rfind(|key| key.as_str() != crate::field::RAW_ANY_KEY)
                 .filter(|key| shows_verbatim(key))
                 .map(|key| vec![key.clone()]),
             Node::Any(children) => {

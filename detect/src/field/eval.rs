@@ -20,6 +20,7 @@ impl Field {
         fn crosses(value: &serde_json::Value, path: &[String]) -> bool {
             match (value, path.split_first()) {
                 (serde_json::Value::Array(_), _) => true,
+                (serde_json::Value::Object(_), Some((key, _))) if key == super::RAW_ANY_KEY => true,
                 (serde_json::Value::Object(map), Some((key, rest))) => map
                     .get(key.as_str())
                     .is_some_and(|child| crosses(child, rest)),
@@ -113,6 +114,9 @@ fn visit_json<'e>(
     use serde_json::Value;
     match (value, path.split_first()) {
         (Value::Array(items), _) => items.iter().any(|item| visit_json(item, path, true, visit)),
+        (Value::Object(map), Some((key, rest))) if key == super::RAW_ANY_KEY => map
+            .values()
+            .any(|child| visit_json(child, rest, true, visit)),
         (Value::Object(map), Some((key, rest))) => match map.get(key.as_str()) {
             Some(child) => visit_json(child, rest, false, visit),
             None => false,
@@ -183,6 +187,13 @@ fn visit_event_field<'e>(
         EventField::SaNamespace => opt_str(service_account_of(event).map(|(ns, _)| ns), visit),
         EventField::SaName => opt_str(service_account_of(event).map(|(_, name)| name), visit),
         EventField::SourceIpLast => opt_str(event.source_ips.last().map(String::as_str), visit),
+        EventField::UserAgentName => {
+            opt_str(event.user_agent.as_deref().map(user_agent_name), visit)
+        }
+        EventField::ExecPublicIps => event
+            .exec_command
+            .iter()
+            .any(|argument| public_ips_in(argument).any(|ip| visit(Val::Str(ip), true))),
         // Read through the context (`Field::visit`): they need its caches.
         EventField::ExecCommandLine
         | EventField::PsaAuditLevel
@@ -222,6 +233,7 @@ pub(crate) fn scalar_str(event: &Event, field: EventField) -> Option<Option<&str
         EventField::SaNamespace => service_account_of(event).map(|(namespace, _)| namespace),
         EventField::SaName => service_account_of(event).map(|(_, name)| name),
         EventField::SourceIpLast => event.source_ips.last().map(String::as_str),
+        EventField::UserAgentName => event.user_agent.as_deref().map(user_agent_name),
         EventField::Time
         | EventField::UserGroups
         | EventField::SourceIps
@@ -229,12 +241,52 @@ pub(crate) fn scalar_str(event: &Event, field: EventField) -> Option<Option<&str
         | EventField::ExecCommand
         | EventField::PsaViolations
         | EventField::ExecCommandLine
+        | EventField::ExecPublicIps
         | EventField::PsaAuditLevel
         | EventField::PsaEnforceLevel
         | EventField::Owner
         | EventField::SourceIpNetwork => return None,
     };
     Some(value)
+}
+
+/// The product name that starts a user agent: `kubectl` of `kubectl/v1.31.0 (linux/amd64)
+/// kubernetes/abc`, `python-requests` of `python-requests/2.31`, `Go-http-client` of
+/// `Go-http-client/2.0`; a user agent without `/` or a space is its own name.
+pub(crate) fn user_agent_name(user_agent: &str) -> &str {
+    let user_agent = user_agent.trim_start();
+    let end = user_agent
+        .find(|c: char| c == '/' || c.is_whitespace())
+        .unwrap_or(user_agent.len());
+    &user_agent[..end]
+}
+
+/// The IPv4 addresses written in `text` (dotted quads standing alone: not inside a longer
+/// run of letters, digits and dots, so `v1.2.3.4` and `1.2.3.4.5` are no address) that
+/// are globally routable: not private, shared (100.64.0.0/10), loopback, link-local,
+/// multicast, broadcast or unspecified.
+pub(crate) fn public_ips_in(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .filter(|token| token.len() >= 7 && token.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+        .filter(|token| {
+            token
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(is_public_ipv4)
+        })
+}
+
+fn is_public_ipv4(ip: std::net::Ipv4Addr) -> bool {
+    let [first, second, ..] = ip.octets();
+    let shared = first == 100 && (64..128).contains(&second);
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_unspecified()
+        || shared
+        || first == 0
+        || first >= 240)
 }
 
 /// The (namespace, name) of a service account user: `system:serviceaccount:<ns>:<name>`.
@@ -511,5 +563,46 @@ impl<'e> Scope<'e> {
             None => &event.images,
         };
         images.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_names_are_the_product_before_the_version() {
+        for (agent, name) in [
+            (
+                "kubectl/v1.31.0 (linux/amd64) kubernetes/9edcffc",
+                "kubectl",
+            ),
+            ("python-requests/2.31.0", "python-requests"),
+            ("Go-http-client/2.0", "Go-http-client"),
+            ("curl", "curl"),
+            (" Mozilla/5.0 (X11)", "Mozilla"),
+            ("my agent", "my"),
+        ] {
+            assert_eq!(user_agent_name(agent), name, "{agent}");
+        }
+    }
+
+    #[test]
+    fn public_ips_are_standalone_globally_routable_quads() {
+        fn found(text: &str) -> Vec<&str> {
+            public_ips_in(text).collect()
+        }
+        assert_eq!(found("ssh root@198.51.100.23"), ["198.51.100.23"]);
+        assert_eq!(
+            found("nc 45.33.32.156:4444 8.8.8.8"),
+            ["45.33.32.156", "8.8.8.8"]
+        );
+        for quiet in [
+            "10.0.0.1 172.16.5.4 192.168.1.1 127.0.0.1",
+            "100.64.0.1 169.254.169.254 224.0.0.1 255.255.255.255 0.0.0.0 240.1.2.3",
+            "v1.2.3.4 lib==2.31.0.1.5 1.2.3 300.1.1.1 01.2.3.4",
+        ] {
+            assert!(found(quiet).is_empty(), "{quiet}: {:?}", found(quiet));
+        }
     }
 }

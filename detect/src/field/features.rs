@@ -122,7 +122,10 @@ impl Field {
                 EventField::SourceIpLast | EventField::SourceIpNetwork => {
                     event_bit(EventField::SourceIps)
                 }
-                EventField::ExecCommandLine => event_bit(EventField::ExecCommand),
+                EventField::ExecCommandLine | EventField::ExecPublicIps => {
+                    event_bit(EventField::ExecCommand)
+                }
+                EventField::UserAgentName => event_bit(EventField::UserAgent),
                 EventField::Owner => event_bit(EventField::Name),
                 other => event_bit(*other),
             },

@@ -71,6 +71,10 @@ pub(crate) enum EventField {
     SourceIpLast,
     /// Derived: the exec command's arguments joined by spaces.
     ExecCommandLine,
+    /// Derived: the globally routable IP addresses written in the exec command.
+    ExecPublicIps,
+    /// Derived: the product name that starts the user agent (`kubectl`, `curl`).
+    UserAgentName,
     /// Derived from the raw annotations: the Pod Security level of `audit-violations`.
     PsaAuditLevel,
     /// Derived from the raw annotations: the level of `enforce-policy`.
@@ -117,11 +121,16 @@ const EVENT_FIELDS: &[(&str, EventField)] = &[
     ("sa_name", EventField::SaName),
     ("source_ip_last", EventField::SourceIpLast),
     ("exec_command_line", EventField::ExecCommandLine),
+    ("exec_public_ips", EventField::ExecPublicIps),
+    ("user_agent_name", EventField::UserAgentName),
     ("psa_audit_level", EventField::PsaAuditLevel),
     ("psa_enforce_level", EventField::PsaEnforceLevel),
     ("owner", EventField::Owner),
     ("source_ip_network", EventField::SourceIpNetwork),
 ];
+
+/// A raw path segment that stands for every key of an object (`raw.requestObject.data.*`).
+pub(crate) const RAW_ANY_KEY: &str = "*";
 
 /// The label the Deployment controller puts on its ReplicaSets and their pods; the
 /// ReplicaSet's name is the Deployment's plus `-<hash>`.
@@ -407,6 +416,7 @@ impl Field {
                 EventField::UserGroups
                     | EventField::SourceIps
                     | EventField::ExecCommand
+                    | EventField::ExecPublicIps
                     | EventField::PsaViolations
             ),
             Field::PodSpec(_) | Field::Container(_) | Field::Volume(_) | Field::Image(_) => true,
@@ -421,7 +431,7 @@ impl Field {
             Field::Event(
                 EventField::PsaAuditLevel | EventField::PsaEnforceLevel | EventField::Owner,
             ) => 20,
-            Field::Event(EventField::ExecCommandLine) => 2,
+            Field::Event(EventField::ExecCommandLine | EventField::ExecPublicIps) => 2,
             Field::Event(_) | Field::Change(_) => 1,
             Field::PodSpec(_) | Field::Volume(_) | Field::Image(_) => 2,
             Field::Container(_) => 3,

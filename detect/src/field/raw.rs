@@ -3,7 +3,7 @@
 
 use super::{
     ANNOTATION_PSA_AUDIT_VIOLATIONS, ANNOTATION_PSA_ENFORCE_POLICY, EventField, Field,
-    LABEL_POD_TEMPLATE_HASH,
+    LABEL_POD_TEMPLATE_HASH, RAW_ANY_KEY,
 };
 
 /// The raw paths a rule set reads, as a tree: raw JSON is parsed into only these paths
@@ -52,6 +52,12 @@ impl RawPaths {
         Some(value)
     }
 }
+
+/// A node that keeps its value whole.
+static KEEP: RawPaths = RawPaths {
+    keep: true,
+    children: Vec::new(),
+};
 
 /// Deserialises a value keeping the paths of a `RawPaths` node.
 struct Project<'t>(&'t RawPaths);
@@ -118,7 +124,13 @@ impl<'de> serde::de::Visitor<'de> for Project<'_> {
     ) -> Result<serde_json::Value, A::Error> {
         let mut object = serde_json::Map::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self.0.child(&key) {
+            let child = match (self.0.child(&key), self.0.child(RAW_ANY_KEY)) {
+                // A key named on a path and `*` too: keep the value whole.
+                (Some(_), Some(_)) => Some(&KEEP),
+                (Some(child), None) | (None, Some(child)) => Some(child),
+                (None, None) => None,
+            };
+            match child {
                 Some(child) => {
                     let value = map.next_value_seed(Project(child))?;
                     object.insert(key.into_owned(), value);
@@ -284,5 +296,27 @@ mod tests {
         assert!(parse_raw_path("a.").is_err());
         assert!(parse_raw_path(r"a\").is_err());
         assert!(parse_raw_path(r#"a.["b"]c"#).is_err());
+    }
+
+    #[test]
+    fn a_star_keeps_every_key_and_a_named_key_beside_it_keeps_the_value_whole() {
+        let mut paths = RawPaths::default();
+        paths.add(&["requestObject", "data", RAW_ANY_KEY]);
+        paths.add(&["requestObject", "kind"]);
+        let text =
+            r#"{"requestObject":{"kind":"ConfigMap","data":{"a":"1","b":"2"},"spec":{"x":1}}}"#;
+        let value = paths.parse(text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"requestObject": {"kind": "ConfigMap", "data": {"a": "1", "b": "2"}}})
+        );
+        let mut both = RawPaths::default();
+        both.add(&["data", RAW_ANY_KEY, "x"]);
+        both.add(&["data", "b"]);
+        let value = both
+            .parse(r#"{"data":{"a":{"x":1,"y":2},"b":{"x":3,"y":4}}}"#)
+            .unwrap();
+        assert_eq!(value["data"]["a"], serde_json::json!({"x": 1}));
+        assert_eq!(value["data"]["b"], serde_json::json!({"x": 3, "y": 4}));
     }
 }
