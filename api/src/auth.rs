@@ -233,6 +233,11 @@ impl Auth {
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))
     }
 
+    /// The principal a token stands for, if it is a query token.
+    pub fn principal_of_token(&self, token: &str) -> Option<Principal> {
+        self.tokens.get(&digest(token)).cloned()
+    }
+
     /// The caller of an ingest route.
     pub fn ingest_client(&self, headers: &HeaderMap) -> Result<IngestClient, ApiError> {
         let token = bearer(headers)?;
@@ -262,7 +267,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-fn digest(token: &str) -> [u8; 32] {
+pub(crate) fn digest(token: &str) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
     let mut hash = [0u8; 32];
     hash.copy_from_slice(digest.as_ref());

@@ -24,11 +24,13 @@ mod routes_events;
 mod routes_ingest;
 mod routes_objects;
 mod routes_search;
+mod routes_session;
 mod routes_sql;
 mod routes_tail;
 mod server;
 mod sql_scope;
 mod time;
+mod ui;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +54,7 @@ pub use routes_alerts::AckStore;
 pub use routes_search::hit_json;
 pub use server::{RunningApi, serve, start};
 pub use time::parse_time;
+pub use ui::{CONTENT_SECURITY_POLICY, asset_paths};
 
 use limits::RateLimiter;
 use query::SqlLimits;
@@ -98,6 +101,8 @@ struct Inner {
     searches: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the server stops, so long-lived responses (`/tail`) end.
     shutdown: tokio_util::sync::CancellationToken,
+    /// One-time sign-in codes (`POST /api/v1/signin`).
+    sign_in: routes_session::SignInCodes,
 }
 
 impl ApiState {
@@ -135,6 +140,7 @@ impl ApiState {
                 ready: AtomicBool::new(false),
                 shutdown: tokio_util::sync::CancellationToken::new(),
                 ingest: OnceLock::new(),
+                sign_in: routes_session::SignInCodes::default(),
                 searches: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 )),
@@ -216,7 +222,12 @@ pub fn router(state: ApiState) -> Router {
     let public = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/api/v1/openapi.json", get(openapi::document));
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/signin", post(routes_session::sign_in));
+    // The web UI: static files, no data; every API call it makes carries the token.
+    let ui = Router::new()
+        .route("/", get(ui::index))
+        .route("/assets/{*path}", get(ui::asset));
     let viewer = Router::new()
         .route("/metrics", get(metrics::metrics))
         .route("/api/v1/search", get(routes_search::search))
@@ -225,6 +236,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/tail", get(routes_tail::tail))
         .route("/api/v1/events/{event_id}", get(routes_events::event))
         .route("/api/v1/alerts", get(routes_alerts::list))
+        .route("/api/v1/rules", get(routes_alerts::rules))
+        .route("/api/v1/me", get(routes_session::me))
+        .route("/api/v1/fields", get(routes_session::fields))
         .route_layer(from_fn_with_state(
             (state.clone(), Role::Viewer),
             require_role,
@@ -236,12 +250,6 @@ pub fn router(state: ApiState) -> Router {
             (state.clone(), Role::Analyst),
             require_role,
         ));
-    let admin = Router::new()
-        .route("/api/v1/rules", get(routes_alerts::rules))
-        .route_layer(from_fn_with_state(
-            (state.clone(), Role::Admin),
-            require_role,
-        ));
     let ingest = Router::new()
         .route("/api/v1/ingest/audit", post(routes_ingest::audit))
         .route("/api/v1/ingest/falco", post(routes_ingest::falco))
@@ -250,9 +258,9 @@ pub fn router(state: ApiState) -> Router {
         .merge(public)
         .merge(viewer)
         .merge(analyst)
-        .merge(admin)
         .merge(ingest)
         .route_layer(from_fn_with_state(state.clone(), observe))
+        .merge(ui)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
@@ -470,7 +478,9 @@ mod tests {
             ("GET", "/api/v1/alerts", Role::Viewer),
             ("POST", "/api/v1/sql", Role::Analyst),
             ("POST", "/api/v1/alerts/00ff/ack", Role::Analyst),
-            ("GET", "/api/v1/rules", Role::Admin),
+            ("GET", "/api/v1/rules", Role::Viewer),
+            ("GET", "/api/v1/me", Role::Viewer),
+            ("GET", "/api/v1/fields", Role::Viewer),
         ];
         for (method, path, role) in routes {
             let (status, _) = call(&router, method, path, None, None, "").await;

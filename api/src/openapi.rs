@@ -113,7 +113,15 @@ pub fn openapi() -> serde_json::Value {
                     "404": { "description": reason(404), "content": { "application/json": { "schema": error } } }
                 }
             } },
-            "/api/v1/rules": { "get": { "summary": "The running rules (admin)", "responses": ok("Rules", "rules", &[401, 403, 503]) } },
+            "/api/v1/rules": { "get": { "summary": "The running rules, each with its YAML definition (viewer)", "responses": ok("Rules", "rules", &[401, 403, 503]) } },
+            "/api/v1/me": { "get": { "summary": "The caller: token name, role, namespace and cluster restrictions, and what the role allows (viewer)", "responses": ok("Me", "the caller", &[401, 429]) } },
+            "/api/v1/fields": { "get": { "summary": "The search language's fields, and those that take facets (viewer)", "responses": ok("Fields", "field names", &[401, 429]) } },
+            "/api/v1/signin": { "post": {
+                "summary": "Exchange a one-time sign-in code (from a link `kubetrail demo` prints) for its token; the code then stops working",
+                "security": [],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["code"], "additionalProperties": false, "properties": { "code": { "type": "string" } } } } } },
+                "responses": ok("SignIn", "the token and who it is", &[400, 401])
+            } },
             "/api/v1/timeline": { "get": {
                 "summary": "One identity's requests, newest first, with impersonation, exec sessions, denials and alerts flagged (viewer)",
                 "parameters": [
@@ -305,9 +313,33 @@ fn schemas() -> serde_json::Value {
             "required": ["rules"],
             "properties": { "rules": { "type": "array", "items": { "type": "object", "required": ["id", "title", "severity", "source", "origin"], "properties": {
                 "id": string, "title": string, "severity": string, "attack": strings,
-                "description": string, "source": string, "origin": string
+                "description": string, "source": string, "origin": string, "definition": string
             } } } }
         }));
+    let me = serde_json::json!({
+        "name": string, "role": { "type": "string", "enum": ["viewer", "analyst", "admin"] },
+        "namespaces": { "type": ["array", "null"], "items": string },
+        "clusters": { "type": ["array", "null"], "items": string },
+        "can": { "type": "object", "additionalProperties": { "type": "boolean" } }
+    });
+    schemas.insert("Me".to_owned(), serde_json::json!({
+            "type": "object", "required": ["name", "role", "namespaces", "clusters", "can"], "properties": me.clone()
+        }));
+    let mut sign_in = me.as_object().expect("object").clone();
+    sign_in.insert("token".to_owned(), string.clone());
+    schemas.insert(
+        "SignIn".to_owned(),
+        serde_json::json!({
+            "type": "object", "required": ["token", "name", "role"], "properties": sign_in
+        }),
+    );
+    schemas.insert(
+        "Fields".to_owned(),
+        serde_json::json!({
+            "type": "object", "required": ["fields", "facets"],
+            "properties": { "fields": strings, "facets": strings }
+        }),
+    );
     serde_json::Value::Object(schemas)
 }
 

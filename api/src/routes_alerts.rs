@@ -386,6 +386,7 @@ pub(crate) async fn rules(State(state): State<ApiState>) -> Result<Response, Api
                 "description": rule.description,
                 "source": rule.source,
                 "origin": rule.origin,
+                "definition": rule.definition,
             })
         })
         .collect();

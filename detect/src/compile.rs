@@ -27,6 +27,8 @@ pub struct RuleInfo {
     pub source: Source,
     /// Where the rule was defined: a file path or `builtin:<file>`.
     pub origin: String,
+    /// The rule as written (YAML, its inline tests left out).
+    pub definition: String,
 }
 
 /// One rules document as written.
@@ -622,6 +624,13 @@ impl Compiler<'_> {
         origin: &str,
     ) -> Result<CompiledRule, (Option<String>, DetectError)> {
         let id_hint = rule.get("id").and_then(Yaml::as_str).map(str::to_owned);
+        let definition = {
+            let mut shown = rule.clone();
+            if let Some(mapping) = shown.as_mapping_mut() {
+                mapping.remove("tests");
+            }
+            serde_yaml_ng::to_string(&shown).unwrap_or_default()
+        };
         let spec: RuleSpec = serde_yaml_ng::from_value(rule.clone()).map_err(|error| {
             let rule_id = id_hint.clone().unwrap_or_else(|| "<no id>".to_owned());
             let message = error.to_string();
@@ -820,6 +829,7 @@ impl Compiler<'_> {
             description: spec.description.trim().to_owned(),
             source,
             origin: origin.to_owned(),
+            definition,
         };
         Ok(CompiledRule {
             info,

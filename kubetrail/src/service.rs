@@ -1,7 +1,6 @@
 //! Wiring of the long-running service (`serve`, `demo`): the metrics registry, the HTTP API,
 //! the live pipeline and its sources, in that order, until cancelled.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -22,8 +21,8 @@ pub struct Service {
     pub stats: Arc<Stats>,
     /// A token not in the configuration (the demo's).
     pub extra_token: Option<(String, Principal)>,
-    /// Called with the API's address once it listens.
-    pub on_listening: Box<dyn FnOnce(SocketAddr) + Send>,
+    /// Called with the API once it listens.
+    pub on_listening: Box<dyn FnOnce(&RunningApi) + Send>,
 }
 
 /// Runs the service until `cancel` fires, then drains the pipeline and stops the API.
@@ -43,7 +42,7 @@ pub async fn run(
     stats.register(&mut registry, outputs.metrics_handle());
     let api = start_api(config, registry, extra_token, cancel.clone()).await?;
     if let Some(api) = &api {
-        on_listening(api.address);
+        on_listening(api);
     }
     let mut sources = Vec::new();
     // Pushed events are accepted from the start: they wait in the channel while the data

@@ -123,7 +123,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             outputs,
             stats: Arc::clone(&stats),
             extra_token: Some((token.clone(), principal)),
-            on_listening: Box::new(move |address| {
+            on_listening: Box::new(move |api: &api::RunningApi| {
+                let address = api.address;
+                match api.state.add_sign_in_code(token.clone()) {
+                    Ok(code) => println!(
+                        "  UI:        http://{address}/#signin={code}\n             (a one-time sign-in link: it works once, within 15 minutes; then sign in with the token)"
+                    ),
+                    Err(error) => println!("  UI:        http://{address}/  ({error})"),
+                }
                 println!("  API:       http://{address}/api/v1  (admin token: {token})");
                 println!(
                     "  try:       curl -H 'Authorization: Bearer {token}' 'http://{address}/api/v1/alerts?group_by=rule_id'\n"

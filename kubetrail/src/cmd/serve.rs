@@ -48,7 +48,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             outputs,
             stats: Arc::clone(&stats),
             extra_token: None,
-            on_listening: Box::new(|_| {}),
+            on_listening: Box::new(|_: &api::RunningApi| {}),
         };
         service::run(&config, service, cancel).await?;
         tracing::info!(
