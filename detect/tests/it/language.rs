@@ -988,7 +988,10 @@ fn empty_lists_compile_and_match_nothing() {
 fn the_engine_exposes_its_lists_after_overrides() {
     let builtin = detect::Engine::new(detect::RuleSet::builtin().unwrap());
     let trusted = builtin.list("trusted_registries").unwrap();
-    assert!(trusted.contains(&"registry.k8s.io".to_owned()), "{trusted:?}");
+    assert!(
+        trusted.contains(&"registry.k8s.io".to_owned()),
+        "{trusted:?}"
+    );
     assert_eq!(
         detect::builtin_list("trusted_registries").as_deref(),
         Some(trusted)
@@ -996,9 +999,11 @@ fn the_engine_exposes_its_lists_after_overrides() {
     assert!(builtin.list("no_such_list").is_none());
 
     let mut overrides = detect::ListOverrides::new();
-    overrides.insert("trusted_registries".to_owned(), vec!["ghcr.io/me".to_owned()]);
-    let overridden =
-        detect::Engine::new(detect::RuleSet::load_all(true, &[], &overrides).unwrap());
+    overrides.insert(
+        "trusted_registries".to_owned(),
+        vec!["ghcr.io/me".to_owned()],
+    );
+    let overridden = detect::Engine::new(detect::RuleSet::load_all(true, &[], &overrides).unwrap());
     assert_eq!(
         overridden.list("trusted_registries"),
         Some(&["ghcr.io/me".to_owned()][..])
@@ -1010,5 +1015,8 @@ fn the_engine_exposes_its_lists_after_overrides() {
         own.list("mine"),
         Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..])
     );
-    assert!(own.list("trusted_registries").is_some(), "library lists too");
+    assert!(
+        own.list("trusted_registries").is_some(),
+        "library lists too"
+    );
 }
