@@ -23,6 +23,7 @@ mod routes_alerts;
 mod routes_events;
 mod routes_ingest;
 mod routes_objects;
+mod routes_posture;
 mod routes_search;
 mod routes_session;
 mod routes_sql;
@@ -233,6 +234,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/search", get(routes_search::search))
         .route("/api/v1/timeline", get(routes_search::timeline))
         .route("/api/v1/objects/history", get(routes_objects::history))
+        .route("/api/v1/posture", get(routes_posture::posture))
         .route("/api/v1/tail", get(routes_tail::tail))
         .route("/api/v1/events/{event_id}", get(routes_events::event))
         .route("/api/v1/alerts", get(routes_alerts::list))

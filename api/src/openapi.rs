@@ -144,6 +144,15 @@ pub fn openapi() -> serde_json::Value {
                 ],
                 "responses": ok("ObjectHistory", "changes in time order", &reader)
             } },
+            "/api/v1/posture": { "get": {
+                "summary": "The hardening checklist per cluster and namespace, from the object bodies the audit stream has shown: pass, fail or unknown (with a hint) per check, with evidence event ids and offending objects (viewer). A namespace-restricted token sees its namespaces and no cluster-wide checks.",
+                "parameters": [
+                    query("cluster", "Only this cluster", string.clone()),
+                    query("namespace", "Only this namespace (no cluster-wide checks)", string.clone()),
+                    time("from"), time("to"),
+                ],
+                "responses": ok("Posture", "the checklist", &reader)
+            } },
             "/api/v1/tail": { "get": {
                 "summary": "Events and alerts as they arrive, as server-sent events (`event`, `alert`, `lagged`) (viewer)",
                 "parameters": [
@@ -340,6 +349,48 @@ fn schemas() -> serde_json::Value {
             "properties": { "fields": strings, "facets": strings }
         }),
     );
+    let check = serde_json::json!({
+        "type": "object",
+        "required": ["id", "status", "summary", "event_ids", "objects", "hint"],
+        "additionalProperties": false,
+        "properties": {
+            "id": string,
+            "status": { "type": "string", "enum": ["pass", "fail", "unknown"] },
+            "summary": string,
+            "event_ids": strings,
+            "objects": { "type": "array", "items": { "type": "object", "required": ["resource", "namespace", "name", "reason"], "additionalProperties": false, "properties": {
+                "resource": string, "namespace": nullable_string, "name": string, "reason": string
+            } } },
+            "hint": nullable_string
+        }
+    });
+    schemas.insert("PostureCheck".to_owned(), check);
+    let checks = serde_json::json!({ "type": "array", "items": { "$ref": "#/components/schemas/PostureCheck" } });
+    schemas.insert("Posture".to_owned(), serde_json::json!({
+            "type": "object",
+            "required": ["clusters", "objects", "unknown_objects", "trusted_registries", "writes_read", "bodies_read", "took_ms"],
+            "additionalProperties": false,
+            "properties": {
+                "clusters": { "type": "array", "items": { "type": "object", "required": ["cluster", "checks", "namespaces"], "additionalProperties": false, "properties": {
+                    "cluster": string,
+                    "checks": { "type": ["array", "null"], "items": { "$ref": "#/components/schemas/PostureCheck" } },
+                    "namespaces": { "type": "array", "items": { "type": "object", "required": ["namespace", "created_in_view", "pod_security", "checks"], "additionalProperties": false, "properties": {
+                        "namespace": string,
+                        "created_in_view": { "type": "boolean" },
+                        "pod_security": { "type": "object", "required": ["enforce", "audit", "warn"], "additionalProperties": false, "properties": {
+                            "enforce": nullable_string, "audit": nullable_string, "warn": nullable_string
+                        } },
+                        "checks": checks
+                    } } }
+                } } },
+                "objects": { "type": "integer" },
+                "unknown_objects": { "type": "integer" },
+                "trusted_registries": strings,
+                "writes_read": { "type": "integer" },
+                "bodies_read": { "type": "integer" },
+                "took_ms": { "type": "number" }
+            }
+        }));
     serde_json::Value::Object(schemas)
 }
 

@@ -588,6 +588,51 @@ pub(crate) fn definitions_of(documents: &[Document]) -> Definitions {
     definitions
 }
 
+/// Every list the documents define, with `$name` items replaced by that list's items; the
+/// first definition of a name wins. Items that are not scalars, and lists that contain
+/// themselves, are left out (the compiler reports them).
+pub(crate) fn expanded_lists(documents: &[Document]) -> BTreeMap<String, Vec<String>> {
+    let definitions = definitions_of(documents);
+    fn expand(
+        definitions: &Definitions,
+        name: &str,
+        stack: &mut Vec<String>,
+        out: &mut Vec<String>,
+    ) {
+        if stack.iter().any(|open| open == name) {
+            return;
+        }
+        let Some(definition) = definitions.lists.get(name) else {
+            return;
+        };
+        stack.push(name.to_owned());
+        for item in &definition.body {
+            match item {
+                Yaml::String(text) if text.starts_with('$') && !text.starts_with("$$") => {
+                    expand(definitions, &text[1..], stack, out);
+                }
+                _ => {
+                    if let Ok(literal) = scalar_literal(item)
+                        && !literal.null
+                    {
+                        out.push(literal.text);
+                    }
+                }
+            }
+        }
+        stack.pop();
+    }
+    definitions
+        .lists
+        .keys()
+        .map(|name| {
+            let mut items = Vec::new();
+            expand(&definitions, name, &mut Vec::new(), &mut items);
+            (name.clone(), items)
+        })
+        .collect()
+}
+
 fn duplicate_definition(kind: &'static str, name: &str, first: &str, second: &str) -> DetectError {
     DetectError::CompileDefinition {
         kind,

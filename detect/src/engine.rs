@@ -230,6 +230,8 @@ pub struct Engine {
     raw_paths: RawPaths,
     /// Some rule reads `source_ip_network`: the detector learns cluster networks only then.
     reads_networks: bool,
+    /// The lists the rules were compiled with (for readers outside the rules, e.g. posture).
+    lists: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// What one event did to one rule.
@@ -253,7 +255,7 @@ impl Hit {
 
 impl Engine {
     pub fn new(rules: RuleSet) -> Engine {
-        let rules = rules.into_compiled();
+        let (rules, lists) = rules.into_parts();
         let mut resources = Symbols::default();
         let mut verbs = Symbols::default();
         let mut subresources = Symbols::default();
@@ -386,7 +388,14 @@ impl Engine {
             by_id,
             raw_paths,
             reads_networks,
+            lists,
         }
+    }
+
+    /// A list the rules were compiled with, expanded, after `[detect.lists]` overrides (e.g.
+    /// `trusted_registries`); `None` when no loaded rule file defines it.
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        self.lists.get(name).map(Vec::as_slice)
     }
 
     /// Number of rules.

@@ -25,7 +25,9 @@ pub use lint::{LintFinding, LintSeverity, lint};
 pub use rule_tests::{TestOutcome, run_tests};
 pub use state::{Detector, Snapshot, StateLimits, StateStats};
 
-use compile::{CompiledRule, Document, compile_documents, definitions_of, parse_document};
+use compile::{
+    CompiledRule, Document, compile_documents, definitions_of, expanded_lists, parse_document,
+};
 
 /// The built-in rule files, embedded in the binary: (file name, text).
 const BUILTIN_FILES: &[(&str, &str)] = &[
@@ -70,6 +72,14 @@ pub fn builtin_files() -> &'static [(&'static str, &'static str)] {
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
+    /// The lists the rules were compiled with, expanded, after `[detect.lists]` overrides.
+    lists: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// A list of the built-in library (`detect/rules/library.yaml`), expanded, without
+/// configuration overrides: e.g. `trusted_registries`, `sensitive_host_paths`.
+pub fn builtin_list(name: &str) -> Option<Vec<String>> {
+    expanded_lists(&builtin_documents().ok()?).remove(name)
 }
 
 fn builtin_documents() -> Result<Vec<Document>, DetectError> {
@@ -144,9 +154,13 @@ fn compile_all_with(
     let output = compile_documents(&documents, library.as_ref());
     match output.errors.into_iter().next() {
         Some((_, error)) => Err(error),
-        None => Ok(RuleSet {
-            rules: output.rules,
-        }),
+        None => {
+            documents.extend(library_documents);
+            Ok(RuleSet {
+                rules: output.rules,
+                lists: expanded_lists(&documents),
+            })
+        }
     }
 }
 
@@ -187,9 +201,13 @@ impl RuleSet {
                 });
             }
         }
+        let mut list_documents = builtin_documents;
+        list_documents.extend(path_documents.iter().flatten().cloned());
+        apply_overrides(&mut list_documents, overrides);
         for documents in path_documents {
             rules.extend(compile_all_with(documents, true, overrides)?)?;
         }
+        rules.lists = expanded_lists(&list_documents);
         Ok(rules)
     }
 
@@ -217,6 +235,9 @@ impl RuleSet {
             }
         }
         self.rules.extend(other.rules);
+        for (name, items) in other.lists {
+            self.lists.entry(name).or_insert(items);
+        }
         Ok(())
     }
 
@@ -233,8 +254,18 @@ impl RuleSet {
         self.rules.is_empty()
     }
 
-    pub(crate) fn into_compiled(self) -> Vec<CompiledRule> {
-        self.rules
+    /// The lists the rules were compiled with, expanded (after `[detect.lists]` overrides).
+    pub fn lists(&self) -> &std::collections::BTreeMap<String, Vec<String>> {
+        &self.lists
+    }
+
+    pub(crate) fn into_parts(
+        self,
+    ) -> (
+        Vec<CompiledRule>,
+        std::collections::BTreeMap<String, Vec<String>>,
+    ) {
+        (self.rules, self.lists)
     }
 
     pub(crate) fn compiled(&self) -> &[CompiledRule] {
@@ -242,6 +273,9 @@ impl RuleSet {
     }
 
     pub(crate) fn from_compiled(rules: Vec<CompiledRule>) -> RuleSet {
-        RuleSet { rules }
+        RuleSet {
+            rules,
+            lists: Default::default(),
+        }
     }
 }

@@ -981,3 +981,42 @@ fn empty_lists_compile_and_match_nothing() {
         "{alerts:?}"
     );
 }
+
+/// The engine hands out the lists its rules were compiled with: the library's, with
+/// `[detect.lists]` overrides applied, and a rule file's own, nested `$lists` expanded.
+#[test]
+fn the_engine_exposes_its_lists_after_overrides() {
+    let builtin = detect::Engine::new(detect::RuleSet::builtin().unwrap());
+    let trusted = builtin.list("trusted_registries").unwrap();
+    assert!(
+        trusted.contains(&"registry.k8s.io".to_owned()),
+        "{trusted:?}"
+    );
+    assert_eq!(
+        detect::builtin_list("trusted_registries").as_deref(),
+        Some(trusted)
+    );
+    assert!(builtin.list("no_such_list").is_none());
+
+    let mut overrides = detect::ListOverrides::new();
+    overrides.insert(
+        "trusted_registries".to_owned(),
+        vec!["ghcr.io/me".to_owned()],
+    );
+    let overridden = detect::Engine::new(detect::RuleSet::load_all(true, &[], &overrides).unwrap());
+    assert_eq!(
+        overridden.list("trusted_registries"),
+        Some(&["ghcr.io/me".to_owned()][..])
+    );
+
+    let rule = "lists:\n  mine: [a, $theirs]\n  theirs: [b, c]\nrules:\n  - id: t.rule\n    title: t\n    severity: low\n    condition: {field: verb, in: $mine}\n";
+    let own = detect::Engine::new(detect::RuleSet::from_yaml(rule, "test").unwrap());
+    assert_eq!(
+        own.list("mine"),
+        Some(&["a".to_owned(), "b".to_owned(), "c".to_owned()][..])
+    );
+    assert!(
+        own.list("trusted_registries").is_some(),
+        "library lists too"
+    );
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The workspace's own crates.
-const INTERNAL: [&str; 12] = [
+const INTERNAL: [&str; 13] = [
     "event",
     "ingest",
     "detect",
@@ -18,11 +18,13 @@ const INTERNAL: [&str; 12] = [
     "generate",
     "bench",
     "kubetrail",
+    "posture",
 ];
 
 /// What each crate may depend on among the workspace crates.
-const ALLOWED: [(&str, &[&str]); 12] = [
+const ALLOWED: [(&str, &[&str]); 13] = [
     ("event", &[]),
+    ("posture", &["event"]),
     ("generate", &[]),
     ("ingest", &["event"]),
     ("detect", &["event"]),
@@ -36,7 +38,9 @@ const ALLOWED: [(&str, &[&str]); 12] = [
     ),
     (
         "api",
-        &["event", "ingest", "detect", "store", "search", "query"],
+        &[
+            "event", "ingest", "detect", "store", "search", "query", "posture",
+        ],
     ),
     (
         "kubetrail",

@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod config;
 mod detection;
+mod posture;
 mod readme;
 mod serve;
 mod webhook;
