@@ -240,7 +240,7 @@ fn namespace_posture(
         psa_check,
         presence(
             "default_deny_ingress",
-            "a default-deny ingress NetworkPolicy (podSelector {}, policyTypes Ingress, no ingress rules)",
+            "default-deny ingress NetworkPolicy (podSelector {}, policyTypes Ingress, no ingress rules)",
             policies,
             objects.created_in_view,
             is_default_deny_ingress,
@@ -249,7 +249,7 @@ fn namespace_posture(
         ),
         presence(
             "default_deny_egress",
-            "a default-deny egress NetworkPolicy (podSelector {}, policyTypes Egress, no egress rules)",
+            "default-deny egress NetworkPolicy (podSelector {}, policyTypes Egress, no egress rules)",
             policies,
             objects.created_in_view,
             is_default_deny_egress,

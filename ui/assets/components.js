@@ -21,7 +21,9 @@ export function Loading({ when }) {
 export function TimePicker({ from, to, onChange }) {
   const [open, setOpen] = useState(false);
   const relative = from && !to && RANGES.find(([value]) => value === from);
-  const label = relative ? relative[1] : from || to ? `${formatTime(from) || '…'} → ${formatTime(to) || 'now'}` : 'All time';
+  const label = relative ? relative[1]
+    : from && !to && !from.includes('T') ? `Last ${from}`
+      : from || to ? `${formatTime(from) || '…'} → ${formatTime(to) || 'now'}` : 'All time';
   const [start, setStart] = useState('');
   const [end, setEnd] = useState('');
   useEffect(() => {
@@ -153,13 +155,13 @@ export function Panel({ title, onClose, children, testid }) {
     if (ref.current) ref.current.focus();
     return () => previous && previous.focus && previous.focus();
   }, []);
-  return html`<aside class="panel" role="dialog" aria-modal="false" aria-label=${title} data-testid=${testid}>
+  return html`<div class="panel" role="dialog" aria-modal="false" aria-label=${title} data-testid=${testid}>
     <header class="panel-head">
       <h2 tabindex="-1" ref=${ref}>${title}</h2>
       <button type="button" class="button" onClick=${onClose} aria-label="Close panel">Close <kbd>Esc</kbd></button>
     </header>
     <div class="panel-body">${children}</div>
-  </aside>`;
+  </div>`;
 }
 
 export function Severity({ severity }) {

@@ -58,6 +58,44 @@ export function auditLine({ user = 'ui-test@example.com', verb = 'get', resource
   })}\n`;
 }
 
+/** A create logged at RequestResponse level with its body, our own fixture. */
+function createLine(resource, namespace, body, { user = 'platform-admin@example.com', group = '', version = 'v1' } = {}) {
+  const time = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  const prefix = group ? `/apis/${group}/${version}` : '/api/v1';
+  const path = namespace ? `${prefix}/namespaces/${namespace}/${resource}` : `${prefix}/${resource}`;
+  return `${JSON.stringify({
+    kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'RequestResponse', auditID: randomBytes(16).toString('hex'),
+    stage: 'ResponseComplete', requestURI: path, verb: 'create',
+    user: { username: user, groups: ['system:authenticated'] }, sourceIPs: ['10.20.30.41'], userAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/abc',
+    objectRef: { resource, namespace, name: body.metadata.name, apiGroup: group || undefined, apiVersion: version },
+    responseStatus: { metadata: {}, code: 201 }, requestObject: body, responseObject: body,
+    requestReceivedTimestamp: time, stageTimestamp: time,
+  })}\n`;
+}
+
+const psaLabels = (level) => ({ 'pod-security.kubernetes.io/enforce': level, 'pod-security.kubernetes.io/enforce-version': 'latest' });
+
+/** A namespace hardened to the guide: restricted Pod Security, default-deny ingress and
+ *  egress, DNS-only egress, the default service account without token automount. */
+export function hardenedNamespaceLines(namespace) {
+  return [
+    createLine('namespaces', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: psaLabels('restricted') } }),
+    createLine('networkpolicies', namespace, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } }, { group: 'networking.k8s.io' }),
+    createLine('networkpolicies', namespace, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'dns-only', namespace }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] } }, { group: 'networking.k8s.io' }),
+    createLine('serviceaccounts', namespace, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace }, automountServiceAccountToken: false }),
+  ];
+}
+
+/** A namespace that fails the guide: privileged Pod Security, no policies, a service account
+ *  that automounts its token, a privileged pod from an image pinned by tag only. */
+export function openNamespaceLines(namespace) {
+  return [
+    createLine('namespaces', undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: psaLabels('privileged') } }),
+    createLine('serviceaccounts', namespace, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace } }),
+    createLine('pods', namespace, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug-tools', namespace }, spec: { hostNetwork: true, containers: [{ name: 'shell', image: 'docker.io/library/ubuntu:24.04', securityContext: { privileged: true } }] } }),
+  ];
+}
+
 /** A running server with its tokens: `{ base, tokens, logs, stop() }`. */
 export async function startServer({ events = 20000 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubetrail-ui-'));

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, launch, signedIn, axeViolations, auditLine, RESTRICTED_NAMESPACE } from './harness.mjs';
+import { startServer, launch, signedIn, axeViolations, auditLine, hardenedNamespaceLines, openNamespaceLines, RESTRICTED_NAMESPACE } from './harness.mjs';
 
 let server;
 let browser;
@@ -21,6 +21,12 @@ after(async () => {
   if (browser) await browser.close();
   if (server) server.stop();
 });
+
+/** Opens the search page and waits until the results of exactly this query are shown. */
+async function search(page, { q = '*', from = '2h', to = '' } = {}) {
+  await page.goto(`${server.base}/#/search?${new URLSearchParams({ q, from, ...(to ? { to } : {}) })}`);
+  await page.locator(`table[data-loaded="${`${q}|${from}|${to}`.replace(/"/g, '\\"')}"]`).waitFor();
+}
 
 const hashParams = (page) => Object.fromEntries(new URLSearchParams(new URL(page.url()).hash.split('?')[1] || ''));
 
@@ -47,9 +53,8 @@ test('every UI response carries a strict CSP and the security headers; no asset 
 
 test('sign in, search, drag the histogram, use facets, open an event, follow links', async () => {
   const page = await signedIn(browser, server.base, server.tokens.analyst);
-  await page.goto(`${server.base}/#/search?from=2h`);
+  await search(page);
   const total = page.getByTestId('total');
-  await total.getByText(/[1-9]/).waitFor();
   const all = Number((await total.innerText()).replace(/\D/g, ''));
   assert.ok(all >= 20000, `total ${all}`);
 
@@ -59,8 +64,7 @@ test('sign in, search, drag the histogram, use facets, open an event, follow lin
   assert.equal(await page.evaluate(() => document.activeElement.id), 'q');
   await page.keyboard.type('verb:delete');
   await page.keyboard.press('Enter');
-  await page.waitForFunction(() => location.hash.includes('q=verb%3Adelete'));
-  await page.locator('tbody tr').first().waitFor();
+  await page.locator('table[data-loaded^="verb:delete|"] tbody tr').first().waitFor();
   const verbs = await page.locator('tbody td.col-verb').allInnerTexts();
   assert.ok(verbs.length > 0 && verbs.every((verb) => verb === 'delete'), `verbs: ${verbs.slice(0, 5)}`);
   const deletes = Number((await total.innerText()).replace(/\D/g, ''));
@@ -75,11 +79,11 @@ test('sign in, search, drag the histogram, use facets, open an event, follow lin
   assert.equal(await page.locator('#q').inputValue(), 'namespace:');
 
   // The histogram: dragging across zooms into an absolute range, kept in the URL.
-  await page.goto(`${server.base}/#/search?from=2h&q=*`);
-  await page.getByTestId('histogram').waitFor();
+  await search(page);
   const over = page.locator('.histogram .u-over');
   await over.waitFor();
   const box = await over.boundingBox();
+  assert.ok(box && box.width > 100, `histogram box ${JSON.stringify(box)}`);
   await page.mouse.move(box.x + box.width * 0.55, box.y + box.height / 2);
   await page.mouse.down();
   await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2, { steps: 8 });
@@ -96,24 +100,23 @@ test('sign in, search, drag the histogram, use facets, open an event, follow lin
   await page.waitForFunction(() => !location.hash.includes('to='));
 
   // A facet click adds a filter; the exclude button removes a value.
-  await page.goto(`${server.base}/#/search?from=2h&q=*`);
+  await search(page);
   const verbFacet = page.locator('[data-facet=verb]');
   await verbFacet.locator('.facet-value').first().waitFor();
   const firstVerb = await verbFacet.locator('.facet-value .value').first().innerText();
   await verbFacet.locator('.facet-value').first().click();
-  await page.waitForFunction((verb) => decodeURIComponent(location.hash).includes(`verb:${verb}`), firstVerb);
-  await page.locator('tbody tr').first().waitFor();
+  await page.waitForFunction((verb) => new URLSearchParams(location.hash.split('?')[1]).get('q') === `verb:${verb}`, firstVerb);
+  await page.locator(`table[data-loaded^="verb:${firstVerb}|"] tbody tr`).first().waitFor();
   const filtered = await page.locator('tbody td.col-verb').allInnerTexts();
   assert.ok(filtered.every((verb) => verb === firstVerb));
-  await page.goto(`${server.base}/#/search?from=2h&q=*`);
+  await search(page);
   await page.locator('[data-facet=verb] .facet-exclude').first().click();
-  await page.waitForFunction((verb) => decodeURIComponent(location.hash).includes(`NOT verb:${verb}`), firstVerb);
-  await page.locator('tbody tr').first().waitFor();
+  await page.waitForFunction((verb) => (new URLSearchParams(location.hash.split('?')[1]).get('q') || '').includes(`NOT verb:${verb}`), firstVerb);
+  await page.locator(`table[data-loaded^="* NOT verb:${firstVerb}|"] tbody tr`).first().waitFor();
   assert.ok(!(await page.locator('tbody td.col-verb').allInnerTexts()).includes(firstVerb));
 
   // Keyboard: j moves, Enter opens the event panel with the raw JSON tree, Esc closes.
-  await page.goto(`${server.base}/#/search?from=2h&q=${encodeURIComponent('resource:deployments verb:create')}`);
-  await page.locator('tbody tr').first().waitFor();
+  await search(page, { q: 'resource:deployments verb:create' });
   await page.locator('body').click({ position: { x: 5, y: 500 } });
   await page.keyboard.press('j');
   await page.keyboard.press('j');
@@ -165,7 +168,7 @@ test('alerts: grouped, filtered, opened, acknowledged with a note', async () => 
   await panel.waitFor();
   await panel.getByText('Contributing events').waitFor();
   await panel.locator('.event-list li').first().waitFor();
-  await panel.getByText('YAML').click();
+  await panel.locator('summary', { hasText: 'YAML' }).click();
   await panel.locator('pre.code').getByText('condition:').waitFor();
   await panel.getByLabel('Note').fill('checked with the platform team, ticket SEC-42');
   await panel.getByRole('button', { name: 'Acknowledge' }).click();
@@ -222,6 +225,42 @@ test('live tail shows a new event as it arrives, and pausing stops drawing, not 
   await page.getByTestId('pause').click();
   await page.locator('table.tail').getByText('ui-tail-probe-paused').waitFor({ timeout: 20000 });
   assert.ok(Number((await page.getByTestId('tail-received').innerText()).replace(/\D/g, '')) > before);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test('posture shows the known state of a hardened and an open namespace, with evidence', async () => {
+  for (const line of hardenedNamespaceLines('ui-hardened')) server.append(line);
+  for (const line of openNamespaceLines('ui-open')) server.append(line);
+  // Stored and committed before the page asks.
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const answer = await (await fetch(`${server.base}/api/v1/search?q=${encodeURIComponent('namespace:ui-open OR name:ui-open OR namespace:ui-hardened OR name:ui-hardened')}&from=1h&limit=1`, { headers: { Authorization: `Bearer ${server.tokens.admin}` } })).json();
+    if (answer.total >= 7) break;
+    assert.ok(Date.now() < deadline, `fixture events not stored: ${JSON.stringify(answer).slice(0, 200)}`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  const page = await signedIn(browser, server.base, server.tokens.viewer);
+  await page.goto(`${server.base}/#/posture`);
+  const hardened = page.locator('tr[data-namespace="ui-hardened"]');
+  await hardened.waitFor({ timeout: 20000 });
+  const cell = (row, label) => row.getByRole('button', { name: new RegExp(`^${label}`) });
+  assert.equal(await cell(hardened, 'Pod Security of ui-hardened').innerText(), 'restricted');
+  for (const label of ['Default-deny ingress', 'Default-deny egress', 'DNS-only egress', 'SA token automount off']) {
+    assert.equal(await cell(hardened, label).innerText(), 'pass', `ui-hardened ${label}`);
+  }
+  const open = page.locator('tr[data-namespace="ui-open"]');
+  assert.equal(await cell(open, 'Pod Security of ui-open').innerText(), 'privileged');
+  for (const label of ['Default-deny ingress', 'Default-deny egress', 'SA token automount off', 'No privileged / host-namespace workloads', 'Images pinned by digest']) {
+    assert.equal(await cell(open, label).innerText(), 'fail', `ui-open ${label}`);
+  }
+  // A failing cell names its offender and links to the evidence.
+  await cell(open, 'No privileged / host-namespace workloads').click();
+  const detail = page.getByTestId('posture-detail');
+  await detail.getByRole('link', { name: 'ui-open/debug-tools' }).first().waitFor();
+  await detail.getByRole('link', { name: /evidence events/ }).click();
+  await page.getByTestId('total').getByText(/^[1-9]/).waitFor();
+  assert.ok(Number((await page.getByTestId('total').innerText()).replace(/\D/g, '')) >= 1);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

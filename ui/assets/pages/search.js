@@ -28,13 +28,13 @@ function tokenAt(text, caret) {
   return { start: caret - whole.length + (whole.startsWith('-') ? 1 : 0), field: colon ? name : null, partial: colon ? value.replace(/^"/, '') : name };
 }
 
-function QueryBar({ value, onSubmit, fields }) {
+function QueryBar({ value, onSubmit, fields, generation }) {
   const [text, setText] = useState(value);
   const [suggestions, setSuggestions] = useState([]);
   const [active, setActive] = useState(0);
   const [help, setHelp] = useState(false);
   const input = useRef(null);
-  useEffect(() => setText(value), [value]);
+  useEffect(() => { setText(value); setSuggestions([]); }, [value, generation]);
   useEffect(() => {
     const focus = (event) => {
       const target = event.target;
@@ -232,10 +232,10 @@ export function SearchPage({ params, me }) {
     setLoading(true);
     setError(null);
     setSelected(-1);
-    const facetNames = WANTED_FACETS.map(([name]) => name).filter((name) => !fields || fields.facets.includes(name)).join(',');
+    const facetNames = WANTED_FACETS.map(([name]) => name).join(',');
     api(`/search${query({ q, from, to, limit: 100, histogram: true, facets: facetNames })}`).then((answer) => {
       if (mine !== generation.current) return;
-      setResult({ hits: answer.hits, total: answer.total, next: answer.next_cursor, histogram: answer.histogram, facets: answer.facets, took: answer.took_ms });
+      setResult({ hits: answer.hits, total: answer.total, next: answer.next_cursor, histogram: answer.histogram, facets: answer.facets, took: answer.took_ms, key: `${q}|${from}|${to}` });
       setLoading(false);
     }, (err) => {
       if (mine !== generation.current) return;
@@ -243,7 +243,7 @@ export function SearchPage({ params, me }) {
       setResult({ hits: [], total: 0, next: null, histogram: null, facets: null, took: 0 });
       setLoading(false);
     });
-  }, [q, from, to, fields]);
+  }, [q, from, to]);
 
   const loadMore = useCallback(() => {
     if (!result.next || loadingMore.current) return;
@@ -292,7 +292,7 @@ export function SearchPage({ params, me }) {
 
   return html`<div class="page search-page">
     <div class="toolbar">
-      <${QueryBar} value=${q === '*' ? '' : q} fields=${fields} onSubmit=${(text) => set({ q: text || '*', event: undefined })} />
+      <${QueryBar} value=${q === '*' ? '' : q} generation=${`${q}|${from}|${to}`} fields=${fields} onSubmit=${(text) => set({ q: text || '*', event: undefined })} />
       <${TimePicker} from=${from} to=${to} onChange=${(nextFrom, nextTo) => set({ from: nextFrom, to: nextTo, event: undefined })} />
     </div>
     <${ErrorBox} error=${error} />
@@ -309,7 +309,7 @@ export function SearchPage({ params, me }) {
     <div class="with-sidebar">
       <${Facets} facets=${result.facets} fields=${fields} onFilter=${filter} />
       <div class="results">
-        <table class="grid" aria-label="Events, newest first" aria-busy=${loading}>
+        <table class="grid" aria-label="Events, newest first" aria-busy=${loading} data-loaded=${result.key}>
           <thead><tr>${columns.map((column) => html`<th scope="col">${column}</th>`)}</tr></thead>
           <tbody>
             ${result.hits.map((hit, index) => html`<tr key=${hit.event_id} data-index=${index} data-event-id=${hit.event_id}
