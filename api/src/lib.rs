@@ -3,8 +3,8 @@
 //! or HTTPS (rustls).
 //!
 //! Routes are grouped by who may call them, one sub-router per role, each behind its own
-//! layer: public (`/healthz`, `/readyz`, the OpenAPI document), viewer, analyst, admin, and
-//! ingest (the API server's webhook and Falco, with ingest tokens only). A role layer
+//! layer: public (`/healthz`, `/readyz`, the OpenAPI document, the web UI's static files and
+//! the one-time sign-in exchange), viewer, analyst, and ingest (the API server's webhook and Falco, with ingest tokens only). A role layer
 //! authenticates the bearer token ([`auth`]), checks the role, applies the per-token rate
 //! limit and hands the [`Principal`] to the route; around all of them, one layer counts every
 //! request for `/metrics` and writes it to the query log. A token's namespace and cluster
@@ -524,6 +524,90 @@ mod tests {
         for path in ["/healthz", "/api/v1/openapi.json"] {
             let (status, _) = call(&router, "GET", path, None, None, "").await;
             assert_eq!(status, StatusCode::OK, "GET {path}");
+        }
+    }
+
+    /// A sign-in code gives its token once; a used, unknown or empty code is refused; `/me`
+    /// says who the token is and what its role may do.
+    #[tokio::test]
+    async fn sign_in_codes_work_once_and_me_tells_the_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let code = state.add_sign_in_code("viewer-token".to_owned()).unwrap();
+        let router = router(state);
+        let body = format!(r#"{{"code":"{code}"}}"#);
+        let (status, answer) = call(&router, "POST", "/api/v1/signin", None, None, &body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["token"], "viewer-token");
+        assert_eq!(answer["role"], "viewer");
+        assert_eq!(answer["can"]["sql"], false);
+        for body in [body.as_str(), r#"{"code":"kt_unknown"}"#, r#"{"code":""}"#] {
+            let (status, answer) = call(&router, "POST", "/api/v1/signin", None, None, body).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}: {answer}");
+            assert!(answer.contains("already used or has expired"), "{answer}");
+        }
+        let (status, _) = call(&router, "POST", "/api/v1/signin", None, None, "{}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, me) = call(
+            &router,
+            "GET",
+            "/api/v1/me",
+            Some("analyst-token"),
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+        assert_eq!(me["name"], "analyst");
+        assert_eq!(me["can"]["sql"], true);
+        assert_eq!(me["namespaces"], serde_json::Value::Null);
+    }
+
+    /// The page and its assets are served with the CSP; nothing outside the embedded set is.
+    #[tokio::test]
+    async fn the_ui_is_served_with_its_security_headers_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let router = router(state(dir.path()));
+        for (path, status) in [
+            ("/", StatusCode::OK),
+            ("/assets/app.js", StatusCode::OK),
+            ("/assets/vendor/preact.mjs", StatusCode::OK),
+            ("/assets/missing.js", StatusCode::NOT_FOUND),
+            ("/assets/../Cargo.toml", StatusCode::NOT_FOUND),
+            ("/assets/%2e%2e/api/Cargo.toml", StatusCode::NOT_FOUND),
+        ] {
+            let response = router
+                .clone()
+                .oneshot(
+                    axum::http::Request::builder()
+                        .uri(path)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{path}");
+            let headers = response.headers();
+            assert_eq!(
+                headers[header::CONTENT_SECURITY_POLICY],
+                CONTENT_SECURITY_POLICY,
+                "{path}"
+            );
+            assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        }
+        let paths = asset_paths();
+        for expected in [
+            "index.html",
+            "app.js",
+            "vendor/LICENSE.preact",
+            "vendor/uplot.mjs",
+        ] {
+            assert!(
+                paths.iter().any(|path| path == expected),
+                "{expected} in {paths:?}"
+            );
         }
     }
 

@@ -92,19 +92,28 @@ export function AlertsPage({ params, me }) {
   const filters = { from, to, min_severity: params.min_severity, rule_id: params.rule_id, namespace: params.namespace, actor: params.actor, acked: params.acked };
   const key = JSON.stringify(filters) + grouped;
   const generation = useRef(0);
+  const lastKey = useRef(null);
+  // A range that ends now refreshes every few seconds, so new alerts appear as they fire.
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (to) return undefined;
+    const timer = setInterval(() => { if (document.visibilityState === 'visible') setTick((n) => n + 1); }, 5000);
+    return () => clearInterval(timer);
+  }, [to]);
 
   useEffect(() => {
     const mine = ++generation.current;
     setLoading(true);
     setError(null);
-    setSelected(-1);
+    if (lastKey.current !== key) setSelected(-1);
+    lastKey.current = key;
     api(`/alerts${query({ ...filters, group_by: grouped ? 'rule_id,severity' : undefined, limit: 200 })}`).then((answer) => {
       if (mine !== generation.current) return;
       const groups = (answer.groups || []).slice().sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity) || b.count - a.count);
       setRows({ alerts: answer.alerts || [], groups, total: answer.total || 0, next: answer.next_cursor, key });
       setLoading(false);
     }, (err) => { if (mine === generation.current) { setError(err); setLoading(false); } });
-  }, [key]);
+  }, [key, tick]);
 
   useEffect(() => {
     if (!params.alert) { setPanelAlert(null); return; }
