@@ -104,6 +104,8 @@ struct Inner {
     shutdown: tokio_util::sync::CancellationToken,
     /// One-time sign-in codes (`POST /api/v1/signin`).
     sign_in: routes_session::SignInCodes,
+    /// The posture state kept from the pipeline's events (`GET /api/v1/posture`).
+    posture: routes_posture::LivePosture,
 }
 
 impl ApiState {
@@ -142,6 +144,7 @@ impl ApiState {
                 shutdown: tokio_util::sync::CancellationToken::new(),
                 ingest: OnceLock::new(),
                 sign_in: routes_session::SignInCodes::default(),
+                posture: routes_posture::LivePosture::default(),
                 searches: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 )),
@@ -169,11 +172,14 @@ impl ApiState {
     /// Marks the service ready (`/readyz` answers 200 from now on).
     pub fn set_ready(&self) {
         self.inner.ready.store(true, Ordering::Release);
+        self.seed_posture();
     }
 
-    /// Shows events and alerts that passed detection to `/tail` clients. Never blocks; copies
-    /// only when a client listens, and a client that falls behind is told how much it missed.
+    /// Shows events and alerts that passed detection to `/tail` clients, and takes the writes
+    /// among them into the posture state. Never blocks on clients; copies only when a client
+    /// listens, and a client that falls behind is told how much it missed.
     pub fn publish(&self, events: &[event::Event], alerts: &[event::Alert]) {
+        self.inner.posture.observe(events);
         let tail = &self.inner.tail;
         if tail.receiver_count() == 0 {
             return;

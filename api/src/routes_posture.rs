@@ -70,38 +70,92 @@ fn cast_to(array: &dyn Array, to: &DataType) -> Result<Arc<dyn Array>, ApiError>
     cast(array, to).map_err(|error| ApiError::internal(format!("reading events: {error}")))
 }
 
-pub(crate) async fn posture(
-    State(state): State<ApiState>,
-    Extension(principal): Extension<Principal>,
-    ApiQuery(params): ApiQuery<PostureParams>,
-) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
-    let scope = &principal.scope;
-    let mut filter = in_list("resource", &posture::RESOURCES.map(str::to_owned))
-        .and(in_list("verb", &posture::VERBS.map(str::to_owned)))
-        .and(col("subresource").is_null());
-    if let Some(from) = from {
-        filter = filter.and(col("time").gt_eq(time_literal(from)));
-    }
-    if let Some(to) = to {
-        filter = filter.and(col("time").lt(time_literal(to)));
-    }
-    if let Some(cluster) = &params.cluster {
-        filter = filter.and(col("cluster").eq(lit(cluster.clone())));
-    }
-    if let Some(clusters) = &scope.clusters {
-        filter = filter.and(in_list("cluster", clusters));
-    }
-    if let Some(namespace) = &params.namespace {
-        filter = filter.and(in_namespaces(std::slice::from_ref(namespace)));
-    }
-    if let Some(namespaces) = &scope.namespaces {
-        filter = filter.and(in_namespaces(namespaces));
-    }
-    // The restriction is in `filter`, so the shared (unrestricted) session serves everyone.
-    let context = state.sql_context().await?;
+/// The posture state kept up to date from the events the pipeline passes on
+/// ([`ApiState::publish`]), seeded once from the store at start-up: answers without a time
+/// range come from it instead of reading the store (which takes seconds on millions of
+/// events). Holds the latest write of each object and the raw event of each deciding write.
+#[derive(Debug, Default)]
+pub(crate) struct LivePosture {
+    state: std::sync::Mutex<Live>,
+}
 
+#[derive(Debug, Default)]
+struct Live {
+    selection: posture::Selection,
+    /// Raw events by id: at least those the selection needs (pruned now and then).
+    bodies: std::collections::HashMap<String, String>,
+    /// Write events observed live and read from the store.
+    writes: u64,
+    /// The store's writes have been read in.
+    seeded: bool,
+    /// Bumped by every observed write; the unrestricted report is cached per version.
+    version: u64,
+    cached: Option<(u64, serde_json::Value)>,
+}
+
+/// Whether an event is a write the posture checks read.
+fn posture_write(event: &event::Event) -> bool {
+    event.subresource.is_none()
+        && event
+            .resource
+            .as_deref()
+            .is_some_and(|resource| posture::RESOURCES.contains(&resource))
+        && event
+            .verb
+            .as_deref()
+            .is_some_and(|verb| posture::VERBS.contains(&verb))
+}
+
+impl LivePosture {
+    /// Takes in the writes among `events` (called for every batch that passed detection).
+    pub(crate) fn observe(&self, events: &[event::Event]) {
+        if !events.iter().any(posture_write) {
+            return;
+        }
+        let mut live = self.state.lock().expect("posture state poisoned");
+        for event in events.iter().filter(|event| posture_write(event)) {
+            live.selection.observe(&posture::Meta {
+                event_id: &event.event_id,
+                time_micros: event.time,
+                cluster: &event.cluster,
+                resource: event.resource.as_deref().unwrap_or_default(),
+                namespace: event.namespace.as_deref(),
+                name: event.name.as_deref(),
+                verb: event.verb.as_deref().unwrap_or_default(),
+                response_code: event.response_code,
+                user: event.user.as_deref(),
+                request_uri: event.request_uri.as_deref(),
+            });
+            live.bodies
+                .insert(event.event_id.clone(), event.raw.clone());
+            live.writes += 1;
+            live.version += 1;
+        }
+        live.prune();
+    }
+}
+
+impl Live {
+    /// Drops the bodies no write decides any more, once they are twice as many as needed.
+    fn prune(&mut self) {
+        if self.bodies.len() <= 2 * self.selection.len() + 4096 {
+            return;
+        }
+        let needed: std::collections::HashSet<String> = self
+            .selection
+            .needed()
+            .into_iter()
+            .map(|(event_id, _)| event_id)
+            .collect();
+        self.bodies.retain(|event_id, _| needed.contains(event_id));
+    }
+}
+
+/// Reads every write's fields that `filter` admits into a selection; the number of writes.
+async fn scan(
+    context: &datafusion::prelude::SessionContext,
+    filter: &Expr,
+) -> Result<(posture::Selection, u64), ApiError> {
     let frame = context
         .table("events")
         .await?
@@ -136,7 +190,6 @@ pub(crate) async fn posture(
         let code = code.as_primitive::<Int32Type>();
         for row in 0..batch.num_rows() {
             rows += 1;
-            // columns: event_id, cluster, resource, namespace, name, verb, user, request_uri
             selection.observe(&posture::Meta {
                 event_id: text(0, row).unwrap_or_default(),
                 time_micros: time.value(row),
@@ -151,42 +204,102 @@ pub(crate) async fn posture(
             });
         }
     }
-    let scanned = started.elapsed();
+    Ok((selection, rows))
+}
 
-    let needed = selection.needed();
-    let mut raws: Vec<(String, String)> = Vec::with_capacity(needed.len());
-    if !needed.is_empty() {
-        let (first, last) = needed.iter().fold((i64::MAX, i64::MIN), |(a, b), (_, t)| {
-            (a.min(*t), b.max(*t))
-        });
-        let ids: Vec<String> = needed.into_iter().map(|(id, _)| id).collect();
-        let frame = context
-            .table("events")
-            .await?
-            .filter(
-                filter
-                    .and(col("time").gt_eq(time_literal(first)))
-                    .and(col("time").lt_eq(time_literal(last)))
-                    .and(in_list("event_id", &ids)),
-            )?
-            .select_columns(&["event_id", "raw"])?;
-        for batch in frame.collect().await? {
-            let id = strings(&batch, "event_id")?;
-            let raw = strings(&batch, "raw")?;
-            let (id, raw) = (id.as_string::<i32>(), raw.as_string::<i32>());
-            for row in 0..batch.num_rows() {
-                raws.push((id.value(row).to_owned(), raw.value(row).to_owned()));
-            }
+/// The raw events of the writes `needed` names (within `filter`).
+async fn read_bodies(
+    context: &datafusion::prelude::SessionContext,
+    filter: &Expr,
+    needed: Vec<(String, i64)>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut raws = Vec::with_capacity(needed.len());
+    if needed.is_empty() {
+        return Ok(raws);
+    }
+    let (first, last) = needed.iter().fold((i64::MAX, i64::MIN), |(a, b), (_, t)| {
+        (a.min(*t), b.max(*t))
+    });
+    let ids: Vec<String> = needed.into_iter().map(|(id, _)| id).collect();
+    let frame = context
+        .table("events")
+        .await?
+        .filter(
+            filter
+                .clone()
+                .and(col("time").gt_eq(time_literal(first)))
+                .and(col("time").lt_eq(time_literal(last)))
+                .and(in_list("event_id", &ids)),
+        )?
+        .select_columns(&["event_id", "raw"])?;
+    for batch in frame.collect().await? {
+        let id = strings(&batch, "event_id")?;
+        let raw = strings(&batch, "raw")?;
+        let (id, raw) = (id.as_string::<i32>(), raw.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            raws.push((id.value(row).to_owned(), raw.value(row).to_owned()));
         }
     }
-    let bodies = raws.len();
+    Ok(raws)
+}
 
-    let options = posture::Options {
-        trusted_registries: state.rule_list("trusted_registries"),
-        sensitive_host_paths: state.rule_list("sensitive_host_paths"),
-        cluster_wide: scope.namespaces.is_none() && params.namespace.is_none(),
-        ..posture::Options::default()
-    };
+/// The filter every posture read starts from: writes of the posture resources.
+fn writes_filter() -> Expr {
+    in_list("resource", &posture::RESOURCES.map(str::to_owned))
+        .and(in_list("verb", &posture::VERBS.map(str::to_owned)))
+        .and(col("subresource").is_null())
+}
+
+impl ApiState {
+    /// Reads the store's posture writes into the live state, once, in the background (called
+    /// when the service is ready). Until it is done, requests read the store themselves.
+    pub(crate) fn seed_posture(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = async {
+                let context = state.sql_context().await?;
+                let filter = writes_filter();
+                let (selection, rows) = scan(context, &filter).await?;
+                let bodies = read_bodies(context, &filter, selection.needed()).await?;
+                Ok::<_, ApiError>((selection, rows, bodies))
+            }
+            .await;
+            match result {
+                Ok((selection, rows, bodies)) => {
+                    let mut live = state
+                        .inner
+                        .posture
+                        .state
+                        .lock()
+                        .expect("posture state poisoned");
+                    live.selection.merge(selection);
+                    live.bodies.extend(bodies);
+                    live.writes += rows;
+                    live.seeded = true;
+                    live.version += 1;
+                    tracing::info!(
+                        writes = rows,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "posture state read from the store"
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "posture state could not be read from the store; /posture reads the store per request")
+                }
+            }
+        });
+    }
+}
+
+/// The report as JSON, with the counts the API adds.
+async fn report_json(
+    selection: posture::Selection,
+    raws: Vec<(String, String)>,
+    options: posture::Options,
+    writes: u64,
+) -> Result<serde_json::Value, ApiError> {
+    let bodies = raws.len();
     let report = tokio::task::spawn_blocking(move || {
         selection.evaluate(
             raws.iter().map(|(id, raw)| (id.as_str(), raw.as_str())),
@@ -197,15 +310,136 @@ pub(crate) async fn posture(
     .map_err(|error| ApiError::internal(format!("posture evaluation failed: {error}")))?;
     let mut body = serde_json::to_value(&report)
         .map_err(|error| ApiError::internal(format!("posture report: {error}")))?;
-    body["writes_read"] = rows.into();
+    body["writes_read"] = writes.into();
     body["bodies_read"] = bodies.into();
+    Ok(body)
+}
+
+pub(crate) async fn posture(
+    State(state): State<ApiState>,
+    Extension(principal): Extension<Principal>,
+    ApiQuery(params): ApiQuery<PostureParams>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
+    let scope = &principal.scope;
+    let options = posture::Options {
+        trusted_registries: state.rule_list("trusted_registries"),
+        sensitive_host_paths: state.rule_list("sensitive_host_paths"),
+        cluster_wide: scope.namespaces.is_none() && params.namespace.is_none(),
+        ..posture::Options::default()
+    };
+    let unrestricted =
+        scope.is_unrestricted() && params.cluster.is_none() && params.namespace.is_none();
+    let keep = |cluster: &str, namespace: Option<&str>| {
+        let wanted = params
+            .cluster
+            .as_deref()
+            .is_none_or(|wanted| wanted == cluster)
+            && params
+                .namespace
+                .as_deref()
+                .is_none_or(|wanted| namespace == Some(wanted));
+        // Cluster-scoped objects (no namespace) only for callers not held to namespaces.
+        let cluster_scoped = namespace.is_none()
+            && scope.namespaces.is_none()
+            && scope
+                .clusters
+                .as_ref()
+                .is_none_or(|clusters| clusters.iter().any(|c| c == cluster));
+        wanted && (scope.allows(cluster, namespace) || cluster_scoped)
+    };
+
+    // Without a time range: the live state, once it holds the store's writes.
+    let mut source = "store";
+    let mut body = None;
+    if from.is_none() && to.is_none() {
+        let taken = {
+            let live = state
+                .inner
+                .posture
+                .state
+                .lock()
+                .expect("posture state poisoned");
+            if !live.seeded {
+                None
+            } else if let (true, Some((version, cached))) = (unrestricted, &live.cached)
+                && *version == live.version
+            {
+                Some(Err(cached.clone()))
+            } else {
+                let selection = if unrestricted {
+                    live.selection.clone()
+                } else {
+                    live.selection.restricted(keep)
+                };
+                let raws: Vec<(String, String)> = selection
+                    .needed()
+                    .into_iter()
+                    .filter_map(|(id, _)| live.bodies.get(&id).map(|raw| (id, raw.clone())))
+                    .collect();
+                Some(Ok((selection, raws, live.writes, live.version)))
+            }
+        };
+        match taken {
+            None => {}
+            Some(Err(cached)) => {
+                source = "live (cached)";
+                body = Some(cached);
+            }
+            Some(Ok((selection, raws, writes, version))) => {
+                source = "live";
+                let report = report_json(selection, raws, options.clone(), writes).await?;
+                if unrestricted {
+                    let mut live = state
+                        .inner
+                        .posture
+                        .state
+                        .lock()
+                        .expect("posture state poisoned");
+                    if live.version == version {
+                        live.cached = Some((version, report.clone()));
+                    }
+                }
+                body = Some(report);
+            }
+        }
+    }
+    let mut body = match body {
+        Some(body) => body,
+        None => {
+            let mut filter = writes_filter();
+            if let Some(from) = from {
+                filter = filter.and(col("time").gt_eq(time_literal(from)));
+            }
+            if let Some(to) = to {
+                filter = filter.and(col("time").lt(time_literal(to)));
+            }
+            if let Some(cluster) = &params.cluster {
+                filter = filter.and(col("cluster").eq(lit(cluster.clone())));
+            }
+            if let Some(clusters) = &scope.clusters {
+                filter = filter.and(in_list("cluster", clusters));
+            }
+            if let Some(namespace) = &params.namespace {
+                filter = filter.and(in_namespaces(std::slice::from_ref(namespace)));
+            }
+            if let Some(namespaces) = &scope.namespaces {
+                filter = filter.and(in_namespaces(namespaces));
+            }
+            let context = state.sql_context().await?;
+            let (selection, rows) = scan(context, &filter).await?;
+            let raws = read_bodies(context, &filter, selection.needed()).await?;
+            report_json(selection, raws, options, rows).await?
+        }
+    };
     body["took_ms"] = (started.elapsed().as_secs_f64() * 1000.0).into();
+    let writes = body["writes_read"].as_u64().unwrap_or_default();
     let mut response = axum::Json(body).into_response();
     response.extensions_mut().insert(
         QueryNote::new()
-            .with("writes", rows)
-            .with("bodies", bodies)
-            .with("scan_ms", scanned.as_millis() as u64),
+            .with("writes", writes)
+            .with("source", source),
     );
     Ok(response)
 }

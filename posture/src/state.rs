@@ -78,7 +78,7 @@ pub(crate) struct ClusterObjects {
 
 /// Step one: which writes decide the state. Feed every write event of [`crate::RESOURCES`]
 /// (verbs [`crate::VERBS`], no subresource) in any order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Selection {
     latest: HashMap<Key, Write>,
     /// Writes whose object only the body names: (cluster, resource, namespace, write).
@@ -158,6 +158,74 @@ impl Selection {
             )),
             _ => {}
         }
+    }
+
+    /// Takes in another selection's writes, as if its events had been observed here (in any
+    /// order; an event observed by both counts once).
+    pub fn merge(&mut self, other: Selection) {
+        for (key, write) in other.latest {
+            match self.latest.get_mut(&key) {
+                Some(latest) if latest.order() >= write.order() => {}
+                Some(latest) => *latest = write,
+                None => {
+                    self.latest.insert(key, write);
+                }
+            }
+        }
+        for unnamed in other.unnamed {
+            if !self
+                .unnamed
+                .iter()
+                .any(|(_, _, _, write)| write.event_id == unnamed.3.event_id)
+            {
+                self.unnamed.push(unnamed);
+            }
+        }
+        for (scope, time) in other.collections {
+            let mine = self.collections.entry(scope).or_insert(i64::MIN);
+            *mine = (*mine).max(time);
+        }
+        self.seen.extend(other.seen);
+    }
+
+    /// The writes of the clusters and namespaces `keep` admits (a Namespace object by its own
+    /// name; cluster-scoped objects with no namespace), as their own selection.
+    pub fn restricted(&self, keep: impl Fn(&str, Option<&str>) -> bool) -> Selection {
+        Selection {
+            latest: self
+                .latest
+                .iter()
+                .filter(|((cluster, _, namespace, _), _)| keep(cluster, namespace.as_deref()))
+                .map(|(key, write)| (key.clone(), write.clone()))
+                .collect(),
+            unnamed: self
+                .unnamed
+                .iter()
+                .filter(|(cluster, _, namespace, _)| keep(cluster, namespace.as_deref()))
+                .cloned()
+                .collect(),
+            collections: self
+                .collections
+                .iter()
+                .filter(|((cluster, _, namespace), _)| keep(cluster, namespace.as_deref()))
+                .map(|(scope, time)| (scope.clone(), *time))
+                .collect(),
+            seen: self
+                .seen
+                .iter()
+                .filter(|(cluster, namespace, _)| keep(cluster, namespace.as_deref()))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// How many objects' latest writes it holds.
+    pub fn len(&self) -> usize {
+        self.latest.len() + self.unnamed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The events whose raw JSON step two needs, with their times (to bound the read).

@@ -464,3 +464,67 @@ fn creates_without_a_name_take_it_from_the_body() {
         "fail"
     );
 }
+
+/// Step one over the stream in two halves merged, in either order, gives the report of the
+/// whole stream; a selection restricted to one namespace gives the report of that
+/// namespace's writes alone (what the API's live state relies on).
+#[test]
+fn merged_and_restricted_selections_report_like_the_stream_they_stand_for() {
+    let stream = stream();
+    let options = options();
+    let report_of = |selection: Selection, options: &Options| {
+        let needed: std::collections::HashSet<String> =
+            selection.needed().into_iter().map(|(id, _)| id).collect();
+        selection.evaluate(
+            stream
+                .iter()
+                .filter(|write| needed.contains(&write.id))
+                .map(|write| (write.id.as_str(), write.raw.as_str())),
+            options,
+        )
+    };
+    let observed = |writes: &[Write]| {
+        let mut selection = Selection::default();
+        for write in writes {
+            selection.observe(&write.record().meta);
+        }
+        selection
+    };
+    let whole = serde_json::to_value(run(&stream, &options)).unwrap();
+    let (first, second) = stream.split_at(stream.len() / 2);
+    for (a, b) in [(first, second), (second, first)] {
+        let mut merged = observed(a);
+        merged.merge(observed(b));
+        merged.merge(observed(a));
+        assert_eq!(
+            serde_json::to_value(report_of(merged, &options)).unwrap(),
+            whole
+        );
+    }
+    let namespaces: std::collections::BTreeSet<&str> =
+        stream.iter().filter_map(|write| write.namespace).collect();
+    let restricted_options = Options {
+        cluster_wide: false,
+        ..options.clone()
+    };
+    for namespace in namespaces {
+        let only: Vec<&Write> = stream
+            .iter()
+            .filter(|write| {
+                write.namespace == Some(namespace)
+                    || (write.resource == "namespaces" && write.name == Some(namespace))
+            })
+            .collect();
+        let expected = serde_json::to_value(evaluate(
+            only.iter().map(|write| write.record()),
+            &restricted_options,
+        ))
+        .unwrap();
+        let restricted = observed(&stream).restricted(|_, candidate| candidate == Some(namespace));
+        assert_eq!(
+            serde_json::to_value(report_of(restricted, &restricted_options)).unwrap(),
+            expected,
+            "{namespace}"
+        );
+    }
+}
