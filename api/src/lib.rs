@@ -24,6 +24,7 @@ mod routes_events;
 mod routes_ingest;
 mod routes_objects;
 mod routes_posture;
+mod routes_rules;
 mod routes_search;
 mod routes_session;
 mod routes_sql;
@@ -106,6 +107,8 @@ struct Inner {
     sign_in: routes_session::SignInCodes,
     /// The posture state kept from the pipeline's events (`GET /api/v1/posture`).
     posture: routes_posture::LivePosture,
+    /// The running rules' inline test outcomes (`GET /api/v1/rules/status`).
+    rule_tests: routes_rules::TestCache,
 }
 
 impl ApiState {
@@ -145,6 +148,7 @@ impl ApiState {
                 ingest: OnceLock::new(),
                 sign_in: routes_session::SignInCodes::default(),
                 posture: routes_posture::LivePosture::default(),
+                rule_tests: routes_rules::TestCache::default(),
                 searches: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
                 )),
@@ -245,6 +249,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/events/{event_id}", get(routes_events::event))
         .route("/api/v1/alerts", get(routes_alerts::list))
         .route("/api/v1/rules", get(routes_alerts::rules))
+        .route("/api/v1/rules/status", get(routes_rules::status))
         .route("/api/v1/me", get(routes_session::me))
         .route("/api/v1/fields", get(routes_session::fields))
         .route_layer(from_fn_with_state(
@@ -489,6 +494,7 @@ mod tests {
             ("GET", "/api/v1/rules", Role::Viewer),
             ("GET", "/api/v1/me", Role::Viewer),
             ("GET", "/api/v1/fields", Role::Viewer),
+            ("GET", "/api/v1/rules/status", Role::Viewer),
         ];
         for (method, path, role) in routes {
             let (status, _) = call(&router, method, path, None, None, "").await;

@@ -114,6 +114,11 @@ pub fn openapi() -> serde_json::Value {
                 }
             } },
             "/api/v1/rules": { "get": { "summary": "The running rules, each with its YAML definition (viewer)", "responses": ok("Rules", "rules", &[401, 403, 503]) } },
+            "/api/v1/rules/status": { "get": {
+                "summary": "The running rules' inline tests (passed, failed, failures) and their coverage over the most recent stored events (up to 20,000 since `from`, default 24h): which rules are blind at the audit level the cluster logs (viewer)",
+                "parameters": [ time("from") ],
+                "responses": ok("RuleStatus", "tests per rule and coverage lines", &[400, 401, 429, 503])
+            } },
             "/api/v1/me": { "get": { "summary": "The caller: token name, role, namespace and cluster restrictions, and what the role allows (viewer)", "responses": ok("Me", "the caller", &[401, 429]) } },
             "/api/v1/fields": { "get": { "summary": "The search language's fields, and those that take facets (viewer)", "responses": ok("Fields", "field names", &[401, 429]) } },
             "/api/v1/signin": { "post": {
@@ -324,6 +329,19 @@ fn schemas() -> serde_json::Value {
                 "id": string, "title": string, "severity": string, "attack": strings,
                 "description": string, "source": string, "origin": string, "definition": string
             } } } }
+        }));
+    schemas.insert("RuleStatus".to_owned(), serde_json::json!({
+            "type": "object", "required": ["tests", "coverage", "coverage_events"],
+            "properties": {
+                "tests": { "type": "object", "additionalProperties": { "type": "object", "required": ["passed", "failed", "failures"], "properties": {
+                    "passed": { "type": "integer" }, "failed": { "type": "integer" }, "failures": { "type": "array" }
+                } } },
+                "coverage": { "type": "array", "items": { "type": "object", "required": ["rule_id", "needs", "candidates", "at_level", "status", "message"], "properties": {
+                    "rule_id": string, "needs": string, "candidates": { "type": "integer" }, "at_level": { "type": "integer" },
+                    "status": { "type": "string", "enum": ["ok", "partial", "blind", "no_events", "no_source"] }, "message": string
+                } } },
+                "coverage_events": { "type": "integer" }
+            }
         }));
     let me = serde_json::json!({
         "name": string, "role": { "type": "string", "enum": ["viewer", "analyst", "admin"] },

@@ -157,8 +157,13 @@ impl Coverage {
 
     /// Counts an alert (to show which rules fired).
     pub fn observe_alert(&mut self, engine: &Engine, rule_id: &str) {
+        self.observe_alerts(engine, rule_id, 1);
+    }
+
+    /// Counts `count` alerts of one rule.
+    pub fn observe_alerts(&mut self, engine: &Engine, rule_id: &str, count: u64) {
         if let Some(index) = engine.rule_index(rule_id) {
-            self.rules[index as usize].1 += 1;
+            self.rules[index as usize].1 += count;
         }
     }
 

@@ -399,6 +399,10 @@ impl Engine {
     }
 
     /// Number of rules.
+    pub(crate) fn compiled(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
     pub fn len(&self) -> usize {
         self.rules.len()
     }

@@ -22,7 +22,7 @@ pub use coverage::{AuditLevel, Coverage, CoverageLine};
 pub use engine::Engine;
 pub use error::DetectError;
 pub use lint::{LintFinding, LintSeverity, lint};
-pub use rule_tests::{TestOutcome, run_tests};
+pub use rule_tests::{TestOutcome, run_engine_tests, run_tests};
 pub use state::{Detector, Snapshot, StateLimits, StateStats};
 
 use compile::{

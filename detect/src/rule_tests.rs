@@ -52,8 +52,17 @@ const TEST_START_MICROS: i64 = 1_767_225_600_000_000;
 
 /// Runs every inline test of every rule in `rules`, in rule order.
 pub fn run_tests(rules: &RuleSet) -> Vec<TestOutcome> {
+    run_compiled(rules.compiled())
+}
+
+/// Runs every inline test of the rules an engine runs (what `serve` loaded), in rule order.
+pub fn run_engine_tests(engine: &Engine) -> Vec<TestOutcome> {
+    run_compiled(engine.compiled())
+}
+
+fn run_compiled(compiled: &[crate::compile::CompiledRule]) -> Vec<TestOutcome> {
     let mut outcomes = Vec::new();
-    for rule in rules.compiled() {
+    for rule in compiled {
         for (index, test) in rule.tests.iter().enumerate() {
             let name = test
                 .name

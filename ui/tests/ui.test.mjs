@@ -265,6 +265,23 @@ test('posture shows the known state of a hardened and an open namespace, with ev
   await page.context().close();
 });
 
+test('rules: the running rules with alert counts, inline tests and coverage at the audit level', async () => {
+  const page = await signedIn(browser, server.base, server.tokens.viewer);
+  await page.goto(`${server.base}/#/rules?from=`);
+  await page.getByTestId('tests-failed').waitFor({ timeout: 60000 });
+  assert.ok(Number(await page.getByTestId('rule-count').innerText()) >= 100);
+  assert.equal(await page.getByTestId('tests-failed').innerText(), '0');
+  assert.ok(Number(await page.getByTestId('blind-count').innerText()) >= 0);
+  // A rule with alerts links to them; its panel shows coverage and the YAML.
+  const row = page.locator('tbody tr', { has: page.locator('a[href^="#/alerts"]') }).first();
+  await row.click();
+  const panel = page.getByTestId('rule-panel');
+  await panel.getByText(/^Coverage:/).waitFor();
+  await panel.locator('pre.code').getByText('condition:').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('a viewer token is not offered SQL or acknowledgement', async () => {
   const page = await signedIn(browser, server.base, server.tokens.viewer);
   const nav = page.getByRole('navigation', { name: 'Pages' });

@@ -1,0 +1,186 @@
+//! `GET /api/v1/rules/status`: how the running rules fare, for the UI's rules page: each
+//! rule's inline tests (run once per loaded rule set, in the background of the first call)
+//! and its coverage over the most recent stored events (which rules are blind at the audit
+//! level the cluster logs, as `kubetrail rules coverage` reports for a file).
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::State;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::col;
+use serde::Deserialize;
+
+use crate::extract::ApiQuery;
+use crate::routes_events::time_literal;
+use crate::{ApiError, ApiState};
+
+/// Most recent events read for coverage.
+const COVERAGE_SAMPLE: usize = 20_000;
+
+/// The inline tests' outcomes of one loaded rule set (by the engine's address).
+#[derive(Debug, Default)]
+pub(crate) struct TestCache {
+    outcomes: Mutex<Option<(usize, Arc<Vec<detect::TestOutcome>>)>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusParams {
+    from: Option<String>,
+}
+
+pub(crate) async fn status(
+    State(state): State<ApiState>,
+    ApiQuery(params): ApiQuery<StatusParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let engine = state
+        .inner
+        .rules
+        .get()
+        .ok_or_else(|| ApiError::unavailable("rules are not loaded yet"))?
+        .borrow()
+        .clone();
+    let outcomes = tests_of(&state, &engine).await?;
+    let mut tests = serde_json::Map::new();
+    for outcome in outcomes.iter() {
+        let entry = tests
+            .entry(outcome.rule_id.clone())
+            .or_insert_with(|| serde_json::json!({ "passed": 0, "failed": 0, "failures": [] }));
+        if outcome.passed() {
+            entry["passed"] = (entry["passed"].as_u64().unwrap_or_default() + 1).into();
+        } else {
+            entry["failed"] = (entry["failed"].as_u64().unwrap_or_default() + 1).into();
+            if let Some(failures) = entry["failures"].as_array_mut() {
+                failures.push(serde_json::json!({
+                    "name": outcome.name,
+                    "expected": outcome.expected,
+                    "got": outcome.got,
+                    "error": outcome.error,
+                }));
+            }
+        }
+    }
+
+    let (from, _) = crate::time::range(Some(params.from.as_deref().unwrap_or("24h")), None)?;
+    let context = state.sql_context().await?;
+    let mut frame = context.table("events").await?;
+    if let Some(from) = from {
+        frame = frame.filter(col("time").gt_eq(time_literal(from)))?;
+    }
+    let batches = frame
+        .sort(vec![col("time").sort(false, false)])?
+        .limit(0, Some(COVERAGE_SAMPLE))?
+        .select_columns(&["cluster", "raw"])?
+        .collect()
+        .await?;
+    // The alerts of the same range, per rule.
+    let mut alerts = context.table("alerts").await?;
+    if let Some(from) = from {
+        alerts = alerts.filter(col("time").gt_eq(time_literal(from)))?;
+    }
+    let alert_counts = alerts
+        .aggregate(
+            vec![col("rule_id")],
+            vec![
+                datafusion::functions_aggregate::count::count(datafusion::logical_expr::lit(1))
+                    .alias("n"),
+            ],
+        )?
+        .collect()
+        .await?;
+    let coverage = tokio::task::spawn_blocking(move || {
+        let mut coverage = detect::Coverage::new(&engine);
+        for batch in &alert_counts {
+            let (Some(rule), Some(count)) =
+                (batch.column_by_name("rule_id"), batch.column_by_name("n"))
+            else {
+                continue;
+            };
+            let (Ok(rule), Ok(count)) =
+                (cast(rule, &DataType::Utf8), cast(count, &DataType::Int64))
+            else {
+                continue;
+            };
+            let (rule, count) = (
+                rule.as_string::<i32>(),
+                count.as_primitive::<datafusion::arrow::datatypes::Int64Type>(),
+            );
+            for row in 0..batch.num_rows() {
+                coverage.observe_alerts(
+                    &engine,
+                    rule.value(row),
+                    u64::try_from(count.value(row)).unwrap_or_default(),
+                );
+            }
+        }
+        let mut events = Vec::new();
+        let mut sampled = 0u64;
+        for batch in &batches {
+            let (Some(cluster), Some(raw)) =
+                (batch.column_by_name("cluster"), batch.column_by_name("raw"))
+            else {
+                continue;
+            };
+            let (Ok(cluster), Ok(raw)) =
+                (cast(cluster, &DataType::Utf8), cast(raw, &DataType::Utf8))
+            else {
+                continue;
+            };
+            let (cluster, raw) = (cluster.as_string::<i32>(), raw.as_string::<i32>());
+            for row in 0..batch.num_rows() {
+                let options = event::DecodeOptions {
+                    cluster: cluster.value(row).to_owned(),
+                    keep_request_received: true,
+                };
+                events.clear();
+                if event::decode_line(raw.value(row).as_bytes(), &options, &mut events).is_ok() {
+                    for event in &events {
+                        coverage.observe(&engine, event);
+                        sampled += 1;
+                    }
+                }
+            }
+        }
+        (coverage.report(&engine), sampled)
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("coverage failed: {error}")))?;
+    Ok(Json(serde_json::json!({
+        "tests": tests,
+        "coverage": coverage.0,
+        "coverage_events": coverage.1,
+    })))
+}
+
+/// The inline tests' outcomes of `engine`, run once per rule set.
+async fn tests_of(
+    state: &ApiState,
+    engine: &Arc<detect::Engine>,
+) -> Result<Arc<Vec<detect::TestOutcome>>, ApiError> {
+    let key = Arc::as_ptr(engine) as usize;
+    if let Some((cached, outcomes)) = &*state
+        .inner
+        .rule_tests
+        .outcomes
+        .lock()
+        .expect("test cache poisoned")
+        && *cached == key
+    {
+        return Ok(outcomes.clone());
+    }
+    let engine = engine.clone();
+    let outcomes = tokio::task::spawn_blocking(move || detect::run_engine_tests(&engine))
+        .await
+        .map_err(|error| ApiError::internal(format!("running the inline tests failed: {error}")))?;
+    let outcomes = Arc::new(outcomes);
+    *state
+        .inner
+        .rule_tests
+        .outcomes
+        .lock()
+        .expect("test cache poisoned") = Some((key, outcomes.clone()));
+    Ok(outcomes)
+}
