@@ -406,6 +406,7 @@ fn schemas() -> serde_json::Value {
                 "trusted_registries": strings,
                 "writes_read": { "type": "integer" },
                 "bodies_read": { "type": "integer" },
+                "as_of": { "type": "string", "description": "When the report was made; without from/to it comes from the state kept live and may be a few seconds older than the newest writes, a newer one being made meanwhile" },
                 "took_ms": { "type": "number" }
             }
         }));

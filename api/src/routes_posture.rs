@@ -91,6 +91,8 @@ struct Live {
     /// Bumped by every observed write; the unrestricted report is cached per version.
     version: u64,
     cached: Option<(u64, serde_json::Value)>,
+    /// A newer report is being made in the background.
+    refreshing: bool,
 }
 
 /// Whether an event is a write the posture checks read.
@@ -135,7 +137,28 @@ impl LivePosture {
     }
 }
 
+/// What a report is made from: the selection, the deciding raw events, the writes read and
+/// the state's version.
+type Snapshot = (posture::Selection, Vec<(String, String)>, u64, u64);
+
+/// Which (cluster, namespace) a caller may see.
+type Keep<'a> = &'a dyn Fn(&str, Option<&str>) -> bool;
+
 impl Live {
+    /// The selection (all of it, or what `keep` admits) and the raw events it needs.
+    fn snapshot(&self, keep: Option<Keep<'_>>) -> Snapshot {
+        let selection = match keep {
+            None => self.selection.clone(),
+            Some(keep) => self.selection.restricted(keep),
+        };
+        let raws = selection
+            .needed()
+            .into_iter()
+            .filter_map(|(id, _)| self.bodies.get(&id).map(|raw| (id, raw.clone())))
+            .collect();
+        (selection, raws, self.writes, self.version)
+    }
+
     /// Drops the bodies no write decides any more, once they are twice as many as needed.
     fn prune(&mut self) {
         if self.bodies.len() <= 2 * self.selection.len() + 4096 {
@@ -312,6 +335,9 @@ async fn report_json(
         .map_err(|error| ApiError::internal(format!("posture report: {error}")))?;
     body["writes_read"] = writes.into();
     body["bodies_read"] = bodies.into();
+    body["as_of"] = chrono::Utc::now()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        .into();
     Ok(body)
 }
 
@@ -354,8 +380,9 @@ pub(crate) async fn posture(
     let mut source = "store";
     let mut body = None;
     if from.is_none() && to.is_none() {
+        let mut refresh = None;
         let taken = {
-            let live = state
+            let mut live = state
                 .inner
                 .posture
                 .state
@@ -363,24 +390,42 @@ pub(crate) async fn posture(
                 .expect("posture state poisoned");
             if !live.seeded {
                 None
-            } else if let (true, Some((version, cached))) = (unrestricted, &live.cached)
-                && *version == live.version
-            {
-                Some(Err(cached.clone()))
+            } else if unrestricted && live.cached.is_some() {
+                // Stale while revalidating: the last report at once; a newer one is made in
+                // the background when writes arrived since.
+                let (version, cached) = live.cached.clone().expect("checked");
+                if version != live.version && !live.refreshing {
+                    live.refreshing = true;
+                    refresh = Some(live.snapshot(None));
+                }
+                Some(Err(cached))
             } else {
-                let selection = if unrestricted {
-                    live.selection.clone()
+                let snapshot = if unrestricted {
+                    live.snapshot(None)
                 } else {
-                    live.selection.restricted(keep)
+                    live.snapshot(Some(&keep))
                 };
-                let raws: Vec<(String, String)> = selection
-                    .needed()
-                    .into_iter()
-                    .filter_map(|(id, _)| live.bodies.get(&id).map(|raw| (id, raw.clone())))
-                    .collect();
-                Some(Ok((selection, raws, live.writes, live.version)))
+                Some(Ok(snapshot))
             }
         };
+        if let Some((selection, raws, writes, version)) = refresh {
+            let state = state.clone();
+            let options = options.clone();
+            tokio::spawn(async move {
+                let report = report_json(selection, raws, options, writes).await;
+                let mut live = state
+                    .inner
+                    .posture
+                    .state
+                    .lock()
+                    .expect("posture state poisoned");
+                live.refreshing = false;
+                match report {
+                    Ok(report) => live.cached = Some((version, report)),
+                    Err(error) => tracing::warn!(%error, "refreshing the posture report failed"),
+                }
+            });
+        }
         match taken {
             None => {}
             Some(Err(cached)) => {
@@ -397,9 +442,7 @@ pub(crate) async fn posture(
                         .state
                         .lock()
                         .expect("posture state poisoned");
-                    if live.version == version {
-                        live.cached = Some((version, report.clone()));
-                    }
+                    live.cached = Some((version, report.clone()));
                 }
                 body = Some(report);
             }

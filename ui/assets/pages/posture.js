@@ -2,7 +2,7 @@
 // the audit stream has shown (`GET /api/v1/posture`). Each cell says pass, fail or unknown;
 // opening it shows why, the offending objects, the evidence events and, when unknown, what
 // to change in the audit policy.
-import { html, useState, useEffect, useCallback, api, query, navigate, hashOf, formatCount } from '../lib.js';
+import { html, useState, useEffect, useCallback, api, query, navigate, hashOf, formatCount, formatTime } from '../lib.js';
 import { ErrorBox, Loading, Panel, TimePicker, NamespaceLink } from '../components.js';
 
 export const CHECK_TITLES = {
@@ -75,7 +75,7 @@ export function PosturePage({ params }) {
       <span>Events read:</span><${TimePicker} from=${from} to="" onChange=${(f) => set({ from: f })} />
     </div>
     <${ErrorBox} error=${error} /><${Loading} when=${loading} />
-    ${data && html`<p class="summary-line">${formatCount(data.objects)} objects known from ${formatCount(data.writes_read)} writes (${formatCount(data.unknown_objects)} without a body) in ${data.took_ms.toFixed(0)} ms</p>`}
+    ${data && html`<p class="summary-line">${formatCount(data.objects)} objects known from ${formatCount(data.writes_read)} writes (${formatCount(data.unknown_objects)} without a body), as of ${formatTime(data.as_of)} UTC, answered in ${data.took_ms.toFixed(0)} ms</p>`}
     ${data && data.clusters.length === 0 && html`<p class="empty">No writes to namespaces, policies, service accounts, RBAC or workloads in the range.</p>`}
     ${data && data.clusters.map((cluster) => html`<section class="posture-cluster" aria-label=${`Cluster ${cluster.cluster}`}>
       <h2>Cluster <code>${cluster.cluster}</code></h2>
