@@ -155,6 +155,7 @@ pub fn openapi() -> serde_json::Value {
                     query("cluster", "Only this cluster", string.clone()),
                     query("namespace", "Only this namespace (no cluster-wide checks)", string.clone()),
                     time("from"), time("to"),
+                    query("max_age_secs", "Without from/to: accept a report made up to this many seconds ago even if writes arrived since (then `stale: true`; a newer one is being made). Default: current", serde_json::json!({ "type": "integer", "minimum": 0 })),
                 ],
                 "responses": ok("Posture", "the checklist", &reader)
             } },
@@ -406,6 +407,7 @@ fn schemas() -> serde_json::Value {
                 "trusted_registries": strings,
                 "writes_read": { "type": "integer" },
                 "bodies_read": { "type": "integer" },
+                "stale": { "type": "boolean", "description": "Writes arrived since the report was made (only with max_age_secs)" },
                 "as_of": { "type": "string", "description": "When the report was made; without from/to it comes from the state kept live and may be a few seconds older than the newest writes, a newer one being made meanwhile" },
                 "took_ms": { "type": "number" }
             }

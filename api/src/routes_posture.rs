@@ -31,6 +31,10 @@ pub(crate) struct PostureParams {
     namespace: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Accept a report made up to this many seconds ago, even if writes arrived since (it
+    /// says `stale: true`, and a newer one is made meanwhile). Without it, the answer is
+    /// current.
+    max_age_secs: Option<u64>,
 }
 
 /// The columns of the first read, in this order.
@@ -90,7 +94,7 @@ struct Live {
     seeded: bool,
     /// Bumped by every observed write; the unrestricted report is cached per version.
     version: u64,
-    cached: Option<(u64, serde_json::Value)>,
+    cached: Option<(u64, Instant, serde_json::Value)>,
     /// A newer report is being made in the background.
     refreshing: bool,
 }
@@ -301,6 +305,11 @@ impl ApiState {
                     live.writes += rows;
                     live.seeded = true;
                     live.version += 1;
+                    // The first report is made now, so no request waits for it.
+                    live.refreshing = true;
+                    let snapshot = live.snapshot(None);
+                    drop(live);
+                    state.refresh_posture(snapshot);
                     tracing::info!(
                         writes = rows,
                         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -310,6 +319,33 @@ impl ApiState {
                 Err(error) => {
                     tracing::warn!(%error, "posture state could not be read from the store; /posture reads the store per request")
                 }
+            }
+        });
+    }
+}
+
+impl ApiState {
+    /// Makes the unrestricted report from `snapshot` in the background and caches it.
+    fn refresh_posture(&self, snapshot: Snapshot) {
+        let state = self.clone();
+        let (selection, raws, writes, version) = snapshot;
+        let options = posture::Options {
+            trusted_registries: self.rule_list("trusted_registries"),
+            sensitive_host_paths: self.rule_list("sensitive_host_paths"),
+            ..posture::Options::default()
+        };
+        tokio::spawn(async move {
+            let report = report_json(selection, raws, options, writes).await;
+            let mut live = state
+                .inner
+                .posture
+                .state
+                .lock()
+                .expect("posture state poisoned");
+            live.refreshing = false;
+            match report {
+                Ok(report) => live.cached = Some((version, Instant::now(), report)),
+                Err(error) => tracing::warn!(%error, "making the posture report failed"),
             }
         });
     }
@@ -335,6 +371,7 @@ async fn report_json(
         .map_err(|error| ApiError::internal(format!("posture report: {error}")))?;
     body["writes_read"] = writes.into();
     body["bodies_read"] = bodies.into();
+    body["stale"] = false.into();
     body["as_of"] = chrono::Utc::now()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         .into();
@@ -390,14 +427,27 @@ pub(crate) async fn posture(
                 .expect("posture state poisoned");
             if !live.seeded {
                 None
-            } else if unrestricted && live.cached.is_some() {
-                // Stale while revalidating: the last report at once; a newer one is made in
-                // the background when writes arrived since.
-                let (version, cached) = live.cached.clone().expect("checked");
-                if version != live.version && !live.refreshing {
+            } else if let Some((version, _, cached)) = live
+                .cached
+                .as_ref()
+                .filter(|(version, made, _)| {
+                    unrestricted
+                        && (*version == live.version
+                            || params
+                                .max_age_secs
+                                .is_some_and(|max_age| made.elapsed().as_secs() <= max_age))
+                })
+                .cloned()
+            {
+                // Current, or as old as the caller accepts (stale while revalidating: a newer
+                // report is made in the background).
+                let stale = version != live.version;
+                if stale && !live.refreshing {
                     live.refreshing = true;
                     refresh = Some(live.snapshot(None));
                 }
+                let mut cached = cached;
+                cached["stale"] = stale.into();
                 Some(Err(cached))
             } else {
                 let snapshot = if unrestricted {
@@ -408,23 +458,8 @@ pub(crate) async fn posture(
                 Some(Ok(snapshot))
             }
         };
-        if let Some((selection, raws, writes, version)) = refresh {
-            let state = state.clone();
-            let options = options.clone();
-            tokio::spawn(async move {
-                let report = report_json(selection, raws, options, writes).await;
-                let mut live = state
-                    .inner
-                    .posture
-                    .state
-                    .lock()
-                    .expect("posture state poisoned");
-                live.refreshing = false;
-                match report {
-                    Ok(report) => live.cached = Some((version, report)),
-                    Err(error) => tracing::warn!(%error, "refreshing the posture report failed"),
-                }
-            });
+        if let Some(snapshot) = refresh {
+            state.refresh_posture(snapshot);
         }
         match taken {
             None => {}
@@ -442,7 +477,7 @@ pub(crate) async fn posture(
                         .state
                         .lock()
                         .expect("posture state poisoned");
-                    live.cached = Some((version, report.clone()));
+                    live.cached = Some((version, Instant::now(), report.clone()));
                 }
                 body = Some(report);
             }

@@ -54,9 +54,22 @@ export function PosturePage({ params }) {
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(true);
   useEffect(() => {
+    // A report up to a minute old comes at once; while it is stale, ask again until the newer
+    // one is made.
+    let live = true;
+    let timer;
+    const load = (attempt) => {
+      api(`/posture${query({ from, cluster: params.cluster, max_age_secs: from ? undefined : 60 })}`).then((answer) => {
+        if (!live) return;
+        setData(answer);
+        setLoading(Boolean(answer.stale));
+        if (answer.stale && attempt < 60) timer = setTimeout(() => load(attempt + 1), 1000);
+      }, (err) => { if (live) { setError(err); setLoading(false); } });
+    };
     setLoading(true);
     setError(null);
-    api(`/posture${query({ from, cluster: params.cluster })}`).then((answer) => { setData(answer); setLoading(false); }, (err) => { setError(err); setLoading(false); });
+    load(0);
+    return () => { live = false; clearTimeout(timer); };
   }, [from, params.cluster]);
   const open = params.check ? params.check.split('|') : null; // cluster|namespace|check
   let detail = null;
