@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The workspace's own crates.
-const INTERNAL: [&str; 13] = [
+const INTERNAL: [&str; 14] = [
     "event",
     "ingest",
     "detect",
@@ -19,14 +19,16 @@ const INTERNAL: [&str; 13] = [
     "bench",
     "kubetrail",
     "posture",
+    "wal",
 ];
 
 /// What each crate may depend on among the workspace crates.
-const ALLOWED: [(&str, &[&str]); 13] = [
+const ALLOWED: [(&str, &[&str]); 14] = [
     ("event", &[]),
+    ("wal", &[]),
     ("posture", &["event"]),
     ("generate", &[]),
-    ("ingest", &["event"]),
+    ("ingest", &["event", "wal"]),
     ("detect", &["event"]),
     ("store", &["event"]),
     ("search", &["event"]),
@@ -68,6 +70,7 @@ const OWNERS: [(&str, &[&str]); 8] = [
         "tokio",
         &[
             "ingest",
+            "wal",
             "store",
             "sinks",
             "query",

@@ -1,0 +1,228 @@
+//! The bytes on disk: a segment header, then frames. A frame is the payload's length and its
+//! CRC-32 (`crc32fast`) followed by the payload, so a torn or damaged frame is recognised and
+//! never misread.
+//!
+//! ```text
+//! segment  = magic (8) | log id (u64 LE) | base offset (u64 LE) | frame*
+//! frame    = payload length (u32 LE) | crc32 of payload (u32 LE) | payload
+//! payload  = version (u8 = 1) | received (i64 LE, µs) | route | cluster | sender
+//!            | key count (u32 LE) | keys (u128 LE each) | body (the rest)
+//! string   = length (u16 LE) | UTF-8 bytes
+//! ```
+
+/// First bytes of every segment file.
+pub(crate) const MAGIC: &[u8; 8] = b"KTWAL\0\0\x01";
+/// Bytes before the first frame of a segment.
+pub(crate) const SEGMENT_HEADER_BYTES: u64 = 24;
+/// Bytes before a frame's payload.
+pub(crate) const FRAME_HEADER_BYTES: u64 = 8;
+const VERSION: u8 = 1;
+/// The smallest valid payload: version, time, three empty strings, no keys.
+const MIN_PAYLOAD_BYTES: usize = 1 + 8 + 2 * 3 + 4;
+
+/// One pushed request body and what is needed to decode and deduplicate it later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// When the request was received (µs since the epoch).
+    pub received_micros: i64,
+    /// The ingest route (`audit`, `falco`): what the body must hold.
+    pub route: String,
+    /// The cluster of the ingest token the body came with.
+    pub cluster: String,
+    /// Who sent it (for dead letters).
+    pub sender: String,
+    /// The keys of the events this record holds that no earlier retained record held (the
+    /// reader keeps only these). On append: every key of the body; the log drops the ones it
+    /// already holds.
+    pub keys: Vec<u128>,
+    /// The request body as received (decompressed).
+    pub body: Vec<u8>,
+}
+
+pub(crate) fn segment_header(log_id: u64, base: u64) -> [u8; SEGMENT_HEADER_BYTES as usize] {
+    let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+    header[..8].copy_from_slice(MAGIC);
+    header[8..16].copy_from_slice(&log_id.to_le_bytes());
+    header[16..24].copy_from_slice(&base.to_le_bytes());
+    header
+}
+
+/// `(log id, base offset)` of a segment header, or why it is not one.
+pub(crate) fn parse_segment_header(bytes: &[u8]) -> Result<(u64, u64), String> {
+    if bytes.len() < SEGMENT_HEADER_BYTES as usize {
+        return Err("shorter than a segment header".to_owned());
+    }
+    if &bytes[..8] != MAGIC {
+        return Err("not a kubetrail write-ahead log segment".to_owned());
+    }
+    Ok((
+        u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
+        u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
+    ))
+}
+
+/// The frame of `record` (header and payload).
+pub(crate) fn encode(record: &Record) -> Vec<u8> {
+    let strings = record.route.len() + record.cluster.len() + record.sender.len();
+    let mut frame = Vec::with_capacity(
+        FRAME_HEADER_BYTES as usize
+            + MIN_PAYLOAD_BYTES
+            + strings
+            + record.keys.len() * 16
+            + record.body.len(),
+    );
+    frame.extend_from_slice(&[0u8; FRAME_HEADER_BYTES as usize]);
+    frame.push(VERSION);
+    frame.extend_from_slice(&record.received_micros.to_le_bytes());
+    for text in [&record.route, &record.cluster, &record.sender] {
+        let bytes = &text.as_bytes()[..text.len().min(usize::from(u16::MAX))];
+        frame.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+        frame.extend_from_slice(bytes);
+    }
+    frame.extend_from_slice(&(record.keys.len() as u32).to_le_bytes());
+    for key in &record.keys {
+        frame.extend_from_slice(&key.to_le_bytes());
+    }
+    frame.extend_from_slice(&record.body);
+    let payload = &frame[FRAME_HEADER_BYTES as usize..];
+    let length = payload.len() as u32;
+    let crc = crc32fast::hash(payload);
+    frame[..4].copy_from_slice(&length.to_le_bytes());
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    frame
+}
+
+/// What the start of `bytes` holds.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Frame {
+    /// A whole, intact frame of `length` bytes (header included).
+    Whole { record: Record, length: u64 },
+    /// Fewer bytes than the frame says: a torn write, or the end of what is written.
+    Short,
+    /// A frame that does not check: a torn write over older bytes, or damage.
+    Bad(String),
+}
+
+/// Reads one frame at the start of `bytes`.
+pub(crate) fn decode(bytes: &[u8]) -> Frame {
+    let header = FRAME_HEADER_BYTES as usize;
+    if bytes.len() < header {
+        return Frame::Short;
+    }
+    let length = u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
+    if length < MIN_PAYLOAD_BYTES {
+        return Frame::Bad(format!("a frame of {length} bytes is too short"));
+    }
+    if bytes.len() < header + length {
+        return Frame::Short;
+    }
+    let payload = &bytes[header..header + length];
+    if crc32fast::hash(payload) != crc {
+        return Frame::Bad("CRC mismatch".to_owned());
+    }
+    match parse_payload(payload) {
+        Some(record) => Frame::Whole {
+            record,
+            length: (header + length) as u64,
+        },
+        None => Frame::Bad("the payload does not parse".to_owned()),
+    }
+}
+
+/// Whether a whole frame starts where the (bad) frame at `at` says it ends: then the bad
+/// frame is damage in the middle of the log, not the torn tail of the last append (a torn
+/// group of appends leaves only torn or zeroed frames after it).
+pub(crate) fn valid_frame_after(bytes: &[u8], at: usize) -> bool {
+    let Some(header) = bytes.get(at..at + FRAME_HEADER_BYTES as usize) else {
+        return false;
+    };
+    let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let next = at + FRAME_HEADER_BYTES as usize + length;
+    next < bytes.len() && matches!(decode(&bytes[next..]), Frame::Whole { .. })
+}
+
+fn parse_payload(payload: &[u8]) -> Option<Record> {
+    let mut at = 0usize;
+    let mut take = |count: usize| -> Option<&[u8]> {
+        let bytes = payload.get(at..at.checked_add(count)?)?;
+        at += count;
+        Some(bytes)
+    };
+    if take(1)? != [VERSION] {
+        return None;
+    }
+    let received_micros = i64::from_le_bytes(take(8)?.try_into().ok()?);
+    let mut text = || -> Option<String> {
+        let length = u16::from_le_bytes(take(2)?.try_into().ok()?);
+        String::from_utf8(take(usize::from(length))?.to_vec()).ok()
+    };
+    let route = text()?;
+    let cluster = text()?;
+    let sender = text()?;
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    let keys_bytes = take(count.checked_mul(16)?)?;
+    let keys = keys_bytes
+        .chunks_exact(16)
+        .map(|chunk| u128::from_le_bytes(chunk.try_into().expect("16 bytes")))
+        .collect();
+    let body = payload[at..].to_vec();
+    Some(Record {
+        received_micros,
+        route,
+        cluster,
+        sender,
+        keys,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            received_micros: 1_700_000_000_000_000,
+            route: "audit".to_owned(),
+            cluster: "prod".to_owned(),
+            sender: "api:ingest/audit:apiserver".to_owned(),
+            keys: vec![1, u128::MAX],
+            body: br#"{"kind":"EventList","items":[]}"#.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_frame_reads_back_and_every_shorter_prefix_is_short() {
+        let frame = encode(&record());
+        assert_eq!(
+            decode(&frame),
+            Frame::Whole {
+                record: record(),
+                length: frame.len() as u64
+            }
+        );
+        for cut in 0..frame.len() {
+            assert_eq!(decode(&frame[..cut]), Frame::Short, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_bit_anywhere_in_the_payload_is_a_crc_mismatch() {
+        let frame = encode(&record());
+        for at in FRAME_HEADER_BYTES as usize..frame.len() {
+            let mut damaged = frame.clone();
+            damaged[at] ^= 0x10;
+            assert_eq!(
+                decode(&damaged),
+                Frame::Bad("CRC mismatch".to_owned()),
+                "bit flipped at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn zeros_are_not_a_frame() {
+        assert!(matches!(decode(&[0u8; 64]), Frame::Bad(_)));
+    }
+}
