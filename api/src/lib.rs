@@ -48,7 +48,9 @@ use datafusion::prelude::SessionContext;
 use prometheus_client::registry::Registry;
 use tokio::sync::{OnceCell, broadcast};
 
-pub use auth::{Auth, IngestClient, Principal, Role, Scope, generate_token, hash_token};
+pub use auth::{
+    Auth, IngestClient, IngestTokenConfig, Principal, Role, Scope, generate_token, hash_token,
+};
 pub use config::{ApiConfig, TlsConfig};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
@@ -167,8 +169,8 @@ impl ApiState {
         let _ = self.inner.rules.set(rules);
     }
 
-    /// Where pushed events go (the pipeline's push source). Without it the ingest routes
-    /// answer 503.
+    /// Where pushed bodies go (the write-ahead log the pipeline reads). Without it the ingest
+    /// routes answer 503.
     pub fn set_ingest(&self, sender: ingest::PushSender) {
         let _ = self.inner.ingest.set(sender);
     }

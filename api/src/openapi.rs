@@ -173,15 +173,15 @@ pub fn openapi() -> serde_json::Value {
                 }
             } },
             "/api/v1/ingest/audit": { "post": {
-                "summary": "The API server's audit webhook: an audit.k8s.io/v1 EventList (ingest token). Answered once the events are committed.",
+                "summary": "The API server's audit webhook: an audit.k8s.io/v1 EventList (ingest token), gzip allowed. Answered once the body is fsynced in the write-ahead log (not after the store commit); a retried batch is stored once. 503 with Retry-After when the log or the disk is full.",
                 "security": [ { "bearer": [] } ],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
-                "responses": ok("Accepted", "committed", &[400, 401, 413, 503])
+                "responses": ok("Accepted", "durable in the write-ahead log", &[400, 401, 413, 503])
             } },
             "/api/v1/ingest/falco": { "post": {
-                "summary": "Falco http_output or falcosidekick (ingest token). Answered once the events are committed.",
+                "summary": "Falco http_output or falcosidekick (ingest token), gzip allowed. Answered once the body is fsynced in the write-ahead log; 503 with Retry-After when the log or the disk is full.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
-                "responses": ok("Accepted", "committed", &[400, 401, 413, 503])
+                "responses": ok("Accepted", "durable in the write-ahead log", &[400, 401, 413, 503])
             } },
         }
     })

@@ -61,7 +61,7 @@ impl Deduper {
 }
 
 /// Event ids are 32 hex digits; anything else is hashed to the same width.
-fn id_key(event_id: &str) -> u128 {
+pub(crate) fn id_key(event_id: &str) -> u128 {
     if event_id.len() == 32
         && let Ok(value) = u128::from_str_radix(event_id, 16)
     {

@@ -1,4 +1,5 @@
-//! Everything that can stop a source: IO on files, watcher setup, bad configuration.
+//! Everything that can stop a source: IO on files, watcher setup, bad configuration, the
+//! write-ahead log of pushed bodies.
 //!
 //! Bad input lines are not errors: they become `event::DeadLetter`s in the batch.
 
@@ -33,8 +34,12 @@ pub enum IngestError {
     StartWatcher { source: notify::Error },
     #[error("the file tailer thread failed: {reason}")]
     TailerThread { reason: String },
-    #[error("the pipeline is not accepting pushed events (shutting down)")]
-    PushClosed,
+    /// The write-ahead log of pushed bodies refused an append (full log or disk: retry) or
+    /// failed.
+    #[error(transparent)]
+    Wal(#[from] wal::WalError),
+    #[error("a task of the push source failed: {reason}")]
+    PushTask { reason: String },
     #[error("the batch consumer failed: {source}")]
     Consumer {
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -2,13 +2,13 @@
 //! checkpoints (source positions) and dead letters, surviving rotation, truncation and restarts.
 //!
 //! - [`Source`] is the closed set of sources the pipeline runs: [`FileTailer`] follows paths
-//!   and globs live; [`PushSource`] passes on bodies pushed through the ingest API, decoded
-//!   by [`PushSender`].
+//!   and globs live; [`PushSource`] reads the bodies pushed through the ingest API back from
+//!   the write-ahead log ([`PushLog`]) that [`PushSender`] appends them to.
 //! - [`read_files`] reads whole files once, plain or gzip (`import`, `detect`).
 //! - [`Deduper`] drops events already seen by `event_id`.
 //!
-//! Every batch says where it came from ([`Origin`]): file positions to commit with it, or a
-//! pushed request waiting for its durable answer.
+//! Every batch says where it came from ([`Origin`]): file positions or the write-ahead log's
+//! position, to commit with it.
 
 mod config;
 mod decode;
@@ -27,9 +27,11 @@ pub use config::{Config, FileGroup, StartAt};
 pub use dedupe::Deduper;
 pub use error::IngestError;
 pub use position::{
-    Batch, BatchStats, Checkpoint, FilePosition, Origin, PushReceipt, SourcePosition,
+    Batch, BatchStats, Checkpoint, FilePosition, Origin, SourcePosition, WAL_POSITION_KEY,
+    WalPosition, WalReceipt,
 };
-pub use push::{PushFrom, PushSender, PushSource, Pushed, push_channel};
+pub use push::{PushFrom, PushLog, PushSender, PushSource, Pushed, WAL_DIR};
 pub use read::{ReadOptions, ReadSummary, read_files};
 pub use source::Source;
 pub use tail::FileTailer;
+pub use wal::{Config as WalConfig, WalError, WalMetrics};

@@ -8,11 +8,26 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Where one source stands. File offsets now; Kafka offsets next.
+/// Where one source stands: a file's offset, or how far the write-ahead log of pushed bodies
+/// was read. Kafka offsets next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourcePosition {
     File(FilePosition),
+    Wal(WalPosition),
+}
+
+/// The key of the write-ahead log's position in a [`Checkpoint`].
+pub const WAL_POSITION_KEY: &str = "wal";
+
+/// How far the write-ahead log of pushed bodies has been read: every record before `offset`
+/// is in the commit that holds this position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalPosition {
+    /// Which log (a log that replaced it is read from its start).
+    pub log: u64,
+    /// Offset of the next record to read.
+    pub offset: u64,
 }
 
 /// How far one file has been read.
@@ -58,9 +73,26 @@ impl Checkpoint {
 
     /// The file positions, skipping positions of other source kinds.
     pub fn file_positions(&self) -> impl Iterator<Item = &FilePosition> {
-        self.positions.values().map(|position| match position {
-            SourcePosition::File(file_position) => file_position,
-        })
+        self.positions
+            .values()
+            .filter_map(|position| match position {
+                SourcePosition::File(file_position) => Some(file_position),
+                SourcePosition::Wal(_) => None,
+            })
+    }
+
+    /// How far the write-ahead log was read, if it ever was.
+    pub fn wal_position(&self) -> Option<WalPosition> {
+        match self.positions.get(WAL_POSITION_KEY) {
+            Some(SourcePosition::Wal(position)) => Some(*position),
+            _ => None,
+        }
+    }
+
+    /// Takes `position` as the write-ahead log's.
+    pub fn set_wal_position(&mut self, position: WalPosition) {
+        self.positions
+            .insert(WAL_POSITION_KEY.to_owned(), SourcePosition::Wal(position));
     }
 }
 
@@ -95,9 +127,9 @@ pub enum Origin {
     /// Read from files: the checkpoint of every file position, valid once this batch and
     /// every earlier one are durable.
     Files(Checkpoint),
-    /// Pushed through the ingest API: moves no position; the receipt is answered once the
-    /// batch is durable (the HTTP caller waits for it).
-    Pushed(PushReceipt),
+    /// Read from the write-ahead log of pushed bodies: the log position after this batch,
+    /// committed like a file position; once committed, the log may delete what it covers.
+    Wal(WalReceipt),
 }
 
 impl Origin {
@@ -105,7 +137,7 @@ impl Origin {
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         match self {
             Origin::Files(checkpoint) => Some(checkpoint),
-            Origin::Pushed(_) => None,
+            Origin::Wal(_) => None,
         }
     }
 }
@@ -116,15 +148,18 @@ impl Default for Origin {
     }
 }
 
-/// Answers the sender of a pushed batch once the batch is durable. Dropped unanswered (the
-/// pipeline stopped first), it tells the sender to retry.
-#[derive(Debug)]
-pub struct PushReceipt(pub(crate) tokio::sync::oneshot::Sender<()>);
+/// The write-ahead log position a batch reaches, and the way to tell the log once it is
+/// committed.
+#[derive(Debug, Clone)]
+pub struct WalReceipt {
+    pub position: WalPosition,
+    pub(crate) committer: wal::Committer,
+}
 
-impl PushReceipt {
-    /// The batch is durable.
-    pub fn durable(self) {
-        let _ = self.0.send(());
+impl WalReceipt {
+    /// The batch (and every earlier one) is committed to the store.
+    pub fn committed(&self) {
+        self.committer.committed(self.position.offset);
     }
 }
 
@@ -138,7 +173,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// The file checkpoint of a batch read from files (`None` for pushed batches).
+    /// The file checkpoint of a batch read from files (`None` for the write-ahead log).
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         self.origin.checkpoint()
     }

@@ -1,43 +1,46 @@
 //! Events pushed to kubetrail rather than read by it: the API server's audit webhook (an
-//! `EventList`) and Falco's `http_output` (or falcosidekick). A body is decoded like one
-//! line of a file; what does not decode, or is of the other source kind, becomes one dead
-//! letter naming the sender. The batch carries a [`PushReceipt`] that the pipeline answers
-//! once the batch is durable, so the sender can wait for that before it answers its caller.
+//! `EventList`) and Falco's `http_output` (or falcosidekick), through the write-ahead log.
 //!
-//! [`push_channel`] makes the two ends: the [`PushSender`] for whoever receives the bodies
-//! (the HTTP ingest routes) and the [`PushSource`] that the pipeline runs like any source.
+//! [`PushLog`] opens the log under the data directory (`_wal/`). Its [`PushSender`] decodes
+//! a body (to refuse what is not events of the route's kind and to know its event keys),
+//! appends it and returns once it is fsynced: a retried batch whose keys the log holds is not
+//! appended again. Its [`PushSource`] reads the log like a file from the committed position,
+//! decodes each body again and keeps the events whose keys the record holds; a body that does
+//! not decode becomes one dead letter naming the sender and its log offset. Each batch carries
+//! the log position after it ([`Origin::Wal`]), committed with its events.
 
-use tokio::sync::{mpsc, oneshot};
+use std::collections::HashSet;
+use std::path::Path;
+
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::IngestError;
 use crate::decode::now_rfc3339;
-use crate::position::{Batch, Origin, PushReceipt};
+use crate::dedupe::id_key;
+use crate::position::{Batch, Checkpoint, Origin, WalPosition, WalReceipt};
 
-/// Hands pushed bodies to the pipeline. Cheap to clone.
+/// The write-ahead log's directory under the data directory.
+pub const WAL_DIR: &str = "_wal";
+/// A batch read from the log holds about this many body bytes at most.
+const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The write-ahead log of pushed bodies: where the ingest routes append and the pipeline reads.
+#[derive(Debug, Clone)]
+pub struct PushLog {
+    wal: wal::Wal,
+}
+
+/// Appends pushed bodies to the log. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct PushSender {
-    batches: mpsc::Sender<Batch>,
+    wal: wal::Wal,
 }
 
-/// The pipeline's end of [`push_channel`]: a source whose batches are what was pushed.
+/// The pipeline's end of the log: a source whose batches are what was pushed.
 #[derive(Debug)]
 pub struct PushSource {
-    batches: mpsc::Receiver<Batch>,
-}
-
-/// A sender and the source it feeds; up to `capacity` pushed batches wait for the pipeline
-/// before `push` waits too (back-pressure on the pushing client).
-pub fn push_channel(capacity: usize) -> (PushSender, PushSource) {
-    let (batches_tx, batches_rx) = mpsc::channel(capacity.max(1));
-    (
-        PushSender {
-            batches: batches_tx,
-        },
-        PushSource {
-            batches: batches_rx,
-        },
-    )
+    reader: wal::Reader,
 }
 
 /// Who pushed a body, and what it should hold.
@@ -51,104 +54,227 @@ pub struct PushFrom<'a> {
     pub sender: &'a str,
 }
 
-/// What became of a pushed body.
-#[derive(Debug)]
+/// What became of a pushed body; returned once it is durable in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pushed {
-    /// Events accepted into the pipeline.
+    /// Events in the body.
     pub accepted: usize,
+    /// Events of the body the log held already (a retry): not stored again.
+    pub duplicates: usize,
     /// Why the body was refused (it is kept as a dead letter); the sender must not retry it.
     pub rejected: Option<String>,
-    durable: oneshot::Receiver<()>,
 }
 
-impl Pushed {
-    /// Waits until the batch is durable; `false` if the pipeline stopped first.
-    pub async fn durable(self) -> bool {
-        self.durable.await.is_ok()
+impl PushLog {
+    /// Opens (or creates) the log in `<data_dir>/_wal`, recovering it after a crash.
+    pub fn open(data_dir: &Path, config: &wal::Config) -> Result<PushLog, IngestError> {
+        let wal = wal::Wal::open(&data_dir.join(WAL_DIR), config)?;
+        Ok(PushLog { wal })
+    }
+
+    /// Where the ingest routes append.
+    pub fn sender(&self) -> PushSender {
+        PushSender {
+            wal: self.wal.clone(),
+        }
+    }
+
+    /// The source reading the log from the position `start` holds (the last commit's), or
+    /// from its oldest record.
+    pub fn source(&self, start: &Checkpoint) -> PushSource {
+        let from = start
+            .wal_position()
+            .map(|position| (position.log, position.offset));
+        PushSource {
+            reader: self.wal.reader(from),
+        }
+    }
+
+    /// The log's counters, for `/metrics`.
+    pub fn metrics(&self) -> wal::WalMetrics {
+        self.wal.metrics()
     }
 }
 
 impl PushSender {
-    /// Decodes `body` and hands the batch to the pipeline, waiting while its queue is full.
-    pub async fn push(&self, body: &[u8], from: PushFrom<'_>) -> Result<Pushed, IngestError> {
-        let (batch, rejected) = decode_pushed(body, from);
-        let accepted = batch.events.len();
-        let (receipt, durable) = oneshot::channel();
-        let batch = Batch {
-            origin: Origin::Pushed(PushReceipt(receipt)),
-            ..batch
-        };
-        self.batches
-            .send(batch)
-            .await
-            .map_err(|_| IngestError::PushClosed)?;
-        Ok(Pushed {
-            accepted,
-            rejected,
-            durable,
+    /// Decodes `body`, appends it to the log (unless the log holds all its events already)
+    /// and returns once it is fsynced. A body that is not events of the expected kind is
+    /// appended too (it becomes a dead letter) and comes back `rejected`. A full log or disk
+    /// is an error: the sender retries later.
+    pub async fn push(&self, body: Vec<u8>, from: PushFrom<'_>) -> Result<Pushed, IngestError> {
+        let record_from = (from.kind, from.cluster.to_owned(), from.sender.to_owned());
+        let (record, pushed) = tokio::task::spawn_blocking(move || {
+            let (kind, cluster, sender) = record_from;
+            let decoded = decode_body(&body, kind, &cluster);
+            let (keys, pushed) = match decoded {
+                Ok(events) => (
+                    events.iter().map(|event| id_key(&event.event_id)).collect(),
+                    Pushed {
+                        accepted: events.len(),
+                        duplicates: 0,
+                        rejected: None,
+                    },
+                ),
+                Err(reason) => (
+                    Vec::new(),
+                    Pushed {
+                        accepted: 0,
+                        duplicates: 0,
+                        rejected: Some(reason),
+                    },
+                ),
+            };
+            let record = wal::Record {
+                received_micros: now_micros(),
+                route: route_name(kind).to_owned(),
+                cluster,
+                sender,
+                keys,
+                body,
+            };
+            (record, pushed)
         })
+        .await
+        .map_err(|error| IngestError::PushTask {
+            reason: error.to_string(),
+        })?;
+        let mut pushed = pushed;
+        if pushed.rejected.is_none() && record.keys.is_empty() {
+            // No events (an empty list, or only dropped stages): nothing to keep.
+            return Ok(pushed);
+        }
+        let appended = self.wal.append(record).await?;
+        pushed.duplicates = appended.duplicate_keys;
+        Ok(pushed)
     }
 }
 
 impl PushSource {
-    /// Passes pushed batches on to `batches` until `cancel` fires or every sender is gone.
-    /// Batches still queued then are dropped unanswered: their senders are told to retry.
-    pub async fn run(mut self, batches: mpsc::Sender<Batch>, cancel: CancellationToken) {
+    /// Reads the log into `batches` until `cancel` fires. Each batch carries the log position
+    /// after it; what was read but not committed is read again after a restart.
+    pub async fn run(
+        mut self,
+        batches: mpsc::Sender<Batch>,
+        cancel: CancellationToken,
+    ) -> Result<(), IngestError> {
         loop {
-            let batch = tokio::select! {
-                () = cancel.cancelled() => return,
-                batch = self.batches.recv() => match batch {
-                    Some(batch) => batch,
-                    None => return,
-                },
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(()),
+                () = self.reader.wait() => {}
+            }
+            let mut reader = self.reader;
+            let (reader, batch) = tokio::task::spawn_blocking(move || {
+                let batch = read_batch(&mut reader);
+                (reader, batch)
+            })
+            .await
+            .map_err(|error| IngestError::PushTask {
+                reason: error.to_string(),
+            })?;
+            self.reader = reader;
+            let Some(batch) = batch? else {
+                continue;
             };
             tokio::select! {
-                () = cancel.cancelled() => return,
-                sent = batches.send(batch) => if sent.is_err() { return },
+                () = cancel.cancelled() => return Ok(()),
+                sent = batches.send(batch) => if sent.is_err() { return Ok(()) },
             }
         }
     }
 }
 
-/// The events of a pushed body, or one dead letter (and the reason) when it is not events of
-/// the expected kind.
-fn decode_pushed(body: &[u8], from: PushFrom<'_>) -> (Batch, Option<String>) {
+/// The next records of the log as one batch (`None` when there were none).
+fn read_batch(reader: &mut wal::Reader) -> Result<Option<Batch>, IngestError> {
+    let records = reader.read(MAX_BATCH_BYTES)?;
+    let Some(last) = records.last() else {
+        return Ok(None);
+    };
+    let position = WalPosition {
+        log: reader.log_id(),
+        offset: last.end,
+    };
+    let mut batch = Batch::default();
+    for read in records {
+        let record = read.record;
+        let decoded = match route_kind(&record.route) {
+            Some(kind) => decode_body(&record.body, kind, &record.cluster),
+            None => Err(format!("unknown ingest route {:?}", record.route)),
+        };
+        match decoded {
+            Ok(events) => {
+                let mut keys: HashSet<u128> = record.keys.iter().copied().collect();
+                let before = batch.events.len();
+                batch.events.extend(
+                    events
+                        .into_iter()
+                        .filter(|event| keys.remove(&id_key(&event.event_id))),
+                );
+                batch.stats.events += (batch.events.len() - before) as u64;
+            }
+            Err(reason) => {
+                batch.dead_letters.push(event::DeadLetter {
+                    time: now_rfc3339(),
+                    source: record.sender,
+                    offset: read.offset,
+                    length: record.body.len() as u64,
+                    reason,
+                    excerpt: event::dead_letter_excerpt(&record.body),
+                });
+                batch.stats.dead_letters += 1;
+            }
+        }
+    }
+    batch.origin = Origin::Wal(WalReceipt {
+        position,
+        committer: reader.committer(),
+    });
+    Ok(Some(batch))
+}
+
+/// The events of a pushed body, or why it is not events of the route's kind.
+fn decode_body(
+    body: &[u8],
+    kind: event::Source,
+    cluster: &str,
+) -> Result<Vec<event::Event>, String> {
     let options = event::DecodeOptions {
-        cluster: from.cluster.to_owned(),
+        cluster: cluster.to_owned(),
         ..event::DecodeOptions::default()
     };
     let mut events = Vec::new();
-    let decoded = event::decode_line(body, &options, &mut events);
-    let problem = match decoded {
-        Err(error) => Some(error.to_string()),
-        Ok(_) if events.iter().any(|event| event.source != from.kind) => Some(match from.kind {
+    if let Err(error) = event::decode_line(body, &options, &mut events) {
+        return Err(error.to_string());
+    }
+    if events.iter().any(|event| event.source != kind) {
+        return Err(match kind {
             event::Source::K8sAudit => {
                 "not audit events; Falco events go to /api/v1/ingest/falco".to_owned()
             }
             event::Source::Falco => {
                 "not Falco events; audit events go to /api/v1/ingest/audit".to_owned()
             }
-        }),
-        Ok(_) => None,
-    };
-    // Counted as events and dead letters only: a body is not a line of a file.
-    let mut batch = Batch::default();
-    match &problem {
-        Some(reason) => {
-            batch.dead_letters.push(event::DeadLetter {
-                time: now_rfc3339(),
-                source: from.sender.to_owned(),
-                offset: 0,
-                length: body.len() as u64,
-                reason: reason.clone(),
-                excerpt: event::dead_letter_excerpt(body),
-            });
-            batch.stats.dead_letters = 1;
-        }
-        None => {
-            batch.stats.events = events.len() as u64;
-            batch.events = events;
-        }
+        });
     }
-    (batch, problem)
+    Ok(events)
+}
+
+fn route_name(kind: event::Source) -> &'static str {
+    match kind {
+        event::Source::K8sAudit => "audit",
+        event::Source::Falco => "falco",
+    }
+}
+
+fn route_kind(route: &str) -> Option<event::Source> {
+    match route {
+        "audit" => Some(event::Source::K8sAudit),
+        "falco" => Some(event::Source::Falco),
+        _ => None,
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros() as i64)
 }

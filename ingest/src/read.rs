@@ -137,7 +137,10 @@ where
             // The start positions plus the files finished in this read: a copy of a file read
             // earlier (same first line) is not read again either.
             .and_then(|fingerprint| reading.checkpoint.positions.get(&fingerprint.hex))
-            .map_or(0, |SourcePosition::File(known)| known.offset);
+            .map_or(0, |position| match position {
+                SourcePosition::File(known) => known.offset,
+                SourcePosition::Wal(_) => 0,
+            });
         let mut position = fingerprint.map(|fingerprint| FilePosition {
             path: source.clone(),
             dev: metadata.dev(),

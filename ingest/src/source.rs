@@ -1,5 +1,5 @@
-//! The sources the pipeline runs, as a closed set: files tailed live, batches pushed through
-//! the ingest API, and (next) Kafka. Each sends batches into the pipeline's channel until
+//! The sources the pipeline runs, as a closed set: files tailed live, bodies pushed through
+//! the ingest API (read back from the write-ahead log), and (next) Kafka. Each sends batches into the pipeline's channel until
 //! cancelled; a full channel makes it wait, it never drops a batch it read.
 
 use tokio::sync::mpsc;
@@ -12,7 +12,8 @@ use crate::{Batch, FileTailer, IngestError, PushSource};
 pub enum Source {
     /// Audit-log and Falco files followed through rotation (`[[ingest.files]]`).
     Files(FileTailer),
-    /// Bodies pushed to `/api/v1/ingest/*` (`[[api.ingest_tokens]]`).
+    /// Bodies pushed to `/api/v1/ingest/*` (`[[api.ingest_tokens]]`), read back from the
+    /// write-ahead log.
     Push(PushSource),
 }
 
@@ -33,10 +34,7 @@ impl Source {
     ) -> Result<(), IngestError> {
         match self {
             Source::Files(tailer) => tailer.run(batches, cancel).await,
-            Source::Push(push) => {
-                push.run(batches, cancel).await;
-                Ok(())
-            }
+            Source::Push(push) => push.run(batches, cancel).await,
         }
     }
 }

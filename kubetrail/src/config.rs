@@ -22,6 +22,9 @@ pub struct Config {
     pub pipeline: pipeline::Config,
     #[serde(default)]
     pub api: api::ApiConfig,
+    /// The write-ahead log of pushed bodies (`[wal]`).
+    #[serde(default)]
+    pub wal: ingest::WalConfig,
     /// The search index's writers (`[search]`).
     #[serde(default)]
     pub search: search::IndexOptions,
@@ -61,6 +64,7 @@ impl Config {
         self.alerts.validate()?;
         self.pipeline.validate()?;
         self.api.validate()?;
+        self.wal.validate()?;
         Ok(())
     }
 

@@ -40,23 +40,31 @@ pub async fn run(
     } = service;
     let mut registry = Registry::with_prefix("kubetrail");
     stats.register(&mut registry, outputs.metrics_handle());
+    // The write-ahead log of pushed bodies opens first (it is quick), so they are accepted
+    // from the start: they wait in the log while the data directory opens (the index may be
+    // catching up).
+    let push_log = if config.ingests_pushed_events() {
+        let log = ingest::PushLog::open(&config.store.data_dir, &config.wal)
+            .context("failed to open the write-ahead log of pushed events")?;
+        pipeline::register_wal(&mut registry, log.clone());
+        Some(log)
+    } else {
+        None
+    };
     let api = start_api(config, registry, extra_token, cancel.clone()).await?;
     if let Some(api) = &api {
         on_listening(api);
-    }
-    let mut sources = Vec::new();
-    // Pushed events are accepted from the start: they wait in the channel while the data
-    // directory opens (the index may be catching up).
-    if let Some(api) = &api
-        && config.ingests_pushed_events()
-    {
-        let (sender, source) = ingest::push_channel(config.pipeline.channel_batches);
-        api.state.set_ingest(sender);
-        sources.push(Source::Push(source));
+        if let Some(log) = &push_log {
+            api.state.set_ingest(log.sender());
+        }
     }
     let live = Live::open(config.live_options(), engine, stats, &cancel)
         .await
         .context("failed to open the data directory")?;
+    let mut sources = Vec::new();
+    if let Some(log) = &push_log {
+        sources.push(Source::Push(log.source(live.positions())));
+    }
     if !config.ingest.files.is_empty() {
         let tailer = ingest::FileTailer::new(&config.ingest, live.positions().clone())
             .context("failed to start tailing")?;

@@ -3,7 +3,7 @@
 //! Both go into the same atomic store commit, so they always agree.
 
 use event::{Alert, DeadLetter, Event};
-use ingest::{Batch, Checkpoint, Origin, PushReceipt};
+use ingest::{Batch, Checkpoint, Origin, WalReceipt};
 use serde::{Deserialize, Serialize};
 
 /// Where the pipeline resumes after a restart: committed with the events it follows.
@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 /// "detection": ..}`) is what data directories of earlier versions hold too.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resume {
-    /// Where every source stood, keyed by source identity (file fingerprints; Kafka offsets
-    /// next).
+    /// Where every source stood, keyed by source identity (file fingerprints, `wal` for the
+    /// write-ahead log of pushed bodies; Kafka offsets next).
     #[serde(default)]
     pub positions: Checkpoint,
     /// The detection state after the last committed event.
@@ -31,9 +31,9 @@ pub struct Commit {
     pub positions: Checkpoint,
     /// The detection state after these rows.
     pub detection: Option<detect::Snapshot>,
-    /// Senders of pushed batches in this commit, answered once it is durable.
-    pub receipts: Vec<PushReceipt>,
-    /// A file batch moved the positions since the last commit.
+    /// The write-ahead log position this commit reaches, told to the log once it is durable.
+    pub receipts: Vec<WalReceipt>,
+    /// A batch moved the positions since the last commit.
     pub moved: bool,
 }
 
@@ -46,8 +46,8 @@ impl Commit {
         }
     }
 
-    /// Adds a detected batch: its rows, and what its origin moves (file positions) or waits
-    /// for (a pushed sender).
+    /// Adds a detected batch: its rows, and the position its origin moves (file positions,
+    /// the write-ahead log's).
     pub fn add(&mut self, batch: Batch, alerts: Vec<Alert>) {
         self.events.extend(batch.events);
         self.alerts.extend(alerts);
@@ -57,7 +57,11 @@ impl Commit {
                 self.positions.replace_files(&checkpoint);
                 self.moved = true;
             }
-            Origin::Pushed(receipt) => self.receipts.push(receipt),
+            Origin::Wal(receipt) => {
+                self.positions.set_wal_position(receipt.position);
+                self.moved = true;
+                self.receipts.push(receipt);
+            }
         }
     }
 
@@ -70,10 +74,10 @@ impl Commit {
             && self.dead_letters.is_empty()
     }
 
-    /// Tells the senders of pushed batches that their events are durable.
+    /// Tells the write-ahead log how far its records are committed (after the commit).
     pub fn answer_receipts(&mut self) {
         for receipt in self.receipts.drain(..) {
-            receipt.durable();
+            receipt.committed();
         }
     }
 

@@ -8,8 +8,8 @@
 //! Delivery: a file batch carries the file checkpoint valid after it, and the commit stage
 //! commits it in the same atomic store commit as the batch's events, so a crash at any
 //! instant loses nothing and shows nothing twice. The detect stage decides when to commit
-//! (every `commit_interval_ms` or `commit_max_events`, at once for pushed batches, whose
-//! senders wait) and sends the detection state taken right after the last batch of the
+//! (every `commit_interval_ms` or `commit_max_events`; pushed bodies are read from the
+//! write-ahead log, whose senders were answered when it was fsynced) and sends the detection state taken right after the last batch of the
 //! commit, so a commit's positions and detection state always agree: after a restart stateful
 //! rules neither forget a window nor alert twice. Alerts go to the outputs as soon as the
 //! rules have run (before the commit), so the commit interval does not delay them; after a
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use detect::Engine;
 use event::{Alert, Event};
-use ingest::{Batch, Checkpoint, Origin};
+use ingest::{Batch, Checkpoint};
 use sinks::AlertOutputs;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -247,14 +247,12 @@ impl DetectStage {
                 }
                 () = tokio::time::sleep(IDLE_TICK) => None,
             };
-            let mut pushed = false;
             let message = match received {
                 Some(mut batch) => {
                     let alerts = self.step.process(&mut batch);
                     self.observe(&batch.events, &alerts);
                     self.outputs.deliver(&alerts).await?;
                     uncommitted += batch.events.len().max(1);
-                    pushed = matches!(batch.origin, Origin::Pushed(_));
                     Some(Detected::Batch { batch, alerts })
                 }
                 None => {
@@ -271,9 +269,7 @@ impl DetectStage {
             if let Some(message) = message {
                 send(&detected, message).await?;
             }
-            // Pushed events commit at once: their sender waits for it.
-            let due = pushed
-                || uncommitted >= self.config.commit_max_events
+            let due = uncommitted >= self.config.commit_max_events
                 || first_uncommitted.is_some_and(|first| first.elapsed() >= interval);
             if due {
                 uncommitted = 0;

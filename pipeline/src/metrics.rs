@@ -235,6 +235,81 @@ impl Collector for Collected {
     }
 }
 
+/// Adds the write-ahead log's counters (`kubetrail_wal_*`) to `registry`, read at scrape time.
+pub fn register_wal(registry: &mut Registry, log: ingest::PushLog) {
+    registry.register_collector(Box::new(WalCollected { log }));
+}
+
+#[derive(Debug)]
+struct WalCollected {
+    log: ingest::PushLog,
+}
+
+impl Collector for WalCollected {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let metrics = self.log.metrics();
+        for (name, help, value) in [
+            (
+                "wal_pending_bytes",
+                "Bytes in the write-ahead log not yet committed to the store.",
+                metrics.pending_bytes,
+            ),
+            (
+                "wal_retained_bytes",
+                "Bytes of the write-ahead log's segments on disk (pending and kept for dedupe).",
+                metrics.retained_bytes,
+            ),
+        ] {
+            ConstGauge::new(value as i64).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Gauge,
+            )?)?;
+        }
+        for (name, help, value) in [
+            (
+                "wal_appends",
+                "Pushed bodies appended to the write-ahead log.",
+                metrics.appends,
+            ),
+            (
+                "wal_appended_bytes",
+                "Bytes appended to the write-ahead log.",
+                metrics.appended_bytes,
+            ),
+            (
+                "wal_fsyncs",
+                "fsyncs of the write-ahead log (one per group of concurrent appends).",
+                metrics.fsyncs,
+            ),
+            (
+                "wal_duplicate_events",
+                "Pushed events dropped at append because the log held them already (retries).",
+                metrics.duplicate_keys,
+            ),
+            (
+                "wal_refused_full",
+                "Appends refused (503) because wal.max_pending_bytes were not yet committed.",
+                metrics.refused_full,
+            ),
+            (
+                "wal_refused_disk_full",
+                "Appends refused (503) because the disk was full.",
+                metrics.refused_disk_full,
+            ),
+        ] {
+            ConstCounter::new(value).encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Counter,
+            )?)?;
+        }
+        Ok(())
+    }
+}
+
 fn gauge(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,

@@ -113,6 +113,15 @@ fn print_check(config: &Config, rules: usize) {
         config.pipeline.commit_max_events,
         if config.search.positions { "on" } else { "off" }
     );
+    if config.ingests_pushed_events() {
+        println!(
+            "wal: {} (at most {} bytes not yet committed; dedupe window {} s or {} bytes)",
+            config.store.data_dir.join(ingest::WAL_DIR).display(),
+            config.wal.max_pending_bytes,
+            config.wal.dedupe_window_secs,
+            config.wal.max_retained_bytes
+        );
+    }
     if config.api.enabled {
         println!(
             "api: {}{} with {} query token(s), {} ingest token(s)",

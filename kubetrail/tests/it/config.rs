@@ -20,6 +20,7 @@ fn the_documented_example_config_checks_and_means_what_it_says() {
         "store: /var/lib/kubetrail (retention: 400 days)",
         "alerts: stdout on, file /var/lib/kubetrail/alerts.jsonl, 0 sink(s)",
         "pipeline: commit every 5000 ms or 200000 events; search positions on",
+        "wal: /var/lib/kubetrail/_wal (at most 268435456 bytes not yet committed; dedupe window 3600 s or 1073741824 bytes)",
         "api: http://0.0.0.0:8080 with 2 query token(s), 1 ingest token(s)",
         "configuration OK",
     ] {
@@ -48,6 +49,9 @@ fn unknown_keys_bad_values_and_no_sources_are_refused_with_one_line() {
             "root",
         ),
         ("[search]\nno_such_key = 1\n", "no_such_key"),
+        ("[wal]\nno_such_key = 1\n", "no_such_key"),
+        ("[wal]\nsegment_bytes = 100\n", "segment_bytes"),
+        ("[wal]\nmax_pending_bytes = 0\n", "max_pending_bytes"),
         ("[store]\nretention_days = 0\n", "retention_days"),
         ("[detect]\nmax_keys_per_rule = 0\n", "max_keys_per_rule"),
         (

@@ -1,11 +1,17 @@
 //! A webhook-only deployment (no files, so it can run under Pod Security "restricted"): `serve`
 //! with only `[api]` ingest tokens accepts the API server's `EventList`s and Falco's alerts,
-//! answers once they are durable, stores each event once, and detects on them.
+//! answers once they are fsynced in the write-ahead log (not after the store commit), stores
+//! each event once even when `serve` is killed at random instants while clients retry, takes
+//! gzip, refuses bodies over the limit, answers 503 when the log is full, and detects on them.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::common::http::{get, post_json, start};
-use crate::common::{sha256, sql_value, write};
+use crate::common::http::{Server, get, post_json, start, try_post};
+use crate::common::{gzip, sha256, sql_value, write};
 
 const INGEST: &str = "webhook-ingest-token";
 const VIEWER: &str = "webhook-viewer-token";
@@ -38,6 +44,8 @@ fn serve_with_only_ingest_tokens_stores_pushed_events_once_and_detects_on_them()
 data_dir = "{data}"
 [alerts]
 file = "{alerts}"
+[pipeline]
+commit_interval_ms = 200
 [api]
 listen = "127.0.0.1:0"
 [[api.tokens]]
@@ -70,14 +78,9 @@ cluster = "webhook-only"
         assert_eq!(answer.status, 200, "{}", answer.text());
         assert_eq!(answer.json()["accepted"], 50);
     }
-    // Durable (and indexed) when answered, each event once.
-    let search = get(
-        address,
-        "/api/v1/search?limit=1&q=cluster:webhook-only",
-        Some(VIEWER),
-    );
-    assert_eq!(search.status, 200, "{}", search.text());
-    assert_eq!(search.json()["total"], 150);
+    // Durable in the log when answered; committed and indexed at the next commit, each
+    // event once.
+    wait_for_total(address, "cluster:webhook-only", 150);
 
     // Falco's http_output goes to its own route.
     let falco = serde_json::json!({
@@ -92,6 +95,9 @@ cluster = "webhook-only"
     let wrong = post_json(address, "/api/v1/ingest/falco", Some(INGEST), &batch(200));
     assert_eq!(wrong.status, 400, "{}", wrong.text());
     assert_eq!(get(address, "/readyz", None).status, 200);
+    // The Falco event and the refused body's dead letter reach the store at the next commit.
+    wait_for_total(address, "*", 151);
+    std::thread::sleep(Duration::from_millis(600));
 
     drop(server);
     std::thread::sleep(Duration::from_millis(200));
@@ -123,4 +129,376 @@ cluster = "webhook-only"
         .flatten()
         .count();
     assert!(dead_letters > 0, "the refused body is not a dead letter");
+}
+
+/// Waits (up to 30 s) until a search for `query` counts `expected` events.
+fn wait_for_total(address: SocketAddr, query: &str, expected: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let search = get(
+            address,
+            &format!("/api/v1/search?limit=1&q={query}"),
+            Some(VIEWER),
+        );
+        // 503 while the data directory opens.
+        let total = match search.status {
+            503 => None,
+            200 => search.json()["total"].as_u64(),
+            status => panic!("search answered {status}: {}", search.text()),
+        };
+        if total == Some(expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{total:?} events found for {query}, not {expected}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A webhook-only configuration over `data`, with extra TOML appended.
+fn webhook_config(dir: &Path, data: &Path, extra: &str) -> std::path::PathBuf {
+    let config = dir.join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[store]
+data_dir = "{data}"
+{extra}
+[api]
+listen = "127.0.0.1:0"
+rate_limit_per_second = 100000
+rate_limit_burst = 100000
+max_body_bytes = 2000000
+[[api.tokens]]
+name = "viewer"
+sha256 = "{viewer}"
+role = "viewer"
+[[api.ingest_tokens]]
+name = "apiserver"
+sha256 = "{ingest}"
+cluster = "wal"
+"#,
+            data = data.display(),
+            viewer = sha256(VIEWER),
+            ingest = sha256(INGEST),
+        ),
+    );
+    config
+}
+
+/// An `EventList` of 400 events of its own: client `client`, batch `batch`.
+fn batch_body(client: usize, batch: usize) -> Vec<u8> {
+    let items: Vec<serde_json::Value> = (0..400)
+        .map(|index| {
+            serde_json::json!({
+                "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+                "auditID": format!("b47c0000-{client:04}-4000-8000-{batch:06}{index:06}"),
+                "stage": "ResponseComplete",
+                "requestURI": format!("/api/v1/namespaces/team-{client}/configmaps/batch-{batch}"),
+                "verb": "get", "user": {"username": format!("client-{client}"), "groups": ["system:authenticated"]},
+                "sourceIPs": ["10.1.2.3"], "userAgent": "wal-test/1.0",
+                "objectRef": {"resource": "configmaps", "namespace": format!("team-{client}"), "name": format!("batch-{client}-{batch}"), "apiVersion": "v1"},
+                "responseStatus": {"code": 200},
+                "requestReceivedTimestamp": "2026-03-02T10:00:00.000000Z",
+                "stageTimestamp": format!("2026-03-02T10:{:02}:{:02}.{index:06}Z", batch % 60, client % 60)
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items,
+    }))
+    .unwrap()
+}
+
+fn stored_events(data: &Path) -> (u64, u64) {
+    let total = sql_value(data, "select count(*) as n from events");
+    let distinct = sql_value(data, "select count(distinct event_id) as n from events");
+    (total.parse().unwrap(), distinct.parse().unwrap())
+}
+
+#[test]
+fn the_answer_comes_before_the_store_commit_and_survives_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // A commit every minute: an answer that waited for it would take a minute.
+    let slow = webhook_config(dir.path(), &data, "[pipeline]\ncommit_interval_ms = 60000");
+    let server = start(&slow, &dir.path().join("serve-1.log"));
+    let started = Instant::now();
+    let answer = try_post(
+        server.address,
+        "/api/v1/ingest/audit",
+        INGEST,
+        &[],
+        &batch_body(0, 0),
+    )
+    .expect("an answer");
+    let took = started.elapsed();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["accepted"], 400);
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    let search = get(server.address, "/api/v1/search?limit=1&q=*", Some(VIEWER));
+    assert_eq!(search.json()["total"], 0, "answered before the commit");
+    // Killed before any commit: the log keeps what was answered.
+    drop(server);
+    let fast = webhook_config(dir.path(), &data, "[pipeline]\ncommit_interval_ms = 100");
+    let server = start(&fast, &dir.path().join("serve-2.log"));
+    wait_for_total(server.address, "*", 400);
+    // Committed, then killed again: the next run does not read the batch again, and only the
+    // log's keys know it.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
+    let server = start(&fast, &dir.path().join("serve-3.log"));
+    // A retry of the acknowledged batch adds nothing, after the restarts too.
+    let retry = try_post(
+        server.address,
+        "/api/v1/ingest/audit",
+        INGEST,
+        &[],
+        &batch_body(0, 0),
+    )
+    .expect("an answer");
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    // Time for a commit (an idle pipeline looks at the clock every second).
+    std::thread::sleep(Duration::from_millis(2500));
+    wait_for_total(server.address, "*", 400);
+    drop(server);
+    assert_eq!(stored_events(&data), (400, 400));
+}
+
+#[test]
+fn ingest_takes_gzip_refuses_large_bodies_and_answers_503_when_the_log_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = webhook_config(
+        dir.path(),
+        &data,
+        "[pipeline]\ncommit_interval_ms = 60000\n[wal]\nmax_pending_bytes = 100000",
+    );
+    let server = start(&config, &dir.path().join("serve.log"));
+    let address = server.address;
+    // gzip, as the API server can send it.
+    let body = batch_body(1, 0);
+    let compressed = dir.path().join("body.gz");
+    gzip(&body, &compressed);
+    let compressed = std::fs::read(&compressed).unwrap();
+    let gzipped = try_post(
+        address,
+        "/api/v1/ingest/audit",
+        INGEST,
+        &[("Content-Encoding", "gzip")],
+        &compressed,
+    )
+    .expect("an answer");
+    assert_eq!(gzipped.status, 200, "{}", gzipped.text());
+    assert_eq!(gzipped.json()["accepted"], 400);
+    // The log holds more than max_pending_bytes not yet committed: 503 with Retry-After.
+    let full = try_post(
+        address,
+        "/api/v1/ingest/audit",
+        INGEST,
+        &[],
+        &batch_body(1, 1),
+    )
+    .expect("an answer");
+    assert_eq!(full.status, 503, "{}", full.text());
+    assert!(full.header("retry-after").is_some(), "{:?}", full.headers);
+    // A retry of what the log holds is still answered.
+    let retry = try_post(address, "/api/v1/ingest/audit", INGEST, &[], &body).expect("an answer");
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    // Over api.max_body_bytes, compressed or once decompressed: 413.
+    let large = body.repeat(2_000_000 / body.len() + 1);
+    assert!(large.len() > 2_000_000);
+    let refused =
+        try_post(address, "/api/v1/ingest/audit", INGEST, &[], &large).expect("an answer");
+    assert_eq!(refused.status, 413, "{}", refused.text());
+    let bomb = dir.path().join("bomb.gz");
+    gzip(&vec![b' '; 3_000_000], &bomb);
+    let refused = try_post(
+        address,
+        "/api/v1/ingest/audit",
+        INGEST,
+        &[("Content-Encoding", "gzip")],
+        &std::fs::read(&bomb).unwrap(),
+    )
+    .expect("an answer");
+    assert_eq!(refused.status, 413, "{}", refused.text());
+    let metrics = get(address, "/metrics", Some(VIEWER)).text();
+    for line in [
+        "kubetrail_wal_refused_full_total 1",
+        "kubetrail_wal_appends_total 1",
+        "kubetrail_wal_duplicate_events_total 400",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("kubetrail_wal_pending_bytes "),
+        "{metrics}"
+    );
+    assert!(metrics.contains("kubetrail_wal_fsyncs_total "), "{metrics}");
+}
+
+/// Clients post 400-event batches and retry until answered 200 while `serve` is killed with
+/// SIGKILL at random instants and restarted; each also re-posts batches already answered.
+/// Every answered batch is stored exactly once.
+#[test]
+fn concurrent_webhook_posts_under_kill_9_are_stored_exactly_once() {
+    const CLIENTS: usize = 4;
+    const KILLS: usize = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = webhook_config(dir.path(), &data, "[pipeline]\ncommit_interval_ms = 250");
+    let server: Arc<Mutex<Option<Server>>> = Arc::new(Mutex::new(None));
+    let address = Arc::new(Mutex::new(None::<SocketAddr>));
+    let start_run = |run: usize| {
+        let started = start(&config, &dir.path().join(format!("serve-{run}.log")));
+        *address.lock().unwrap() = Some(started.address);
+        *server.lock().unwrap() = Some(started);
+    };
+    start_run(0);
+    let stop = Arc::new(AtomicBool::new(false));
+    // Which run of serve is up: a client that sees a new one re-posts the batches it had
+    // answered last, as a sender whose answers were lost in the kill would.
+    let generation = Arc::new(AtomicUsize::new(0));
+    let acked = Arc::new(Mutex::new(Vec::<(usize, usize)>::new()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (stop, acked, address) = (stop.clone(), acked.clone(), address.clone());
+            let generation = generation.clone();
+            std::thread::spawn(move || {
+                let post_until_200 = |batch: usize| {
+                    let body = batch_body(client, batch);
+                    loop {
+                        let target = *address.lock().unwrap();
+                        let answer = target.and_then(|target| {
+                            try_post(target, "/api/v1/ingest/audit", INGEST, &[], &body)
+                        });
+                        match answer {
+                            Some(answer) if answer.status == 200 => {
+                                assert_eq!(answer.json()["accepted"], 400);
+                                return;
+                            }
+                            Some(answer) => assert!(
+                                [503, 429].contains(&answer.status),
+                                "{}: {}",
+                                answer.status,
+                                answer.text()
+                            ),
+                            None => {}
+                        }
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                };
+                let mut batch = 0;
+                let mut seen_generation = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    post_until_200(batch);
+                    acked.lock().unwrap().push((client, batch));
+                    let current = generation.load(Ordering::Relaxed);
+                    if current != seen_generation {
+                        seen_generation = current;
+                        for earlier in batch.saturating_sub(6)..batch {
+                            post_until_200(earlier);
+                        }
+                    }
+                    // A retry of an older acknowledged batch (its 200 "lost"), now and then:
+                    // often one committed by an earlier run of serve.
+                    if batch % 3 == 2 {
+                        post_until_200(batch / 2);
+                    }
+                    batch += 1;
+                }
+            })
+        })
+        .collect();
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut random_ms = |low: u64, high: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        low + seed % (high - low)
+    };
+    for run in 1..=KILLS {
+        // Long enough for commits to land, so retries meet batches stored by an earlier run.
+        std::thread::sleep(Duration::from_millis(random_ms(1500, 3000)));
+        // SIGKILL at a random instant (Server's drop kills with SIGKILL), then restart.
+        *address.lock().unwrap() = None;
+        drop(server.lock().unwrap().take());
+        start_run(run);
+        generation.store(run, Ordering::Relaxed);
+    }
+    std::thread::sleep(Duration::from_millis(random_ms(300, 1000)));
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        client.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= CLIENTS * 3,
+        "only {} batches answered",
+        acked.len()
+    );
+    // Everything answered is committed soon after (the log is read like a file).
+    let expected = acked.len() as u64 * 400;
+    let target = address.lock().unwrap().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let search = get(target, "/api/v1/search?limit=1&q=*", Some(VIEWER));
+        let total = match search.status {
+            200 => search.json()["total"].as_u64().unwrap(),
+            _ => 0,
+        };
+        if total >= expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{total} events searchable, {expected} answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    drop(server.lock().unwrap().take());
+    let (total, distinct) = stored_events(&data);
+    assert_eq!(total, distinct, "events stored twice");
+    // Batches never answered (posted at the very end) may be stored too, whole.
+    assert!(
+        total >= expected && total % 400 == 0,
+        "{total} stored, {expected} answered"
+    );
+    let per_batch = crate::common::ok_stdout(&[
+        "sql",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "select name, count(*) as n from events group by name",
+    ]);
+    let stored: std::collections::HashMap<&str, &str> = per_batch
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(','))
+        .collect();
+    for (name, count) in &stored {
+        assert_eq!(*count, "400", "batch {name} stored partly or twice");
+    }
+    for (client, batch) in &acked {
+        let name = format!("batch-{client}-{batch}");
+        assert_eq!(
+            stored.get(name.as_str()).copied(),
+            Some("400"),
+            "batch {name} answered 200 but not stored once"
+        );
+    }
+    eprintln!(
+        "{} batches answered, {} events stored once, {KILLS} kills",
+        acked.len(),
+        total
+    );
 }

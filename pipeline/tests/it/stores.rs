@@ -118,17 +118,18 @@ fn a_lost_index_is_rebuilt_from_parquet_on_open() {
 }
 
 #[test]
-fn pushed_batches_move_no_position_and_are_answered_once_durable() {
+fn a_batch_of_the_push_log_moves_its_position_in_the_commit_and_tells_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let (mut stores, _) = open(dir.path());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let (sender, source) = ingest::push_channel(4);
+    let log = ingest::PushLog::open(dir.path(), &ingest::WalConfig::default()).unwrap();
     let (batches_tx, mut batches_rx) = tokio::sync::mpsc::channel(4);
     let cancel = tokio_util::sync::CancellationToken::new();
     runtime.block_on(async {
+        let source = log.source(&Checkpoint::default());
         let forward = tokio::spawn(ingest::Source::Push(source).run(batches_tx, cancel.clone()));
         let body = crate::common::event_list(0, 3, "carol");
         let from = ingest::PushFrom {
@@ -136,19 +137,36 @@ fn pushed_batches_move_no_position_and_are_answered_once_durable() {
             cluster: "pushed",
             sender: "test",
         };
-        let pushed = sender.push(&body, from).await.unwrap();
+        let pushed = log.sender().push(body, from).await.unwrap();
         assert_eq!((pushed.accepted, pushed.rejected.clone()), (3, None));
+        assert!(log.metrics().pending_bytes > 0);
         let batch = batches_rx.recv().await.unwrap();
         let mut commit = Commit::after(position(5));
         commit.add(batch, Vec::new());
-        assert!(!commit.moved, "a pushed batch moves no position");
+        assert!(commit.moved, "a batch of the log moves its position");
         stores.commit(&commit).unwrap();
         commit.answer_receipts();
-        assert!(pushed.durable().await);
+        assert_eq!(
+            log.metrics().pending_bytes,
+            0,
+            "the log knows it is committed"
+        );
         cancel.cancel();
         forward.await.unwrap().unwrap();
     });
     assert_eq!(search_total(&stores, "cluster:pushed"), 3);
+    drop(stores);
+    let (_, resume) = open(dir.path());
+    let wal = resume
+        .positions
+        .wal_position()
+        .expect("the log position is committed");
+    assert_eq!(wal.offset, log.metrics().retained_bytes);
+    assert_eq!(
+        resume.positions.file_positions().next().unwrap().offset,
+        5,
+        "file positions stay"
+    );
 }
 
 /// What earlier versions stored as the commit state (the checkpoint with the detection state
