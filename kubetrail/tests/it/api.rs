@@ -520,7 +520,7 @@ fn the_query_api_answers_with_ground_truth_and_enforces_tokens() {
         changes
     );
 
-    // Pushed events: durable when answered, searchable, counted; credentials kept apart.
+    // Pushed events: durable when answered, then searchable, counted; credentials kept apart.
     let pushed = serde_json::json!({
         "kind": "EventList",
         "apiVersion": "audit.k8s.io/v1",
@@ -536,10 +536,15 @@ fn the_query_api_answers_with_ground_truth_and_enforces_tokens() {
     assert_eq!(accepted.status, 200, "{}", accepted.text());
     check_response(&document, "/api/v1/ingest/audit", "post", &accepted);
     assert_eq!(accepted.json()["accepted"], 1);
-    assert_eq!(
-        search_total(address, VIEWER, "user:pushed-user AND cluster:pushed"),
-        1
-    );
+    // Durable in the write-ahead log when answered; searchable after the next commit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while search_total(address, VIEWER, "user:pushed-user AND cluster:pushed") != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pushed event is not searchable"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(get(address, "/api/v1/search?q=*", Some(INGEST)).status, 401);
     let garbage = http::request(
         address,

@@ -243,6 +243,8 @@ fn posture_reports_the_known_state_and_respects_namespace_restriction() {
             r#"
 [store]
 data_dir = "{data}"
+[pipeline]
+commit_interval_ms = 200
 [api]
 listen = "127.0.0.1:0"
 [[api.tokens]]
@@ -274,6 +276,23 @@ cluster = "known"
     let answer = post_json(address, "/api/v1/ingest/audit", Some(INGEST), &list);
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["accepted"], count);
+    // Answered once in the write-ahead log: wait for the commit that stores the events.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let search = get(
+            address,
+            "/api/v1/search?limit=1&q=cluster:known",
+            Some(VIEWER),
+        );
+        if search.status == 200 && search.json()["total"] == count {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pushed events are not stored"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 
     let document = get(address, "/api/v1/openapi.json", None).json();
     assert_eq!(get(address, "/api/v1/posture", None).status, 401);
