@@ -9,6 +9,7 @@ mod bench_index;
 mod bench_latency;
 mod bench_precision;
 mod bench_search;
+mod bench_webhook;
 mod measure;
 
 use std::process::ExitCode;
@@ -50,6 +51,9 @@ enum Command {
     /// Alerts per million benign events by severity, per generated cluster shape (EKS, GKE,
     /// AKS, OpenShift, GitOps, Helm, ...), through the detector with the built-in rules.
     Precision(bench_precision::Args),
+    /// The audit webhook under load: concurrent clients post 400-event `EventList`s through
+    /// the write-ahead log while the live pipeline runs (accepted events/s, p50/p99 answer).
+    Webhook(bench_webhook::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Search(args) => bench_search::run(&args),
         Command::Index(args) => bench_index::run(&args),
         Command::Precision(args) => bench_precision::run(&args),
+        Command::Webhook(args) => bench_webhook::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,262 @@
+//! `kubetrail-bench webhook`: the audit webhook under load. Concurrent keep-alive clients
+//! post `EventList`s of generated events (each post new events) to `/api/v1/ingest/audit` of
+//! an in-process API whose pushed bodies go through the write-ahead log into the live
+//! pipeline (detection with the built-in rules, Parquet, the search index), as `serve` runs
+//! them. Prints accepted events/s and the answer time (p50, p99, max). A command of its own,
+//! never part of the tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+
+/// Marks the batch number in every `auditID` of the template body.
+const MARKER: &str = "wbench-";
+const BATCH_DIGITS: usize = 12;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Concurrent clients, each on its own keep-alive connection.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Events in each posted `EventList`.
+    #[arg(long, default_value_t = 400)]
+    pub batch_events: u64,
+    /// How long the clients post.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("failed to create a temporary directory")?;
+    let template = template_body(args.batch_events)?;
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    runtime.block_on(bench(args, dir.path(), template))
+}
+
+/// An `EventList` of generated events whose auditIDs carry a batch number to overwrite, and
+/// the offsets of those numbers.
+fn template_body(events: u64) -> anyhow::Result<(Vec<u8>, Vec<usize>)> {
+    let mut lines = Vec::new();
+    generate::generate(
+        generate::Options::default(),
+        events,
+        &mut lines,
+        None::<&mut Vec<u8>>,
+    )?;
+    let items = lines
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(index, line)| {
+            let mut item: serde_json::Value = serde_json::from_slice(line)?;
+            item["auditID"] = serde_json::Value::String(format!(
+                "{MARKER}{}-{index:08}",
+                "0".repeat(BATCH_DIGITS)
+            ));
+            Ok(item)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items,
+    }))?;
+    let offsets = body
+        .windows(MARKER.len())
+        .enumerate()
+        .filter(|(_, window)| *window == MARKER.as_bytes())
+        .map(|(at, _)| at + MARKER.len())
+        .collect();
+    Ok((body, offsets))
+}
+
+/// The template with `batch` written into every auditID.
+fn body_of(template: &(Vec<u8>, Vec<usize>), batch: u64) -> Bytes {
+    let (body, offsets) = template;
+    let mut body = body.clone();
+    let digits = format!("{batch:0width$}", width = BATCH_DIGITS);
+    for at in offsets {
+        body[*at..*at + BATCH_DIGITS].copy_from_slice(digits.as_bytes());
+    }
+    Bytes::from(body)
+}
+
+async fn bench(
+    args: &Args,
+    data_dir: &std::path::Path,
+    template: (Vec<u8>, Vec<usize>),
+) -> anyhow::Result<()> {
+    let token = api::generate_token()?;
+    let config = api::ApiConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        rate_limit_per_second: 1_000_000_000,
+        rate_limit_burst: 1_000_000_000,
+        ingest_tokens: vec![api::IngestTokenConfig {
+            name: "bench".to_owned(),
+            sha256: api::hash_token(&token),
+            cluster: "bench".to_owned(),
+        }],
+        ..api::ApiConfig::default()
+    };
+    let auth = config.validate()?;
+    let log = ingest::PushLog::open(data_dir, &ingest::WalConfig::default())?;
+    let mut registry = prometheus_client::registry::Registry::with_prefix("kubetrail");
+    let metrics = api::ApiMetrics::register(&mut registry);
+    let state = api::ApiState::new(
+        data_dir.to_owned(),
+        config,
+        auth,
+        metrics,
+        Arc::new(registry),
+    )?;
+    let cancel = CancellationToken::new();
+    let api = api::start(state, cancel.clone()).await?;
+    api.state.set_ingest(log.sender());
+    let stats = Arc::new(pipeline::Stats::default());
+    let detect = detect::Config::default();
+    let engine = pipeline::build_engine(&detect)?;
+    let options = pipeline::LiveOptions {
+        store: store::Config::with_data_dir(data_dir),
+        detect,
+        dedupe_capacity: ingest::Config::default().dedupe_capacity,
+        ..pipeline::LiveOptions::default()
+    };
+    let live = pipeline::Live::open(options, engine, Arc::clone(&stats), &cancel).await?;
+    let source = ingest::Source::Push(log.source(live.positions()));
+    let pipeline_cancel = CancellationToken::new();
+    let running = tokio::spawn(live.run(
+        vec![source],
+        sinks::AlertOutputs::default(),
+        None,
+        pipeline_cancel.clone(),
+    ));
+    eprintln!(
+        "{} clients posting {}-event EventLists for {} s to http://{}/api/v1/ingest/audit...",
+        args.clients, args.batch_events, args.seconds, api.address
+    );
+    let template = Arc::new(template);
+    let next_batch = Arc::new(AtomicU64::new(1));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (template, next_batch, token) = (template.clone(), next_batch.clone(), token.clone());
+        let address = api.address;
+        tasks.push(tokio::spawn(async move {
+            client(address, &token, &template, &next_batch, deadline).await
+        }));
+    }
+    let mut answers = Vec::new();
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    for task in tasks {
+        let figures = task.await??;
+        answers.extend(figures.answers_ms);
+        accepted += figures.accepted;
+        refused += figures.refused;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let wal = log.metrics();
+    pipeline_cancel.cancel();
+    running.await??;
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(10), api.task).await;
+    answers.sort_by(f64::total_cmp);
+    let at = |quantile: f64| {
+        answers
+            .get(((answers.len() as f64 - 1.0) * quantile).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    println!(
+        "webhook: {} clients, {}-event EventLists, {seconds:.1} s",
+        args.clients, args.batch_events
+    );
+    println!(
+        "accepted: {accepted} events in {} answers, {:.0} events/s; 503s: {refused}",
+        answers.len(),
+        accepted as f64 / seconds
+    );
+    println!(
+        "answer ms: p50 {:.1}, p99 {:.1}, max {:.1}",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+    println!(
+        "wal: {} appends, {} fsyncs ({:.1} appends per fsync), {} MB appended",
+        wal.appends,
+        wal.fsyncs,
+        wal.appends as f64 / wal.fsyncs.max(1) as f64,
+        wal.appended_bytes / 1_000_000
+    );
+    println!(
+        "pipeline: {} events committed in {} commits (after the clients stopped too)",
+        stats.committed_events.get(),
+        stats.commits.get()
+    );
+    Ok(())
+}
+
+struct ClientFigures {
+    answers_ms: Vec<f64>,
+    accepted: u64,
+    refused: u64,
+}
+
+async fn client(
+    address: SocketAddr,
+    token: &str,
+    template: &(Vec<u8>, Vec<usize>),
+    next_batch: &AtomicU64,
+    deadline: Instant,
+) -> anyhow::Result<ClientFigures> {
+    let stream = tokio::net::TcpStream::connect(address).await?;
+    stream.set_nodelay(true)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let host = address.to_string();
+    let authorization = format!("Bearer {token}");
+    let mut figures = ClientFigures {
+        answers_ms: Vec::new(),
+        accepted: 0,
+        refused: 0,
+    };
+    while Instant::now() < deadline {
+        let body = body_of(template, next_batch.fetch_add(1, Ordering::Relaxed));
+        sender.ready().await?;
+        let request = hyper::Request::post("/api/v1/ingest/audit")
+            .header(hyper::header::HOST, &host)
+            .header(hyper::header::AUTHORIZATION, &authorization)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))?;
+        let sent = Instant::now();
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let answer = response.into_body().collect().await?.to_bytes();
+        let elapsed = sent.elapsed().as_secs_f64() * 1000.0;
+        match status {
+            200 => {
+                let json: serde_json::Value = serde_json::from_slice(&answer)?;
+                figures.accepted += json["accepted"].as_u64().unwrap_or(0);
+                figures.answers_ms.push(elapsed);
+            }
+            503 => {
+                figures.refused += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => anyhow::bail!(
+                "POST /api/v1/ingest/audit: HTTP {other}: {}",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+    Ok(figures)
+}
