@@ -634,17 +634,7 @@ async fn http_phase(
         scope: api::Scope::default(),
     };
     auth.add(&token, principal);
-    let mut registry = prometheus_client::registry::Registry::with_prefix("kubetrail");
-    let metrics = api::ApiMetrics::register(&mut registry);
-    let state = api::ApiState::new(
-        data_dir.to_owned(),
-        config,
-        auth,
-        metrics,
-        Arc::new(registry),
-    )?;
-    let cancel = CancellationToken::new();
-    let api = api::start(state, cancel.clone()).await?;
+    let (api, cancel) = start_api(data_dir, config, auth).await?;
     api.state.set_searcher(searcher);
     api.state.set_ready();
     let address = api.address;
@@ -1193,4 +1183,25 @@ fn segments(search_dir: &Path) -> (usize, usize) {
         }
     }
     (days, segments)
+}
+
+/// The HTTP API over `data_dir` on the configured listener, with its metrics registry; the
+/// token cancels it.
+pub(crate) async fn start_api(
+    data_dir: &Path,
+    config: api::ApiConfig,
+    auth: api::Auth,
+) -> anyhow::Result<(api::RunningApi, CancellationToken)> {
+    let mut registry = prometheus_client::registry::Registry::with_prefix("kubetrail");
+    let metrics = api::ApiMetrics::register(&mut registry);
+    let state = api::ApiState::new(
+        data_dir.to_owned(),
+        config,
+        auth,
+        metrics,
+        Arc::new(registry),
+    )?;
+    let cancel = CancellationToken::new();
+    let api = api::start(state, cancel.clone()).await?;
+    Ok((api, cancel))
 }

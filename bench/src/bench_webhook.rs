@@ -105,17 +105,7 @@ async fn bench(
     };
     let auth = config.validate()?;
     let log = ingest::PushLog::open(data_dir, &ingest::WalConfig::default())?;
-    let mut registry = prometheus_client::registry::Registry::with_prefix("kubetrail");
-    let metrics = api::ApiMetrics::register(&mut registry);
-    let state = api::ApiState::new(
-        data_dir.to_owned(),
-        config,
-        auth,
-        metrics,
-        Arc::new(registry),
-    )?;
-    let cancel = CancellationToken::new();
-    let api = api::start(state, cancel.clone()).await?;
+    let (api, cancel) = crate::bench_search::start_api(data_dir, config, auth).await?;
     api.state.set_ingest(log.sender());
     let stats = Arc::new(pipeline::Stats::default());
     let detect = detect::Config::default();
