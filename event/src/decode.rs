@@ -14,15 +14,18 @@ use crate::{DecodeOptions, DecodeOutcome};
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
-/// Decode one line into `out`; on error `out` is left as it was.
+/// Decode one line into `out`; on error `out` is left as it was. With
+/// `Envelopes::UnwrapNamingCluster`, events found in a cloud envelope that names its cluster
+/// get that cluster instead of `options.cluster`.
 pub(crate) fn decode_line(
     line: &[u8],
+    envelopes: Envelopes,
     options: &DecodeOptions,
     out: &mut Vec<Event>,
 ) -> Result<DecodeOutcome, DecodeError> {
     let length_before = out.len();
     let mut outcome = DecodeOutcome::default();
-    let result = decode_text(line, options, out, &mut outcome);
+    let result = decode_text(line, envelopes, options, out, &mut outcome);
     match result {
         Ok(()) => Ok(outcome),
         Err(error) => {
@@ -34,6 +37,7 @@ pub(crate) fn decode_line(
 
 fn decode_text(
     line: &[u8],
+    envelopes: Envelopes,
     options: &DecodeOptions,
     out: &mut Vec<Event>,
     outcome: &mut DecodeOutcome,
@@ -45,14 +49,14 @@ fn decode_text(
         })?;
     match text.as_bytes().first() {
         None => Err(DecodeError::Unrecognised("empty line")),
-        Some(b'{') => decode_object(text, options, out, outcome),
+        Some(b'{') => decode_object_with(text, envelopes, options, out, outcome),
         Some(b'[') => {
             let elements: Vec<&RawValue> = serde_json::from_str(text)?;
             for element in elements {
                 if !element.get().starts_with('{') {
                     return Err(DecodeError::Unrecognised("array element is not an object"));
                 }
-                decode_object(element.get(), options, out, outcome)?;
+                decode_object_with(element.get(), envelopes, options, out, outcome)?;
             }
             Ok(())
         }
@@ -63,20 +67,17 @@ fn decode_text(
     }
 }
 
-/// Whether an object without `auditID`, `items` or a Falco rule may be a cloud envelope.
+/// Whether an object without `auditID`, `items` or a Falco rule may be a cloud envelope, and
+/// whose cluster name its events get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Envelopes {
+pub(crate) enum Envelopes {
+    /// Unwrap envelopes; every event gets `DecodeOptions::cluster`.
     Unwrap,
+    /// Unwrap envelopes; an envelope naming its cluster (EKS log group, GKE resource label,
+    /// AKS resource id) gives its events that name, others get `DecodeOptions::cluster`.
+    UnwrapNamingCluster,
+    /// Inside an envelope: no envelope again.
     Reject,
-}
-
-fn decode_object(
-    text: &str,
-    options: &DecodeOptions,
-    out: &mut Vec<Event>,
-    outcome: &mut DecodeOutcome,
-) -> Result<(), DecodeError> {
-    decode_object_with(text, Envelopes::Unwrap, options, out, outcome)
 }
 
 /// Decodes an object found inside a cloud envelope: an audit Event, EventList or Falco alert,
@@ -119,8 +120,14 @@ fn decode_object_with(
         outcome.events += 1;
         Ok(())
     } else if document.audit_id.is_none()
-        && envelopes == Envelopes::Unwrap
-        && decode_envelope(text, options, out, outcome)?
+        && envelopes != Envelopes::Reject
+        && decode_envelope(
+            text,
+            envelopes == Envelopes::UnwrapNamingCluster,
+            options,
+            out,
+            outcome,
+        )?
     {
         Ok(())
     } else {

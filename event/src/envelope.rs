@@ -67,6 +67,25 @@ struct Envelope<'a> {
     timestamp: Option<&'a RawValue>,
     #[serde(borrow)]
     labels: Option<&'a RawValue>,
+    // Where the envelopes name their cluster.
+    #[serde(borrow, rename = "resourceId")]
+    resource_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "logGroup")]
+    log_group: Option<&'a RawValue>,
+    #[serde(borrow)]
+    resource: Option<&'a RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GkeResource<'a> {
+    #[serde(borrow)]
+    labels: Option<GkeResourceLabels<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GkeResourceLabels<'a> {
+    #[serde(borrow)]
+    cluster_name: Option<Text<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,8 +144,12 @@ struct Operation<'a> {
 
 /// Decodes `text` if it is a cloud envelope. `Ok(false)` means it is not one and `out` and
 /// `outcome` are untouched.
+///
+/// With `cluster_from_envelope`, an envelope (or AKS record) that names its cluster gives
+/// that name to its events.
 pub(crate) fn decode_envelope(
     text: &str,
+    cluster_from_envelope: bool,
     options: &DecodeOptions,
     out: &mut Vec<Event>,
     outcome: &mut DecodeOutcome,
@@ -134,11 +157,21 @@ pub(crate) fn decode_envelope(
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(text) else {
         return Ok(false);
     };
+    let named = |envelope: &Envelope<'_>, kind| {
+        cluster_from_envelope
+            .then(|| envelope_cluster(envelope, kind))
+            .flatten()
+            .map(|cluster| DecodeOptions {
+                cluster,
+                ..options.clone()
+            })
+    };
     if let Some(records) = envelope.records {
         let records: Vec<&RawValue> = serde_json::from_str(records.get())?;
         for record in records {
             let record: Envelope<'_> = serde_json::from_str(record.get())?;
-            aks_record(&record, options, out, outcome)?;
+            let named = named(&record, EnvelopeKind::Aks);
+            aks_record(&record, named.as_ref().unwrap_or(options), out, outcome)?;
         }
         Ok(true)
     } else if envelope.properties.is_some() && envelope.category.is_some()
@@ -146,17 +179,61 @@ pub(crate) fn decode_envelope(
             .properties
             .is_some_and(|properties| aks_log(properties).is_some())
     {
-        aks_record(&envelope, options, out, outcome)?;
+        let named = named(&envelope, EnvelopeKind::Aks);
+        aks_record(&envelope, named.as_ref().unwrap_or(options), out, outcome)?;
         Ok(true)
     } else if let Some(message_type) = envelope.message_type {
+        let named = named(&envelope, EnvelopeKind::Eks);
+        let options = named.as_ref().unwrap_or(options);
         cloudwatch_message(&envelope, message_type, options, out, outcome)?;
         Ok(true)
     } else if let Some(proto_payload) = envelope.proto_payload {
+        let named = named(&envelope, EnvelopeKind::Gke);
+        let options = named.as_ref().unwrap_or(options);
         gke_log_entry(&envelope, proto_payload, options, out, outcome)?;
         Ok(true)
     } else {
         Ok(false)
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EnvelopeKind {
+    Aks,
+    Eks,
+    Gke,
+}
+
+/// The cluster an envelope names, if it does: the AKS record's `resourceId`
+/// (`.../MANAGEDCLUSTERS/<name>`, ARM upper-cases it, so lower-cased), the EKS log group
+/// (`/aws/eks/<name>/cluster`), GKE's `resource.labels.cluster_name`.
+fn envelope_cluster(envelope: &Envelope<'_>, kind: EnvelopeKind) -> Option<String> {
+    let name = match kind {
+        EnvelopeKind::Aks => {
+            let resource_id: Text<'_> = serde_json::from_str(envelope.resource_id?.get()).ok()?;
+            let (before, name) = resource_id
+                .as_str()
+                .trim_end_matches('/')
+                .rsplit_once('/')?;
+            if !before.to_ascii_lowercase().ends_with("/managedclusters") {
+                return None;
+            }
+            name.to_ascii_lowercase()
+        }
+        EnvelopeKind::Eks => {
+            let log_group: Text<'_> = serde_json::from_str(envelope.log_group?.get()).ok()?;
+            log_group
+                .as_str()
+                .strip_prefix("/aws/eks/")?
+                .strip_suffix("/cluster")?
+                .to_owned()
+        }
+        EnvelopeKind::Gke => {
+            let resource: GkeResource<'_> = serde_json::from_str(envelope.resource?.get()).ok()?;
+            resource.labels?.cluster_name?.into_string()
+        }
+    };
+    (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
 /// `properties.log`, if `properties` is an object that has it.

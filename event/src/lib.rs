@@ -64,5 +64,18 @@ pub fn decode_line(
     options: &DecodeOptions,
     out: &mut Vec<Event>,
 ) -> Result<DecodeOutcome, DecodeError> {
-    decode::decode_line(line, options, out)
+    decode::decode_line(line, decode::Envelopes::Unwrap, options, out)
+}
+
+/// [`decode_line`], except that events found in a cloud envelope that names its cluster get
+/// that name rather than `options.cluster`: the EKS log group `/aws/eks/<cluster>/cluster`,
+/// GKE's `resource.labels.cluster_name`, the last part of an AKS record's `resourceId`
+/// (`.../managedClusters/<cluster>`, lower-cased). Plain events and envelopes without the
+/// name get `options.cluster`.
+pub fn decode_line_cluster_from_envelope(
+    line: &[u8],
+    options: &DecodeOptions,
+    out: &mut Vec<Event>,
+) -> Result<DecodeOutcome, DecodeError> {
+    decode::decode_line(line, decode::Envelopes::UnwrapNamingCluster, options, out)
 }

@@ -199,3 +199,34 @@ fn an_object_that_is_no_envelope_is_still_rejected() {
         "not an audit event or Falco alert: no auditID, items or Falco rule"
     );
 }
+
+#[test]
+fn envelopes_name_their_cluster_when_asked() {
+    for (name, cluster) in [
+        ("eks_cloudwatch_data_message.json", "prod"),
+        ("gke_secret_create.json", "prod"),
+        ("aks_records_string_and_object_log.json", "test"),
+    ] {
+        let mut named = Vec::new();
+        event::decode_line_cluster_from_envelope(&fixture(name), &options(), &mut named)
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert!(!named.is_empty(), "{name}: no events");
+        for event in &named {
+            assert_eq!(event.cluster, cluster, "{name}");
+        }
+        // The cluster is part of the identity: the same event named by its envelope is
+        // another event than the one named by the options.
+        let plain = decode(name);
+        assert!(plain.iter().all(|event| event.cluster == "test-cluster"));
+        assert_ne!(plain[0].event_id, named[0].event_id, "{name}");
+    }
+    // A plain event names no cluster: the options' name stays.
+    let mut events = Vec::new();
+    event::decode_line_cluster_from_envelope(
+        &fixture("eventlist_two_items.json"),
+        &options(),
+        &mut events,
+    )
+    .unwrap();
+    assert!(events.iter().all(|event| event.cluster == "test-cluster"));
+}
