@@ -1,7 +1,7 @@
 //! Drops events whose `event_id` was seen recently: bounded memory, oldest ids forgotten first.
 //!
-//! Stores are idempotent on `event_id`; this stage only spares them (and detection) the
-//! duplicates that webhook retries, replays and re-read files produce within one run.
+//! The live pipeline seeds it with the newest stored ids at start, so a duplicate read after
+//! a restart (a replayed Kafka message) is dropped too, within its capacity.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -35,6 +35,17 @@ impl Deduper {
         let before = events.len();
         events.retain(|event| self.insert(id_key(&event.event_id)));
         before - events.len()
+    }
+
+    /// Remembers `event_ids` (oldest first) as seen, e.g. the newest stored ones after a
+    /// restart; the oldest are forgotten first when they exceed the capacity.
+    pub fn seed<'a>(&mut self, event_ids: impl IntoIterator<Item = &'a str>) {
+        if self.capacity == 0 {
+            return;
+        }
+        for event_id in event_ids {
+            self.insert(id_key(event_id));
+        }
     }
 
     /// How many ids are remembered now.

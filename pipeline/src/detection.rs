@@ -46,6 +46,11 @@ impl DetectStep {
         self.detector.restore(snapshot)
     }
 
+    /// Remembers `event_ids` (oldest first) as seen: the newest stored ones, at start.
+    pub fn seed_dedupe<'a>(&mut self, event_ids: impl IntoIterator<Item = &'a str>) {
+        self.deduper.seed(event_ids);
+    }
+
     /// Drops the batch's events already seen, runs the rules over the rest in order, counts
     /// the batch, and returns the alerts.
     pub fn process(&mut self, batch: &mut Batch) -> Vec<Alert> {

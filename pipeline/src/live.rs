@@ -73,16 +73,22 @@ impl Live {
     ) -> Result<Live, PipelineError> {
         let store_config = options.store.clone();
         let index_options = options.search.clone();
-        let (stores, resume) =
-            tokio::task::spawn_blocking(move || Stores::open(&store_config, index_options))
-                .await
-                .map_err(|error| stage_failed("open", &error))??;
+        let dedupe_capacity = options.dedupe_capacity;
+        let (stores, resume, seen) = tokio::task::spawn_blocking(move || {
+            let (stores, resume) = Stores::open(&store_config, index_options)?;
+            let seen = stores.recent_event_ids(dedupe_capacity)?;
+            Ok::<_, PipelineError>((stores, resume, seen))
+        })
+        .await
+        .map_err(|error| stage_failed("open", &error))??;
         let mut step = DetectStep::new(
             Arc::clone(&engine),
             &options.detect,
             options.dedupe_capacity,
             Arc::clone(&stats),
         );
+        // The newest stored ids: a duplicate read again after a restart is not stored twice.
+        step.seed_dedupe(seen.iter().map(String::as_str));
         if let Some(snapshot) = &resume.detection
             && let Err(error) = step.restore(snapshot)
         {

@@ -94,6 +94,14 @@ impl Stores {
         Ok(())
     }
 
+    /// The `event_id`s of the newest `limit` (or a few more) stored events, oldest first.
+    pub fn recent_event_ids(&self, limit: usize) -> Result<Vec<String>, PipelineError> {
+        Ok(store::read_back::recent_event_ids(
+            self.columnar.data_dir(),
+            limit,
+        )?)
+    }
+
     /// Lets the index finish its segment merges instead of abandoning them.
     pub fn close(self) -> Result<(), PipelineError> {
         self.index.close()?;

@@ -126,3 +126,36 @@ pub fn read_alert_events(path: &Path) -> Result<Vec<(String, Vec<String>)>, Stor
     }
     Ok(rows)
 }
+
+/// The `event_id`s of the newest committed events, at most `limit` (whole files, newest
+/// commit first, so a few more may come), oldest first: what the pipeline's dedupe stage
+/// remembers again after a restart, so an event stored before a crash and read again from a
+/// source (a replayed Kafka message, a retried push) is not stored twice.
+pub fn recent_event_ids(data_dir: &Path, limit: usize) -> Result<Vec<String>, StoreError> {
+    let mut files = files_after(data_dir, crate::commit::EVENTS_DIR, 0)?;
+    files.reverse();
+    let mut newest_first: Vec<Vec<String>> = Vec::new();
+    let mut count = 0usize;
+    for (_, path) in files {
+        if count >= limit {
+            break;
+        }
+        let mut ids = Vec::new();
+        for batch in reader(&path, &["event_id"])? {
+            let batch = batch.map_err(|source| StoreError::ReadParquet {
+                path: path.clone(),
+                source: source.into(),
+            })?;
+            let Some(column) = batch
+                .column_by_name("event_id")
+                .and_then(|c| c.as_string_opt::<i32>())
+            else {
+                continue;
+            };
+            ids.extend((0..column.len()).map(|row| column.value(row).to_owned()));
+        }
+        count += ids.len();
+        newest_first.push(ids);
+    }
+    Ok(newest_first.into_iter().rev().flatten().collect())
+}

@@ -60,3 +60,15 @@ fn zero_capacity_keeps_everything() {
     assert_eq!(events.len(), 2);
     assert!(deduper.is_empty());
 }
+
+#[test]
+fn seeded_ids_count_as_seen_and_are_forgotten_oldest_first() {
+    let mut deduper = Deduper::new(3);
+    let seeded = [hex(1), hex(2), hex(3), hex(4)];
+    deduper.seed(seeded.iter().map(String::as_str));
+    assert_eq!(deduper.len(), 3);
+    // hex(1), the oldest, was forgotten; the three newest are duplicates.
+    let mut events = vec![event(&hex(2)), event(&hex(4)), event(&hex(1))];
+    assert_eq!(deduper.retain_new(&mut events), 2);
+    assert_eq!(ids(&events), vec![hex(1)]);
+}
