@@ -1,5 +1,5 @@
 //! Everything that can stop a source: IO on files, watcher setup, bad configuration, the
-//! write-ahead log of pushed bodies.
+//! write-ahead log of pushed bodies, the Kafka client.
 //!
 //! Bad input lines are not errors: they become `event::DeadLetter`s in the batch.
 
@@ -40,6 +40,15 @@ pub enum IngestError {
     Wal(#[from] wal::WalError),
     #[error("a task of the push source failed: {reason}")]
     PushTask { reason: String },
+    #[error("kafka: failed to {action}: {source}")]
+    Kafka {
+        action: &'static str,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("kafka consumer group {group}: fatal error: {reason}")]
+    KafkaFatal { group: String, reason: String },
+    #[error("the kafka consumer thread failed: {reason}")]
+    KafkaThread { reason: String },
     #[error("the batch consumer failed: {source}")]
     Consumer {
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -8,13 +8,33 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Where one source stands: a file's offset, or how far the write-ahead log of pushed bodies
-/// was read. Kafka offsets next.
+/// Where one source stands: a file's offset, how far the write-ahead log of pushed bodies
+/// was read, or a Kafka partition's next offset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourcePosition {
     File(FilePosition),
     Wal(WalPosition),
+    Kafka(KafkaPosition),
+}
+
+/// How far one Kafka partition has been read by a consumer group: every message before
+/// `offset` is in the commit that holds this position. Keyed `kafka:<group>:<topic>:<partition>`
+/// in a [`Checkpoint`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KafkaPosition {
+    pub group: String,
+    pub topic: String,
+    pub partition: i32,
+    /// The next offset to read (Kafka's meaning of a committed offset).
+    pub offset: i64,
+}
+
+impl KafkaPosition {
+    /// The position's key in a checkpoint.
+    pub fn key(&self) -> String {
+        format!("kafka:{}:{}:{}", self.group, self.topic, self.partition)
+    }
 }
 
 /// The key of the write-ahead log's position in a [`Checkpoint`].
@@ -77,8 +97,27 @@ impl Checkpoint {
             .values()
             .filter_map(|position| match position {
                 SourcePosition::File(file_position) => Some(file_position),
-                SourcePosition::Wal(_) => None,
+                SourcePosition::Wal(_) | SourcePosition::Kafka(_) => None,
             })
+    }
+
+    /// The Kafka positions of consumer group `group`.
+    pub fn kafka_positions<'a>(
+        &'a self,
+        group: &'a str,
+    ) -> impl Iterator<Item = &'a KafkaPosition> {
+        self.positions
+            .values()
+            .filter_map(move |position| match position {
+                SourcePosition::Kafka(kafka) if kafka.group == group => Some(kafka),
+                _ => None,
+            })
+    }
+
+    /// Takes `position` as its partition's.
+    pub fn set_kafka_position(&mut self, position: &KafkaPosition) {
+        self.positions
+            .insert(position.key(), SourcePosition::Kafka(position.clone()));
     }
 
     /// How far the write-ahead log was read, if it ever was.
@@ -130,6 +169,10 @@ pub enum Origin {
     /// Read from the write-ahead log of pushed bodies: the log position after this batch,
     /// committed like a file position; once committed, the log may delete what it covers.
     Wal(WalReceipt),
+    /// Read from Kafka: the next offset of each partition the batch holds messages of,
+    /// committed like file positions; once committed, they are committed to the consumer
+    /// group too (a mirror for lag tooling).
+    Kafka(KafkaReceipt),
 }
 
 impl Origin {
@@ -137,7 +180,7 @@ impl Origin {
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         match self {
             Origin::Files(checkpoint) => Some(checkpoint),
-            Origin::Wal(_) => None,
+            Origin::Wal(_) | Origin::Kafka(_) => None,
         }
     }
 }
@@ -160,6 +203,38 @@ impl WalReceipt {
     /// The batch (and every earlier one) is committed to the store.
     pub fn committed(&self) {
         self.committer.committed(self.position.offset);
+    }
+}
+
+/// The Kafka positions a batch reaches, and the way to tell the source once they are
+/// committed.
+#[derive(Debug, Clone)]
+pub struct KafkaReceipt {
+    pub positions: Vec<KafkaPosition>,
+    pub(crate) committer: crate::kafka::Committer,
+}
+
+impl KafkaReceipt {
+    /// The batch (and every earlier one) is committed to the store.
+    pub fn committed(&self) {
+        self.committer.committed(&self.positions);
+    }
+}
+
+/// What a source is told once a commit holding its batches is durable.
+#[derive(Debug, Clone)]
+pub enum Receipt {
+    Wal(WalReceipt),
+    Kafka(KafkaReceipt),
+}
+
+impl Receipt {
+    /// The batch (and every earlier one of its source) is committed to the store.
+    pub fn committed(&self) {
+        match self {
+            Receipt::Wal(receipt) => receipt.committed(),
+            Receipt::Kafka(receipt) => receipt.committed(),
+        }
     }
 }
 

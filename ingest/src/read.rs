@@ -139,7 +139,7 @@ where
             .and_then(|fingerprint| reading.checkpoint.positions.get(&fingerprint.hex))
             .map_or(0, |position| match position {
                 SourcePosition::File(known) => known.offset,
-                SourcePosition::Wal(_) => 0,
+                SourcePosition::Wal(_) | SourcePosition::Kafka(_) => 0,
             });
         let mut position = fingerprint.map(|fingerprint| FilePosition {
             path: source.clone(),

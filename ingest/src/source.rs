@@ -1,11 +1,11 @@
 //! The sources the pipeline runs, as a closed set: files tailed live, bodies pushed through
-//! the ingest API (read back from the write-ahead log), and (next) Kafka. Each sends batches into the pipeline's channel until
+//! the ingest API (read back from the write-ahead log), and Kafka consumer groups. Each sends batches into the pipeline's channel until
 //! cancelled; a full channel makes it wait, it never drops a batch it read.
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Batch, FileTailer, IngestError, PushSource};
+use crate::{Batch, FileTailer, IngestError, KafkaSource, PushSource};
 
 /// One running source.
 #[derive(Debug)]
@@ -15,6 +15,8 @@ pub enum Source {
     /// Bodies pushed to `/api/v1/ingest/*` (`[[api.ingest_tokens]]`), read back from the
     /// write-ahead log.
     Push(PushSource),
+    /// A Kafka consumer group's topics (`[[ingest.kafka]]`).
+    Kafka(Box<KafkaSource>),
 }
 
 impl Source {
@@ -23,6 +25,7 @@ impl Source {
         match self {
             Source::Files(_) => "files",
             Source::Push(_) => "push",
+            Source::Kafka(_) => "kafka",
         }
     }
 
@@ -35,6 +38,7 @@ impl Source {
         match self {
             Source::Files(tailer) => tailer.run(batches, cancel).await,
             Source::Push(push) => push.run(batches, cancel).await,
+            Source::Kafka(kafka) => kafka.run(batches, cancel).await,
         }
     }
 }

@@ -84,11 +84,15 @@ impl Config {
         }
     }
 
-    /// `serve` needs at least one source: files to follow, or ingest tokens for pushed events.
+    /// `serve` needs at least one source: files to follow, Kafka topics, or ingest tokens for
+    /// pushed events.
     pub fn check_sources(&self) -> anyhow::Result<()> {
-        if self.ingest.files.is_empty() && !self.ingests_pushed_events() {
+        if self.ingest.files.is_empty()
+            && self.ingest.kafka.is_empty()
+            && !self.ingests_pushed_events()
+        {
             bail!(
-                "no sources configured: add an [[ingest.files]] table, or [[api.ingest_tokens]] for the audit webhook and Falco"
+                "no sources configured: add an [[ingest.files]] or [[ingest.kafka]] table, or [[api.ingest_tokens]] for the audit webhook and Falco"
             );
         }
         Ok(())

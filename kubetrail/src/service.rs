@@ -51,6 +51,9 @@ pub async fn run(
     } else {
         None
     };
+    // The Kafka sources start after the data directory opens (they resume from its
+    // positions); their figures join `/metrics` then.
+    let kafka_metrics = pipeline::register_kafka(&mut registry);
     let api = start_api(config, registry, extra_token, cancel.clone()).await?;
     if let Some(api) = &api {
         on_listening(api);
@@ -64,6 +67,17 @@ pub async fn run(
     let mut sources = Vec::new();
     if let Some(log) = &push_log {
         sources.push(Source::Push(log.source(live.positions())));
+    }
+    for kafka in &config.ingest.kafka {
+        let source = ingest::KafkaSource::new(kafka, &config.ingest, live.positions())
+            .with_context(|| {
+                format!(
+                    "failed to start the Kafka consumer of group {}",
+                    kafka.group
+                )
+            })?;
+        kafka_metrics.add(source.metrics());
+        sources.push(Source::Kafka(Box::new(source)));
     }
     if !config.ingest.files.is_empty() {
         let tailer = ingest::FileTailer::new(&config.ingest, live.positions().clone())

@@ -3,7 +3,7 @@
 //! Both go into the same atomic store commit, so they always agree.
 
 use event::{Alert, DeadLetter, Event};
-use ingest::{Batch, Checkpoint, Origin, WalReceipt};
+use ingest::{Batch, Checkpoint, Origin, Receipt};
 use serde::{Deserialize, Serialize};
 
 /// Where the pipeline resumes after a restart: committed with the events it follows.
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Resume {
     /// Where every source stood, keyed by source identity (file fingerprints, `wal` for the
-    /// write-ahead log of pushed bodies; Kafka offsets next).
+    /// write-ahead log of pushed bodies, `kafka:<group>:<topic>:<partition>` for Kafka).
     #[serde(default)]
     pub positions: Checkpoint,
     /// The detection state after the last committed event.
@@ -31,8 +31,9 @@ pub struct Commit {
     pub positions: Checkpoint,
     /// The detection state after these rows.
     pub detection: Option<detect::Snapshot>,
-    /// The write-ahead log position this commit reaches, told to the log once it is durable.
-    pub receipts: Vec<WalReceipt>,
+    /// The write-ahead log and Kafka positions this commit reaches, told to their sources
+    /// once it is durable.
+    pub receipts: Vec<Receipt>,
     /// A batch moved the positions since the last commit.
     pub moved: bool,
 }
@@ -60,7 +61,14 @@ impl Commit {
             Origin::Wal(receipt) => {
                 self.positions.set_wal_position(receipt.position);
                 self.moved = true;
-                self.receipts.push(receipt);
+                self.receipts.push(Receipt::Wal(receipt));
+            }
+            Origin::Kafka(receipt) => {
+                for position in &receipt.positions {
+                    self.positions.set_kafka_position(position);
+                }
+                self.moved = true;
+                self.receipts.push(Receipt::Kafka(receipt));
             }
         }
     }
@@ -74,7 +82,8 @@ impl Commit {
             && self.dead_letters.is_empty()
     }
 
-    /// Tells the write-ahead log how far its records are committed (after the commit).
+    /// Tells the write-ahead log and the Kafka sources how far they are committed (after the
+    /// commit).
     pub fn answer_receipts(&mut self) {
         for receipt in self.receipts.drain(..) {
             receipt.committed();

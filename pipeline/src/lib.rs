@@ -28,5 +28,5 @@ pub use config::{
 pub use detection::{DetectStep, build_engine};
 pub use error::PipelineError;
 pub use live::{Live, LiveOptions, Observer};
-pub use metrics::{Stats, register_wal};
+pub use metrics::{KafkaMetrics, Stats, register_kafka, register_wal};
 pub use stores::{SEARCH_DIR, Stores, search_dir};

@@ -310,6 +310,96 @@ impl Collector for WalCollected {
     }
 }
 
+/// The Kafka sources' figures in `/metrics`, added once the sources start.
+#[derive(Debug, Clone, Default)]
+pub struct KafkaMetrics {
+    sources: Arc<Mutex<Vec<ingest::KafkaMetricsHandle>>>,
+}
+
+impl KafkaMetrics {
+    /// Exports `source`'s figures from now on.
+    pub fn add(&self, source: ingest::KafkaMetricsHandle) {
+        self.sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(source);
+    }
+}
+
+/// Adds the Kafka sources' figures (`kubetrail_kafka_*`: messages, messages/s, consumer lag per
+/// partition) to `registry`, read at scrape time from the sources added to the result.
+pub fn register_kafka(registry: &mut Registry) -> KafkaMetrics {
+    let metrics = KafkaMetrics::default();
+    registry.register_collector(Box::new(metrics.clone()));
+    metrics
+}
+
+impl Collector for KafkaMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let sources = self
+            .sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let mut family = encoder.encode_descriptor(
+            "kafka_messages_per_second",
+            "Kafka messages read per second over the last 10 s, by consumer group.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for source in &sources {
+            ConstGauge::new(source.messages_per_second())
+                .encode(family.encode_family(&[("group", source.group())])?)?;
+        }
+        let partitions: Vec<_> = sources
+            .iter()
+            .flat_map(|source| {
+                source
+                    .partitions()
+                    .into_iter()
+                    .map(move |((topic, partition), metrics)| {
+                        (source.group(), topic, partition.to_string(), metrics)
+                    })
+            })
+            .collect();
+        let mut family = encoder.encode_descriptor(
+            "kafka_messages",
+            "Kafka messages read (dead letters included), by partition.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (group, topic, partition, metrics) in &partitions {
+            let labels = [
+                ("group", *group),
+                ("topic", topic.as_str()),
+                ("partition", partition.as_str()),
+            ];
+            ConstCounter::new(metrics.messages).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "kafka_consumer_lag",
+            "Messages in an assigned partition not read yet (high watermark minus next offset).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (group, topic, partition, metrics) in &partitions {
+            let Some(lag) = metrics.lag() else {
+                continue;
+            };
+            let labels = [
+                ("group", *group),
+                ("topic", topic.as_str()),
+                ("partition", partition.as_str()),
+            ];
+            ConstGauge::new(lag).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 fn gauge(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,

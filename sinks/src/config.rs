@@ -52,6 +52,9 @@ pub enum SinkConfig {
     Slack(HttpSinkConfig),
     /// Prometheus Alertmanager's `POST /api/v2/alerts`.
     Alertmanager(AlertmanagerSinkConfig),
+    /// Contract alert JSON to a Kafka topic, keyed by `alert_id` (idempotent producer,
+    /// `acks=all`).
+    Kafka(KafkaSinkConfig),
 }
 
 /// `kind = "stdout"`.
@@ -131,6 +134,53 @@ pub struct AlertmanagerSinkConfig {
     pub initial_backoff_ms: u64,
     #[serde(default = "default_max_backoff_ms")]
     pub max_backoff_ms: u64,
+}
+
+/// `kind = "kafka"`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkConfig {
+    pub name: String,
+    /// Bootstrap brokers, `host:port`.
+    pub brokers: Vec<String>,
+    /// The topic alerts are written to, one message per alert keyed by its `alert_id`.
+    pub topic: String,
+    #[serde(default = "default_kafka_client_id")]
+    pub client_id: String,
+    /// TLS to the brokers (`tls = {}` for the system's CA certificates).
+    #[serde(default)]
+    pub tls: Option<kafka::Tls>,
+    /// SASL authentication; the password comes from a file or an environment variable.
+    #[serde(default)]
+    pub sasl: Option<kafka::Sasl>,
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+    /// How long a batch may take to be acknowledged by every in-sync replica.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Alerts per batch; defaults to 100.
+    #[serde(default)]
+    pub max_batch_size: Option<usize>,
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+impl KafkaSinkConfig {
+    /// What the producer connects with.
+    pub fn connection(&self) -> kafka::Connection<'_> {
+        kafka::Connection::new(
+            &self.brokers,
+            &self.client_id,
+            self.tls.as_ref(),
+            self.sasl.as_ref(),
+        )
+    }
+}
+
+fn default_kafka_client_id() -> String {
+    "kubetrail".to_owned()
 }
 
 fn default_initial_backoff_ms() -> u64 {
@@ -217,6 +267,7 @@ impl SinkConfig {
             SinkConfig::File(c) => &c.name,
             SinkConfig::Webhook(c) | SinkConfig::Slack(c) => &c.name,
             SinkConfig::Alertmanager(c) => &c.name,
+            SinkConfig::Kafka(c) => &c.name,
         }
     }
 
@@ -228,6 +279,7 @@ impl SinkConfig {
             SinkConfig::Webhook(_) => "webhook",
             SinkConfig::Slack(_) => "slack",
             SinkConfig::Alertmanager(_) => "alertmanager",
+            SinkConfig::Kafka(_) => "kafka",
         }
     }
 
@@ -238,6 +290,7 @@ impl SinkConfig {
             SinkConfig::File(c) => c.min_severity,
             SinkConfig::Webhook(c) | SinkConfig::Slack(c) => c.min_severity,
             SinkConfig::Alertmanager(c) => c.min_severity,
+            SinkConfig::Kafka(c) => c.min_severity,
         }
     }
 
@@ -257,6 +310,7 @@ impl SinkConfig {
                 (c.initial_backoff_ms, c.max_backoff_ms)
             }
             SinkConfig::Alertmanager(c) => (c.initial_backoff_ms, c.max_backoff_ms),
+            SinkConfig::Kafka(c) => (c.initial_backoff_ms, c.max_backoff_ms),
         };
         if initial_backoff_ms == 0 {
             return Err(SinkError::invalid(
@@ -312,6 +366,7 @@ impl SinkConfig {
                     c.max_batch_size,
                 )?))
             }
+            SinkConfig::Kafka(c) => Target::Kafka(Box::new(resolve_kafka(name, c)?)),
         };
         Ok(ResolvedSink {
             name: name.to_owned(),
@@ -473,6 +528,35 @@ fn resolve_http(
     })
 }
 
+fn resolve_kafka(name: &str, config: &KafkaSinkConfig) -> Result<KafkaTarget, SinkError> {
+    config
+        .connection()
+        .validate()
+        .map_err(|error| SinkError::invalid(name, error.to_string()))?;
+    let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if config.topic.is_empty() || config.topic.len() > 249 || !config.topic.chars().all(legal) {
+        return Err(SinkError::invalid(
+            name,
+            "`topic` must be 1 to 249 characters of a-z, A-Z, 0-9, `.`, `_` and `-`",
+        ));
+    }
+    if config.timeout_ms == 0 {
+        return Err(SinkError::invalid(name, "`timeout_ms` must be at least 1"));
+    }
+    let max_batch_size = config.max_batch_size.unwrap_or(DEFAULT_HTTP_MAX_BATCH_SIZE);
+    if max_batch_size == 0 || max_batch_size > MAX_HTTP_BATCH_SIZE {
+        return Err(SinkError::invalid(
+            name,
+            format!("`max_batch_size` must be between 1 and {MAX_HTTP_BATCH_SIZE}"),
+        ));
+    }
+    Ok(KafkaTarget {
+        config: config.clone(),
+        timeout: Duration::from_millis(config.timeout_ms),
+        max_batch_size,
+    })
+}
+
 fn base_path_and_query(url: &str) -> Option<String> {
     let uri: Uri = url.parse().ok()?;
     let path = uri.path_and_query()?.as_str();
@@ -526,6 +610,7 @@ impl ResolvedSink {
         match &self.target {
             Target::Stdout | Target::File(_) => LOCAL_BATCH_SIZE,
             Target::Http(http) => http.max_batch_size,
+            Target::Kafka(kafka) => kafka.max_batch_size,
         }
     }
 }
@@ -541,6 +626,15 @@ pub(crate) enum Target {
     Stdout,
     File(PathBuf),
     Http(Box<HttpTarget>),
+    Kafka(Box<KafkaTarget>),
+}
+
+/// A validated Kafka sink: the producer is built from `config` when the outbox opens.
+#[derive(Debug, Clone)]
+pub(crate) struct KafkaTarget {
+    pub(crate) config: KafkaSinkConfig,
+    pub(crate) timeout: Duration,
+    pub(crate) max_batch_size: usize,
 }
 
 #[derive(Clone)]

@@ -19,7 +19,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::config::{BackoffPolicy, HttpKind, HttpTarget, Target};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use crate::config::{BackoffPolicy, HttpKind, HttpTarget, KafkaTarget, Target};
 use crate::error::SinkError;
 use crate::payload::{self, QueuedAlert};
 
@@ -36,6 +38,14 @@ pub(crate) enum Deliverer {
     Stdout,
     File(PathBuf),
     Http(Box<HttpDeliverer>),
+    Kafka(Box<KafkaDeliverer>),
+}
+
+/// An idempotent producer (`acks=all`): the brokers keep each alert once per send, in order.
+pub(crate) struct KafkaDeliverer {
+    producer: FutureProducer,
+    topic: String,
+    timeout: Duration,
 }
 
 pub(crate) struct HttpDeliverer {
@@ -87,6 +97,7 @@ impl Deliverer {
                     client,
                 }))
             }
+            Target::Kafka(target) => Deliverer::Kafka(Box::new(KafkaDeliverer::new(target)?)),
         })
     }
 
@@ -96,6 +107,7 @@ impl Deliverer {
             Deliverer::Stdout => "stdout".to_owned(),
             Deliverer::File(path) => path.display().to_string(),
             Deliverer::Http(http) => http.target.endpoint.clone(),
+            Deliverer::Kafka(kafka) => format!("kafka topic {}", kafka.topic),
         }
     }
 
@@ -130,7 +142,77 @@ impl Deliverer {
                 .await
             }
             Deliverer::Http(http) => http.deliver(alerts).await,
+            Deliverer::Kafka(kafka) => kafka.deliver(alerts).await,
         }
+    }
+}
+
+impl KafkaDeliverer {
+    fn new(target: &KafkaTarget) -> Result<KafkaDeliverer, SinkError> {
+        let config = &target.config;
+        let failed = |detail: String| SinkError::Kafka {
+            topic: config.topic.clone(),
+            detail,
+        };
+        let mut client = config
+            .connection()
+            .client_config()
+            .map_err(|error| failed(error.to_string()))?;
+        client
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", target.timeout.as_millis().to_string());
+        let producer: FutureProducer = client
+            .create()
+            .map_err(|error| failed(format!("failed to create the producer: {error}")))?;
+        Ok(KafkaDeliverer {
+            producer,
+            topic: config.topic.clone(),
+            timeout: target.timeout,
+        })
+    }
+
+    /// Sends every alert of the batch (key `alert_id`, value the contract JSON) and waits
+    /// until the brokers acknowledged them all; any failure fails the batch, which is sent
+    /// again whole (receivers deduplicate by `alert_id`).
+    async fn deliver(&self, alerts: &[QueuedAlert]) -> Result<(), Failure> {
+        let failed = |detail: String| {
+            Failure::transient(SinkError::Kafka {
+                topic: self.topic.clone(),
+                detail,
+            })
+        };
+        let mut deliveries = Vec::with_capacity(alerts.len());
+        for queued in alerts {
+            let record = FutureRecord::to(&self.topic)
+                .key(queued.alert.alert_id.as_str())
+                .payload(queued.json.as_str());
+            match self.producer.send_result(record) {
+                Ok(delivery) => deliveries.push(delivery),
+                Err((error, _)) => return Err(failed(format!("not queued: {error}"))),
+            }
+        }
+        let acknowledged = async {
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((error, _))) => {
+                        return Err(failed(format!("not acknowledged: {error}")));
+                    }
+                    Err(_) => return Err(failed("the producer dropped a message".to_owned())),
+                }
+            }
+            Ok(())
+        };
+        tokio::time::timeout(self.timeout + Duration::from_secs(1), acknowledged)
+            .await
+            .map_err(|_| {
+                Failure::transient(SinkError::Timeout {
+                    endpoint: format!("kafka topic {}", self.topic),
+                    timeout_ms: self.timeout.as_millis().try_into().unwrap_or(u64::MAX),
+                })
+            })?
     }
 }
 

@@ -67,6 +67,10 @@ pub enum SinkError {
         detail: String,
     },
 
+    /// A Kafka producer could not be built, or the brokers did not acknowledge a batch.
+    #[error("kafka topic {topic}: {detail}")]
+    Kafka { topic: String, detail: String },
+
     /// `Outbox::drain` gave up before these sinks had delivered everything.
     #[error("alert sinks did not deliver every queued alert in time: {}", sinks.join(", "))]
     DrainTimeout { sinks: Vec<String> },

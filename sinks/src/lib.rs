@@ -1,4 +1,5 @@
-//! Alert delivery for kubetrail: sinks (stdout, file, generic webhook, Slack, Alertmanager)
+//! Alert delivery for kubetrail: sinks (stdout, file, generic webhook, Slack, Alertmanager,
+//! Kafka)
 //! behind a durable outbox, and [`AlertOutputs`], everything the `[alerts]` table names
 //! (standard output and a local file written in line, the outbox for `[[alerts.sinks]]`).
 //!
@@ -57,8 +58,8 @@ mod payload;
 pub use config::{
     AlertmanagerSinkConfig, DEFAULT_HTTP_MAX_BATCH_SIZE, DEFAULT_INITIAL_BACKOFF_MS,
     DEFAULT_MAX_BACKOFF_MS, DEFAULT_SLACK_MAX_BATCH_SIZE, DEFAULT_TIMEOUT_MS, FileSinkConfig,
-    HttpSinkConfig, HttpUrl, MAX_HTTP_BATCH_SIZE, MAX_SLACK_BATCH_SIZE, Secret, SinkConfig,
-    StdoutSinkConfig, validate_sinks,
+    HttpSinkConfig, HttpUrl, KafkaSinkConfig, MAX_HTTP_BATCH_SIZE, MAX_SLACK_BATCH_SIZE, Secret,
+    SinkConfig, StdoutSinkConfig, validate_sinks,
 };
 pub use error::SinkError;
 pub use outbox::{

@@ -75,3 +75,104 @@ fn validation_names_the_problem() {
         "poll_interval_ms must be greater than 0"
     );
 }
+
+#[test]
+fn kafka_tables_parse_with_defaults() {
+    let config = parse(
+        r#"
+        [[kafka]]
+        brokers = ["kafka-1:9092", "kafka-2:9092"]
+        group = "kubetrail"
+        topics = [
+          { name = "k8s-audit", format = "audit", cluster = "prod" },
+          { name = "falco", format = "falco" },
+          { name = "eks-audit", format = "eks_cloudwatch" },
+        ]
+        [[kafka]]
+        brokers = ["kafka.example:9093"]
+        group = "kubetrail"
+        start_at = "end"
+        max_message_bytes = 1048576
+        tls = { ca = "/etc/kafka/ca.pem" }
+        sasl = { mechanism = "SCRAM-SHA-512", username = "kubetrail", password_env = "KAFKA_PASSWORD" }
+        [[kafka.topics]]
+        name = "gke-audit"
+        format = "gke_cloud_audit"
+        "#,
+    )
+    .unwrap();
+    config.validate().unwrap();
+    let first = &config.kafka[0];
+    assert_eq!(first.client_id, "kubetrail");
+    assert_eq!(first.start_at, StartAt::Beginning);
+    assert_eq!(first.session_timeout_ms, 45_000);
+    assert_eq!(first.topics[0].cluster.as_deref(), Some("prod"));
+    assert_eq!(first.topics[2].format, ingest::KafkaFormat::EksCloudwatch);
+    assert_eq!(first.topics[2].cluster, None);
+    assert_eq!(config.kafka[1].max_message_bytes, Some(1_048_576));
+    assert_eq!(config.kafka[1].connection().security_protocol(), "sasl_ssl");
+    assert_eq!(
+        config.kafka[0].connection().security_protocol(),
+        "plaintext"
+    );
+}
+
+#[test]
+fn kafka_tables_reject_unknown_keys_and_bad_values() {
+    assert!(
+        parse("[[kafka]]\nbrokers = [\"a:1\"]\ngroup = \"g\"\ntopics = []\nbroker = \"x\"\n")
+            .is_err()
+    );
+    assert!(
+        parse("[[kafka]]\nbrokers = [\"a:1\"]\ngroup = \"g\"\ntopics = [{ name = \"t\", format = \"syslog\" }]\n")
+            .is_err()
+    );
+    assert!(parse("[[kafka]]\nbrokers = [\"a:1\"]\ngroup = \"g\"\ntopics = [{ name = \"t\", format = \"audit\", partitions = 3 }]\n").is_err());
+    let invalid = |body: &str| {
+        let text = format!("[[kafka]]\n{body}\n");
+        match parse(&text).unwrap().validate() {
+            Err(IngestError::InvalidConfig { reason }) => reason,
+            other => panic!("expected invalid config for {text:?}, got {other:?}"),
+        }
+    };
+    let topics = "topics = [{ name = \"audit\", format = \"audit\" }]";
+    assert_eq!(
+        invalid(&format!("brokers = []\ngroup = \"g\"\n{topics}")),
+        "ingest.kafka[0]: brokers is empty"
+    );
+    assert_eq!(
+        invalid(&format!("brokers = [\"kafka\"]\ngroup = \"g\"\n{topics}")),
+        "ingest.kafka[0]: broker \"kafka\" is not host:port"
+    );
+    assert_eq!(
+        invalid(&format!("brokers = [\"k:1\"]\ngroup = \" \"\n{topics}")),
+        "ingest.kafka[0]: group is empty"
+    );
+    assert_eq!(
+        invalid(
+            "brokers = [\"k:1\"]\ngroup = \"g\"\ntopics = [{ name = \"a b\", format = \"audit\" }]"
+        ),
+        "ingest.kafka[0]: topic name \"a b\" is not a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-')"
+    );
+    assert_eq!(
+        invalid(&format!(
+            "brokers = [\"k:1\"]\ngroup = \"g\"\n{topics}\nsasl = {{ mechanism = \"PLAIN\", username = \"u\" }}"
+        )),
+        "ingest.kafka[0]: give exactly one of sasl.password_file and sasl.password_env"
+    );
+    assert!(
+        parse(&format!(
+            "[[kafka]]\nbrokers = [\"k:1\"]\ngroup = \"g\"\n{topics}\nsasl_username = \"u\"\n"
+        ))
+        .is_err()
+    );
+    let twice = format!("brokers = [\"k:1\"]\ngroup = \"g\"\n{topics}\n");
+    let text = format!("[[kafka]]\n{twice}[[kafka]]\n{twice}");
+    match parse(&text).unwrap().validate() {
+        Err(IngestError::InvalidConfig { reason }) => assert_eq!(
+            reason,
+            "ingest.kafka[1]: topic \"audit\" is read by consumer group \"g\" twice"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -70,9 +70,16 @@ fn print_check(config: &Config, rules: usize) {
         .iter()
         .map(|group| group.paths.len())
         .sum();
+    let topics: usize = config
+        .ingest
+        .kafka
+        .iter()
+        .map(|kafka| kafka.topics.len())
+        .sum();
     println!(
-        "sources: {} file group(s) ({files} path(s)); pushed events: {}",
+        "sources: {} file group(s) ({files} path(s)); {} kafka consumer group(s) ({topics} topic(s)); pushed events: {}",
         config.ingest.files.len(),
+        config.ingest.kafka.len(),
         if config.ingests_pushed_events() {
             format!("{} ingest token(s)", config.api.ingest_tokens.len())
         } else {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The workspace's own crates.
-const INTERNAL: [&str; 14] = [
+const INTERNAL: [&str; 15] = [
     "event",
     "ingest",
     "detect",
@@ -20,19 +20,21 @@ const INTERNAL: [&str; 14] = [
     "kubetrail",
     "posture",
     "wal",
+    "kafka",
 ];
 
 /// What each crate may depend on among the workspace crates.
-const ALLOWED: [(&str, &[&str]); 14] = [
+const ALLOWED: [(&str, &[&str]); 15] = [
     ("event", &[]),
     ("wal", &[]),
+    ("kafka", &[]),
     ("posture", &["event"]),
     ("generate", &[]),
-    ("ingest", &["event", "wal"]),
+    ("ingest", &["event", "wal", "kafka"]),
     ("detect", &["event"]),
     ("store", &["event"]),
     ("search", &["event"]),
-    ("sinks", &["event"]),
+    ("sinks", &["event", "kafka"]),
     ("query", &["store"]),
     (
         "pipeline",
@@ -60,11 +62,12 @@ const ALLOWED: [(&str, &[&str]); 14] = [
 ];
 
 /// Outside crates that say what a crate does, and the only crates that may use them.
-const OWNERS: [(&str, &[&str]); 8] = [
+const OWNERS: [(&str, &[&str]); 9] = [
     ("datafusion", &["store", "query", "api"]),
     ("tantivy", &["search", "bench"]),
     ("axum", &["api"]),
     ("hyper-rustls", &["sinks"]),
+    ("rdkafka", &["kafka", "ingest", "sinks", "bench"]),
     ("notify", &["ingest", "pipeline"]),
     (
         "tokio",

@@ -15,7 +15,7 @@ fn the_documented_example_config_checks_and_means_what_it_says() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/kubetrail.toml");
     let out = ok_stdout(&["serve", "--check", "--config", example.to_str().unwrap()]);
     for expected in [
-        "sources: 2 file group(s) (2 path(s)); pushed events: 1 ingest token(s)",
+        "sources: 2 file group(s) (2 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s)",
         "built-in pack: on",
         "store: /var/lib/kubetrail (retention: 400 days)",
         "alerts: stdout on, file /var/lib/kubetrail/alerts.jsonl, 0 sink(s)",
@@ -88,7 +88,9 @@ fn ingest_tokens_alone_are_a_source() {
     );
     let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
     assert!(
-        out.contains("sources: 0 file group(s) (0 path(s)); pushed events: 1 ingest token(s)"),
+        out.contains(
+            "sources: 0 file group(s) (0 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s)"
+        ),
         "{out}"
     );
     assert!(!data.exists(), "--check created the data directory");
@@ -98,4 +100,42 @@ fn ingest_tokens_alone_are_a_source() {
         "[api]\nenabled = false\n[[api.ingest_tokens]]\nname = \"apiserver\"\nsha256 = \"1111111111111111111111111111111111111111111111111111111111111111\"\ncluster = \"prod\"\n",
     );
     assert_eq!(check(&config).status.code(), Some(2));
+}
+
+#[test]
+fn the_readme_kafka_example_checks() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = &readme[readme.find("### Kafka").expect("a Kafka section")..];
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML block");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            "[store]\ndata_dir = \"{}\"\n[api]\nenabled = false\n{block}",
+            dir.path().join("data").display()
+        ),
+    );
+    let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
+    for expected in [
+        "1 kafka consumer group(s) (5 topic(s))",
+        "1 sink(s)",
+        "configuration OK",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    // A misspelt key of the Kafka tables is refused with one line.
+    write(
+        &config,
+        "[[ingest.kafka]]\nbrokers = [\"k:9092\"]\ngroup = \"g\"\ntopics = [{ name = \"t\", format = \"audit\" }]\nsasl = { mechanism = \"PLAIN\", user = \"u\" }\n",
+    );
+    let out = check(&config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("user"));
 }

@@ -1,6 +1,6 @@
 //! End-to-end tests of the kubetrail binary: the CLI, the configuration, the HTTP API, a
-//! webhook-only deployment, detection while serving, file sources through rotation and kill -9;
-//! and the crate graph.
+//! webhook-only deployment, detection while serving, file sources through rotation and kill -9,
+//! Kafka in and out against a real broker; and the crate graph.
 
 mod api;
 mod architecture;
@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod config;
 mod detection;
+mod kafka;
 mod posture;
 mod readme;
 mod serve;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::http::{Server, get, post_json, start, try_post};
-use crate::common::{gzip, sha256, sql_value, write};
+use crate::common::{gzip, sha256, sql_value, stored_events, write};
 
 const INGEST: &str = "webhook-ingest-token";
 const VIEWER: &str = "webhook-viewer-token";
@@ -211,12 +211,6 @@ fn batch_body(client: usize, batch: usize) -> Vec<u8> {
         "kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items,
     }))
     .unwrap()
-}
-
-fn stored_events(data: &Path) -> (u64, u64) {
-    let total = sql_value(data, "select count(*) as n from events");
-    let distinct = sql_value(data, "select count(distinct event_id) as n from events");
-    (total.parse().unwrap(), distinct.parse().unwrap())
 }
 
 #[test]

@@ -46,6 +46,13 @@ pub fn sql_value(data: &Path, statement: &str) -> String {
     lines.next().expect("one row").trim().to_owned()
 }
 
+/// `(total, distinct event ids)` of the events stored in `data`.
+pub fn stored_events(data: &Path) -> (u64, u64) {
+    let total = sql_value(data, "select count(*) as n from events");
+    let distinct = sql_value(data, "select count(distinct event_id) as n from events");
+    (total.parse().unwrap(), distinct.parse().unwrap())
+}
+
 /// (auditID, scenario) pairs of a labels file.
 pub fn labels(path: &Path) -> Vec<(String, String)> {
     std::fs::read_to_string(path)

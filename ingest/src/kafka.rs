@@ -1,0 +1,972 @@
+//! The Kafka source (`[[ingest.kafka]]`): one consumer in a consumer group, reading its
+//! topics into batches whose positions (the next offset of each partition) are committed with
+//! the events, like file positions.
+//!
+//! - **The store is the source of truth.** When partitions are assigned, each starts at the
+//!   later of the store's committed position and the group's committed offset (which another
+//!   replica may have moved on), or at `start_at` when neither knows it. Offsets are committed
+//!   to the group only after the store commit holding them (a mirror for lag tooling and for
+//!   the replica that gets the partition next).
+//! - **Rebalances** (the eager protocol: every partition is revoked, then the new set is
+//!   assigned): a revoke waits until every batch already sent to the pipeline is committed,
+//!   commits those offsets to the group synchronously and drops the messages read but not yet
+//!   sent, so the next owner of a partition starts exactly after what this replica stored.
+//! - **Bad messages are data**: a message that does not decode, is not of the topic's format,
+//!   has no payload or is longer than `max_message_bytes` becomes a dead letter naming its
+//!   topic, partition and offset; the partition goes on.
+//!
+//! All consuming and decoding run on one blocking thread that owns the consumer's poll loop
+//! (rebalance callbacks run inside it); the pipeline's commit stage reports durable positions
+//! through a [`Committer`].
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use event::{DeadLetter, DecodeOptions};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use tokio::runtime::Handle;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use crate::IngestError;
+use crate::config::{Config, KafkaFormat, KafkaSourceConfig, StartAt};
+use crate::decode::now_rfc3339;
+use crate::position::{Batch, BatchStats, Checkpoint, KafkaPosition, KafkaReceipt, Origin};
+
+/// A batch holds about this many payload bytes at most.
+const MAX_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// How long one poll waits for a message.
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// How long a rebalance waits for the group's committed offsets.
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
+/// librdkafka's statistics (the partitions' high watermarks, for the lag) come this often.
+const STATISTICS_INTERVAL_MS: u64 = 2_000;
+/// The messages/s gauge is taken over this window.
+const RATE_WINDOW: Duration = Duration::from_secs(10);
+
+/// A Kafka consumer group's topics, read into batches.
+pub struct KafkaSource {
+    config: KafkaSourceConfig,
+    topics: HashMap<String, TopicSettings>,
+    max_message_bytes: usize,
+    batch_max_events: usize,
+    batch_max_wait: Duration,
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for KafkaSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaSource")
+            .field("brokers", &self.config.brokers)
+            .field("group", &self.config.group)
+            .field("topics", &self.topics.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct TopicSettings {
+    format: KafkaFormat,
+    options: DecodeOptions,
+    /// The cluster comes from the envelope when it names one.
+    cluster_from_envelope: bool,
+}
+
+/// What the poll thread, the rebalance callbacks, the committer and the metrics share.
+struct Shared {
+    group: String,
+    start_at: StartAt,
+    state: Mutex<PartitionState>,
+    /// Signalled when durable positions move.
+    durable_moved: Condvar,
+    /// Set by a revoke; the poll loop then drops what it read but did not send.
+    revoked: AtomicBool,
+    /// Fires when the source stops: a revoke waits no longer.
+    cancel: CancellationToken,
+    metrics: Mutex<BTreeMap<(String, i32), PartitionMetrics>>,
+    messages: AtomicU64,
+    rate: Mutex<Rate>,
+}
+
+#[derive(Debug, Default)]
+struct PartitionState {
+    /// Next offset of each partition as far as batches were sent to the pipeline.
+    sent: HashMap<(String, i32), i64>,
+    /// Next offset of each partition as far as the store committed (from the checkpoint at
+    /// start, then from the committer).
+    durable: HashMap<(String, i32), i64>,
+}
+
+/// One partition's figures for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionMetrics {
+    /// The next offset this consumer reads (-1 before the first message or assignment).
+    pub next_offset: i64,
+    /// The partition's high watermark as librdkafka last reported it (-1 when unknown).
+    pub high_watermark: i64,
+    /// Messages read from the partition since start.
+    pub messages: u64,
+    /// Whether the partition is assigned to this consumer now.
+    pub assigned: bool,
+}
+
+impl PartitionMetrics {
+    /// Messages in the partition not read yet, when both ends are known.
+    pub fn lag(&self) -> Option<i64> {
+        (self.assigned && self.next_offset >= 0 && self.high_watermark >= 0)
+            .then(|| (self.high_watermark - self.next_offset).max(0))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Rate {
+    samples: VecDeque<(Instant, u64)>,
+}
+
+/// Reads a Kafka source's figures while it runs, for `/metrics`.
+#[derive(Clone)]
+pub struct KafkaMetricsHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for KafkaMetricsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaMetricsHandle")
+            .field("group", &self.shared.group)
+            .finish()
+    }
+}
+
+impl KafkaMetricsHandle {
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.shared.group
+    }
+
+    /// Every partition seen, by topic and partition.
+    pub fn partitions(&self) -> BTreeMap<(String, i32), PartitionMetrics> {
+        lock(&self.shared.metrics).clone()
+    }
+
+    /// Messages read since start.
+    pub fn messages(&self) -> u64 {
+        self.shared.messages.load(Ordering::Relaxed)
+    }
+
+    /// Messages read per second over the last ten seconds.
+    pub fn messages_per_second(&self) -> f64 {
+        let rate = lock(&self.shared.rate);
+        let now = (Instant::now(), self.messages());
+        match rate.samples.front() {
+            Some(&(at, count)) if now.0 > at => {
+                (now.1 - count) as f64 / now.0.duration_since(at).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Tells a Kafka source that positions are committed to the store: kept as durable (a revoke
+/// waits for them) and committed to the consumer group.
+#[derive(Clone)]
+pub(crate) struct Committer {
+    shared: Arc<Shared>,
+    consumer: Arc<BaseConsumer<KafkaContext>>,
+}
+
+impl fmt::Debug for Committer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Committer")
+            .field("group", &self.shared.group)
+            .finish()
+    }
+}
+
+impl Committer {
+    pub(crate) fn committed(&self, positions: &[KafkaPosition]) {
+        {
+            let mut state = lock(&self.shared.state);
+            for position in positions {
+                state.durable.insert(
+                    (position.topic.clone(), position.partition),
+                    position.offset,
+                );
+            }
+        }
+        self.shared.durable_moved.notify_all();
+        let mut offsets = TopicPartitionList::with_capacity(positions.len());
+        for position in positions {
+            if let Err(error) = offsets.add_partition_offset(
+                &position.topic,
+                position.partition,
+                Offset::Offset(position.offset),
+            ) {
+                tracing::warn!(%error, topic = %position.topic, partition = position.partition, "kafka: offset not committed to the group");
+                return;
+            }
+        }
+        if let Err(error) = self.consumer.commit(&offsets, CommitMode::Async) {
+            tracing::debug!(%error, group = %self.shared.group, "kafka: committing offsets to the group failed (the store holds them)");
+        }
+    }
+}
+
+impl KafkaSource {
+    /// Prepares the consumer of `config` (one `[[ingest.kafka]]` table of the validated
+    /// `ingest` table), resuming from the positions of `start`. Reads the SASL password.
+    pub fn new(
+        config: &KafkaSourceConfig,
+        ingest: &Config,
+        start: &Checkpoint,
+    ) -> Result<KafkaSource, IngestError> {
+        // Reads the SASL password now: a missing file or variable stops `serve` at start.
+        config
+            .connection()
+            .client_config()
+            .map_err(|error| IngestError::InvalidConfig {
+                reason: format!("ingest.kafka (group {:?}): {error}", config.group),
+            })?;
+        let topics = config
+            .topics
+            .iter()
+            .map(|topic| {
+                let settings = TopicSettings {
+                    format: topic.format,
+                    options: DecodeOptions {
+                        cluster: topic
+                            .cluster
+                            .clone()
+                            .unwrap_or_else(|| crate::config::DEFAULT_CLUSTER.to_owned()),
+                        keep_request_received: ingest.keep_request_received,
+                    },
+                    cluster_from_envelope: topic.cluster.is_none() && topic.format.is_envelope(),
+                };
+                (topic.name.clone(), settings)
+            })
+            .collect();
+        let durable = start
+            .kafka_positions(&config.group)
+            .map(|position| {
+                (
+                    (position.topic.clone(), position.partition),
+                    position.offset,
+                )
+            })
+            .collect();
+        let shared = Arc::new(Shared {
+            group: config.group.clone(),
+            start_at: config.start_at,
+            state: Mutex::new(PartitionState {
+                sent: HashMap::new(),
+                durable,
+            }),
+            durable_moved: Condvar::new(),
+            revoked: AtomicBool::new(false),
+            cancel: CancellationToken::new(),
+            metrics: Mutex::new(BTreeMap::new()),
+            messages: AtomicU64::new(0),
+            rate: Mutex::new(Rate::default()),
+        });
+        Ok(KafkaSource {
+            config: config.clone(),
+            topics,
+            max_message_bytes: config.max_message_bytes.unwrap_or(ingest.max_line_bytes),
+            batch_max_events: ingest.batch_max_events,
+            batch_max_wait: Duration::from_millis(ingest.batch_max_wait_ms),
+            shared,
+        })
+    }
+
+    /// The source's figures, readable while it runs.
+    pub fn metrics(&self) -> KafkaMetricsHandle {
+        KafkaMetricsHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Consumes until `cancel` fires or the receiver is gone, sending batches into `batches`
+    /// (waiting while it is full). What was read but not sent is read again by whoever owns
+    /// the partition next. The consumer leaves the group once the pipeline's last commit has
+    /// told it its positions (the committers hold it until then).
+    pub async fn run(
+        self,
+        batches: Sender<Batch>,
+        cancel: CancellationToken,
+    ) -> Result<(), IngestError> {
+        let consumer = self.consumer()?;
+        let handle = Handle::current();
+        let own_cancel = self.shared.cancel.clone();
+        let mut task = tokio::task::spawn_blocking(move || {
+            let topics: Vec<&str> = self
+                .config
+                .topics
+                .iter()
+                .map(|topic| topic.name.as_str())
+                .collect();
+            consumer
+                .subscribe(&topics)
+                .map_err(|source| IngestError::Kafka {
+                    action: "subscribe to the topics",
+                    source,
+                })?;
+            tracing::info!(group = %self.shared.group, topics = ?topics, "kafka: consuming");
+            let mut poller = Poller {
+                reading: Reading::new(),
+                source: &self,
+                consumer: &consumer,
+                batches,
+                handle,
+            };
+            poller.run()
+        });
+        let joined = tokio::select! {
+            joined = &mut task => joined,
+            () = cancel.cancelled() => {
+                own_cancel.cancel();
+                task.await
+            }
+        };
+        own_cancel.cancel();
+        joined.map_err(|error| IngestError::KafkaThread {
+            reason: error.to_string(),
+        })?
+    }
+
+    fn consumer(&self) -> Result<Arc<BaseConsumer<KafkaContext>>, IngestError> {
+        let config = &self.config;
+        let mut client =
+            config
+                .connection()
+                .client_config()
+                .map_err(|error| IngestError::InvalidConfig {
+                    reason: format!("ingest.kafka (group {:?}): {error}", config.group),
+                })?;
+        client
+            .set("group.id", &config.group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set(
+                "auto.offset.reset",
+                match config.start_at {
+                    StartAt::Beginning => "earliest",
+                    StartAt::End => "latest",
+                },
+            )
+            .set("session.timeout.ms", config.session_timeout_ms.to_string())
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS.to_string());
+        let context = KafkaContext {
+            shared: Arc::clone(&self.shared),
+        };
+        let consumer: BaseConsumer<KafkaContext> =
+            client
+                .create_with_context(context)
+                .map_err(|source| IngestError::Kafka {
+                    action: "create the consumer",
+                    source,
+                })?;
+        Ok(Arc::new(consumer))
+    }
+}
+
+/// librdkafka's callbacks: rebalances, statistics, errors.
+struct KafkaContext {
+    shared: Arc<Shared>,
+}
+
+impl ClientContext for KafkaContext {
+    fn stats(&self, statistics: Statistics) {
+        let mut metrics = lock(&self.shared.metrics);
+        for (topic, topic_statistics) in &statistics.topics {
+            for (partition, partition_statistics) in &topic_statistics.partitions {
+                if *partition < 0 || partition_statistics.hi_offset < 0 {
+                    continue;
+                }
+                if let Some(entry) = metrics.get_mut(&(topic.clone(), *partition)) {
+                    entry.high_watermark = partition_statistics.hi_offset;
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(group = %self.shared.group, %error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for KafkaContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        partitions: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                let assignment = self.shared.starting_offsets(consumer, partitions);
+                if let Err(error) = consumer.assign(&assignment) {
+                    tracing::error!(group = %self.shared.group, %error, "kafka: assigning partitions failed");
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.shared.revoke(consumer, partitions);
+                if let Err(error) = consumer.unassign() {
+                    tracing::error!(group = %self.shared.group, %error, "kafka: unassigning partitions failed");
+                }
+            }
+            other => {
+                tracing::warn!(group = %self.shared.group, error = ?other, "kafka: rebalance failed; unassigning");
+                self.shared.revoke(consumer, partitions);
+                let _ = consumer.unassign();
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Where each assigned partition starts: the later of the store's position and the
+    /// group's committed offset, else `start_at`.
+    fn starting_offsets(
+        &self,
+        consumer: &BaseConsumer<KafkaContext>,
+        partitions: &TopicPartitionList,
+    ) -> TopicPartitionList {
+        let committed = match consumer.committed_offsets(partitions.clone(), COMMITTED_TIMEOUT) {
+            Ok(committed) => committed.to_topic_map(),
+            Err(error) => {
+                tracing::warn!(group = %self.group, %error, "kafka: the group's committed offsets are unknown; starting from the store's");
+                HashMap::new()
+            }
+        };
+        let state = lock(&self.state);
+        let mut metrics = lock(&self.metrics);
+        let mut assignment = TopicPartitionList::with_capacity(partitions.count());
+        for element in partitions.elements() {
+            let key = (element.topic().to_owned(), element.partition());
+            let stored = state.durable.get(&key).copied();
+            let group = match committed.get(&key) {
+                Some(Offset::Offset(offset)) if *offset >= 0 => Some(*offset),
+                _ => None,
+            };
+            let offset = match stored.max(group) {
+                Some(offset) => Offset::Offset(offset),
+                None => match self.start_at {
+                    StartAt::Beginning => Offset::Beginning,
+                    StartAt::End => Offset::End,
+                },
+            };
+            tracing::info!(group = %self.group, topic = %key.0, partition = key.1, stored, committed = group, ?offset, "kafka: partition assigned");
+            let entry = metrics.entry(key.clone()).or_default();
+            entry.assigned = true;
+            entry.next_offset = offset.to_raw().filter(|raw| *raw >= 0).unwrap_or(-1);
+            entry.high_watermark = -1;
+            if let Err(error) = assignment.add_partition_offset(&key.0, key.1, offset) {
+                tracing::error!(group = %self.group, %error, "kafka: partition not assigned");
+            }
+        }
+        assignment
+    }
+
+    /// Waits until every batch sent to the pipeline is committed to the store (or shutdown
+    /// begins), commits those positions to the group, and tells the poll loop to drop what it
+    /// read but did not send.
+    fn revoke(&self, consumer: &BaseConsumer<KafkaContext>, partitions: &TopicPartitionList) {
+        self.revoked.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        let mut state = lock(&self.state);
+        loop {
+            let behind = state
+                .sent
+                .iter()
+                .any(|(key, sent)| state.durable.get(key).is_none_or(|durable| durable < sent));
+            if !behind {
+                break;
+            }
+            if self.cancel.is_cancelled() {
+                tracing::warn!(group = %self.group, "kafka: shutting down with batches not yet committed; their partitions are read again from the last commit");
+                break;
+            }
+            state = self
+                .durable_moved
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let mut offsets = TopicPartitionList::new();
+        for element in partitions.elements() {
+            let key = (element.topic().to_owned(), element.partition());
+            if let Some(durable) = state.durable.get(&key)
+                && offsets
+                    .add_partition_offset(&key.0, key.1, Offset::Offset(*durable))
+                    .is_err()
+            {
+                continue;
+            }
+        }
+        state.sent.clear();
+        drop(state);
+        if offsets.count() > 0
+            && let Err(error) = consumer.commit(&offsets, CommitMode::Sync)
+        {
+            tracing::warn!(group = %self.group, %error, "kafka: committing offsets to the group at revoke failed");
+        }
+        let mut metrics = lock(&self.metrics);
+        for element in partitions.elements() {
+            if let Some(entry) = metrics.get_mut(&(element.topic().to_owned(), element.partition()))
+            {
+                entry.assigned = false;
+            }
+        }
+        tracing::info!(group = %self.group, partitions = partitions.count(), waited_ms = started.elapsed().as_millis() as u64, "kafka: partitions revoked");
+    }
+}
+
+/// The poll loop's side: the consumer, the batch being read and where it goes.
+struct Poller<'a> {
+    reading: Reading,
+    source: &'a KafkaSource,
+    consumer: &'a Arc<BaseConsumer<KafkaContext>>,
+    batches: Sender<Batch>,
+    handle: Handle,
+}
+
+impl Poller<'_> {
+    fn run(&mut self) -> Result<(), IngestError> {
+        let shared = &self.source.shared;
+        let mut last_sample = Instant::now();
+        loop {
+            if shared.cancel.is_cancelled() {
+                return Ok(());
+            }
+            let polled = self.consumer.poll(POLL_TIMEOUT);
+            if shared.revoked.swap(false, Ordering::SeqCst) {
+                // Read but not sent: the partition's next owner (maybe this consumer again)
+                // reads it from the committed position.
+                self.reading = Reading::new();
+            }
+            match polled {
+                None => {}
+                Some(Ok(message)) => self.reading.add(&message, self.source),
+                Some(Err(error)) => {
+                    if let Some((code, reason)) = self.consumer.client().fatal_error() {
+                        return Err(IngestError::KafkaFatal {
+                            group: shared.group.clone(),
+                            reason: format!("{code}: {reason}"),
+                        });
+                    }
+                    tracing::warn!(group = %shared.group, %error, "kafka: consumer error (retrying)");
+                }
+            }
+            if last_sample.elapsed() >= Duration::from_secs(1) {
+                last_sample = Instant::now();
+                shared.sample_rate();
+            }
+            let due = self.reading.messages > 0
+                && (self.reading.events.len() >= self.source.batch_max_events
+                    || self.reading.stats.bytes >= MAX_BATCH_BYTES
+                    || self
+                        .reading
+                        .first
+                        .is_some_and(|first| first.elapsed() >= self.source.batch_max_wait));
+            if due && !self.send()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends what was read; `false` when the pipeline is gone or shutdown began.
+    fn send(&mut self) -> Result<bool, IngestError> {
+        let shared = &self.source.shared;
+        let reading = std::mem::replace(&mut self.reading, Reading::new());
+        let positions: Vec<KafkaPosition> = reading
+            .next_offsets
+            .iter()
+            .map(|((topic, partition), offset)| KafkaPosition {
+                group: shared.group.clone(),
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            })
+            .collect();
+        let batch = Batch {
+            events: reading.events,
+            dead_letters: reading.dead_letters,
+            origin: Origin::Kafka(KafkaReceipt {
+                positions,
+                committer: Committer {
+                    shared: Arc::clone(shared),
+                    consumer: Arc::clone(self.consumer),
+                },
+            }),
+            stats: reading.stats,
+        };
+        let cancel = shared.cancel.clone();
+        let batches = self.batches.clone();
+        let sent = self.handle.block_on(async move {
+            tokio::select! {
+                () = cancel.cancelled() => false,
+                sent = batches.send(batch) => sent.is_ok(),
+            }
+        });
+        if !sent {
+            return Ok(false);
+        }
+        let mut state = lock(&shared.state);
+        for (key, offset) in reading.next_offsets {
+            state.sent.insert(key, offset);
+        }
+        Ok(true)
+    }
+}
+
+/// Messages read since the last batch was sent.
+struct Reading {
+    events: Vec<event::Event>,
+    dead_letters: Vec<DeadLetter>,
+    stats: BatchStats,
+    messages: u64,
+    next_offsets: BTreeMap<(String, i32), i64>,
+    first: Option<Instant>,
+}
+
+impl Reading {
+    fn new() -> Reading {
+        Reading {
+            events: Vec::new(),
+            dead_letters: Vec::new(),
+            stats: BatchStats::default(),
+            messages: 0,
+            next_offsets: BTreeMap::new(),
+            first: None,
+        }
+    }
+
+    fn add(&mut self, message: &BorrowedMessage<'_>, source: &KafkaSource) {
+        let topic = message.topic();
+        let partition = message.partition();
+        let offset = message.offset();
+        self.first.get_or_insert_with(Instant::now);
+        self.messages += 1;
+        self.stats.lines += 1;
+        let payload = message.payload().unwrap_or_default();
+        self.stats.bytes += payload.len() as u64;
+        let key = (topic.to_owned(), partition);
+        self.next_offsets.insert(key.clone(), offset + 1);
+        {
+            let shared = &source.shared;
+            shared.messages.fetch_add(1, Ordering::Relaxed);
+            let mut metrics = lock(&shared.metrics);
+            let entry = metrics.entry(key).or_default();
+            entry.assigned = true;
+            entry.next_offset = offset + 1;
+            entry.messages += 1;
+        }
+        let Some(settings) = source.topics.get(topic) else {
+            return;
+        };
+        let rejected = match decode_message(payload, settings, source.max_message_bytes) {
+            Ok(mut events) => {
+                self.stats.events += events.events.len() as u64;
+                self.stats.filtered += events.filtered as u64;
+                self.events.append(&mut events.events);
+                return;
+            }
+            Err(reason) => reason,
+        };
+        tracing::warn!(topic, partition, offset, length = payload.len(), reason = %rejected.reason, "dead letter: kafka message not decoded");
+        self.stats.dead_letters += 1;
+        self.dead_letters.push(DeadLetter {
+            time: now_rfc3339(),
+            source: format!("kafka:{topic}/{partition}"),
+            offset: u64::try_from(offset).unwrap_or_default(),
+            length: payload.len() as u64,
+            reason: rejected.reason,
+            excerpt: rejected.excerpt,
+        });
+    }
+}
+
+struct Decoded {
+    events: Vec<event::Event>,
+    filtered: usize,
+}
+
+struct Rejected {
+    reason: String,
+    /// The start of the (decompressed) message, unless it looks secret-bearing, binary or
+    /// overlong.
+    excerpt: Option<String>,
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+
+/// The events of one message, or why it has none.
+fn decode_message(
+    payload: &[u8],
+    settings: &TopicSettings,
+    max_bytes: usize,
+) -> Result<Decoded, Rejected> {
+    let reject = |reason: String, excerpt: Option<&[u8]>| Rejected {
+        reason,
+        excerpt: excerpt.and_then(event::dead_letter_excerpt),
+    };
+    if payload.is_empty() {
+        return Err(reject("message has no payload".to_owned(), None));
+    }
+    if payload.len() > max_bytes {
+        return Err(reject(
+            format!("message exceeds max_message_bytes ({max_bytes} bytes)"),
+            None,
+        ));
+    }
+    let inflated;
+    let document = if payload.starts_with(GZIP_MAGIC) {
+        let mut text = Vec::new();
+        let limit = u64::try_from(max_bytes)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        if let Err(error) = flate2::read::MultiGzDecoder::new(payload)
+            .take(limit)
+            .read_to_end(&mut text)
+        {
+            return Err(reject(
+                format!("gzip payload does not decompress: {error}"),
+                None,
+            ));
+        }
+        if text.len() > max_bytes {
+            return Err(reject(
+                format!("decompressed message exceeds max_message_bytes ({max_bytes} bytes)"),
+                None,
+            ));
+        }
+        inflated = text;
+        &inflated[..]
+    } else {
+        payload
+    };
+    if let Some(expected) = envelope_key(settings.format)
+        && !has_envelope_key(document, expected)
+    {
+        return Err(reject(
+            format!("not a {} message", format_name(settings.format)),
+            Some(document),
+        ));
+    }
+    let mut events = Vec::new();
+    let decoded = if settings.cluster_from_envelope {
+        event::decode_line_cluster_from_envelope(document, &settings.options, &mut events)
+    } else {
+        event::decode_line(document, &settings.options, &mut events)
+    };
+    let outcome = decoded.map_err(|error| reject(error.to_string(), Some(document)))?;
+    let kind = match settings.format {
+        KafkaFormat::Falco => event::Source::Falco,
+        _ => event::Source::K8sAudit,
+    };
+    if events.iter().any(|event| event.source != kind) {
+        return Err(reject(
+            format!(
+                "holds events of another kind than the topic's format ({})",
+                format_name(settings.format)
+            ),
+            Some(document),
+        ));
+    }
+    Ok(Decoded {
+        events,
+        filtered: outcome.filtered,
+    })
+}
+
+fn format_name(format: KafkaFormat) -> &'static str {
+    match format {
+        KafkaFormat::Audit => "audit",
+        KafkaFormat::Falco => "falco",
+        KafkaFormat::EksCloudwatch => "eks_cloudwatch",
+        KafkaFormat::GkeCloudAudit => "gke_cloud_audit",
+        KafkaFormat::AksDiagnostic => "aks_diagnostic",
+    }
+}
+
+/// The top-level keys that tell a cloud envelope apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EnvelopeKey {
+    MessageType,
+    ProtoPayload,
+    Records,
+}
+
+fn envelope_key(format: KafkaFormat) -> Option<EnvelopeKey> {
+    match format {
+        KafkaFormat::EksCloudwatch => Some(EnvelopeKey::MessageType),
+        KafkaFormat::GkeCloudAudit => Some(EnvelopeKey::ProtoPayload),
+        KafkaFormat::AksDiagnostic => Some(EnvelopeKey::Records),
+        KafkaFormat::Audit | KafkaFormat::Falco => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct EnvelopeKeys {
+    #[serde(rename = "messageType")]
+    message_type: Option<IgnoredAny>,
+    #[serde(rename = "protoPayload")]
+    proto_payload: Option<IgnoredAny>,
+    records: Option<IgnoredAny>,
+    properties: Option<IgnoredAny>,
+}
+
+/// Whether `document` is a JSON object with the envelope's key (AKS: `records`, or one
+/// record's `properties`). A document that is no JSON object passes: the decoder names what
+/// is wrong with it.
+fn has_envelope_key(document: &[u8], key: EnvelopeKey) -> bool {
+    let Ok(keys) = serde_json::from_slice::<EnvelopeKeys>(document) else {
+        return true;
+    };
+    match key {
+        EnvelopeKey::MessageType => keys.message_type.is_some(),
+        EnvelopeKey::ProtoPayload => keys.proto_payload.is_some(),
+        EnvelopeKey::Records => keys.records.is_some() || keys.properties.is_some(),
+    }
+}
+
+impl Shared {
+    fn sample_rate(&self) {
+        let mut rate = lock(&self.rate);
+        let now = Instant::now();
+        rate.samples
+            .push_back((now, self.messages.load(Ordering::Relaxed)));
+        while rate
+            .samples
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > RATE_WINDOW)
+        {
+            rate.samples.pop_front();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(format: KafkaFormat, cluster: Option<&str>) -> TopicSettings {
+        TopicSettings {
+            format,
+            options: DecodeOptions {
+                cluster: cluster.unwrap_or("default").to_owned(),
+                keep_request_received: false,
+            },
+            cluster_from_envelope: cluster.is_none() && format.is_envelope(),
+        }
+    }
+
+    const AUDIT: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a-1","stage":"ResponseComplete","requestURI":"/api/v1/pods","verb":"list","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],"objectRef":{"resource":"pods","apiVersion":"v1"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000000Z","stageTimestamp":"2026-01-01T00:00:00.100000Z"}"#;
+    const FALCO: &str = r#"{"time":"2026-01-01T00:00:00.000000000Z","rule":"Terminal shell in container","priority":"Notice","source":"syscall","hostname":"node-1","output":"shell","output_fields":{}}"#;
+
+    #[test]
+    fn messages_decode_by_topic_format() {
+        let audit = settings(KafkaFormat::Audit, Some("prod"));
+        let decoded = decode_message(AUDIT.as_bytes(), &audit, 1 << 20)
+            .ok()
+            .unwrap();
+        assert_eq!(decoded.events.len(), 1);
+        assert_eq!(decoded.events[0].cluster, "prod");
+
+        let falco = settings(KafkaFormat::Falco, None);
+        assert_eq!(
+            decode_message(FALCO.as_bytes(), &falco, 1 << 20)
+                .ok()
+                .unwrap()
+                .events
+                .len(),
+            1
+        );
+        // The wrong kind for the topic is a dead letter.
+        let rejected = decode_message(FALCO.as_bytes(), &audit, 1 << 20)
+            .err()
+            .unwrap();
+        assert!(
+            rejected.reason.contains("another kind"),
+            "{}",
+            rejected.reason
+        );
+        // A plain event on an envelope topic too.
+        let eks = settings(KafkaFormat::EksCloudwatch, None);
+        let rejected = decode_message(AUDIT.as_bytes(), &eks, 1 << 20)
+            .err()
+            .unwrap();
+        assert_eq!(rejected.reason, "not a eks_cloudwatch message");
+    }
+
+    #[test]
+    fn bad_messages_are_rejected_with_the_reason() {
+        let audit = settings(KafkaFormat::Audit, None);
+        let reason =
+            |payload: &[u8], max: usize| decode_message(payload, &audit, max).err().unwrap().reason;
+        assert_eq!(reason(b"", 100), "message has no payload");
+        assert_eq!(
+            reason(AUDIT.as_bytes(), 100),
+            "message exceeds max_message_bytes (100 bytes)"
+        );
+        assert!(!reason(b"{not json", 100).is_empty());
+        assert!(reason(b"\x1f\x8bnot gzip", 100).starts_with("gzip payload does not decompress"));
+    }
+
+    #[test]
+    fn gzip_payloads_are_decompressed_within_the_limit() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(AUDIT.as_bytes()).unwrap();
+        let gzip = encoder.finish().unwrap();
+        let audit = settings(KafkaFormat::Audit, None);
+        assert_eq!(
+            decode_message(&gzip, &audit, 1 << 20)
+                .ok()
+                .unwrap()
+                .events
+                .len(),
+            1
+        );
+        let rejected = decode_message(&gzip, &audit, AUDIT.len() - 1)
+            .err()
+            .unwrap();
+        assert!(
+            rejected.reason.starts_with("decompressed message exceeds"),
+            "{}",
+            rejected.reason
+        );
+    }
+
+    #[test]
+    fn lag_needs_both_ends_and_an_assignment() {
+        let mut metrics = PartitionMetrics {
+            next_offset: 10,
+            high_watermark: 25,
+            messages: 10,
+            assigned: true,
+        };
+        assert_eq!(metrics.lag(), Some(15));
+        metrics.high_watermark = -1;
+        assert_eq!(metrics.lag(), None);
+        metrics.high_watermark = 25;
+        metrics.assigned = false;
+        assert_eq!(metrics.lag(), None);
+    }
+}
