@@ -1,7 +1,8 @@
 //! Kafka in and out against a real Kafka-protocol broker on loopback (tansu, started here;
 //! `scripts/install-tansu` installs it, `KUBETRAIL_TANSU` may point at another binary):
 //! events produced across partitions, with duplicates and malformed messages, are stored
-//! exactly once through `kill -9`s of `serve` and a broker restart, the bad ones kept as dead
+//! exactly once through `kill -9`s of `serve`, a stalled broker and a broker restart, the bad
+//! ones kept as dead
 //! letters naming topic, partition and offset; two replicas in one consumer group split the
 //! partitions and together store every event once; alerts go to a topic keyed by `alert_id`.
 
@@ -9,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -106,6 +108,20 @@ impl Broker {
         Broker::start_on(dir, port)
     }
 
+    /// Stops the broker (SIGSTOP) for `pause`, then lets it go on (SIGCONT).
+    fn stall(&self, pause: Duration) {
+        let signal = |name: &str| {
+            let status = Command::new("kill")
+                .args([name, &self.child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill {name} failed");
+        };
+        signal("-STOP");
+        std::thread::sleep(pause);
+        signal("-CONT");
+    }
+
     fn create_topic(&self, topic: &str, partitions: i32) {
         let out = Command::new(tansu())
             .args([
@@ -168,6 +184,21 @@ fn produce(producer: &BaseProducer, topic: &str, messages: &[Produced]) {
     producer
         .flush(Duration::from_secs(60))
         .expect("messages acknowledged");
+}
+
+/// Produces `messages` to the audit topic in small steps (about 300 a second) on a thread of
+/// its own, in order.
+fn produce_slowly(
+    producer: &Arc<BaseProducer>,
+    messages: &[Produced],
+) -> std::thread::JoinHandle<()> {
+    let (producer, messages) = (Arc::clone(producer), messages.to_vec());
+    std::thread::spawn(move || {
+        for step in messages.chunks(10) {
+            produce(&producer, AUDIT_TOPIC, step);
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    })
 }
 
 /// One message of the test stream.
@@ -358,14 +389,33 @@ role = "viewer"
 
 /// Events searchable through `server`'s API (0 while the data directory opens).
 fn searchable(server: &Server, query: &str) -> u64 {
+    search_total(server, query).unwrap_or_default()
+}
+
+/// [`search_total`] of a `serve` that must be running: one that exited fails the test with
+/// its exit status and the end of its log.
+fn running_total(server: &mut Server, log: &Path) -> Option<u64> {
+    if let Some(status) = server.child.try_wait().unwrap() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        panic!(
+            "serve exited ({status}); its log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    search_total(server, "*")
+}
+
+/// Events searchable through `server`'s API; `None` while the data directory opens.
+fn search_total(server: &Server, query: &str) -> Option<u64> {
     let search = get(
         server.address,
         &format!("/api/v1/search?limit=1&q={query}"),
         Some(VIEWER),
     );
     match search.status {
-        200 => search.json()["total"].as_u64().unwrap(),
-        _ => 0,
+        200 => search.json()["total"].as_u64(),
+        _ => None,
     }
 }
 
@@ -427,7 +477,7 @@ fn random_ms(seed: &mut u64, low: u64, high: u64) -> u64 {
 }
 
 #[test]
-fn kafka_events_are_stored_once_through_kill_9_and_a_broker_restart() {
+fn kafka_events_are_stored_once_through_kill_9_a_stalled_broker_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut broker = Broker::start(dir.path());
@@ -439,9 +489,12 @@ fn kafka_events_are_stored_once_through_kill_9_and_a_broker_restart() {
         .unwrap()
         .as_nanos() as u64
         | 1;
-    let messages = stream(0, 900, seed, true);
-    let chunks: Vec<&[Produced]> = messages.chunks(messages.len().div_ceil(3)).collect();
-    assert_eq!(chunks.len(), 3);
+    let messages = stream(0, 1200, seed, true);
+    let chunks: Vec<Vec<Produced>> = messages
+        .chunks(messages.len().div_ceil(5))
+        .map(<[Produced]>::to_vec)
+        .collect();
+    assert_eq!(chunks.len(), 5);
     let eks = [Produced {
         partition: 0,
         payload: eks_fixture(),
@@ -451,53 +504,89 @@ fn kafka_events_are_stored_once_through_kill_9_and_a_broker_restart() {
     let mut runs = 0;
     let serve = |runs: &mut usize| {
         *runs += 1;
-        start(&config, &dir.path().join(format!("serve-{runs}.log")))
+        let log = dir.path().join(format!("serve-{runs}.log"));
+        let mut server = start(&config, &log);
+        // What the stores held when this run opened them.
+        let mut opened = None;
+        wait_until(
+            "the data directory to open",
+            Duration::from_secs(60),
+            || {
+                opened = running_total(&mut server, &log);
+                opened.is_some()
+            },
+        );
+        (server, log, opened.unwrap_or_default())
+    };
+    // Waits until `server` stored more than `before` (its partitions are assigned and
+    // batches commit), then a random instant more.
+    let progress = |server: &mut Server, log: &Path, before: u64, seed: &mut u64| {
+        wait_until("the run to store events", Duration::from_secs(60), || {
+            running_total(server, log).is_some_and(|total| total > before)
+        });
+        std::thread::sleep(Duration::from_millis(random_ms(seed, 50, 700)));
     };
 
-    // Messages wait in the topic before serve first starts; serve is killed mid-stream.
-    let kafka = producer(&broker.address());
-    produce(&kafka, AUDIT_TOPIC, chunks[0]);
+    // Messages wait in the topic before serve first starts.
+    let kafka = Arc::new(producer(&broker.address()));
     produce(&kafka, "eks-audit", &eks);
-    produced.extend_from_slice(chunks[0]);
-    let server = serve(&mut runs);
-    std::thread::sleep(Duration::from_millis(random_ms(&mut seed, 1500, 3500)));
-    drop(server);
+    produce(&kafka, AUDIT_TOPIC, &chunks[0]);
+    produced.extend_from_slice(&chunks[0]);
+    // Twice: serve is killed with SIGKILL mid-stream, while messages are being produced,
+    // once it stored some of them (so batches are committed, in flight and unread).
+    for chunk in &chunks[1..3] {
+        let (mut server, log, opened) = serve(&mut runs);
+        let writer = produce_slowly(&kafka, chunk);
+        progress(&mut server, &log, opened, &mut seed);
+        drop(server);
+        writer.join().unwrap();
+        produced.extend_from_slice(chunk);
+    }
 
-    // Produced while serve runs, killed again.
-    let server = serve(&mut runs);
-    produce(&kafka, AUDIT_TOPIC, chunks[1]);
-    produced.extend_from_slice(chunks[1]);
-    std::thread::sleep(Duration::from_millis(random_ms(&mut seed, 1000, 3000)));
+    // The broker stalls (SIGSTOP) for longer than the session timeout while serve reads, and
+    // comes back; serve is killed once more after it read on.
+    let (mut server, log, opened) = serve(&mut runs);
+    let (before, after) = chunks[3].split_at(chunks[3].len() / 2);
+    let writer = produce_slowly(&kafka, before);
+    progress(&mut server, &log, opened, &mut seed);
+    broker.stall(Duration::from_secs(8));
+    writer.join().unwrap();
+    produced.extend_from_slice(before);
+    let resumed = running_total(&mut server, &log).unwrap_or_default();
+    let writer = produce_slowly(&kafka, after);
+    progress(&mut server, &log, resumed, &mut seed);
     drop(server);
-    let server = serve(&mut runs);
-    std::thread::sleep(Duration::from_millis(random_ms(&mut seed, 1000, 2500)));
+    writer.join().unwrap();
+    produced.extend_from_slice(after);
 
-    // The broker restarts under the running serve. Its storage is memory, so the same log is
-    // produced again (same messages, partitions and order, so the same offsets), as a broker
-    // with disks would have kept it; the group's committed offsets are gone with it.
+    // The broker restarts. Its storage is memory, so the same log is produced again (same
+    // messages, partitions and order, so the same offsets), as a broker with disks would have
+    // kept it; the group's committed offsets are gone with it. (It restarts while serve is
+    // down: topics re-created under the same names get new topic ids, which librdkafka
+    // 2.12's metadata cache does not survive in a running client; a broker that keeps its
+    // log keeps its topic ids.)
     drop(kafka);
     broker = broker.restart(dir.path());
     broker.create_topic(AUDIT_TOPIC, PARTITIONS);
     broker.create_topic("eks-audit", 1);
-    let kafka = producer(&broker.address());
+    let kafka = Arc::new(producer(&broker.address()));
     produce(&kafka, "eks-audit", &eks);
     produce(&kafka, AUDIT_TOPIC, &produced);
-    produce(&kafka, AUDIT_TOPIC, chunks[2]);
-    produced.extend_from_slice(chunks[2]);
-    std::thread::sleep(Duration::from_millis(random_ms(&mut seed, 500, 2000)));
-    drop(server);
+    let writer = produce_slowly(&kafka, &chunks[4]);
 
-    // The last run reads to the end.
+    // The last run reads to the end, the last messages coming in as it starts.
+    writer.join().unwrap();
+    produced.extend_from_slice(&chunks[4]);
     let expected: BTreeSet<String> = produced
         .iter()
         .chain(&eks)
         .flat_map(|message| message.audit_ids.iter().cloned())
         .collect();
-    let server = serve(&mut runs);
+    let (mut server, log, _) = serve(&mut runs);
     wait_until(
         "every event to be searchable",
         Duration::from_secs(60),
-        || searchable(&server, "*") >= expected.len() as u64,
+        || running_total(&mut server, &log).unwrap_or_default() >= expected.len() as u64,
     );
     std::thread::sleep(Duration::from_millis(600));
     let metrics = get(server.address, "/metrics", Some(VIEWER)).text();
@@ -565,7 +654,7 @@ fn kafka_events_are_stored_once_through_kill_9_and_a_broker_restart() {
         "{letters:?}"
     );
     eprintln!(
-        "{} events from {} messages stored once through {} kills of serve and a broker restart; {} dead letters ({} distinct)",
+        "{} events from {} messages stored once through {} kills of serve, a stalled broker and a broker restart; {} dead letters ({} distinct)",
         expected.len(),
         produced.len(),
         runs - 1,
