@@ -591,15 +591,26 @@ impl Poller<'_> {
         let shared = &self.source.shared;
         let reading = std::mem::replace(&mut self.reading, Reading::new());
         let positions: Vec<KafkaPosition> = reading
-            .next_offsets
+            .partitions
             .iter()
-            .map(|((topic, partition), offset)| KafkaPosition {
+            .map(|read| KafkaPosition {
                 group: shared.group.clone(),
-                topic: topic.clone(),
-                partition: *partition,
-                offset: *offset,
+                topic: read.topic.clone(),
+                partition: read.partition,
+                offset: read.next_offset,
             })
             .collect();
+        {
+            let mut metrics = lock(&shared.metrics);
+            for read in &reading.partitions {
+                let entry = metrics
+                    .entry((read.topic.clone(), read.partition))
+                    .or_default();
+                entry.assigned = true;
+                entry.next_offset = read.next_offset;
+                entry.messages += read.messages;
+            }
+        }
         let batch = Batch {
             events: reading.events,
             dead_letters: reading.dead_letters,
@@ -624,8 +635,10 @@ impl Poller<'_> {
             return Ok(false);
         }
         let mut state = lock(&shared.state);
-        for (key, offset) in reading.next_offsets {
-            state.sent.insert(key, offset);
+        for read in reading.partitions {
+            state
+                .sent
+                .insert((read.topic, read.partition), read.next_offset);
         }
         Ok(true)
     }
@@ -637,8 +650,17 @@ struct Reading {
     dead_letters: Vec<DeadLetter>,
     stats: BatchStats,
     messages: u64,
-    next_offsets: BTreeMap<(String, i32), i64>,
+    /// The partitions read from, in the order first seen (a handful: found by a scan).
+    partitions: Vec<PartitionRead>,
     first: Option<Instant>,
+}
+
+/// How far one partition was read into the batch.
+struct PartitionRead {
+    topic: String,
+    partition: i32,
+    next_offset: i64,
+    messages: u64,
 }
 
 impl Reading {
@@ -648,7 +670,7 @@ impl Reading {
             dead_letters: Vec::new(),
             stats: BatchStats::default(),
             messages: 0,
-            next_offsets: BTreeMap::new(),
+            partitions: Vec::new(),
             first: None,
         }
     }
@@ -662,17 +684,23 @@ impl Reading {
         self.stats.lines += 1;
         let payload = message.payload().unwrap_or_default();
         self.stats.bytes += payload.len() as u64;
-        let key = (topic.to_owned(), partition);
-        self.next_offsets.insert(key.clone(), offset + 1);
+        match self
+            .partitions
+            .iter_mut()
+            .find(|read| read.partition == partition && read.topic == topic)
         {
-            let shared = &source.shared;
-            shared.messages.fetch_add(1, Ordering::Relaxed);
-            let mut metrics = lock(&shared.metrics);
-            let entry = metrics.entry(key).or_default();
-            entry.assigned = true;
-            entry.next_offset = offset + 1;
-            entry.messages += 1;
+            Some(read) => {
+                read.next_offset = offset + 1;
+                read.messages += 1;
+            }
+            None => self.partitions.push(PartitionRead {
+                topic: topic.to_owned(),
+                partition,
+                next_offset: offset + 1,
+                messages: 1,
+            }),
         }
+        source.shared.messages.fetch_add(1, Ordering::Relaxed);
         let Some(settings) = source.topics.get(topic) else {
             return;
         };
