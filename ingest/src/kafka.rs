@@ -136,17 +136,9 @@ struct Rate {
 }
 
 /// Reads a Kafka source's figures while it runs, for `/metrics`.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct KafkaMetricsHandle {
     shared: Arc<Shared>,
-}
-
-impl fmt::Debug for KafkaMetricsHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KafkaMetricsHandle")
-            .field("group", &self.shared.group)
-            .finish()
-    }
 }
 
 impl KafkaMetricsHandle {
@@ -186,11 +178,18 @@ pub(crate) struct Committer {
     consumer: Arc<BaseConsumer<KafkaContext>>,
 }
 
+/// The consumer group names a source in `Debug` output; the rest is runtime state.
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
 impl fmt::Debug for Committer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Committer")
-            .field("group", &self.shared.group)
-            .finish()
+        f.debug_tuple("Committer").field(&self.shared).finish()
     }
 }
 
