@@ -392,7 +392,13 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if state.inner.ready.load(Ordering::Acquire) {
         Json(serde_json::json!({ "status": "ready" })).into_response()
     } else {
-        ApiError::unavailable("starting: the store is not open yet").into_response()
+        // Not an error to log: probes ask until the store is open.
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(serde_json::json!({ "error": "starting: the store is not open yet" })),
+        )
+            .into_response()
     }
 }
 
