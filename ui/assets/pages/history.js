@@ -1,5 +1,5 @@
 // The history of one object: every change, who made it, and what changed between versions.
-import { html, useState, useEffect, useCallback, api, query, navigate, formatTime, hashOf } from '../lib.js';
+import { html, useState, useEffect, useCallback, api, query, navigate, formatTime, hashOf, useFetchEffect } from '../lib.js';
 import { TimePicker, ErrorBox, Loading, JsonTree, TimelineLink, Disclosure } from '../components.js';
 
 function short(value) {
@@ -23,7 +23,7 @@ export function HistoryPage({ params }) {
   useEffect(() => setForm({ resource, namespace, name }), [resource, namespace, name]);
   // The newest changes first; older ones a page at a time, put before them.
   const load = (before) => api(`/objects/history${query({ resource, namespace, name, cluster, from, to: before || to, subresources: params.subresources, limit: PAGE })}`);
-  useEffect(() => {
+  useFetchEffect(() => {
     if (!resource || !name) return;
     setLoading(true);
     setError(null);
