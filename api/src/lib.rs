@@ -18,6 +18,7 @@ mod extract;
 mod limits;
 mod metrics;
 mod openapi;
+mod posture_state;
 mod query_log;
 mod routes_alerts;
 mod routes_events;
@@ -58,7 +59,7 @@ pub use routes_alerts::AckStore;
 pub use routes_search::hit_json;
 pub use server::{RunningApi, serve, start};
 pub use time::parse_time;
-pub use ui::{CONTENT_SECURITY_POLICY, asset_paths};
+pub use ui::{CONTENT_SECURITY_POLICY, asset_paths, page};
 
 use limits::RateLimiter;
 use query::SqlLimits;
@@ -108,7 +109,7 @@ struct Inner {
     /// One-time sign-in codes (`POST /api/v1/signin`).
     sign_in: routes_session::SignInCodes,
     /// The posture state kept from the pipeline's events (`GET /api/v1/posture`).
-    posture: routes_posture::LivePosture,
+    posture: posture_state::LivePosture,
     /// The running rules' inline test outcomes (`GET /api/v1/rules/status`).
     rule_tests: routes_rules::TestCache,
 }
@@ -149,7 +150,7 @@ impl ApiState {
                 shutdown: tokio_util::sync::CancellationToken::new(),
                 ingest: OnceLock::new(),
                 sign_in: routes_session::SignInCodes::default(),
-                posture: routes_posture::LivePosture::default(),
+                posture: posture_state::LivePosture::default(),
                 rule_tests: routes_rules::TestCache::default(),
                 searches: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
@@ -179,6 +180,7 @@ impl ApiState {
     pub fn set_ready(&self) {
         self.inner.ready.store(true, Ordering::Release);
         self.seed_posture();
+        self.warm_rule_status();
     }
 
     /// Shows events and alerts that passed detection to `/tail` clients, and takes the writes
@@ -390,7 +392,13 @@ async fn readyz(State(state): State<ApiState>) -> Response {
     if state.inner.ready.load(Ordering::Acquire) {
         Json(serde_json::json!({ "status": "ready" })).into_response()
     } else {
-        ApiError::unavailable("starting: the store is not open yet").into_response()
+        // Not an error to log: probes ask until the store is open.
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(serde_json::json!({ "error": "starting: the store is not open yet" })),
+        )
+            .into_response()
     }
 }
 
@@ -611,6 +619,62 @@ mod tests {
             );
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
         }
+        // The page names its assets under the build's version, cached for good there, and
+        // preloads every module.
+        let page = page();
+        let version = page
+            .split("/assets/")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap()
+            .to_owned();
+        assert!(version.starts_with("v-"), "{page}");
+        assert!(
+            page.contains(&format!(
+                r#"<script type="module" src="/assets/{version}/app.js">"#
+            )),
+            "{page}"
+        );
+        assert!(
+            page.contains(&format!(
+                r#"<link rel="modulepreload" href="/assets/{version}/vendor/preact.mjs">"#
+            )),
+            "{page}"
+        );
+        for (path, cache) in [
+            (
+                format!("/assets/{version}/app.js"),
+                "public, max-age=31536000, immutable",
+            ),
+            ("/assets/v-0000000000000000/app.js".to_owned(), "no-cache"),
+            ("/assets/app.js".to_owned(), "no-cache"),
+            ("/".to_owned(), "no-cache"),
+        ] {
+            let response = router
+                .clone()
+                .oneshot(
+                    axum::http::Request::builder()
+                        .uri(&path)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()[header::CACHE_CONTROL], cache, "{path}");
+        }
+        let escape = format!("/assets/{version}/../../Cargo.toml");
+        let response = router
+            .clone()
+            .oneshot(
+                axum::http::Request::builder()
+                    .uri(&escape)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let paths = asset_paths();
         for expected in [
             "index.html",

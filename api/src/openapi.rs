@@ -146,6 +146,7 @@ pub fn openapi() -> serde_json::Value {
                     query("cluster", "Cluster", string.clone()),
                     time("from"), time("to"),
                     query("subresources", "Include writes to subresources (status, scale...)", serde_json::json!({ "type": "boolean" })),
+                    query("limit", "The newest this many changes (default and at most 1000); older ones with `to` set to the answer's `next_to`", serde_json::json!({ "type": "integer", "minimum": 1, "maximum": 1000 })),
                 ],
                 "responses": ok("ObjectHistory", "changes in time order", &reader)
             } },
@@ -315,6 +316,7 @@ fn schemas() -> serde_json::Value {
             "properties": {
                 "resource": string, "name": string, "namespace": nullable_string,
                 "truncated": { "type": "boolean" },
+                "next_to": { "type": ["string", "null"], "description": "When truncated: pass as `to` for the older changes" },
                 "changes": { "type": "array", "items": { "type": "object", "required": ["time", "event_id", "verb", "applied", "diff"], "properties": {
                     "time": string, "event_id": string, "verb": string, "user": nullable_string,
                     "applied": { "type": "boolean" },

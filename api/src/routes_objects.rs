@@ -36,6 +36,8 @@ pub(crate) struct HistoryParams {
     /// Include writes to subresources (status, scale...).
     #[serde(default)]
     subresources: bool,
+    /// The newest this many changes (default and most: [`MAX_CHANGES`]).
+    limit: Option<usize>,
 }
 
 pub(crate) async fn history(
@@ -58,19 +60,31 @@ pub(crate) async fn history(
             .collect::<Vec<_>>()
             .join(" OR ")
     );
+    // Without subresources, status writes (often most of a controller-managed object's
+    // writes) are left out by the search itself, so the limit counts object changes only.
+    if !params.subresources {
+        query.push_str(" AND NOT subresource:*");
+    }
     if let Some(namespace) = &params.namespace {
         query.push_str(&format!(" AND namespace:{}", quoted(namespace)));
     }
     if let Some(cluster) = &params.cluster {
         query.push_str(&format!(" AND cluster:{}", quoted(cluster)));
     }
+    let limit = params.limit.unwrap_or(MAX_CHANGES);
+    if !(1..=MAX_CHANGES).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_CHANGES}"
+        )));
+    }
     let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
+    // One more than asked for: the oldest change shown needs the version before it.
     let found = state
         .run_search(search::SearchRequest {
             query,
             from,
             to,
-            limit: MAX_CHANGES,
+            limit: limit + 1,
             scope: principal.scope.to_search(),
             ..search::SearchRequest::default()
         })
@@ -101,13 +115,23 @@ pub(crate) async fn history(
         };
         key(a).cmp(&key(b))
     });
-    let changes = changes(&rows);
+    let mut changes = changes(&rows);
+    // Older changes exist: the oldest one read only served as the version before the rest.
+    let truncated = found.total as usize > limit;
+    if truncated && changes.len() > limit {
+        changes.remove(0);
+    }
+    let next_to = truncated
+        .then(|| changes.first().and_then(|change| change["time"].as_str()))
+        .flatten()
+        .map(str::to_owned);
     let body = serde_json::json!({
         "resource": params.resource,
         "namespace": params.namespace,
         "name": params.name,
         "changes": changes,
-        "truncated": found.total as usize > MAX_CHANGES,
+        "truncated": truncated,
+        "next_to": next_to,
     });
     let mut response = axum::Json(body).into_response();
     response.extensions_mut().insert(

@@ -17,9 +17,11 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
 use datafusion::logical_expr::{Expr, col, lit};
+use datafusion::prelude::DataFrame;
 use serde::Deserialize;
 
 use crate::extract::ApiQuery;
+use crate::posture_state::{Snapshot, Taken};
 use crate::query_log::QueryNote;
 use crate::routes_events::time_literal;
 use crate::{ApiError, ApiState, Principal};
@@ -74,118 +76,13 @@ fn cast_to(array: &dyn Array, to: &DataType) -> Result<Arc<dyn Array>, ApiError>
     cast(array, to).map_err(|error| ApiError::internal(format!("reading events: {error}")))
 }
 
-/// The posture state kept up to date from the events the pipeline passes on
-/// ([`ApiState::publish`]), seeded once from the store at start-up: answers without a time
-/// range come from it instead of reading the store (which takes seconds on millions of
-/// events). Holds the latest write of each object and the raw event of each deciding write.
-#[derive(Debug, Default)]
-pub(crate) struct LivePosture {
-    state: std::sync::Mutex<Live>,
-}
-
-#[derive(Debug, Default)]
-struct Live {
-    selection: posture::Selection,
-    /// Raw events by id: at least those the selection needs (pruned now and then).
-    bodies: std::collections::HashMap<String, String>,
-    /// Write events observed live and read from the store.
-    writes: u64,
-    /// The store's writes have been read in.
-    seeded: bool,
-    /// Bumped by every observed write; the unrestricted report is cached per version.
-    version: u64,
-    cached: Option<(u64, Instant, serde_json::Value)>,
-    /// A newer report is being made in the background.
-    refreshing: bool,
-}
-
-/// Whether an event is a write the posture checks read.
-fn posture_write(event: &event::Event) -> bool {
-    event.subresource.is_none()
-        && event
-            .resource
-            .as_deref()
-            .is_some_and(|resource| posture::RESOURCES.contains(&resource))
-        && event
-            .verb
-            .as_deref()
-            .is_some_and(|verb| posture::VERBS.contains(&verb))
-}
-
-impl LivePosture {
-    /// Takes in the writes among `events` (called for every batch that passed detection).
-    pub(crate) fn observe(&self, events: &[event::Event]) {
-        if !events.iter().any(posture_write) {
-            return;
-        }
-        let mut live = self.state.lock().expect("posture state poisoned");
-        for event in events.iter().filter(|event| posture_write(event)) {
-            live.selection.observe(&posture::Meta {
-                event_id: &event.event_id,
-                time_micros: event.time,
-                cluster: &event.cluster,
-                resource: event.resource.as_deref().unwrap_or_default(),
-                namespace: event.namespace.as_deref(),
-                name: event.name.as_deref(),
-                verb: event.verb.as_deref().unwrap_or_default(),
-                response_code: event.response_code,
-                user: event.user.as_deref(),
-                request_uri: event.request_uri.as_deref(),
-            });
-            live.bodies
-                .insert(event.event_id.clone(), event.raw.clone());
-            live.writes += 1;
-            live.version += 1;
-        }
-        live.prune();
-    }
-}
-
-/// What a report is made from: the selection, the deciding raw events, the writes read and
-/// the state's version.
-type Snapshot = (posture::Selection, Vec<(String, String)>, u64, u64);
-
-/// Which (cluster, namespace) a caller may see.
-type Keep<'a> = &'a dyn Fn(&str, Option<&str>) -> bool;
-
-impl Live {
-    /// The selection (all of it, or what `keep` admits) and the raw events it needs.
-    fn snapshot(&self, keep: Option<Keep<'_>>) -> Snapshot {
-        let selection = match keep {
-            None => self.selection.clone(),
-            Some(keep) => self.selection.restricted(keep),
-        };
-        let raws = selection
-            .needed()
-            .into_iter()
-            .filter_map(|(id, _)| self.bodies.get(&id).map(|raw| (id, raw.clone())))
-            .collect();
-        (selection, raws, self.writes, self.version)
-    }
-
-    /// Drops the bodies no write decides any more, once they are twice as many as needed.
-    fn prune(&mut self) {
-        if self.bodies.len() <= 2 * self.selection.len() + 4096 {
-            return;
-        }
-        let needed: std::collections::HashSet<String> = self
-            .selection
-            .needed()
-            .into_iter()
-            .map(|(event_id, _)| event_id)
-            .collect();
-        self.bodies.retain(|event_id, _| needed.contains(event_id));
-    }
-}
-
-/// Reads every write's fields that `filter` admits into a selection; the number of writes.
-async fn scan(
-    context: &datafusion::prelude::SessionContext,
+/// Reads every write's fields that `filter` admits from `events` (the table, or some of its
+/// files) into a selection; the number of writes.
+pub(crate) async fn scan(
+    events: DataFrame,
     filter: &Expr,
 ) -> Result<(posture::Selection, u64), ApiError> {
-    let frame = context
-        .table("events")
-        .await?
+    let frame = events
         .filter(filter.clone())?
         .select_columns(&META_COLUMNS)?;
     let batches = frame.collect().await?;
@@ -234,9 +131,9 @@ async fn scan(
     Ok((selection, rows))
 }
 
-/// The raw events of the writes `needed` names (within `filter`).
-async fn read_bodies(
-    context: &datafusion::prelude::SessionContext,
+/// The raw events of the writes `needed` names (within `filter`) from `events`.
+pub(crate) async fn read_bodies(
+    events: DataFrame,
     filter: &Expr,
     needed: Vec<(String, i64)>,
 ) -> Result<Vec<(String, String)>, ApiError> {
@@ -248,9 +145,7 @@ async fn read_bodies(
         (a.min(*t), b.max(*t))
     });
     let ids: Vec<String> = needed.into_iter().map(|(id, _)| id).collect();
-    let frame = context
-        .table("events")
-        .await?
+    let frame = events
         .filter(
             filter
                 .clone()
@@ -271,93 +166,23 @@ async fn read_bodies(
 }
 
 /// The filter every posture read starts from: writes of the posture resources.
-fn writes_filter() -> Expr {
+pub(crate) fn writes_filter() -> Expr {
     in_list("resource", &posture::RESOURCES.map(str::to_owned))
         .and(in_list("verb", &posture::VERBS.map(str::to_owned)))
         .and(col("subresource").is_null())
 }
 
-impl ApiState {
-    /// Reads the store's posture writes into the live state, once, in the background (called
-    /// when the service is ready). Until it is done, requests read the store themselves.
-    pub(crate) fn seed_posture(&self) {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let result = async {
-                let context = state.sql_context().await?;
-                let filter = writes_filter();
-                let (selection, rows) = scan(context, &filter).await?;
-                let bodies = read_bodies(context, &filter, selection.needed()).await?;
-                Ok::<_, ApiError>((selection, rows, bodies))
-            }
-            .await;
-            match result {
-                Ok((selection, rows, bodies)) => {
-                    let mut live = state
-                        .inner
-                        .posture
-                        .state
-                        .lock()
-                        .expect("posture state poisoned");
-                    live.selection.merge(selection);
-                    live.bodies.extend(bodies);
-                    live.writes += rows;
-                    live.seeded = true;
-                    live.version += 1;
-                    // The first report is made now, so no request waits for it.
-                    live.refreshing = true;
-                    let snapshot = live.snapshot(None);
-                    drop(live);
-                    state.refresh_posture(snapshot);
-                    tracing::info!(
-                        writes = rows,
-                        elapsed_ms = started.elapsed().as_millis() as u64,
-                        "posture state read from the store"
-                    );
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "posture state could not be read from the store; /posture reads the store per request")
-                }
-            }
-        });
-    }
-}
-
-impl ApiState {
-    /// Makes the unrestricted report from `snapshot` in the background and caches it.
-    fn refresh_posture(&self, snapshot: Snapshot) {
-        let state = self.clone();
-        let (selection, raws, writes, version) = snapshot;
-        let options = posture::Options {
-            trusted_registries: self.rule_list("trusted_registries"),
-            sensitive_host_paths: self.rule_list("sensitive_host_paths"),
-            ..posture::Options::default()
-        };
-        tokio::spawn(async move {
-            let report = report_json(selection, raws, options, writes).await;
-            let mut live = state
-                .inner
-                .posture
-                .state
-                .lock()
-                .expect("posture state poisoned");
-            live.refreshing = false;
-            match report {
-                Ok(report) => live.cached = Some((version, Instant::now(), report)),
-                Err(error) => tracing::warn!(%error, "making the posture report failed"),
-            }
-        });
-    }
-}
-
 /// The report as JSON, with the counts the API adds.
-async fn report_json(
-    selection: posture::Selection,
-    raws: Vec<(String, String)>,
+pub(crate) async fn report_json(
+    snapshot: Snapshot,
     options: posture::Options,
-    writes: u64,
 ) -> Result<serde_json::Value, ApiError> {
+    let Snapshot {
+        selection,
+        raws,
+        writes,
+        ..
+    } = snapshot;
     let bodies = raws.len();
     let report = tokio::task::spawn_blocking(move || {
         selection.evaluate(
@@ -387,10 +212,8 @@ pub(crate) async fn posture(
     let (from, to) = crate::time::range(params.from.as_deref(), params.to.as_deref())?;
     let scope = &principal.scope;
     let options = posture::Options {
-        trusted_registries: state.rule_list("trusted_registries"),
-        sensitive_host_paths: state.rule_list("sensitive_host_paths"),
         cluster_wide: scope.namespaces.is_none() && params.namespace.is_none(),
-        ..posture::Options::default()
+        ..state.posture_options()
     };
     let unrestricted =
         scope.is_unrestricted() && params.cluster.is_none() && params.namespace.is_none();
@@ -417,67 +240,27 @@ pub(crate) async fn posture(
     let mut source = "store";
     let mut body = None;
     if from.is_none() && to.is_none() {
-        let mut refresh = None;
-        let taken = {
-            let mut live = state
-                .inner
-                .posture
-                .state
-                .lock()
-                .expect("posture state poisoned");
-            if !live.seeded {
-                None
-            } else if let Some((version, _, cached)) = live
-                .cached
-                .as_ref()
-                .filter(|(version, made, _)| {
-                    unrestricted
-                        && (*version == live.version
-                            || params
-                                .max_age_secs
-                                .is_some_and(|max_age| made.elapsed().as_secs() <= max_age))
-                })
-                .cloned()
-            {
-                // Current, or as old as the caller accepts (stale while revalidating: a newer
-                // report is made in the background).
-                let stale = version != live.version;
-                if stale && !live.refreshing {
-                    live.refreshing = true;
-                    refresh = Some(live.snapshot(None));
-                }
-                let mut cached = cached;
-                cached["stale"] = stale.into();
-                Some(Err(cached))
-            } else {
-                let snapshot = if unrestricted {
-                    live.snapshot(None)
-                } else {
-                    live.snapshot(Some(&keep))
-                };
-                Some(Ok(snapshot))
-            }
+        let max_age = params.max_age_secs;
+        let taken = if unrestricted {
+            state.inner.posture.take(None, max_age)
+        } else {
+            state.inner.posture.take(Some(&keep), None)
         };
-        if let Some(snapshot) = refresh {
-            state.refresh_posture(snapshot);
-        }
         match taken {
-            None => {}
-            Some(Err(cached)) => {
+            Taken::NotSeeded => {}
+            Taken::Cached { report, refresh } => {
+                if let Some(snapshot) = refresh {
+                    state.refresh_posture(snapshot);
+                }
                 source = "live (cached)";
-                body = Some(cached);
+                body = Some(report);
             }
-            Some(Ok((selection, raws, writes, version))) => {
+            Taken::Snapshot(snapshot) => {
                 source = "live";
-                let report = report_json(selection, raws, options.clone(), writes).await?;
+                let version = snapshot.version;
+                let report = report_json(snapshot, options.clone()).await?;
                 if unrestricted {
-                    let mut live = state
-                        .inner
-                        .posture
-                        .state
-                        .lock()
-                        .expect("posture state poisoned");
-                    live.cached = Some((version, Instant::now(), report.clone()));
+                    state.inner.posture.cache(version, report.clone());
                 }
                 body = Some(report);
             }
@@ -505,10 +288,16 @@ pub(crate) async fn posture(
             if let Some(namespaces) = &scope.namespaces {
                 filter = filter.and(in_namespaces(namespaces));
             }
-            let context = state.sql_context().await?;
-            let (selection, rows) = scan(context, &filter).await?;
-            let raws = read_bodies(context, &filter, selection.needed()).await?;
-            report_json(selection, raws, options, rows).await?
+            let events = state.sql_context().await?.table("events").await?;
+            let (selection, rows) = scan(events.clone(), &filter).await?;
+            let raws = read_bodies(events, &filter, selection.needed()).await?;
+            let snapshot = Snapshot {
+                selection,
+                raws,
+                writes: rows,
+                version: 0,
+            };
+            report_json(snapshot, options).await?
         }
     };
     body["took_ms"] = (started.elapsed().as_secs_f64() * 1000.0).into();
@@ -525,7 +314,7 @@ pub(crate) async fn posture(
 impl ApiState {
     /// A list of the running rules (after `[detect.lists]` overrides), else the built-in
     /// library's.
-    fn rule_list(&self, name: &str) -> Vec<String> {
+    pub(crate) fn rule_list(&self, name: &str) -> Vec<String> {
         self.inner
             .rules
             .get()

@@ -4,6 +4,7 @@
 //! level the cluster logs, as `kubetrail rules coverage` reports for a file).
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -20,10 +21,25 @@ use crate::{ApiError, ApiState};
 /// Most recent events read for coverage.
 const COVERAGE_SAMPLE: usize = 20_000;
 
-/// The inline tests' outcomes of one loaded rule set (by the engine's address).
+/// How long a coverage report is served again: it samples thousands of events, and the rules
+/// page is opened over and over.
+const COVERAGE_FRESH: Duration = Duration::from_secs(120);
+
+/// The inline tests' outcomes of one loaded rule set (by the engine's address), and the last
+/// coverage report (by rule set and range asked for).
 #[derive(Debug, Default)]
 pub(crate) struct TestCache {
     outcomes: Mutex<Option<(usize, Arc<Vec<detect::TestOutcome>>)>>,
+    coverage: Mutex<Option<CachedCoverage>>,
+}
+
+#[derive(Debug)]
+struct CachedCoverage {
+    engine: Arc<detect::Engine>,
+    from: String,
+    made: Instant,
+    /// `{"coverage": …, "coverage_events": n}`.
+    report: Arc<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,7 +80,59 @@ pub(crate) async fn status(
         }
     }
 
-    let (from, _) = crate::time::range(Some(params.from.as_deref().unwrap_or("24h")), None)?;
+    let from = params.from.as_deref().unwrap_or("24h");
+    let coverage = coverage_of(&state, &engine, from).await?;
+    let mut answer = serde_json::json!({ "tests": tests });
+    answer["coverage"] = coverage["coverage"].clone();
+    answer["coverage_events"] = coverage["coverage_events"].clone();
+    Ok(Json(answer))
+}
+
+impl ApiState {
+    /// Makes the rules page's default coverage report in the background (called when the
+    /// service is ready), so the page's first open does not wait for it.
+    pub(crate) fn warm_rule_status(&self) {
+        let Some(engine) = self.inner.rules.get().map(|rules| rules.borrow().clone()) else {
+            return;
+        };
+        let state = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = tests_of(&state, &engine).await {
+                tracing::debug!(%error, "running the inline tests failed");
+            }
+            if let Err(error) = coverage_of(&state, &engine, UI_RANGE).await {
+                tracing::debug!(%error, "the coverage report failed");
+            }
+        });
+    }
+}
+
+/// The range the UI's rules page asks coverage for by default.
+const UI_RANGE: &str = "3650d";
+
+/// The coverage report of `engine` over the newest events since `from` (a range as the API
+/// takes it), made at most [`COVERAGE_FRESH`] ago.
+async fn coverage_of(
+    state: &ApiState,
+    engine: &Arc<detect::Engine>,
+    from_param: &str,
+) -> Result<Arc<serde_json::Value>, ApiError> {
+    if let Some(cached) = &*state
+        .inner
+        .rule_tests
+        .coverage
+        .lock()
+        .expect("coverage cache poisoned")
+        && Arc::ptr_eq(&cached.engine, engine)
+        && cached.from == from_param
+        && cached.made.elapsed() < COVERAGE_FRESH
+    {
+        return Ok(cached.report.clone());
+    }
+    let made = Instant::now();
+    let engine_used = engine.clone();
+    let engine = engine.clone();
+    let (from, _) = crate::time::range(Some(from_param), None)?;
     let context = state.sql_context().await?;
     let mut frame = context.table("events").await?;
     if let Some(from) = from {
@@ -148,11 +216,22 @@ pub(crate) async fn status(
     })
     .await
     .map_err(|error| ApiError::internal(format!("coverage failed: {error}")))?;
-    Ok(Json(serde_json::json!({
-        "tests": tests,
+    let report = Arc::new(serde_json::json!({
         "coverage": coverage.0,
         "coverage_events": coverage.1,
-    })))
+    }));
+    *state
+        .inner
+        .rule_tests
+        .coverage
+        .lock()
+        .expect("coverage cache poisoned") = Some(CachedCoverage {
+        engine: engine_used,
+        from: from_param.to_owned(),
+        made,
+        report: report.clone(),
+    });
+    Ok(report)
 }
 
 /// The inline tests' outcomes of `engine`, run once per rule set.

@@ -40,10 +40,12 @@ pub async fn start(state: ApiState, cancel: CancellationToken) -> Result<Running
     let task = tokio::spawn({
         let state = state.clone();
         async move {
-            if let Err(error) = serve(listener, state, tls.as_ref(), cancel.clone()).await {
+            if let Err(error) = serve(listener, state.clone(), tls.as_ref(), cancel.clone()).await {
                 tracing::error!(%error, "the API server stopped");
                 cancel.cancel();
             }
+            // The posture state is kept for the next start.
+            state.save_posture().await;
         }
     });
     tracing::info!(%address, "query API listening on {scheme}://{address}/api/v1");

@@ -102,6 +102,17 @@ pub async fn run(
     Ok(result?)
 }
 
+/// The async runtime of the commands that run one: worker and blocking threads get 8 MiB
+/// stacks like the main thread (planning a query recurses over its expression tree; the query
+/// crate refuses expressions nested deeper than this serves).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .context("failed to start the async runtime")
+}
+
 /// Starts the API when `[api]` enables it.
 async fn start_api(
     config: &Config,

@@ -4,15 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{Meta, Options, Report};
 
 /// (cluster, resource, namespace, name). A Namespace object's namespace is its own name.
 type Key = (String, String, Option<String>, String);
+/// (cluster, resource, namespace): where a `deletecollection` applies.
+type Scope = (String, String, Option<String>);
 
 /// A write that may decide an object's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Write {
     event_id: String,
     time_micros: i64,
@@ -78,15 +81,49 @@ pub(crate) struct ClusterObjects {
 
 /// Step one: which writes decide the state. Feed every write event of [`crate::RESOURCES`]
 /// (verbs [`crate::VERBS`], no subresource) in any order.
-#[derive(Debug, Default, Clone)]
+///
+/// Serialises as lists (its maps have tuple keys), so a caller can keep it across restarts.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(into = "SelectionParts", from = "SelectionParts")]
 pub struct Selection {
     latest: HashMap<Key, Write>,
     /// Writes whose object only the body names: (cluster, resource, namespace, write).
     unnamed: Vec<(String, String, Option<String>, Write)>,
     /// Latest successful `deletecollection` per (cluster, resource, namespace).
-    collections: HashMap<(String, String, Option<String>), i64>,
+    collections: HashMap<Scope, i64>,
     /// (cluster, namespace or none, resource) with at least one successful write.
     pub(crate) seen: HashSet<(String, Option<String>, String)>,
+}
+
+/// [`Selection`] as it is stored: its maps as lists of entries.
+#[derive(Serialize, Deserialize)]
+struct SelectionParts {
+    latest: Vec<(Key, Write)>,
+    unnamed: Vec<(String, String, Option<String>, Write)>,
+    collections: Vec<(Scope, i64)>,
+    seen: Vec<(String, Option<String>, String)>,
+}
+
+impl From<Selection> for SelectionParts {
+    fn from(selection: Selection) -> Self {
+        SelectionParts {
+            latest: selection.latest.into_iter().collect(),
+            unnamed: selection.unnamed,
+            collections: selection.collections.into_iter().collect(),
+            seen: selection.seen.into_iter().collect(),
+        }
+    }
+}
+
+impl From<SelectionParts> for Selection {
+    fn from(parts: SelectionParts) -> Self {
+        Selection {
+            latest: parts.latest.into_iter().collect(),
+            unnamed: parts.unnamed,
+            collections: parts.collections.into_iter().collect(),
+            seen: parts.seen.into_iter().collect(),
+        }
+    }
 }
 
 /// Whether a write changed anything: allowed, answered below 400, not a dry run.
@@ -172,12 +209,13 @@ impl Selection {
                 }
             }
         }
+        let mut known: HashSet<String> = self
+            .unnamed
+            .iter()
+            .map(|(_, _, _, write)| write.event_id.clone())
+            .collect();
         for unnamed in other.unnamed {
-            if !self
-                .unnamed
-                .iter()
-                .any(|(_, _, _, write)| write.event_id == unnamed.3.event_id)
-            {
+            if known.insert(unnamed.3.event_id.clone()) {
                 self.unnamed.push(unnamed);
             }
         }

@@ -16,6 +16,6 @@ pub use output::{
     OutputFormat, batch_rows, column_names, write_csv_header, write_csv_rows, write_jsonl_batch,
     write_results,
 };
-pub use read_only::{check_read_only, one_line};
+pub use read_only::{MAX_EXPRESSION_DEPTH, check_read_only, one_line};
 pub use run::{SqlLimits, SqlResult, run_sql, stream_error, stream_sql};
 pub use store::session_context;

@@ -52,7 +52,7 @@ fn check_statement(statement: &DfStatement) -> Result<(), QueryError> {
 
 fn check_sql_statement(statement: &Statement) -> Result<(), QueryError> {
     match statement {
-        Statement::Query(_) => match statement.visit(&mut ReadOnlyVisitor) {
+        Statement::Query(_) => match statement.visit(&mut ReadOnlyVisitor::default()) {
             ControlFlow::Continue(()) => Ok(()),
             ControlFlow::Break(error) => Err(error),
         },
@@ -88,12 +88,42 @@ fn statement_kind(statement: &Statement) -> String {
     }
 }
 
+/// Deepest expression nesting admitted. Planning and optimising recurse over the expression
+/// tree, and `a = 1 OR a = 2 OR …` nests one level per term: a thousand terms would overflow
+/// a thread's stack and abort the server, so deeper expressions are refused up front.
+pub const MAX_EXPRESSION_DEPTH: usize = 128;
+
 /// Walks a query: every table reference must name a registered table, every nested statement
-/// must be a query.
-struct ReadOnlyVisitor;
+/// must be a query, no expression nests deeper than [`MAX_EXPRESSION_DEPTH`].
+#[derive(Default)]
+struct ReadOnlyVisitor {
+    depth: usize,
+}
 
 impl Visitor for ReadOnlyVisitor {
     type Break = QueryError;
+
+    fn pre_visit_expr(
+        &mut self,
+        _: &datafusion::sql::sqlparser::ast::Expr,
+    ) -> ControlFlow<QueryError> {
+        self.depth += 1;
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            return ControlFlow::Break(refused(format!(
+                "an expression nests deeper than {MAX_EXPRESSION_DEPTH} levels; write a long \
+                 list of alternatives as `column IN (…)`"
+            )));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(
+        &mut self,
+        _: &datafusion::sql::sqlparser::ast::Expr,
+    ) -> ControlFlow<QueryError> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
 
     fn pre_visit_statement(&mut self, statement: &Statement) -> ControlFlow<QueryError> {
         match statement {

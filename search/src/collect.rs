@@ -104,6 +104,7 @@ struct Scratch {
     docs: Vec<DocId>,
     rows: Vec<u32>,
     values: Vec<u64>,
+    ips: Vec<Ipv6Addr>,
 }
 
 /// Row ids (into `column.values`) of `docs`, one per value: a document without a value has
@@ -141,15 +142,16 @@ impl FacetColumn {
                 scratch.values.clear();
                 scratch.values.resize(scratch.rows.len(), 0);
                 column.values.get_vals(&scratch.rows, &mut scratch.values);
-                for code in &scratch.values {
-                    *counts.entry(*code).or_insert(0) += 1;
-                }
+                count_value_runs(&scratch.values, counts);
             }
             FacetColumn::Ip(column, counts) => {
                 rows_of(column, docs, scratch);
-                for row in &scratch.rows {
-                    *counts.entry(column.values.get_val(*row)).or_insert(0) += 1;
-                }
+                scratch.ips.clear();
+                scratch
+                    .ips
+                    .resize(scratch.rows.len(), Ipv6Addr::UNSPECIFIED);
+                column.values.get_vals(&scratch.rows, &mut scratch.ips);
+                count_value_runs(&scratch.ips, counts);
             }
             FacetColumn::Missing => {}
         }
@@ -206,6 +208,27 @@ fn count_runs(ords: &[u64], counts: &mut [u32]) {
     if let Some(slot) = counts.get_mut(current as usize) {
         *slot += run;
     }
+}
+
+/// Adds `values` to `counts`, one map update per run of equal values (neighbouring documents
+/// often share a client address or a response code; hashing each one costs more than the
+/// read).
+#[inline]
+fn count_value_runs<T: Copy + Eq + std::hash::Hash>(values: &[T], counts: &mut HashMap<T, u64>) {
+    let mut iter = values.iter();
+    let Some(&first) = iter.next() else {
+        return;
+    };
+    let (mut current, mut run) = (first, 1u64);
+    for &value in iter {
+        if value == current {
+            run += 1;
+        } else {
+            *counts.entry(current).or_insert(0) += run;
+            (current, run) = (value, 1);
+        }
+    }
+    *counts.entry(current).or_insert(0) += run;
 }
 
 /// The histogram of one collector, remembering the last bucket hit: neighbouring documents

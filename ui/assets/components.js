@@ -112,7 +112,10 @@ const REDACTED = '<redacted>';
 
 /** A JSON value as a collapsible tree (native details/summary: keyboard and screen readers
  *  work). Redacted values are marked as such. */
+/** A value as a tree of collapsible nodes; the first two levels start open. A closed node's
+ *  children are drawn only once it is opened, so a large object costs one line until then. */
 export function JsonTree({ value, name, depth = 0 }) {
+  const [open, setOpen] = useState(depth < 2);
   const key = name !== undefined ? html`<span class="json-key">${name}</span>: ` : null;
   if (value === null || typeof value !== 'object') {
     let shown;
@@ -124,11 +127,20 @@ export function JsonTree({ value, name, depth = 0 }) {
   const entries = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
   const brackets = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
   if (entries.length === 0) return html`<div class="json-leaf">${key}${brackets[0]}${brackets[1]}</div>`;
-  return html`<details class="json-node" open=${depth < 2}>
+  return html`<details class="json-node" open=${open} onToggle=${(event) => setOpen(event.currentTarget.open)}>
     <summary>${key}${brackets[0]}<span class="json-count">${entries.length} ${Array.isArray(value) ? 'items' : 'keys'}</span>${brackets[1]}</summary>
-    <div class="json-children">
+    ${open && html`<div class="json-children">
       ${entries.map(([childName, child]) => html`<${JsonTree} key=${childName} name=${childName} value=${child} depth=${depth + 1} />`)}
-    </div>
+    </div>`}
+  </details>`;
+}
+
+/** A `<details>` whose content (a function) is drawn only once it is opened. */
+export function Disclosure({ summary, children }) {
+  const [open, setOpen] = useState(false);
+  return html`<details open=${open} onToggle=${(event) => setOpen(event.currentTarget.open)}>
+    <summary>${summary}</summary>
+    ${open && children()}
   </details>`;
 }
 

@@ -1,11 +1,15 @@
 // Shared pieces of the UI: the Preact + htm binding, the API client, URL state and small
 // formatting helpers. Everything the pages need from the server goes through `api()`.
 import { h, render } from './vendor/preact.mjs';
-import { useState, useEffect, useRef, useCallback, useMemo } from './vendor/hooks.mjs';
+import { useState, useEffect, useLayoutEffect, useRef, useCallback, useMemo } from './vendor/hooks.mjs';
 import htm from './vendor/htm.mjs';
 
 export const html = htm.bind(h);
 export { h, render, useState, useEffect, useRef, useCallback, useMemo };
+
+/** For the effect that loads a page's data: it runs as soon as the page is in the DOM, before
+ *  the browser paints (`useEffect` waits for the next frame), so the request starts at once. */
+export const useFetchEffect = useLayoutEffect;
 
 const TOKEN_KEY = 'kubetrail.token';
 

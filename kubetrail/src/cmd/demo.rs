@@ -92,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("  data:      {}", dir.join("data").display());
     println!("  press Ctrl-C to stop\n");
 
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let runtime = crate::service::runtime()?;
     let stats = Arc::new(Stats::default());
     let stop_writer = Arc::new(AtomicBool::new(false));
     let writer = std::thread::spawn({

@@ -33,7 +33,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         print_check(&config, engine.len());
         return Ok(ExitCode::SUCCESS);
     }
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let runtime = crate::service::runtime()?;
     let stats = Arc::new(Stats::default());
     runtime.block_on(async {
         let outbox_dir = config.alerts.outbox_dir(&config.store.data_dir);

@@ -47,7 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_rows: args.max_rows,
         ..SqlLimits::default()
     };
-    let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
+    let runtime = crate::service::runtime()?;
     let result = runtime.block_on(async {
         let ctx = store::session_context(&args.data_dir)
             .await

@@ -6,24 +6,9 @@ use std::collections::BTreeSet;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use crate::common::{generate_attacks, kubetrail, ok_stdout, sql_value, start_serve, write};
-
-fn stop(mut serve: Child, log: &Path) {
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = serve.wait().unwrap();
-    let log = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(
-        exit.success(),
-        "serve did not stop cleanly: {exit:?}\n{log}"
-    );
-}
+use crate::common::{generate_attacks, kubetrail, ok_stdout, sql_value, start_serve, stop, write};
 
 fn alert_ids(text: &str) -> BTreeSet<String> {
     text.lines()
@@ -159,7 +144,7 @@ commit_max_events = 4000
     wait_for("every event stored", &serve_log, || {
         stored_events(&data) >= EVENTS
     });
-    stop(serve, &serve_log);
+    stop(&mut serve, &serve_log);
     let got = alert_ids(&std::fs::read_to_string(&alerts).unwrap());
     let missing: Vec<_> = expected.difference(&got).collect();
     let extra: Vec<_> = got.difference(&expected).collect();
@@ -266,11 +251,11 @@ commit_interval_ms = 300
 
     std::fs::copy(&source, logs.join("audit.log")).unwrap();
     let serve_log = dir.path().join("serve.log");
-    let serve = start_serve(&config, &serve_log);
+    let mut serve = start_serve(&config, &serve_log);
     wait_for("every event stored", &serve_log, || {
         stored_events(&served) >= EVENTS
     });
-    stop(serve, &serve_log);
+    stop(&mut serve, &serve_log);
     let served_ids = alert_ids(&std::fs::read_to_string(&alerts).unwrap());
     assert_eq!(served_ids, detected, "serve and detect --config disagree");
 }
@@ -343,7 +328,7 @@ commit_interval_ms = 200
         .append(true)
         .open(logs.join("audit.log"))
         .unwrap();
-    let serve = start_serve(&config, &serve_log);
+    let mut serve = start_serve(&config, &serve_log);
     let mut next_id = 0;
     let mut append = |users: &[&str]| {
         for user in users {
@@ -390,7 +375,7 @@ commit_interval_ms = 200
     wait_for("bob's second alert", &serve_log, || {
         alerted_users() == ["alice", "bob", "bob"]
     });
-    stop(serve, &serve_log);
+    stop(&mut serve, &serve_log);
     let log = std::fs::read_to_string(&serve_log).unwrap();
     assert!(log.contains("unknown field `nope`"), "{log}");
 }
@@ -563,7 +548,7 @@ commit_interval_ms = 200
     let lines: String = (0..5).map(|id| exec_line(id) + "\n").collect();
     write(&logs.join("audit.log"), &lines);
     let serve_log = dir.path().join("serve.log");
-    let serve = start_serve(&config, &serve_log);
+    let mut serve = start_serve(&config, &serve_log);
     let expected = || alert_ids(&std::fs::read_to_string(&alerts).unwrap_or_default());
     wait_for("the alerts in the file", &serve_log, || {
         expected().len() >= 5
@@ -589,7 +574,7 @@ commit_interval_ms = 200
     wait_for("the webhook deliveries", &serve_log, || {
         received().len() >= expected.len()
     });
-    stop(serve, &serve_log);
+    stop(&mut serve, &serve_log);
     let got = received();
     assert_eq!(
         got.len(),

@@ -233,10 +233,9 @@ fn namespace<'a>(answer: &'a serde_json::Value, name: &str) -> &'a serde_json::V
         .unwrap_or_else(|| panic!("no namespace {name} in {answer}"))
 }
 
-#[test]
-fn posture_reports_the_known_state_and_respects_namespace_restriction() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kubetrail.toml");
+/// A configuration with the viewer, restricted and ingest tokens over `dir/data`.
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let config = dir.join("kubetrail.toml");
     write(
         &config,
         &format!(
@@ -261,22 +260,24 @@ name = "apiserver"
 sha256 = "{ingest}"
 cluster = "known"
 "#,
-            data = dir.path().join("data").display(),
+            data = dir.join("data").display(),
             viewer = sha256(VIEWER),
             restricted = sha256(RESTRICTED),
             ingest = sha256(INGEST),
         ),
     );
-    let server = start(&config, &dir.path().join("serve.log"));
-    let address = server.address;
-    let items = known_state();
+    config
+}
+
+/// Pushes `items` through the audit webhook and waits until `total` events of cluster
+/// `known` are searchable (the answer comes before the store commit).
+fn push(address: std::net::SocketAddr, items: Vec<serde_json::Value>, total: usize) {
     let count = items.len();
     let list =
         serde_json::json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items});
     let answer = post_json(address, "/api/v1/ingest/audit", Some(INGEST), &list);
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["accepted"], count);
-    // Answered once in the write-ahead log: wait for the commit that stores the events.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let search = get(
@@ -284,8 +285,8 @@ cluster = "known"
             "/api/v1/search?limit=1&q=cluster:known",
             Some(VIEWER),
         );
-        if search.status == 200 && search.json()["total"] == count {
-            break;
+        if search.status == 200 && search.json()["total"] == total {
+            return;
         }
         assert!(
             std::time::Instant::now() < deadline,
@@ -293,6 +294,40 @@ cluster = "known"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// The posture answer from the live state, once `serve` (logging to `log`) has seeded it and
+/// it holds at least `writes` writes.
+fn live_posture(
+    address: std::net::SocketAddr,
+    log: &std::path::Path,
+    writes: u64,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let seeded = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("posture state ready");
+        let response = get(address, "/api/v1/posture", Some(VIEWER));
+        assert_eq!(response.status, 200, "{}", response.text());
+        let answer = response.json();
+        if seeded && answer["writes_read"].as_u64().unwrap() >= writes {
+            return answer;
+        }
+        assert!(std::time::Instant::now() < deadline, "{answer}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn posture_reports_the_known_state_and_respects_namespace_restriction() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let server = start(&config, &dir.path().join("serve.log"));
+    let address = server.address;
+    let items = known_state();
+    let count = items.len();
+    push(address, items, count);
 
     let document = get(address, "/api/v1/openapi.json", None).json();
     assert_eq!(get(address, "/api/v1/posture", None).status, 401);
@@ -402,4 +437,89 @@ cluster = "known"
     let bad = get(address, "/api/v1/posture?from=yesterday", Some(VIEWER));
     assert_eq!(bad.status, 400, "{}", bad.text());
     check_response(&document, "/api/v1/posture", "get", &bad);
+}
+
+/// The live state is kept in the data directory when `serve` stops: the next start loads it
+/// and reads only the events files committed after it (here those of a run killed with -9
+/// before it saved), and answers like a read of the whole store. A kept state that does not
+/// decode is ignored and the store read instead.
+#[test]
+fn posture_state_is_kept_across_restarts_and_only_later_commits_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path());
+    let kept = dir
+        .path()
+        .join("data")
+        .join("_posture")
+        .join("state.json.zst");
+    let items = known_state();
+    let count = items.len();
+
+    // First run: the known state, then a clean stop saves the live state.
+    let log = dir.path().join("serve-1.log");
+    let server = start(&config, &log);
+    push(server.address, items, count);
+    live_posture(server.address, &log, count as u64);
+    server.stop(&log);
+    assert!(
+        kept.is_file(),
+        "no kept posture state at {}",
+        kept.display()
+    );
+
+    // Second run: a privileged pod in the hardened namespace, then kill -9 (no save).
+    let log = dir.path().join("serve-2.log");
+    let mut server = start(&config, &log);
+    let late = audit(
+        40,
+        "mallory@example.com",
+        "create",
+        "pods",
+        Some("locked"),
+        "late",
+        Some(
+            serde_json::json!({"kind": "Pod", "metadata": {"name": "late"}, "spec": {"containers": [{"name": "c", "image": "registry.example.com/app@sha256:0123", "securityContext": {"privileged": true}}]}}),
+        ),
+        None,
+    );
+    push(server.address, vec![late], count + 1);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    // Third run: the kept state plus the second run's files.
+    let log = dir.path().join("serve-3.log");
+    let server = start(&config, &log);
+    let answer = live_posture(server.address, &log, count as u64 + 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ready = text
+        .lines()
+        .find(|line| line.contains("posture state ready"))
+        .unwrap_or_else(|| panic!("no posture state line in {text}"));
+    assert!(ready.contains("kept_state=true"), "{ready}");
+    assert!(!ready.contains("files_read=0"), "{ready}");
+    let (privileged, names) = status(
+        &namespace(&answer, "locked")["checks"],
+        "privileged_workloads",
+    );
+    assert_eq!(
+        (privileged.as_str(), names),
+        ("fail", vec!["late".to_owned()])
+    );
+    let stored = get(
+        server.address,
+        "/api/v1/posture?from=2020-01-01T00:00:00Z",
+        Some(VIEWER),
+    )
+    .json();
+    assert_eq!(stored["clusters"], answer["clusters"]);
+    server.stop(&log);
+
+    // A kept state that does not decode: the store is read instead, same answer.
+    std::fs::write(&kept, b"not zstd").unwrap();
+    let log = dir.path().join("serve-4.log");
+    let server = start(&config, &log);
+    let again = live_posture(server.address, &log, count as u64 + 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("kept posture state is unreadable"), "{text}");
+    assert_eq!(again["clusters"], stored["clusters"]);
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{ok_stdout, sql_value, start_serve, write};
+use crate::common::{ok_stdout, sql_value, start_serve, stop, write};
 
 /// Appends lines to the live file, rotating it along the way.
 struct Writer {
@@ -164,17 +164,8 @@ commit_max_events = 3000
             }
         }
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = serve.wait().unwrap();
+    stop(&mut serve, &serve_log);
     let log = std::fs::read_to_string(&serve_log).unwrap();
-    assert!(
-        exit.success(),
-        "serve did not shut down cleanly: {exit:?}\n{log}"
-    );
     assert!(log.contains("stopped cleanly"), "{log}");
 
     assert_eq!(stored, TOTAL, "events stored after catching up\n{log}");

@@ -198,6 +198,48 @@ async fn refusal_holds_at_run_time_too() {
     drop(dir);
 }
 
+/// A long chain of `OR`s nests one level per term: past the limit it is refused before
+/// planning (whose recursion would overflow the stack and abort the process); at the limit it
+/// runs on a thread with half the stack the kubetrail runtime gives its threads (8 MiB).
+#[test]
+fn deeply_nested_expressions_are_refused_not_fatal() {
+    let chain = |terms: usize| {
+        let alternatives: Vec<String> = (0..terms)
+            .map(|i| format!("event_id = 'e{i:04}'"))
+            .collect();
+        format!(
+            "SELECT count(*) AS n FROM events WHERE {}",
+            alternatives.join(" OR ")
+        )
+    };
+    let on_small_stack = move |sql: String| {
+        std::thread::Builder::new()
+            .stack_size(4 * 1024 * 1024)
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let (_dir, context) = fixture().await;
+                    run_sql(&context, &sql, &SqlLimits::default())
+                        .await
+                        .map(|result| result.num_rows())
+                })
+            })
+            .unwrap()
+            .join()
+            .expect("no overflow")
+    };
+    // One level for the WHERE clause's own expression.
+    let at_limit = query::MAX_EXPRESSION_DEPTH - 1;
+    assert_eq!(on_small_stack(chain(at_limit)).expect("runs"), 1);
+    match on_small_stack(chain(5000)) {
+        Err(QueryError::Refused { reason }) => assert!(reason.contains("IN ("), "{reason}"),
+        other => panic!("expected refusal, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn bad_queries_are_invalid() {
     let (_dir, context) = fixture().await;

@@ -1,7 +1,7 @@
 // Alerts: newest first or grouped (repeats folded), filtered by severity, rule, namespace,
 // actor and state; a panel with the contributing events, the rule (YAML, ATT&CK, rationale),
 // acknowledgement with a note, and a link to search around the alert.
-import { html, useState, useEffect, useRef, useCallback, api, query, navigate, formatTime, formatCount, useKeys, SEVERITIES, hashOf } from '../lib.js';
+import { html, useState, useEffect, useRef, useCallback, api, query, navigate, formatTime, formatCount, useKeys, SEVERITIES, hashOf, useFetchEffect } from '../lib.js';
 import { TimePicker, ErrorBox, Loading, Panel, Severity, TimelineLink, HistoryLink, NamespaceLink } from '../components.js';
 
 let rulesCache = null;
@@ -101,7 +101,7 @@ export function AlertsPage({ params, me }) {
     return () => clearInterval(timer);
   }, [to]);
 
-  useEffect(() => {
+  useFetchEffect(() => {
     const mine = ++generation.current;
     setLoading(true);
     setError(null);

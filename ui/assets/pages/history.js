@@ -1,12 +1,15 @@
 // The history of one object: every change, who made it, and what changed between versions.
-import { html, useState, useEffect, useCallback, api, query, navigate, formatTime, hashOf } from '../lib.js';
-import { TimePicker, ErrorBox, Loading, JsonTree, TimelineLink } from '../components.js';
+import { html, useState, useEffect, useCallback, api, query, navigate, formatTime, hashOf, useFetchEffect } from '../lib.js';
+import { TimePicker, ErrorBox, Loading, JsonTree, TimelineLink, Disclosure } from '../components.js';
 
 function short(value) {
   if (value === undefined) return '';
   const text = JSON.stringify(value);
   return text.length > 160 ? `${text.slice(0, 157)}…` : text;
 }
+
+/** Changes per request. */
+const PAGE = 100;
 
 export function HistoryPage({ params }) {
   const { resource = '', namespace = '', name = '', cluster = '' } = params;
@@ -18,15 +21,24 @@ export function HistoryPage({ params }) {
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
   useEffect(() => setForm({ resource, namespace, name }), [resource, namespace, name]);
-  useEffect(() => {
+  // The newest changes first; older ones a page at a time, put before them.
+  const load = (before) => api(`/objects/history${query({ resource, namespace, name, cluster, from, to: before || to, subresources: params.subresources, limit: PAGE })}`);
+  useFetchEffect(() => {
     if (!resource || !name) return;
     setLoading(true);
     setError(null);
-    api(`/objects/history${query({ resource, namespace, name, cluster, from, to, subresources: params.subresources })}`).then(
+    load().then(
       (answer) => { setData(answer); setLoading(false); },
       (err) => { setError(err); setLoading(false); },
     );
   }, [resource, namespace, name, cluster, from, to, params.subresources]);
+  const older = () => {
+    setLoading(true);
+    load(data.next_to).then(
+      (answer) => { setData({ ...answer, changes: [...answer.changes, ...data.changes] }); setLoading(false); },
+      (err) => { setError(err); setLoading(false); },
+    );
+  };
   return html`<div class="page history-page">
     <form class="toolbar" onSubmit=${(e) => { e.preventDefault(); set(form); }}>
       <label>Resource <input type="text" value=${form.resource} placeholder="deployments" onInput=${(e) => setForm({ ...form, resource: e.target.value.trim() })} /></label>
@@ -41,7 +53,7 @@ export function HistoryPage({ params }) {
     ${data && html`<div>
       <h2 class="page-title">History of ${data.resource} <code>${data.namespace ? `${data.namespace}/` : ''}${data.name}</code></h2>
       ${data.changes.length === 0 && html`<p class="empty">No writes to this object in the range.</p>`}
-      ${data.truncated && html`<p class="warning">Only the first changes are shown; narrow the time range.</p>`}
+      ${data.truncated && html`<p><button type="button" class="button" onClick=${older} disabled=${loading}>Show older changes</button> <span class="muted">${data.changes.length} newest changes shown</span></p>`}
       <ol class="changes" data-testid="changes">
         ${data.changes.map((change) => html`<li class=${`change ${change.applied ? '' : 'refused'}`}>
           <header>
@@ -55,8 +67,8 @@ export function HistoryPage({ params }) {
             <tbody>${change.diff.map((op) => html`<tr class=${`op-${op.op}`}><td>${op.op}</td><td><code>${op.path}</code></td><td><code>${short(op.old)}</code></td><td><code>${short(op.value)}</code></td></tr>`)}</tbody>
           </table>`}
           ${change.diff && change.diff.length === 0 && html`<p class="muted">No change to the object's content.</p>`}
-          ${change.object && html`<details><summary>Object at this version</summary><div class="json"><${JsonTree} value=${change.object} depth=${2} /></div></details>`}
-          ${change.patch !== undefined && change.patch !== null && html`<details><summary>Patch sent</summary><div class="json"><${JsonTree} value=${change.patch} depth=${2} /></div></details>`}
+          ${change.object && html`<${Disclosure} summary="Object at this version">${() => html`<div class="json"><${JsonTree} value=${change.object} /></div>`}<//>`}
+          ${change.patch !== undefined && change.patch !== null && html`<${Disclosure} summary="Patch sent">${() => html`<div class="json"><${JsonTree} value=${change.patch} /></div>`}<//>`}
         </li>`)}
       </ol>
     </div>`}

@@ -1,6 +1,6 @@
 // Rules: the running rules with their severity, ATT&CK ids, source file and alert counts
 // over a time range; a rule's panel shows its rationale and YAML.
-import { html, useState, useEffect, useCallback, api, query, navigate, formatCount, hashOf, SEVERITIES } from '../lib.js';
+import { html, useState, useCallback, api, query, navigate, formatCount, hashOf, SEVERITIES, useFetchEffect } from '../lib.js';
 import { ErrorBox, Loading, Panel, Severity, TimePicker } from '../components.js';
 
 function testCell(status, id) {
@@ -29,8 +29,8 @@ export function RulesPage({ params }) {
   const [status, setStatus] = useState(null);
   const [error, setError] = useState(null);
   const [filter, setFilter] = useState(params.filter || '');
-  useEffect(() => { api('/rules').then((answer) => setRules(answer.rules), setError); }, []);
-  useEffect(() => {
+  useFetchEffect(() => { api('/rules').then((answer) => setRules(answer.rules), setError); }, []);
+  useFetchEffect(() => {
     setStatus(null);
     api(`/rules/status${query({ from: from || '3650d' })}`).then((answer) => setStatus({
       tests: answer.tests,

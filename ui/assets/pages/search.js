@@ -1,7 +1,7 @@
 // Search: query bar with help and completion, time picker, histogram (drag to zoom), results
 // newest first with infinite scroll, facets that add or exclude filters, an event panel.
 // Everything lives in the URL: q, from, to, cols, event.
-import { html, useState, useEffect, useRef, useCallback, useMemo, api, query, navigate, formatTime, formatCount, cellText, quoteValue, useKeys } from '../lib.js';
+import { html, useState, useEffect, useRef, useCallback, useMemo, api, query, navigate, formatTime, formatCount, cellText, quoteValue, useKeys, useFetchEffect } from '../lib.js';
 import { TimePicker, Histogram, ErrorBox, Loading, JsonTree, TimelineLink, HistoryLink, NamespaceLink, Panel } from '../components.js';
 
 export const ALL_COLUMNS = ['time', 'cluster', 'user', 'verb', 'resource', 'subresource', 'namespace', 'name', 'response_code', 'source_ips', 'user_agent', 'actor_kind', 'decision', 'falco_rule', 'rule_ids'];
@@ -224,10 +224,10 @@ export function SearchPage({ params, me }) {
   const generation = useRef(0);
   const loadingMore = useRef(false);
 
-  useEffect(() => { loadFields().then(setFields, () => {}); }, []);
+  useFetchEffect(() => { loadFields().then(setFields, () => {}); }, []);
   const set = useCallback((changes, options) => navigate('search', { ...params, q, from, to, ...changes }, options), [params, q, from, to]);
 
-  useEffect(() => {
+  useFetchEffect(() => {
     const mine = ++generation.current;
     setLoading(true);
     setError(null);

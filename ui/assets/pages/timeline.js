@@ -1,6 +1,6 @@
 // The timeline of one identity: every request it made (or was impersonated in), newest
 // first, with exec sessions, impersonation, denials and alerts flagged.
-import { html, useState, useEffect, useRef, useCallback, api, query, navigate, formatTime, formatCount, cellText, useKeys } from '../lib.js';
+import { html, useState, useEffect, useRef, useCallback, api, query, navigate, formatTime, formatCount, cellText, useKeys, useFetchEffect } from '../lib.js';
 import { TimePicker, Histogram, ErrorBox, Loading, HistoryLink, NamespaceLink } from '../components.js';
 import { EventPanel } from './search.js';
 
@@ -20,7 +20,7 @@ export function TimelinePage({ params }) {
   const [input, setInput] = useState(actor);
   const generation = useRef(0);
   useEffect(() => setInput(actor), [actor]);
-  useEffect(() => {
+  useFetchEffect(() => {
     if (!actor) return;
     const mine = ++generation.current;
     setLoading(true);

@@ -315,6 +315,13 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Stops it with SIGTERM and asserts that it exited cleanly.
+    pub fn stop(mut self, log: &Path) {
+        super::stop(&mut self.child, log);
+    }
+}
+
 /// Starts serve and reads the API address from its log.
 pub fn start(config: &Path, log: &Path) -> Server {
     // Owned by `Server` from the start, so a failed wait below still kills it.

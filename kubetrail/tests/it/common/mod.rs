@@ -132,6 +132,21 @@ pub fn start_serve(config: &Path, log: &Path) -> Child {
         .expect("serve starts")
 }
 
+/// Stops `serve` with SIGTERM and asserts that it exited cleanly (its log in the message).
+pub fn stop(serve: &mut Child, log: &Path) {
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = serve.wait().unwrap();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        exit.success(),
+        "serve did not stop cleanly: {exit:?}\n{log}"
+    );
+}
+
 /// `kubetrail generate --events EVENTS --seed SEED --attacks --out PATH`.
 pub fn generate_attacks(path: &Path, events: usize, seed: u64) {
     ok_stdout(&[
