@@ -222,6 +222,17 @@ impl Committer {
     }
 }
 
+/// The librdkafka settings of `config`'s connection (brokers, TLS, SASL with its password
+/// read now), or why they cannot be made.
+fn client_config(config: &KafkaSourceConfig) -> Result<rdkafka::ClientConfig, IngestError> {
+    config
+        .connection()
+        .client_config()
+        .map_err(|error| IngestError::InvalidConfig {
+            reason: format!("ingest.kafka (group {:?}): {error}", config.group),
+        })
+}
+
 impl KafkaSource {
     /// Prepares the consumer of `config` (one `[[ingest.kafka]]` table of the validated
     /// `ingest` table), resuming from the positions of `start`. Reads the SASL password.
@@ -231,12 +242,7 @@ impl KafkaSource {
         start: &Checkpoint,
     ) -> Result<KafkaSource, IngestError> {
         // Reads the SASL password now: a missing file or variable stops `serve` at start.
-        config
-            .connection()
-            .client_config()
-            .map_err(|error| IngestError::InvalidConfig {
-                reason: format!("ingest.kafka (group {:?}): {error}", config.group),
-            })?;
+        client_config(config)?;
         let topics = config
             .topics
             .iter()
@@ -345,13 +351,7 @@ impl KafkaSource {
 
     fn consumer(&self) -> Result<Arc<BaseConsumer<KafkaContext>>, IngestError> {
         let config = &self.config;
-        let mut client =
-            config
-                .connection()
-                .client_config()
-                .map_err(|error| IngestError::InvalidConfig {
-                    reason: format!("ingest.kafka (group {:?}): {error}", config.group),
-                })?;
+        let mut client = client_config(config)?;
         client
             .set("group.id", &config.group)
             .set("enable.auto.commit", "false")
