@@ -20,7 +20,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::common::http::{Server, get, start};
-use crate::common::{ok_stdout, sha256, sql_value, stored_events, walk, write};
+use crate::common::{sha256, sql_csv, sql_value, stored_events, walk, write};
 
 const VIEWER: &str = "kafka-viewer-token";
 const AUDIT_TOPIC: &str = "k8s-audit";
@@ -429,14 +429,10 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 
 /// The audit IDs stored in `data`, with how often each is stored.
 fn stored_audit_ids(data: &Path) -> BTreeMap<String, u64> {
-    let out = ok_stdout(&[
-        "sql",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
+    let out = sql_csv(
+        data,
         "select audit_id, count(*) as n from events group by audit_id",
-    ]);
+    );
     out.lines()
         .skip(1)
         .filter_map(|line| line.split_once(','))

@@ -31,16 +31,21 @@ pub fn ok_stdout(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("stdout is UTF-8")
 }
 
-/// The single value of a one-row, one-column query, as text.
-pub fn sql_value(data: &Path, statement: &str) -> String {
-    let out = ok_stdout(&[
+/// `kubetrail sql --format csv` of `statement` over `data`: a header line, then the rows.
+pub fn sql_csv(data: &Path, statement: &str) -> String {
+    ok_stdout(&[
         "sql",
         "--data-dir",
         data.to_str().unwrap(),
         "--format",
         "csv",
         statement,
-    ]);
+    ])
+}
+
+/// The single value of a one-row, one-column query, as text.
+pub fn sql_value(data: &Path, statement: &str) -> String {
+    let out = sql_csv(data, statement);
     let mut lines = out.lines();
     lines.next().expect("csv header");
     lines.next().expect("one row").trim().to_owned()
