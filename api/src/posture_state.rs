@@ -122,18 +122,21 @@ impl LivePosture {
         }
         let mut live = self.lock();
         for event in events.iter().filter(|event| posture_write(event)) {
-            live.selection.observe(&posture::Meta {
-                event_id: &event.event_id,
-                time_micros: event.time,
-                cluster: &event.cluster,
-                resource: event.resource.as_deref().unwrap_or_default(),
-                namespace: event.namespace.as_deref(),
-                name: event.name.as_deref(),
-                verb: event.verb.as_deref().unwrap_or_default(),
-                response_code: event.response_code,
-                user: event.user.as_deref(),
-                request_uri: event.request_uri.as_deref(),
-            });
+            live.selection.observe_with_raw(
+                &posture::Meta {
+                    event_id: &event.event_id,
+                    time_micros: event.time,
+                    cluster: &event.cluster,
+                    resource: event.resource.as_deref().unwrap_or_default(),
+                    namespace: event.namespace.as_deref(),
+                    name: event.name.as_deref(),
+                    verb: event.verb.as_deref().unwrap_or_default(),
+                    response_code: event.response_code,
+                    user: event.user.as_deref(),
+                    request_uri: event.request_uri.as_deref(),
+                },
+                &event.raw,
+            );
             live.bodies
                 .insert(event.event_id.clone(), event.raw.clone());
             live.writes += 1;
@@ -185,6 +188,13 @@ impl LivePosture {
         live.selection.merge(read.selection);
         live.bodies.extend(read.bodies);
         live.writes += read.rows;
+        // Writes that name their object only in the body (pods of a ReplicaSet) become writes
+        // of that object, so only the latest write of each object needs its body.
+        let Live {
+            selection, bodies, ..
+        } = &mut *live;
+        selection.name_from_bodies(|event_id| bodies.get(event_id).map(String::as_str));
+        live.prune();
         live.seeded = true;
         live.version += 1;
         live.refreshing = true;

@@ -179,13 +179,7 @@ impl Selection {
                     namespace.map(str::to_owned),
                     name.to_owned(),
                 );
-                match self.latest.get_mut(&key) {
-                    Some(latest) if latest.order() >= write.order() => {}
-                    Some(latest) => *latest = write,
-                    None => {
-                        self.latest.insert(key, write);
-                    }
-                }
+                keep_latest(&mut self.latest, key, write);
             }
             ("create" | "update" | "patch", None) => self.unnamed.push((
                 meta.cluster.to_owned(),
@@ -197,17 +191,62 @@ impl Selection {
         }
     }
 
+    /// [`Selection::observe`] with the event's raw JSON at hand: a write that names its object
+    /// only in the body (a create by `generateName`, logged with the body) counts as a write
+    /// of that object at once, so its body is needed only while it is the object's latest
+    /// write. Gives the same selection as observing and then [`Selection::name_from_bodies`].
+    pub fn observe_with_raw(&mut self, meta: &Meta<'_>, raw: &str) {
+        let unnamed = self.unnamed.len();
+        self.observe(meta);
+        if self.unnamed.len() > unnamed
+            && let Some(write) = self.unnamed.pop()
+        {
+            let name = raw_body_name(raw);
+            self.settle_unnamed(write, name);
+        }
+    }
+
+    /// Names the unnamed writes whose raw JSON `raw_of` gives and whose body names their
+    /// object (see [`Selection::observe_with_raw`]); the others stay unnamed. Returns how many
+    /// it named.
+    pub fn name_from_bodies<'r>(&mut self, raw_of: impl Fn(&str) -> Option<&'r str>) -> usize {
+        let unnamed = std::mem::take(&mut self.unnamed);
+        let before = unnamed.len();
+        for write in unnamed {
+            let name = raw_of(&write.3.event_id).and_then(raw_body_name);
+            self.settle_unnamed(write, name);
+        }
+        before - self.unnamed.len()
+    }
+
+    /// An unnamed write becomes a write of the object its body names, or stays unnamed.
+    fn settle_unnamed(
+        &mut self,
+        (cluster, resource, namespace, write): (String, String, Option<String>, Write),
+        name: Option<String>,
+    ) {
+        let Some(name) = name else {
+            self.unnamed.push((cluster, resource, namespace, write));
+            return;
+        };
+        // As `rebuild` places a named unnamed write: a Namespace is its own namespace.
+        let namespace = if resource == "namespaces" {
+            Some(name.clone())
+        } else {
+            namespace
+        };
+        keep_latest(
+            &mut self.latest,
+            (cluster, resource, namespace, name),
+            write,
+        );
+    }
+
     /// Takes in another selection's writes, as if its events had been observed here (in any
     /// order; an event observed by both counts once).
     pub fn merge(&mut self, other: Selection) {
         for (key, write) in other.latest {
-            match self.latest.get_mut(&key) {
-                Some(latest) if latest.order() >= write.order() => {}
-                Some(latest) => *latest = write,
-                None => {
-                    self.latest.insert(key, write);
-                }
-            }
+            keep_latest(&mut self.latest, key, write);
         }
         let mut known: HashSet<String> = self
             .unnamed
@@ -315,14 +354,7 @@ impl Selection {
                     } else {
                         namespace
                     };
-                    let key = (cluster, resource, namespace, name);
-                    match latest.get_mut(&key) {
-                        Some(existing) if existing.order() >= write.order() => {}
-                        Some(existing) => *existing = write,
-                        None => {
-                            latest.insert(key, write);
-                        }
-                    }
+                    keep_latest(&mut latest, (cluster, resource, namespace, name), write);
                 }
                 None => nameless.push((cluster, resource, namespace, write)),
             }
@@ -456,6 +488,51 @@ impl Selection {
 pub(crate) struct Clusterish {
     pub(crate) objects: ClusterObjects,
     pub(crate) seen: BTreeSet<(Option<String>, String)>,
+}
+
+/// Keeps `write` as the latest write of `key` unless a later one is there.
+fn keep_latest(latest: &mut HashMap<Key, Write>, key: Key, write: Write) {
+    match latest.get_mut(&key) {
+        Some(existing) if existing.order() >= write.order() => {}
+        Some(existing) => *existing = write,
+        None => {
+            latest.insert(key, write);
+        }
+    }
+}
+
+/// The parts of a raw audit event [`raw_body_name`] reads; the rest is skipped unparsed.
+#[derive(Deserialize)]
+struct NamedBodies {
+    #[serde(rename = "responseObject")]
+    response: Option<NamedBody>,
+    #[serde(rename = "requestObject")]
+    request: Option<NamedBody>,
+}
+
+#[derive(Deserialize)]
+struct NamedBody {
+    metadata: Option<NamedMetadata>,
+}
+
+#[derive(Deserialize)]
+struct NamedMetadata {
+    name: Option<String>,
+}
+
+/// [`body_name`] straight from the raw JSON, without building the event's value tree.
+fn raw_body_name(raw: &str) -> Option<String> {
+    match serde_json::from_str::<NamedBodies>(raw) {
+        Ok(bodies) => [bodies.response, bodies.request]
+            .into_iter()
+            .flatten()
+            .find_map(|body| body.metadata?.name.filter(|name| !name.is_empty())),
+        // An unusual shape (a body that is not an object): read it the general way.
+        Err(_) => serde_json::from_str::<Value>(raw)
+            .ok()
+            .as_ref()
+            .and_then(body_name),
+    }
 }
 
 /// The name in a write's body: the stored object's, else the sent one's.

@@ -465,6 +465,95 @@ fn creates_without_a_name_take_it_from_the_body() {
     );
 }
 
+/// Pods created by `generateName` name themselves only in the body. Observed with their raw
+/// JSON (or named from their bodies later), such a write counts as a write of that object: a
+/// later delete ends it and its body is no longer needed, so the state does not grow with pod
+/// churn. Both ways give the report of the plain two-step evaluation.
+#[test]
+fn writes_named_by_their_body_need_no_body_once_superseded() {
+    let pod = |name: &str| json!({"kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
+    let mut stream = vec![write(
+        1,
+        "create",
+        "namespaces",
+        None,
+        Some("n"),
+        Some(namespace_body("n", json!({}))),
+        None,
+    )];
+    for (i, name) in ["web-a1", "web-b2", "web-c3"].into_iter().enumerate() {
+        let time = 10 + i as i64 * 10;
+        let mut create = write(
+            time,
+            "create",
+            "pods",
+            Some("n"),
+            None,
+            None,
+            Some(pod(name)),
+        );
+        create.id = format!("create-{name}");
+        stream.push(create);
+        if name != "web-c3" {
+            stream.push(write(
+                time + 5,
+                "delete",
+                "pods",
+                Some("n"),
+                Some(name),
+                None,
+                None,
+            ));
+        }
+    }
+    // A create logged at Metadata level stays unnamed: its body cannot name it.
+    stream.push(write(60, "create", "pods", Some("n"), None, None, None));
+    let report = run(&stream, &options());
+
+    let mut live = Selection::default();
+    for write in &stream {
+        live.observe_with_raw(&write.record().meta, &write.raw);
+    }
+    let mut later = Selection::default();
+    for write in &stream {
+        later.observe(&write.record().meta);
+    }
+    let before: Vec<String> = later.needed().into_iter().map(|(id, _)| id).collect();
+    assert!(
+        before.contains(&"create-web-a1".to_owned()),
+        "unnamed writes need their body"
+    );
+    let named = later.name_from_bodies(|id| {
+        stream
+            .iter()
+            .find(|write| write.id == id)
+            .map(|write| write.raw.as_str())
+    });
+    assert_eq!(named, 3, "the three creates with a body");
+    for selection in [live, later] {
+        let mut needed: Vec<String> = selection.needed().into_iter().map(|(id, _)| id).collect();
+        needed.sort();
+        assert_eq!(
+            needed,
+            [
+                "create-web-c3",
+                "namespaces-n-create-1",
+                "pods-unnamed-create-60"
+            ],
+            "deleted pods need no body"
+        );
+        let bodies: Vec<(&str, &str)> = stream
+            .iter()
+            .filter(|w| needed.contains(&w.id))
+            .map(|w| (w.id.as_str(), w.raw.as_str()))
+            .collect();
+        assert_eq!(selection.evaluate(bodies, &options()), report);
+    }
+    let (status, _, names) = check(&report, Some("n"), "unpinned_images");
+    assert_eq!((status, names), (Status::Fail, vec!["web-c3".to_owned()]));
+    assert_eq!(report.unknown_objects, 1, "the Metadata-level create");
+}
+
 /// Step one over the stream in two halves merged, in either order, gives the report of the
 /// whole stream, also after a trip through JSON (how the API keeps it across restarts); a
 /// selection restricted to one namespace gives the report of that namespace's writes alone
