@@ -181,6 +181,7 @@ impl ApiState {
         self.inner.ready.store(true, Ordering::Release);
         self.seed_posture();
         self.warm_rule_status();
+        self.warm_search();
     }
 
     /// Shows events and alerts that passed detection to `/tail` clients, and takes the writes

@@ -398,6 +398,14 @@ impl SegmentSearch {
 
     fn collect_visible(&mut self, docs: &[DocId]) {
         self.count += docs.len() as u64;
+        for facet in &mut self.facets {
+            facet.collect_block(docs, &mut self.scratch);
+        }
+        // Facets only (a segment's facet summary): times are not needed.
+        if self.histogram.is_none() && self.limit == 0 && self.after.is_none() {
+            self.after_count += docs.len() as u64;
+            return;
+        }
         self.times.clear();
         self.times.resize(docs.len(), 0);
         match &self.time {
@@ -413,9 +421,6 @@ impl SegmentSearch {
         }
         if let Some(histogram) = &mut self.histogram {
             histogram.add_all(&self.times);
-        }
-        for facet in &mut self.facets {
-            facet.collect_block(docs, &mut self.scratch);
         }
         let times = std::mem::take(&mut self.times);
         for (time, doc) in times.iter().zip(docs) {

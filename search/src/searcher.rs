@@ -9,6 +9,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use event::{ActorKind, Decision, Source};
 use serde::{Deserialize, Serialize};
+use tantivy::index::SegmentId;
 use tantivy::query::{
     AllQuery, BooleanQuery, EmptyQuery, EnableScoring, Occur, Query, RangeQuery, TermSetQuery,
     Weight,
@@ -260,6 +261,58 @@ pub(crate) struct Shared {
     dir: PathBuf,
     view: RwLock<Arc<View>>,
     external: Option<Mutex<External>>,
+    /// Facet counts over every document of a large segment, by (segment, facet): see
+    /// [`FacetSummaries`].
+    summaries: FacetSummaries,
+}
+
+/// Facet counts over all the documents of one segment, kept per (segment, facet field).
+///
+/// A search that matches every document (`*`, no scope) of a segment wholly inside its time
+/// range and wholly visible counts the segment's facets once; later such searches (the
+/// search page's default view, its refreshes, paging) take the counts from here and only
+/// read the time column. Segments never change (a merge makes a new one), so an entry stays
+/// right for its segment's life; entries of segments gone from the view are dropped.
+#[derive(Default)]
+struct FacetSummaries {
+    counts: Mutex<SummaryMap>,
+}
+
+/// (segment, facet field) → value → documents.
+type SummaryMap = HashMap<(SegmentId, &'static str), Arc<HashMap<String, u64>>>;
+
+impl FacetSummaries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SummaryMap> {
+        match self.counts.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn get(&self, segment: SegmentId, facet: &'static str) -> Option<Arc<HashMap<String, u64>>> {
+        self.lock().get(&(segment, facet)).cloned()
+    }
+
+    /// Keeps new summaries and drops those of segments `view` no longer has.
+    fn insert(
+        &self,
+        view: &View,
+        new: impl IntoIterator<Item = ((SegmentId, &'static str), HashMap<String, u64>)>,
+    ) {
+        let mut counts = self.lock();
+        counts.extend(new.into_iter().map(|(key, map)| (key, Arc::new(map))));
+        let live: std::collections::HashSet<SegmentId> = view
+            .days
+            .iter()
+            .flat_map(|day| {
+                day.searcher
+                    .segment_readers()
+                    .iter()
+                    .map(|r| r.segment_id())
+            })
+            .collect();
+        counts.retain(|(segment, _), _| live.contains(segment));
+    }
 }
 
 impl Shared {
@@ -268,6 +321,7 @@ impl Shared {
             dir,
             view: RwLock::new(Arc::new(view)),
             external: None,
+            summaries: FacetSummaries::default(),
         }
     }
 
@@ -296,7 +350,13 @@ impl Shared {
 pub struct Searcher {
     shared: Arc<Shared>,
     parallelism: Parallelism,
+    /// Fewest documents of a segment for its facet counts to be kept ([`FacetSummaries`]).
+    summary_min_docs: u32,
 }
+
+/// Segments of fewer documents are cheap to count each time (fresh commits are small; they
+/// are merged into large ones).
+const SUMMARY_MIN_DOCS: u32 = 50_000;
 
 impl std::fmt::Debug for Searcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -314,6 +374,7 @@ impl Searcher {
         Searcher {
             shared,
             parallelism: Parallelism::default(),
+            summary_min_docs: SUMMARY_MIN_DOCS,
         }
     }
 
@@ -334,10 +395,12 @@ impl Searcher {
             external: Some(Mutex::new(External {
                 days: BTreeMap::new(),
             })),
+            summaries: FacetSummaries::default(),
         };
         let searcher = Searcher {
             shared: Arc::new(shared),
             parallelism: Parallelism::default(),
+            summary_min_docs: SUMMARY_MIN_DOCS,
         };
         searcher.refresh(true)?;
         Ok(searcher)
@@ -349,7 +412,23 @@ impl Searcher {
         Searcher {
             shared: self.shared.clone(),
             parallelism,
+            summary_min_docs: self.summary_min_docs,
         }
+    }
+
+    /// The same view, keeping the facet counts of segments of at least `min_docs` documents
+    /// (`u32::MAX`: none) for searches that match all of them; tests and benchmarks use it.
+    pub fn with_facet_summaries_from(&self, min_docs: u32) -> Searcher {
+        Searcher {
+            shared: self.shared.clone(),
+            parallelism: self.parallelism,
+            summary_min_docs: min_docs,
+        }
+    }
+
+    /// How many (segment, facet) counts are kept.
+    pub fn facet_summaries(&self) -> usize {
+        self.shared.summaries.lock().len()
     }
 
     /// The commit seq this searcher sees.
@@ -496,6 +575,7 @@ impl Searcher {
             } else {
                 None
             };
+            let unscoped = scope.is_empty();
             let whole = if scope.is_empty() {
                 user_query.weight(scoring)?
             } else {
@@ -510,6 +590,7 @@ impl Searcher {
                 whole,
                 ranged,
                 histogram_offset: day_histogram.map(|(_, offset)| offset),
+                unscoped,
                 collector: SearchCollector {
                     limit,
                     after: cursor.map(|cursor| (cursor.time, cursor.tie)),
@@ -517,12 +598,25 @@ impl Searcher {
                     histogram: day_histogram.map(|(spec, _)| spec),
                     facets: facets.clone(),
                 },
+                bare: SearchCollector {
+                    limit,
+                    after: cursor.map(|cursor| (cursor.time, cursor.tie)),
+                    max_seq,
+                    histogram: day_histogram.map(|(spec, _)| spec),
+                    facets: Vec::new(),
+                },
             });
         }
-        let mut pieces = Vec::new();
+        // A search matching every document (no query, no scope) takes the facet counts of
+        // large segments wholly inside the range and visible from the kept summaries, or
+        // counts them once on their own (`summaries`) to keep them.
+        let summarise = matches!(node, Node::All) && !facets.is_empty();
+        let mut summaries: Vec<Summary<'_>> = Vec::new();
+        let mut chosen = Vec::new();
         for (tag, plan) in plans.iter().enumerate() {
             let day = &view.days[plan.index];
             for (ordinal, reader) in day.searcher.segment_readers().iter().enumerate() {
+                let ordinal = ordinal as SegmentOrdinal;
                 let times = reader.fast_fields().column_opt::<i64>("time")?;
                 let weight = match (&times, &plan.ranged) {
                     (_, None) => plan.whole.as_ref(),
@@ -538,17 +632,87 @@ impl Searcher {
                     }
                     (None, Some(ranged)) => ranged.as_ref(),
                 };
-                pieces.push(Piece {
-                    tag,
-                    weight,
-                    collector: &plan.collector,
-                    segment: ordinal as SegmentOrdinal,
-                    reader,
-                    docs: 0..reader.max_doc(),
-                });
+                let summarised = summarise
+                    && plan.unscoped
+                    && std::ptr::addr_eq(weight, plan.whole.as_ref())
+                    && reader.num_docs() >= self.summary_min_docs
+                    && reader.num_deleted_docs() == 0
+                    && reader
+                        .fast_fields()
+                        .column_opt::<u64>("seq")?
+                        .is_none_or(|seq| seq.max_value() <= max_seq);
+                if summarised {
+                    let segment = reader.segment_id();
+                    let mut missing = Vec::new();
+                    for (index, spec) in facets.iter().enumerate() {
+                        match self.shared.summaries.get(segment, spec.name) {
+                            Some(counts) => add_counts(&mut fruit.facets[index], &counts),
+                            None => missing.push(index),
+                        }
+                    }
+                    if !missing.is_empty() {
+                        summaries.push(Summary {
+                            plan: tag,
+                            ordinal,
+                            reader,
+                            collector: SearchCollector {
+                                limit: 0,
+                                after: None,
+                                max_seq: u64::MAX,
+                                histogram: None,
+                                facets: missing
+                                    .iter()
+                                    .map(|index| facets[*index].clone())
+                                    .collect(),
+                            },
+                            facets: missing,
+                        });
+                    }
+                }
+                chosen.push((tag, ordinal, reader, weight, summarised));
             }
         }
+        let mut pieces = Vec::with_capacity(chosen.len() + summaries.len());
+        for (tag, ordinal, reader, weight, summarised) in chosen {
+            let plan = &plans[tag];
+            pieces.push(Piece {
+                tag,
+                weight,
+                collector: if summarised {
+                    &plan.bare
+                } else {
+                    &plan.collector
+                },
+                segment: ordinal,
+                reader,
+                docs: 0..reader.max_doc(),
+            });
+        }
+        for (index, summary) in summaries.iter().enumerate() {
+            pieces.push(Piece {
+                tag: plans.len() + index,
+                // The query matches everything: the day's weight is the all-documents one.
+                weight: plans[summary.plan].whole.as_ref(),
+                collector: &summary.collector,
+                segment: summary.ordinal,
+                reader: summary.reader,
+                docs: 0..summary.reader.max_doc(),
+            });
+        }
+        let mut summed: Vec<Vec<HashMap<String, u64>>> = vec![Vec::new(); summaries.len()];
         for (tag, day_fruit) in collect::run(pieces, self.parallelism)? {
+            if let Some(index) = tag.checked_sub(plans.len()) {
+                // One segment's summary, maybe in several parts.
+                let sums = &mut summed[index];
+                if sums.is_empty() {
+                    *sums = day_fruit.facets;
+                } else {
+                    for (sum, part) in sums.iter_mut().zip(&day_fruit.facets) {
+                        add_counts(sum, part);
+                    }
+                }
+                continue;
+            }
             let plan = &plans[tag];
             fruit.count += day_fruit.count;
             fruit.after_count += day_fruit.after_count;
@@ -572,6 +736,17 @@ impl Searcher {
                 top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
                 top.truncate(limit);
             }
+        }
+        let mut kept = Vec::new();
+        for (summary, sums) in summaries.into_iter().zip(summed) {
+            let segment = summary.reader.segment_id();
+            for (index, counts) in summary.facets.into_iter().zip(sums) {
+                add_counts(&mut fruit.facets[index], &counts);
+                kept.push(((segment, facets[index].name), counts));
+            }
+        }
+        if !kept.is_empty() {
+            self.shared.summaries.insert(&view, kept);
         }
         top.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.0));
         top.truncate(limit);
@@ -630,6 +805,30 @@ impl Searcher {
     }
 }
 
+/// A large segment whose facets a search counts on their own, to keep them.
+struct Summary<'a> {
+    /// Into the plans.
+    plan: usize,
+    ordinal: SegmentOrdinal,
+    reader: &'a tantivy::SegmentReader,
+    /// Counts the facets below only.
+    collector: SearchCollector,
+    /// Into the requested facets.
+    facets: Vec<usize>,
+}
+
+/// Adds `more` to `counts`.
+fn add_counts(counts: &mut HashMap<String, u64>, more: &HashMap<String, u64>) {
+    for (value, count) in more {
+        match counts.get_mut(value) {
+            Some(total) => *total += count,
+            None => {
+                counts.insert(value.clone(), *count);
+            }
+        }
+    }
+}
+
 /// One day index's part of a search.
 struct DayPlan {
     /// Into `View::days`.
@@ -640,7 +839,11 @@ struct DayPlan {
     ranged: Option<Box<dyn Weight>>,
     /// Where this day's buckets start in the histogram.
     histogram_offset: Option<usize>,
+    /// No scope: the query alone decides which documents match.
+    unscoped: bool,
     collector: SearchCollector,
+    /// The same without facets, for segments whose facets come from summaries.
+    bare: SearchCollector,
 }
 
 fn compile(node: &Node, fields: &Fields) -> Result<Box<dyn Query>, SearchError> {

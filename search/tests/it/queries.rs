@@ -919,3 +919,66 @@ fn matcher_agrees_with_the_index() {
             .matches_alert(&alert)
     );
 }
+
+/// A search matching every document keeps the facet counts of whole segments and takes them
+/// from there the next time: the answer (facets, total, hits, histogram, cursor) is the one
+/// counting each time gives, without a range, with a range that cuts segments, with a
+/// scope, and on the next page; and the kept counts are the ground truth.
+#[test]
+fn kept_facet_summaries_answer_like_counting_each_time() {
+    let f = fixture();
+    let counting = f.searcher.with_facet_summaries_from(u32::MAX);
+    let keeping = f.searcher.with_facet_summaries_from(1);
+    let first = f.events.iter().map(|e| e.time).min().unwrap();
+    let last = f.events.iter().map(|e| e.time).max().unwrap();
+    let whole = SearchRequest {
+        facets: ["verb", "namespace", "user", "code", "ip", "groups"]
+            .map(String::from)
+            .to_vec(),
+        facet_size: 100,
+        limit: 30,
+        histogram: Some(3_600_000_000),
+        ..SearchRequest::new("*")
+    };
+    let ranged = SearchRequest {
+        from: Some(first + (last - first) / 3),
+        to: Some(last - (last - first) / 4),
+        ..whole.clone()
+    };
+    let scoped = SearchRequest {
+        scope: Scope {
+            namespaces: Some(vec!["shop".into()]),
+            clusters: None,
+        },
+        ..whole.clone()
+    };
+    let same = |request: &SearchRequest| {
+        let expected = counting.search(request).unwrap();
+        for attempt in ["counted and kept", "from the kept counts"] {
+            let mut got = keeping.search(request).unwrap();
+            got.took_micros = expected.took_micros;
+            assert_eq!(got, expected, "{} {attempt}", request.query);
+        }
+        expected
+    };
+    let answer = same(&whole);
+    assert!(
+        keeping.facet_summaries() >= 6 * 4,
+        "every segment's six facets are kept: {}",
+        keeping.facet_summaries()
+    );
+    let truth = facet_truth(f.events.iter(), |e| e.user.iter().cloned().collect());
+    let got: Vec<(String, u64)> = answer.facets["user"]
+        .iter()
+        .map(|v| (v.value.clone(), v.count))
+        .collect();
+    assert_eq!(got, truth.into_iter().take(100).collect::<Vec<_>>());
+    same(&ranged);
+    same(&scoped);
+    let next = SearchRequest {
+        cursor: answer.next_cursor.clone(),
+        ..whole.clone()
+    };
+    assert!(next.cursor.is_some());
+    same(&next);
+}
