@@ -24,6 +24,9 @@ const COVERAGE_SAMPLE: usize = 20_000;
 /// How long a coverage report is served again: it samples thousands of events, and the rules
 /// page is opened over and over.
 const COVERAGE_FRESH: Duration = Duration::from_secs(120);
+/// Until this age an older report is still served at once while a newer one is made in the
+/// background (stale while revalidating), so the page never waits after the first report.
+const COVERAGE_STALE: Duration = Duration::from_secs(3600);
 
 /// The inline tests' outcomes of one loaded rule set (by the engine's address), and the last
 /// coverage report (by rule set and range asked for).
@@ -31,6 +34,8 @@ const COVERAGE_FRESH: Duration = Duration::from_secs(120);
 pub(crate) struct TestCache {
     outcomes: Mutex<Option<(usize, Arc<Vec<detect::TestOutcome>>)>>,
     coverage: Mutex<Option<CachedCoverage>>,
+    /// A newer coverage report is being made in the background.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -111,24 +116,52 @@ impl ApiState {
 const UI_RANGE: &str = "3650d";
 
 /// The coverage report of `engine` over the newest events since `from` (a range as the API
-/// takes it), made at most [`COVERAGE_FRESH`] ago.
+/// takes it), made at most [`COVERAGE_FRESH`] ago; or made at most [`COVERAGE_STALE`] ago
+/// while a newer one is made in the background.
 async fn coverage_of(
     state: &ApiState,
     engine: &Arc<detect::Engine>,
     from_param: &str,
 ) -> Result<Arc<serde_json::Value>, ApiError> {
-    if let Some(cached) = &*state
-        .inner
-        .rule_tests
+    let cache = &state.inner.rule_tests;
+    let cached = cache
         .coverage
         .lock()
         .expect("coverage cache poisoned")
-        && Arc::ptr_eq(&cached.engine, engine)
-        && cached.from == from_param
-        && cached.made.elapsed() < COVERAGE_FRESH
-    {
-        return Ok(cached.report.clone());
+        .as_ref()
+        .filter(|cached| Arc::ptr_eq(&cached.engine, engine) && cached.from == from_param)
+        .map(|cached| (cached.made.elapsed(), cached.report.clone()));
+    match cached {
+        Some((age, report)) if age < COVERAGE_FRESH => Ok(report),
+        Some((age, report)) if age < COVERAGE_STALE => {
+            if !cache
+                .refreshing
+                .swap(true, std::sync::atomic::Ordering::AcqRel)
+            {
+                let (state, engine, from) = (state.clone(), engine.clone(), from_param.to_owned());
+                tokio::spawn(async move {
+                    if let Err(error) = make_coverage(&state, &engine, &from).await {
+                        tracing::debug!(%error, "refreshing the coverage report failed");
+                    }
+                    state
+                        .inner
+                        .rule_tests
+                        .refreshing
+                        .store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
+            Ok(report)
+        }
+        _ => make_coverage(state, engine, from_param).await,
     }
+}
+
+/// Makes the coverage report of `engine` over the newest events since `from` and keeps it.
+async fn make_coverage(
+    state: &ApiState,
+    engine: &Arc<detect::Engine>,
+    from_param: &str,
+) -> Result<Arc<serde_json::Value>, ApiError> {
     let made = Instant::now();
     let engine_used = engine.clone();
     let engine = engine.clone();
