@@ -2,6 +2,10 @@
 // Chromium against a real `kubetrail serve` over a large store (10M events by default).
 //
 //   node ui/bench/pages.mjs [--events 10000000] [--data DIR] [--bin PATH] [--runs 5]
+//                           [--only TEXT] [--verbose]
+//
+// --only times the pages whose name contains TEXT; --verbose prints each page open's API
+// requests with their durations (where a slow page spends its time).
 //
 // The store is built once with `kubetrail generate` + `kubetrail import` into DIR (kept, so a
 // second run measures at once) with events ending now, so the pages' default ranges hold
@@ -23,6 +27,8 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: '/tmp/kubetrail-ui-bench' },
     bin: { type: 'string', default: join(ROOT, 'target', 'release', 'kubetrail') },
     runs: { type: 'string', default: '5' },
+    only: { type: 'string', default: '' },
+    verbose: { type: 'boolean', default: false },
   },
 });
 const events = Number(args.events);
@@ -129,12 +135,19 @@ async function pages(base, token) {
 async function timePage(page, base, hash, marker) {
   let pending = 0;
   const counted = (request) => request.url().includes('/api/v1/') && !request.url().includes('/api/v1/tail');
+  const calls = [];
   const onRequest = (request) => { if (counted(request)) pending += 1; };
-  const onDone = (request) => { if (counted(request)) { pending -= 1; } };
+  const onDone = (request) => {
+    if (!counted(request)) return;
+    pending -= 1;
+    const timing = request.timing();
+    calls.push(`${Math.round(timing.startTime - began)}+${Math.round(timing.responseEnd)} ms ${request.url().replace(/^.*\/api\/v1/, '').slice(0, 100)}`);
+  };
   page.on('request', onRequest);
   page.on('requestfinished', onDone);
   page.on('requestfailed', onDone);
   await page.goto('about:blank');
+  calls.length = 0;
   const began = Date.now();
   await page.goto(`${base}/${hash}`);
   await page.locator(marker).first().waitFor({ timeout: 60000 });
@@ -144,6 +157,7 @@ async function timePage(page, base, hash, marker) {
   page.off('request', onRequest);
   page.off('requestfinished', onDone);
   page.off('requestfailed', onDone);
+  if (args.verbose) log(`    ${ready - began} ms: ${calls.join('; ')}`);
   return ready - began;
 }
 
@@ -157,7 +171,7 @@ async function main() {
     const page = await signedIn(browser, server.base, server.token);
     const list = await pages(server.base, server.token);
     const rows = [];
-    for (const [name, hash, marker] of list) {
+    for (const [name, hash, marker] of list.filter(([name]) => name.includes(args.only))) {
       const times = [];
       for (let run = 0; run < runs; run += 1) times.push(await timePage(page, server.base, hash, marker));
       times.sort((a, b) => a - b);
