@@ -194,6 +194,7 @@ impl LivePosture {
             selection, bodies, ..
         } = &mut *live;
         selection.name_from_bodies(|event_id| bodies.get(event_id).map(String::as_str));
+        live.selection.compact();
         live.prune();
         live.seeded = true;
         live.version += 1;
@@ -236,6 +237,8 @@ impl Live {
         if self.bodies.len() <= 2 * self.selection.len() + 4096 {
             return;
         }
+        // Writes in namespaces deleted since decide nothing any more.
+        self.selection.compact();
         let needed: HashSet<String> = self
             .selection
             .needed()

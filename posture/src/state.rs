@@ -305,14 +305,45 @@ impl Selection {
         self.len() == 0
     }
 
-    /// The events whose raw JSON step two needs, with their times (to bound the read).
+    /// The events whose raw JSON step two needs, with their times (to bound the read): the
+    /// latest write of each object still there (not deleted, its namespace not deleted or
+    /// re-created since).
     pub fn needed(&self) -> Vec<(String, i64)> {
+        let resets = Resets::of(&self.latest);
         self.latest
-            .values()
-            .filter(|write| !write.delete)
-            .chain(self.unnamed.iter().map(|(_, _, _, write)| write))
+            .iter()
+            .filter(|((cluster, resource, namespace, _), write)| {
+                !write.delete
+                    && !resets.ends(cluster, resource, namespace.as_deref(), write.time_micros)
+            })
+            .map(|(_, write)| write)
+            .chain(
+                self.unnamed
+                    .iter()
+                    .filter(|(cluster, resource, namespace, write)| {
+                        !resets.ends(cluster, resource, namespace.as_deref(), write.time_micros)
+                    })
+                    .map(|(_, _, _, write)| write),
+            )
             .map(|write| (write.event_id.clone(), write.time_micros))
             .collect()
+    }
+
+    /// Forgets the writes a namespace's deletion or re-creation has ended (they decide
+    /// nothing, whatever arrives later): keeps the state from growing with short-lived
+    /// namespaces. Returns how many it forgot.
+    pub fn compact(&mut self) -> usize {
+        let resets = Resets::of(&self.latest);
+        let before = self.len();
+        self.latest
+            .retain(|(cluster, resource, namespace, _), write| {
+                !resets.ends(cluster, resource, namespace.as_deref(), write.time_micros)
+            });
+        self.unnamed
+            .retain(|(cluster, resource, namespace, write)| {
+                !resets.ends(cluster, resource, namespace.as_deref(), write.time_micros)
+            });
+        before - self.len()
     }
 
     /// Step two: the report from the raw JSON of (at least) the [`Selection::needed`] events.
@@ -359,20 +390,9 @@ impl Selection {
                 None => nameless.push((cluster, resource, namespace, write)),
             }
         }
-        // A namespace's deletion or (re-)creation ends what was written in it before.
-        let mut namespace_reset: HashMap<(String, String), i64> = HashMap::new();
-        for ((cluster, resource, _, name), write) in &latest {
-            if resource == "namespaces" && (write.delete || write.create) {
-                namespace_reset.insert((cluster.clone(), name.clone()), write.time_micros);
-            }
-        }
+        let resets = Resets::of(&latest);
         let ended = |cluster: &str, resource: &str, namespace: Option<&String>, time: i64| {
-            resource != "namespaces"
-                && namespace.is_some_and(|namespace| {
-                    namespace_reset
-                        .get(&(cluster.to_owned(), namespace.clone()))
-                        .is_some_and(|reset| time < *reset)
-                })
+            resets.ends(cluster, resource, namespace.map(String::as_str), time)
         };
         let mut clusters: BTreeMap<String, Clusterish> = BTreeMap::new();
         let (mut objects, mut unknown) = (0, 0);
@@ -488,6 +508,37 @@ impl Selection {
 pub(crate) struct Clusterish {
     pub(crate) objects: ClusterObjects,
     pub(crate) seen: BTreeSet<(Option<String>, String)>,
+}
+
+/// When each namespace was last deleted or (re-)created: that ends every write made in it
+/// before.
+struct Resets(HashMap<String, HashMap<String, i64>>);
+
+impl Resets {
+    fn of(latest: &HashMap<Key, Write>) -> Resets {
+        let mut resets: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        for ((cluster, resource, _, name), write) in latest {
+            if resource == "namespaces" && (write.delete || write.create) {
+                resets
+                    .entry(cluster.clone())
+                    .or_default()
+                    .insert(name.clone(), write.time_micros);
+            }
+        }
+        Resets(resets)
+    }
+
+    /// Whether a write at `time` to `resource` in `namespace` is ended (a Namespace is never
+    /// ended by itself).
+    fn ends(&self, cluster: &str, resource: &str, namespace: Option<&str>, time: i64) -> bool {
+        resource != "namespaces"
+            && namespace.is_some_and(|namespace| {
+                self.0
+                    .get(cluster)
+                    .and_then(|namespaces| namespaces.get(namespace))
+                    .is_some_and(|reset| time < *reset)
+            })
+    }
 }
 
 /// Keeps `write` as the latest write of `key` unless a later one is there.

@@ -340,6 +340,30 @@ fn deleting_a_namespace_ends_what_was_in_it() {
     assert!(ids.is_empty());
     let (status, _, _) = check(&report, Some("again"), "pod_security_enforce");
     assert_eq!(status, Status::Pass, "baseline passes");
+
+    // What the deletion ended needs no body, and compacting forgets it for good: an older
+    // write of the same pod arriving later changes nothing.
+    let stream = stream();
+    let mut selection = Selection::default();
+    for write in &stream {
+        selection.observe(&write.record().meta);
+    }
+    let needed = |selection: &Selection| -> Vec<String> {
+        selection.needed().into_iter().map(|(id, _)| id).collect()
+    };
+    assert!(!needed(&selection).contains(&"pods-old-create-31".to_owned()));
+    let before = needed(&selection).len();
+    assert_eq!(selection.compact(), 1, "the pod in the deleted namespace");
+    assert_eq!(needed(&selection).len(), before);
+    let late = write(29, "update", "pods", Some("again"), Some("old"), None, None);
+    selection.observe(&late.record().meta);
+    assert!(!needed(&selection).contains(&late.id));
+    let bodies: Vec<(&str, &str)> = stream
+        .iter()
+        .filter(|w| needed(&selection).contains(&w.id))
+        .map(|w| (w.id.as_str(), w.raw.as_str()))
+        .collect();
+    assert_eq!(selection.evaluate(bodies, &options()), report);
 }
 
 #[test]
