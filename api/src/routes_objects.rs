@@ -6,7 +6,8 @@
 //! Each version is the response object when recorded (the object as stored), else the request
 //! object of a create or update (the object as sent). A patch without a response body shows
 //! its patch; a delete ends the object. Diffs leave out `metadata.managedFields` and
-//! `metadata.resourceVersion`, which change on every write.
+//! `metadata.resourceVersion`, which change on every write; the objects shown leave out
+//! `metadata.managedFields`, as `kubectl get` does.
 
 use axum::Extension;
 use axum::extract::State;
@@ -201,7 +202,13 @@ pub(crate) fn changes(rows: &[serde_json::Map<String, Value>]) -> Vec<Value> {
         }
         if let Some(version) = version {
             if !version.is_null() {
-                change["object"] = version.clone();
+                let mut object = version.clone();
+                // As `kubectl get` shows it: the field managers are bookkeeping, often half
+                // the body, and never part of a diff.
+                if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.remove("managedFields");
+                }
+                change["object"] = object;
             }
             previous = Some(version);
         } else if !denied {

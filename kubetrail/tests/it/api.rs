@@ -518,6 +518,19 @@ fn the_query_api_answers_with_ground_truth_and_enforces_tokens() {
     let whole = history.json();
     assert_eq!(whole["changes"].as_array().unwrap().len() as u64, changes);
     assert_eq!(whole["truncated"], false);
+    // Objects are shown without their field managers, as `kubectl get` shows them.
+    let objects: Vec<&serde_json::Value> = whole["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|change| change.get("object"))
+        .collect();
+    assert!(!objects.is_empty(), "some change shows its object");
+    assert!(
+        objects
+            .iter()
+            .all(|object| object["metadata"].get("managedFields").is_none())
+    );
     // Paged, newest first: each page's changes are the same as in the whole history (diffs
     // included, also for a page's oldest change), and `next_to` leads to the older ones.
     assert!(changes > 3, "the busiest object has {changes} changes");
