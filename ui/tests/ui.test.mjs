@@ -149,6 +149,40 @@ test('sign in, search, drag the histogram, use facets, open an event, follow lin
   await page.context().close();
 });
 
+test('history shows the newest 100 changes and pages in older ones without gaps or repeats', async () => {
+  const writes = 130;
+  for (let i = 0; i < writes; i += 1) {
+    server.append(auditLine({ verb: 'patch', name: 'history-probe', user: `editor-${i}@example.com`, secondsAgo: writes - i }));
+  }
+  const q = encodeURIComponent('name:history-probe AND verb:patch');
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const answer = await (await fetch(`${server.base}/api/v1/search?q=${q}&from=1h&limit=1`, { headers: { Authorization: `Bearer ${server.tokens.admin}` } })).json();
+    if (answer.total >= writes) break;
+    assert.ok(Date.now() < deadline, `fixture events not stored: ${JSON.stringify(answer).slice(0, 200)}`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  const page = await signedIn(browser, server.base, server.tokens.analyst);
+  await page.goto(`${server.base}/#/history?${new URLSearchParams({ resource: 'configmaps', namespace: 'shop', name: 'history-probe', from: '1h' })}`);
+  const changes = page.locator('.change');
+  await changes.first().waitFor();
+  assert.equal(await changes.count(), 100);
+  // textContent: changes out of view are not laid out (content-visibility), so they have no innerText.
+  const editors = async () => (await page.locator('.change header a[href^="#/timeline"]').allTextContents());
+  // Oldest first within the page: the newest 100 are editors 30 to 129.
+  const newest = await editors();
+  assert.equal(newest[0], 'editor-30@example.com');
+  assert.equal(newest[99], 'editor-129@example.com');
+  await page.getByText('100 newest changes shown').waitFor();
+  await page.getByRole('button', { name: 'Show older changes' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('.change').length === n, writes);
+  const all = await editors();
+  assert.deepEqual(all, Array.from({ length: writes }, (_, i) => `editor-${i}@example.com`));
+  assert.equal(await page.getByRole('button', { name: 'Show older changes' }).count(), 0, 'nothing older is left');
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test('alerts: grouped, filtered, opened, acknowledged with a note', async () => {
   const page = await signedIn(browser, server.base, server.tokens.analyst);
   await page.goto(`${server.base}/#/alerts?from=`);
