@@ -113,7 +113,7 @@ impl ApiState {
 }
 
 /// The range the UI's rules page asks coverage for by default.
-const UI_RANGE: &str = "3650d";
+const UI_RANGE: &str = "30d";
 
 /// The coverage report of `engine` over the newest events since `from` (a range as the API
 /// takes it), made at most [`COVERAGE_FRESH`] ago; or made at most [`COVERAGE_STALE`] ago
