@@ -573,7 +573,7 @@ impl Poller<'_> {
                 shared.sample_rate();
             }
             let due = self.reading.messages > 0
-                && (self.reading.events.len() >= self.source.batch_max_events
+                && (self.reading.messages >= self.source.batch_max_events as u64
                     || self.reading.stats.bytes >= MAX_BATCH_BYTES
                     || self
                         .reading
@@ -588,7 +588,7 @@ impl Poller<'_> {
     /// Sends what was read; `false` when the pipeline is gone or shutdown began.
     fn send(&mut self) -> Result<bool, IngestError> {
         let shared = &self.source.shared;
-        let reading = std::mem::replace(&mut self.reading, Reading::new());
+        let reading = std::mem::replace(&mut self.reading, Reading::new()).decode(self.source);
         let positions: Vec<KafkaPosition> = reading
             .partitions
             .iter()
@@ -643,15 +643,30 @@ impl Poller<'_> {
     }
 }
 
-/// Messages read since the last batch was sent.
+/// Messages read since the last batch was sent, kept undecoded: they are decoded together
+/// when the batch is sent, on several threads for a large batch, while librdkafka goes on
+/// fetching in the background.
 struct Reading {
-    events: Vec<event::Event>,
-    dead_letters: Vec<DeadLetter>,
+    /// The payloads of `pending`, one after the other.
+    arena: Vec<u8>,
+    pending: Vec<Pending>,
+    /// The topics of `pending` (a handful).
+    topics: Vec<String>,
     stats: BatchStats,
     messages: u64,
     /// The partitions read from, in the order first seen (a handful: found by a scan).
     partitions: Vec<PartitionRead>,
     first: Option<Instant>,
+}
+
+/// One message of a topic the source reads, not yet decoded.
+struct Pending {
+    /// Into `Reading::topics`.
+    topic: usize,
+    partition: i32,
+    offset: i64,
+    /// Into `Reading::arena`.
+    payload: std::ops::Range<usize>,
 }
 
 /// How far one partition was read into the batch.
@@ -662,11 +677,25 @@ struct PartitionRead {
     messages: u64,
 }
 
+/// What a batch holds once decoded.
+struct DecodedBatch {
+    events: Vec<event::Event>,
+    dead_letters: Vec<DeadLetter>,
+    stats: BatchStats,
+    partitions: Vec<PartitionRead>,
+}
+
+/// Fewest messages per decoding thread: below that one thread decodes the batch.
+const MESSAGES_PER_DECODER: usize = 512;
+/// Most threads decoding one batch.
+const MAX_DECODERS: usize = 4;
+
 impl Reading {
     fn new() -> Reading {
         Reading {
-            events: Vec::new(),
-            dead_letters: Vec::new(),
+            arena: Vec::new(),
+            pending: Vec::new(),
+            topics: Vec::new(),
             stats: BatchStats::default(),
             messages: 0,
             partitions: Vec::new(),
@@ -700,28 +729,112 @@ impl Reading {
             }),
         }
         source.shared.messages.fetch_add(1, Ordering::Relaxed);
-        let Some(settings) = source.topics.get(topic) else {
+        if !source.topics.contains_key(topic) {
             return;
-        };
-        let rejected = match decode_message(payload, settings, source.max_message_bytes) {
-            Ok(mut events) => {
-                self.stats.events += events.events.len() as u64;
-                self.stats.filtered += events.filtered as u64;
-                self.events.append(&mut events.events);
-                return;
+        }
+        let topic = match self.topics.iter().position(|known| known == topic) {
+            Some(index) => index,
+            None => {
+                self.topics.push(topic.to_owned());
+                self.topics.len() - 1
             }
-            Err(reason) => reason,
         };
-        tracing::warn!(topic, partition, offset, length = payload.len(), reason = %rejected.reason, "dead letter: kafka message not decoded");
-        self.stats.dead_letters += 1;
-        self.dead_letters.push(DeadLetter {
-            time: now_rfc3339(),
-            source: format!("kafka:{topic}/{partition}"),
-            offset: u64::try_from(offset).unwrap_or_default(),
-            length: payload.len() as u64,
-            reason: rejected.reason,
-            excerpt: rejected.excerpt,
+        let start = self.arena.len();
+        self.arena.extend_from_slice(payload);
+        self.pending.push(Pending {
+            topic,
+            partition,
+            offset,
+            payload: start..self.arena.len(),
         });
+    }
+
+    /// Decodes the messages in order: their events, and a dead letter for each one that
+    /// does not decode.
+    fn decode(self, source: &KafkaSource) -> DecodedBatch {
+        let Reading {
+            arena,
+            pending,
+            topics,
+            mut stats,
+            partitions,
+            ..
+        } = self;
+        let settings: Vec<Option<&TopicSettings>> = topics
+            .iter()
+            .map(|topic| source.topics.get(topic))
+            .collect();
+        let decode_all = |messages: &[Pending]| -> Vec<Result<Decoded, Rejected>> {
+            messages
+                .iter()
+                .map(|message| match settings[message.topic] {
+                    Some(settings) => decode_message(
+                        &arena[message.payload.clone()],
+                        settings,
+                        source.max_message_bytes,
+                    ),
+                    None => Ok(Decoded {
+                        events: Vec::new(),
+                        filtered: 0,
+                    }),
+                })
+                .collect()
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_DECODERS)
+            .min(pending.len() / MESSAGES_PER_DECODER)
+            .max(1);
+        let outcomes: Vec<Result<Decoded, Rejected>> = if threads == 1 {
+            decode_all(&pending)
+        } else {
+            let chunk = pending.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = pending
+                    .chunks(chunk)
+                    .map(|messages| scope.spawn(|| decode_all(messages)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|handle| match handle.join() {
+                        Ok(outcomes) => outcomes,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            })
+        };
+        let mut events = Vec::with_capacity(pending.len());
+        let mut dead_letters = Vec::new();
+        for (message, outcome) in pending.iter().zip(outcomes) {
+            match outcome {
+                Ok(mut decoded) => {
+                    stats.events += decoded.events.len() as u64;
+                    stats.filtered += decoded.filtered as u64;
+                    events.append(&mut decoded.events);
+                }
+                Err(rejected) => {
+                    let topic = &topics[message.topic];
+                    let (partition, offset) = (message.partition, message.offset);
+                    let length = message.payload.len();
+                    tracing::warn!(topic, partition, offset, length, reason = %rejected.reason, "dead letter: kafka message not decoded");
+                    stats.dead_letters += 1;
+                    dead_letters.push(DeadLetter {
+                        time: now_rfc3339(),
+                        source: format!("kafka:{topic}/{partition}"),
+                        offset: u64::try_from(offset).unwrap_or_default(),
+                        length: length as u64,
+                        reason: rejected.reason,
+                        excerpt: rejected.excerpt,
+                    });
+                }
+            }
+        }
+        DecodedBatch {
+            events,
+            dead_letters,
+            stats,
+            partitions,
+        }
     }
 }
 
