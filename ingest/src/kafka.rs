@@ -15,9 +15,10 @@
 //!   has no payload or is longer than `max_message_bytes` becomes a dead letter naming its
 //!   topic, partition and offset; the partition goes on.
 //!
-//! All consuming and decoding run on one blocking thread that owns the consumer's poll loop
-//! (rebalance callbacks run inside it); the pipeline's commit stage reports durable positions
-//! through a [`Committer`].
+//! All consuming runs on one blocking thread that owns the consumer's poll loop (rebalance
+//! callbacks run inside it); a batch's messages are decoded when it is sent, from that thread
+//! (with a few scoped helpers for a large batch), so a rebalance never meets a batch half
+//! sent. The pipeline's commit stage reports durable positions through a [`Committer`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
