@@ -35,6 +35,18 @@ impl ApiState {
         ids: &[String],
         times: Option<(i64, i64)>,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ApiError> {
+        self.fetch_event_columns(scope, ids, times, None).await
+    }
+
+    /// [`ApiState::fetch_events`] with only `columns` (all when `None`): fewer columns read
+    /// from Parquet for each matching row.
+    pub(crate) async fn fetch_event_columns(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+        times: Option<(i64, i64)>,
+        columns: Option<&[&str]>,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, ApiError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -49,6 +61,9 @@ impl ApiState {
         }
         let list = ids.iter().map(|id| lit(id.clone())).collect();
         frame = frame.filter(col("event_id").in_list(list, false))?;
+        if let Some(columns) = columns {
+            frame = frame.select_columns(columns)?;
+        }
         let batches = frame.collect().await?;
         let mut rows = Vec::new();
         for batch in &batches {
