@@ -1078,6 +1078,73 @@ mod tests {
         assert_eq!(rejected.reason, "not a eks_cloudwatch message");
     }
 
+    /// A batch decoded on several threads keeps the messages' order; bad ones become dead
+    /// letters naming their topic, partition and offset; messages of topics the source does
+    /// not read decode to nothing.
+    #[test]
+    fn a_batch_decodes_in_message_order_with_its_dead_letters() {
+        let config: KafkaSourceConfig = toml::from_str(
+            r#"
+            brokers = ["127.0.0.1:1"]
+            group = "g"
+            topics = [{ name = "audit", format = "audit", cluster = "prod" }]
+            "#,
+        )
+        .unwrap();
+        let source = KafkaSource::new(&config, &Config::default(), &Checkpoint::default()).unwrap();
+        let mut reading = Reading::new();
+        reading.topics = vec!["audit".to_owned(), "other".to_owned()];
+        let messages = 3 * MESSAGES_PER_DECODER + 7;
+        for offset in 0..messages {
+            let payload = if offset % 500 == 499 {
+                "{not json".to_owned()
+            } else {
+                AUDIT.replace("a-1", &format!("id-{offset}"))
+            };
+            let start = reading.arena.len();
+            reading.arena.extend_from_slice(payload.as_bytes());
+            reading.pending.push(Pending {
+                topic: usize::from(offset == 3),
+                partition: 2,
+                offset: offset as i64,
+                payload: start..reading.arena.len(),
+            });
+        }
+        let batch = reading.decode(&source);
+        let bad: Vec<u64> = (0..messages as u64).filter(|o| o % 500 == 499).collect();
+        let expected: Vec<String> = (0..messages)
+            .filter(|o| o % 500 != 499 && *o != 3)
+            .map(|o| format!("id-{o}"))
+            .collect();
+        let ids: Vec<String> = batch
+            .events
+            .iter()
+            .map(|event| event.audit_id.clone().unwrap())
+            .collect();
+        assert_eq!(ids, expected);
+        assert!(batch.events.iter().all(|event| event.cluster == "prod"));
+        assert_eq!(
+            batch
+                .dead_letters
+                .iter()
+                .map(|d| d.offset)
+                .collect::<Vec<_>>(),
+            bad
+        );
+        assert!(
+            batch
+                .dead_letters
+                .iter()
+                .all(|d| d.source == "kafka:audit/2" && !d.reason.is_empty())
+        );
+        assert_eq!(batch.stats.events, expected.len() as u64);
+        assert_eq!(batch.stats.dead_letters, bad.len() as u64);
+        assert!(
+            batch.arena.capacity() > 0,
+            "the buffer is handed back for reuse"
+        );
+    }
+
     #[test]
     fn bad_messages_are_rejected_with_the_reason() {
         let audit = settings(KafkaFormat::Audit, None);
