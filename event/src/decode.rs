@@ -7,12 +7,108 @@ use serde_json::value::RawValue;
 use crate::audit::{Document, Text};
 use crate::envelope::decode_envelope;
 use crate::error::DecodeError;
-use crate::falco::falco_event;
-use crate::model::Event;
-use crate::normalise::audit_event;
-use crate::{DecodeOptions, DecodeOutcome};
+use crate::falco::{falco_event, falco_time};
+use crate::id::{audit_event_id, falco_event_id};
+use crate::model::{Event, Source};
+use crate::normalise::{audit_event, audit_time};
+use crate::{DecodeOptions, DecodeOutcome, Identity};
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where decoding puts the events it finds: whole events, or only who they are. Both see the
+/// same documents and refuse the same ones.
+pub(crate) trait Sink {
+    fn audit(
+        &mut self,
+        document: Document<'_>,
+        text: &str,
+        options: &DecodeOptions,
+    ) -> Result<(), DecodeError>;
+    fn falco(
+        &mut self,
+        document: Document<'_>,
+        text: &str,
+        options: &DecodeOptions,
+    ) -> Result<(), DecodeError>;
+    fn len(&self) -> usize;
+    fn truncate(&mut self, length: usize);
+}
+
+impl Sink for Vec<Event> {
+    fn audit(
+        &mut self,
+        document: Document<'_>,
+        text: &str,
+        options: &DecodeOptions,
+    ) -> Result<(), DecodeError> {
+        self.push(audit_event(document, text, options)?);
+        Ok(())
+    }
+
+    fn falco(
+        &mut self,
+        document: Document<'_>,
+        text: &str,
+        options: &DecodeOptions,
+    ) -> Result<(), DecodeError> {
+        self.push(falco_event(document, text, options)?);
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn truncate(&mut self, length: usize) {
+        Vec::truncate(self, length);
+    }
+}
+
+impl Sink for Vec<Identity> {
+    fn audit(
+        &mut self,
+        document: Document<'_>,
+        _text: &str,
+        options: &DecodeOptions,
+    ) -> Result<(), DecodeError> {
+        // The one check of `audit_event` that can refuse an event.
+        audit_time(&document)?;
+        let audit_id = document.audit_id.as_ref().map_or("", Text::as_str);
+        let stage = document.stage.as_ref().map_or("", Text::as_str);
+        self.push(Identity {
+            source: Source::K8sAudit,
+            event_id: audit_event_id(&options.cluster, audit_id, stage),
+        });
+        Ok(())
+    }
+
+    fn falco(
+        &mut self,
+        document: Document<'_>,
+        _text: &str,
+        _options: &DecodeOptions,
+    ) -> Result<(), DecodeError> {
+        let (_, time_text) = falco_time(&document)?;
+        self.push(Identity {
+            source: Source::Falco,
+            event_id: falco_event_id(
+                document.hostname.as_ref().map_or("", Text::as_str),
+                time_text,
+                document.rule.as_ref().map_or("", Text::as_str),
+                document.output.as_ref().map_or("", Text::as_str),
+            ),
+        });
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn truncate(&mut self, length: usize) {
+        Vec::truncate(self, length);
+    }
+}
 
 /// Decode one line into `out`; on error `out` is left as it was. With
 /// `Envelopes::UnwrapNamingCluster`, events found in a cloud envelope that names its cluster
@@ -21,7 +117,7 @@ pub(crate) fn decode_line(
     line: &[u8],
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
 ) -> Result<DecodeOutcome, DecodeError> {
     let length_before = out.len();
     let mut outcome = DecodeOutcome::default();
@@ -39,7 +135,7 @@ fn decode_text(
     line: &[u8],
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line);
@@ -85,7 +181,7 @@ pub(crate) enum Envelopes {
 pub(crate) fn decode_inner_object(
     text: &str,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     decode_object_with(text, Envelopes::Reject, options, out, outcome)
@@ -95,7 +191,7 @@ fn decode_object_with(
     text: &str,
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let document: Document<'_> = serde_json::from_str(text)?;
@@ -116,7 +212,7 @@ fn decode_object_with(
         }
         Ok(())
     } else if is_falco(&document) {
-        out.push(falco_event(document, text, options)?);
+        out.falco(document, text, options)?;
         outcome.events += 1;
         Ok(())
     } else if document.audit_id.is_none()
@@ -139,7 +235,7 @@ fn push_audit(
     document: Document<'_>,
     text: &str,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     if let Some(api_version) = &document.api_version
@@ -175,7 +271,7 @@ fn push_audit(
         outcome.filtered += 1;
         return Ok(());
     }
-    out.push(audit_event(document, text, options)?);
+    out.audit(document, text, options)?;
     outcome.events += 1;
     Ok(())
 }

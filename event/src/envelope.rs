@@ -27,9 +27,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::audit::Text;
-use crate::decode::decode_inner_object;
+use crate::decode::{Sink, decode_inner_object};
 use crate::error::DecodeError;
-use crate::model::Event;
 use crate::{DecodeOptions, DecodeOutcome};
 
 /// Annotation added to GKE-derived events naming the fields that were guessed.
@@ -151,7 +150,7 @@ pub(crate) fn decode_envelope(
     text: &str,
     cluster_from_envelope: bool,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<bool, DecodeError> {
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(text) else {
@@ -246,7 +245,7 @@ fn aks_log(properties: &RawValue) -> Option<&RawValue> {
 fn aks_record(
     record: &Envelope<'_>,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     if let Some(category) = record.category {
@@ -286,7 +285,7 @@ fn cloudwatch_message(
     envelope: &Envelope<'_>,
     message_type: &RawValue,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let message_type: Text<'_> = serde_json::from_str(message_type.get())?;
@@ -342,7 +341,7 @@ fn decode_wrapped(
     text: &str,
     not_an_object: &'static str,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let text = text.trim_ascii();
@@ -356,7 +355,7 @@ fn gke_log_entry(
     entry: &Envelope<'_>,
     proto_payload: &RawValue,
     options: &DecodeOptions,
-    out: &mut Vec<Event>,
+    out: &mut dyn Sink,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let payload: ProtoPayload<'_> = serde_json::from_str(proto_payload.get())?;

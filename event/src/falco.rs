@@ -12,21 +12,35 @@ use crate::time::parse_rfc3339_micros;
 
 /// Normalise one Falco alert. `text` is the alert's JSON text, which becomes `raw` after
 /// credential redaction.
+/// A Falco alert's time (µs) and its text as sent (part of its identity).
+pub(crate) fn falco_time<'a>(document: &'a Document<'_>) -> Result<(i64, &'a str), DecodeError> {
+    let text = document
+        .time
+        .as_ref()
+        .ok_or_else(|| DecodeError::Timestamp {
+            value: String::new(),
+        })?
+        .as_str();
+    let time = parse_rfc3339_micros(text).ok_or_else(|| DecodeError::Timestamp {
+        value: text.to_owned(),
+    })?;
+    Ok((time, text))
+}
+
 pub(crate) fn falco_event(
     document: Document<'_>,
     text: &str,
     options: &DecodeOptions,
 ) -> Result<Event, DecodeError> {
-    let time_text = document.time.ok_or_else(|| DecodeError::Timestamp {
-        value: String::new(),
-    })?;
-    let time = parse_rfc3339_micros(time_text.as_str()).ok_or_else(|| DecodeError::Timestamp {
-        value: time_text.as_str().to_owned(),
-    })?;
+    let (time, time_text) = falco_time(&document)?;
     let hostname = document.hostname.as_ref().map_or("", Text::as_str);
+    let event_id = falco_event_id(
+        hostname,
+        time_text,
+        document.rule.as_ref().map_or("", Text::as_str),
+        document.output.as_ref().map_or("", Text::as_str),
+    );
     let rule = document.rule.map(Text::into_string).unwrap_or_default();
-    let output = document.output.as_ref().map_or("", Text::as_str);
-    let event_id = falco_event_id(hostname, time_text.as_str(), &rule, output);
     let fields = document.output_fields.unwrap_or_default();
 
     let cluster = fields

@@ -67,6 +67,26 @@ pub fn decode_line(
     decode::decode_line(line, decode::Envelopes::Unwrap, options, out)
 }
 
+/// Who an event is, without the rest of it: what [`identify_line`] gives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pub source: Source,
+    /// The id [`decode_line`] gives the event.
+    pub event_id: String,
+}
+
+/// Who the events of one line are, at a fraction of [`decode_line`]'s cost (nothing is
+/// normalised, redacted or copied): the same events, in the same order, with the same ids,
+/// and a line `decode_line` refuses is refused with the same error. For callers that only
+/// count and deduplicate events (the ingest routes, before the log).
+pub fn identify_line(
+    line: &[u8],
+    options: &DecodeOptions,
+    out: &mut Vec<Identity>,
+) -> Result<DecodeOutcome, DecodeError> {
+    decode::decode_line(line, decode::Envelopes::Unwrap, options, out)
+}
+
 /// [`decode_line`], except that events found in a cloud envelope that names its cluster get
 /// that name rather than `options.cluster`: the EKS log group `/aws/eks/<cluster>/cluster`,
 /// GKE's `resource.labels.cluster_name`, the last part of an AKS record's `resourceId`

@@ -149,7 +149,7 @@ pub(crate) fn audit_event(
     Ok(event)
 }
 
-fn audit_time(document: &Document<'_>) -> Result<i64, DecodeError> {
+pub(crate) fn audit_time(document: &Document<'_>) -> Result<i64, DecodeError> {
     let text = document
         .stage_timestamp
         .as_ref()

@@ -87,3 +87,61 @@ fn stage_and_cluster_are_part_of_the_identity() {
     assert_ne!(elsewhere[0].event_id, complete[0].event_id);
     assert_eq!(elsewhere[0].cluster, "other");
 }
+
+/// `identify_line` stands in for `decode_line` where only ids count (the ingest routes): on
+/// every fixture (audit events and lists, arrays, Falco alerts, every cloud envelope, and the
+/// malformed ones) it finds the same events in the same order with the same ids, refuses the
+/// same lines with the same error, and counts the same.
+#[test]
+fn identifying_a_line_agrees_with_decoding_it_on_every_fixture() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/test_data");
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(names.len() > 40, "{} fixtures", names.len());
+    let (mut events, mut refused) = (0, 0);
+    for name in &names {
+        let line = common::fixture(name);
+        for options in [
+            options(),
+            DecodeOptions {
+                keep_request_received: true,
+                ..options()
+            },
+        ] {
+            let mut decoded = Vec::new();
+            let mut identified = Vec::new();
+            let by_decoding = event::decode_line(&line, &options, &mut decoded);
+            let by_identifying = event::identify_line(&line, &options, &mut identified);
+            match (by_decoding, by_identifying) {
+                (Ok(decoding), Ok(identifying)) => {
+                    assert_eq!(decoding, identifying, "{name}: outcome");
+                    let expected: Vec<event::Identity> = decoded
+                        .iter()
+                        .map(|event| event::Identity {
+                            source: event.source,
+                            event_id: event.event_id.clone(),
+                        })
+                        .collect();
+                    assert_eq!(identified, expected, "{name}");
+                    events += expected.len();
+                }
+                (Err(decoding), Err(identifying)) => {
+                    assert_eq!(decoding.to_string(), identifying.to_string(), "{name}");
+                    assert!(identified.is_empty(), "{name}: ids of a refused line");
+                    refused += 1;
+                }
+                (decoding, identifying) => {
+                    panic!("{name}: decoding gave {decoding:?}, identifying {identifying:?}")
+                }
+            }
+        }
+    }
+    // The fixtures hold both kinds, so both paths were compared.
+    assert!(
+        events > 50 && refused >= 8,
+        "{events} events, {refused} refusals"
+    );
+}
