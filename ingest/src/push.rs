@@ -97,7 +97,7 @@ impl PushLog {
 }
 
 impl PushSender {
-    /// Decodes `body`, appends it to the log (unless the log holds all its events already)
+    /// Identifies the events of `body`, appends it to the log (unless the log holds all its events already)
     /// and returns once it is fsynced. A body that is not events of the expected kind is
     /// appended too (it becomes a dead letter) and comes back `rejected`. A full log or disk
     /// is an error: the sender retries later.
@@ -105,7 +105,7 @@ impl PushSender {
         let record_from = (from.kind, from.cluster.to_owned(), from.sender.to_owned());
         let (record, pushed) = tokio::task::spawn_blocking(move || {
             let (kind, cluster, sender) = record_from;
-            let decoded = decode_body(&body, kind, &cluster);
+            let decoded = identify_body(&body, kind, &cluster);
             let (keys, pushed) = match decoded {
                 Ok(events) => (
                     events.iter().map(|event| id_key(&event.event_id)).collect(),
@@ -132,14 +132,15 @@ impl PushSender {
                 keys,
                 body,
             };
-            (record, pushed)
+            // Compressed here, so the log's writer thread only writes.
+            (record.seal(), pushed)
         })
         .await
         .map_err(|error| IngestError::PushTask {
             reason: error.to_string(),
         })?;
         let mut pushed = pushed;
-        if pushed.rejected.is_none() && record.keys.is_empty() {
+        if pushed.rejected.is_none() && record.keys().is_empty() {
             // No events (an empty list, or only dropped stages): nothing to keep.
             return Ok(pushed);
         }
@@ -232,20 +233,44 @@ fn read_batch(reader: &mut wal::Reader) -> Result<Option<Batch>, IngestError> {
 }
 
 /// The events of a pushed body, or why it is not events of the route's kind.
+/// The events of a body of the route's kind, decoded (the pipeline's side of the log).
 fn decode_body(
     body: &[u8],
     kind: event::Source,
     cluster: &str,
 ) -> Result<Vec<event::Event>, String> {
-    let options = event::DecodeOptions {
+    let mut events = Vec::new();
+    event::decode_line(body, &options(cluster), &mut events).map_err(|error| error.to_string())?;
+    check_kind(events.iter().map(|event| event.source), kind)?;
+    Ok(events)
+}
+
+/// Who the events of a body are, without decoding them (the ingest routes' side: the
+/// pipeline decodes them once, when it reads the log). Refuses what `decode_body` refuses.
+fn identify_body(
+    body: &[u8],
+    kind: event::Source,
+    cluster: &str,
+) -> Result<Vec<event::Identity>, String> {
+    let mut events = Vec::new();
+    event::identify_line(body, &options(cluster), &mut events)
+        .map_err(|error| error.to_string())?;
+    check_kind(events.iter().map(|event| event.source), kind)?;
+    Ok(events)
+}
+
+fn options(cluster: &str) -> event::DecodeOptions {
+    event::DecodeOptions {
         cluster: cluster.to_owned(),
         ..event::DecodeOptions::default()
-    };
-    let mut events = Vec::new();
-    if let Err(error) = event::decode_line(body, &options, &mut events) {
-        return Err(error.to_string());
     }
-    if events.iter().any(|event| event.source != kind) {
+}
+
+fn check_kind(
+    mut sources: impl Iterator<Item = event::Source>,
+    kind: event::Source,
+) -> Result<(), String> {
+    if sources.any(|source| source != kind) {
         return Err(match kind {
             event::Source::K8sAudit => {
                 "not audit events; Falco events go to /api/v1/ingest/falco".to_owned()
@@ -255,7 +280,7 @@ fn decode_body(
             }
         });
     }
-    Ok(events)
+    Ok(())
 }
 
 fn route_name(kind: event::Source) -> &'static str {

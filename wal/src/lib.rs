@@ -11,7 +11,8 @@
 //! - [`Reader`]: records in order from a position, up to the durable end.
 //! - [`Committer`]: the store committed up to an offset; older segments may go.
 //! - On disk (`record.rs`): segment files named by their first offset, frames with length
-//!   and CRC; a torn tail is cut off at open, never misread.
+//!   and CRC; a torn tail is cut off at open, never misread. Bodies are stored as zstd frames
+//!   ([`Record::seal`], on the caller's thread), so an fsync writes a fraction of the bytes.
 
 mod config;
 mod error;
@@ -28,4 +29,4 @@ pub use config::{
 pub use error::WalError;
 pub use log::{Appended, Committer, Wal, WalMetrics};
 pub use reader::{ReadRecord, Reader};
-pub use record::Record;
+pub use record::{Record, Sealed};

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{oneshot, watch};
 
-use crate::record::{self, Frame, Record, SEGMENT_HEADER_BYTES};
+use crate::record::{self, Frame, SEGMENT_HEADER_BYTES, Sealed};
 use crate::{Config, Reader, WalError};
 
 /// Most bytes one group writes before its fsync.
@@ -131,7 +131,7 @@ pub struct WalMetrics {
 
 #[derive(Debug)]
 struct Request {
-    record: Record,
+    record: Sealed,
     reply: oneshot::Sender<Result<Appended, WalError>>,
 }
 
@@ -216,7 +216,10 @@ impl Wal {
     /// fsynced (with the other appends waiting at the same time). Keys already in the log are
     /// dropped from the record; a record without keys (a body that did not decode) is always
     /// written.
-    pub async fn append(&self, record: Record) -> Result<Appended, WalError> {
+    /// A [`Record`](crate::Record) is sealed (compressed) here, on the runtime's thread; callers that care
+    /// seal it on a blocking thread first.
+    pub async fn append(&self, record: impl Into<Sealed>) -> Result<Appended, WalError> {
+        let record = record.into();
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(Request { record, reply })
@@ -323,12 +326,12 @@ impl Writer {
                 Ok(first) => {
                     #[cfg(test)]
                     drop(self.state.gate.lock());
-                    let mut bytes = first.record.body.len();
+                    let mut bytes = first.record.stored_body_len();
                     let mut group = vec![first];
                     while bytes < MAX_GROUP_BYTES
                         && let Ok(next) = requests.try_recv()
                     {
-                        bytes += next.record.body.len();
+                        bytes += next.record.stored_body_len();
                         group.push(next);
                     }
                     self.write_group(group);
@@ -394,7 +397,8 @@ impl Writer {
         self.state.durable.send_replace(end);
     }
 
-    fn write_one(&mut self, mut record: Record) -> Result<Appended, WalError> {
+    fn write_one(&mut self, mut sealed: Sealed) -> Result<Appended, WalError> {
+        let record = &mut sealed.record;
         let state = Arc::clone(&self.state);
         let counters = &state.counters;
         let had_keys = !record.keys.is_empty();
@@ -415,7 +419,8 @@ impl Writer {
                 end: self.end(),
             });
         }
-        let frame = record::encode(&record);
+        let frame = record::encode(&sealed);
+        let record = &sealed.record;
         let frame_len = frame.len() as u64;
         if let Some(committed) = state.committed() {
             let pending = self.end().saturating_sub(committed);
