@@ -60,6 +60,27 @@ pub struct IngestTokenConfig {
     pub cluster: String,
 }
 
+/// One `[[api.ingest_certificates]]` entry: a client certificate that may call the ingest
+/// routes without a token (the API server's webhook kubeconfig can present one). The
+/// certificate must chain to `api.tls.client_ca`; this entry says which one it is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestCertificateConfig {
+    pub name: String,
+    /// The certificate's subject common name (CN), or one of its DNS subject alternative names.
+    pub subject: String,
+    /// The cluster the pushed events come from.
+    pub cluster: String,
+}
+
+/// The names of the verified client certificate of a TLS connection: its subject common
+/// names and DNS subject alternative names. The server puts it on every request of the
+/// connection; plain HTTP requests never carry one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCertificate {
+    pub names: Vec<String>,
+}
+
 /// An authenticated caller of the ingest routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestClient {
@@ -126,6 +147,8 @@ impl Principal {
 pub struct Auth {
     tokens: HashMap<[u8; 32], Principal>,
     ingest: HashMap<[u8; 32], IngestClient>,
+    /// Ingest callers by client certificate subject.
+    certificates: HashMap<String, IngestClient>,
 }
 
 /// The hash of a token's configuration entry.
@@ -149,8 +172,13 @@ fn invalid(reason: String) -> ApiError {
 }
 
 impl Auth {
-    /// Builds the tables; refuses malformed hashes, duplicate names or hashes, and empty scopes.
-    pub fn new(tokens: &[TokenConfig], ingest: &[IngestTokenConfig]) -> Result<Auth, ApiError> {
+    /// Builds the tables; refuses malformed hashes, duplicate names, hashes or subjects, and
+    /// empty scopes or clusters.
+    pub fn new(
+        tokens: &[TokenConfig],
+        ingest: &[IngestTokenConfig],
+        certificates: &[IngestCertificateConfig],
+    ) -> Result<Auth, ApiError> {
         let mut auth = Auth::default();
         let mut names = std::collections::HashSet::new();
         for token in tokens {
@@ -212,16 +240,40 @@ impl Auth {
                 )));
             }
         }
+        for certificate in certificates {
+            if !names.insert(certificate.name.as_str()) {
+                return Err(invalid(format!(
+                    "name {:?} is used twice",
+                    certificate.name
+                )));
+            }
+            if certificate.cluster.trim().is_empty() || certificate.subject.trim().is_empty() {
+                return Err(invalid(format!(
+                    "ingest certificate {:?}: subject and cluster must not be empty",
+                    certificate.name
+                )));
+            }
+            let client = IngestClient {
+                name: certificate.name.clone(),
+                cluster: certificate.cluster.clone(),
+            };
+            if auth
+                .certificates
+                .insert(certificate.subject.clone(), client)
+                .is_some()
+            {
+                return Err(invalid(format!(
+                    "ingest certificate {:?}: subject {:?} is named by another entry",
+                    certificate.name, certificate.subject
+                )));
+            }
+        }
         Ok(auth)
     }
 
     /// Adds a token at run time (`demo` makes one up).
     pub fn add(&mut self, token: &str, principal: Principal) {
         self.tokens.insert(digest(token), principal);
-    }
-
-    pub fn has_ingest_tokens(&self) -> bool {
-        !self.ingest.is_empty()
     }
 
     /// The caller of a query route, from `Authorization: Bearer <token>`.
@@ -238,8 +290,28 @@ impl Auth {
         self.tokens.get(&digest(token)).cloned()
     }
 
-    /// The caller of an ingest route.
-    pub fn ingest_client(&self, headers: &HeaderMap) -> Result<IngestClient, ApiError> {
+    /// The caller of an ingest route: by its bearer token when it sends one, else by the
+    /// verified client certificate of its connection.
+    pub fn ingest_client(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<&PeerCertificate>,
+    ) -> Result<IngestClient, ApiError> {
+        if let Some(peer) = peer
+            && !headers.contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return peer
+                .names
+                .iter()
+                .find_map(|name| self.certificates.get(name))
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::unauthorized(format!(
+                        "the client certificate ({}) is not an ingest certificate",
+                        peer.names.join(", ")
+                    ))
+                });
+        }
         let token = bearer(headers)?;
         self.ingest
             .get(&digest(token))
@@ -314,7 +386,7 @@ mod tests {
 
     #[test]
     fn tokens_are_found_by_hash_and_roles_order() {
-        let auth = Auth::new(&[config("a", "secret-a", Role::Analyst)], &[]).unwrap();
+        let auth = Auth::new(&[config("a", "secret-a", Role::Analyst)], &[], &[]).unwrap();
         let principal = auth.principal(&headers("Bearer secret-a")).unwrap();
         assert_eq!(principal.role, Role::Analyst);
         assert!(principal.require(Role::Viewer).is_ok());
@@ -351,12 +423,16 @@ mod tests {
                 sha256: hash_token("ingest-secret"),
                 cluster: "prod".to_owned(),
             }],
+            &[],
         )
         .unwrap();
         assert!(auth.principal(&headers("Bearer ingest-secret")).is_err());
-        assert!(auth.ingest_client(&headers("Bearer secret-a")).is_err());
+        assert!(
+            auth.ingest_client(&headers("Bearer secret-a"), None)
+                .is_err()
+        );
         assert_eq!(
-            auth.ingest_client(&headers("Bearer ingest-secret"))
+            auth.ingest_client(&headers("Bearer ingest-secret"), None)
                 .unwrap(),
             IngestClient {
                 name: "apiserver".to_owned(),
@@ -366,23 +442,89 @@ mod tests {
     }
 
     #[test]
+    fn client_certificates_are_found_by_subject_and_a_token_wins() {
+        let auth = Auth::new(
+            &[],
+            &[IngestTokenConfig {
+                name: "token".to_owned(),
+                sha256: hash_token("ingest-secret"),
+                cluster: "dev".to_owned(),
+            }],
+            &[IngestCertificateConfig {
+                name: "apiserver".to_owned(),
+                subject: "kube-apiserver-audit".to_owned(),
+                cluster: "prod".to_owned(),
+            }],
+        )
+        .unwrap();
+        let known = PeerCertificate {
+            names: vec![
+                "other.example".to_owned(),
+                "kube-apiserver-audit".to_owned(),
+            ],
+        };
+        let stranger = PeerCertificate {
+            names: vec!["someone".to_owned()],
+        };
+        let by_certificate = auth.ingest_client(&HeaderMap::new(), Some(&known)).unwrap();
+        assert_eq!(
+            (
+                by_certificate.name.as_str(),
+                by_certificate.cluster.as_str()
+            ),
+            ("apiserver", "prod")
+        );
+        let error = auth
+            .ingest_client(&HeaderMap::new(), Some(&stranger))
+            .unwrap_err();
+        assert_eq!(error.status().as_u16(), 401);
+        assert!(error.to_string().contains("someone"), "{error}");
+        assert!(auth.ingest_client(&HeaderMap::new(), None).is_err());
+        // A token sent over a connection with a certificate is what counts.
+        let by_token = auth
+            .ingest_client(&headers("Bearer ingest-secret"), Some(&known))
+            .unwrap();
+        assert_eq!(by_token.cluster, "dev");
+        assert!(
+            auth.ingest_client(&headers("Bearer wrong"), Some(&known))
+                .is_err()
+        );
+        let twice = IngestCertificateConfig {
+            name: "again".to_owned(),
+            subject: "kube-apiserver-audit".to_owned(),
+            cluster: "prod".to_owned(),
+        };
+        let first = IngestCertificateConfig {
+            name: "first".to_owned(),
+            ..twice.clone()
+        };
+        assert!(Auth::new(&[], &[], &[first, twice]).is_err());
+        let empty = IngestCertificateConfig {
+            name: "empty".to_owned(),
+            subject: " ".to_owned(),
+            cluster: "prod".to_owned(),
+        };
+        assert!(Auth::new(&[], &[], &[empty]).is_err());
+    }
+
+    #[test]
     fn bad_configurations_are_refused() {
         let mut plain = config("a", "x", Role::Viewer);
         plain.sha256 = "not-a-hash".to_owned();
-        assert!(Auth::new(&[plain], &[]).is_err());
+        assert!(Auth::new(&[plain], &[], &[]).is_err());
         let twice = [
             config("a", "x", Role::Viewer),
             config("a", "y", Role::Viewer),
         ];
-        assert!(Auth::new(&twice, &[]).is_err());
+        assert!(Auth::new(&twice, &[], &[]).is_err());
         let same_hash = [
             config("a", "x", Role::Viewer),
             config("b", "x", Role::Admin),
         ];
-        assert!(Auth::new(&same_hash, &[]).is_err());
+        assert!(Auth::new(&same_hash, &[], &[]).is_err());
         let mut empty = config("a", "x", Role::Viewer);
         empty.namespaces = Some(Vec::new());
-        assert!(Auth::new(&[empty], &[]).is_err());
+        assert!(Auth::new(&[empty], &[], &[]).is_err());
     }
 
     #[test]

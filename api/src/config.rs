@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::ApiError;
-use crate::auth::{Auth, IngestTokenConfig, TokenConfig};
+use crate::auth::{Auth, IngestCertificateConfig, IngestTokenConfig, TokenConfig};
 
 /// The HTTP API: where it listens, who may call it, and its limits.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,6 +23,10 @@ pub struct ApiConfig {
     /// Bearer tokens of the ingest routes only (`[[api.ingest_tokens]]`).
     #[serde(default)]
     pub ingest_tokens: Vec<IngestTokenConfig>,
+    /// Client certificates allowed on the ingest routes (`[[api.ingest_certificates]]`; needs
+    /// `api.tls.client_ca`).
+    #[serde(default)]
+    pub ingest_certificates: Vec<IngestCertificateConfig>,
     /// Serve HTTPS with these PEM files (rustls).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -57,6 +61,13 @@ pub struct TlsConfig {
     pub cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key: PathBuf,
+    /// PEM certificates of the authorities whose client certificates are verified. When set,
+    /// the server asks every client for a certificate; one that does not chain to these fails
+    /// the handshake, and a client without one is served as before (tokens). A verified
+    /// certificate is a credential only for the ingest routes named in
+    /// `[[api.ingest_certificates]]`.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 fn default_true() -> bool {
@@ -98,6 +109,7 @@ impl Default for ApiConfig {
             listen: default_listen(),
             tokens: Vec::new(),
             ingest_tokens: Vec::new(),
+            ingest_certificates: Vec::new(),
             tls: None,
             max_body_bytes: default_max_body_bytes(),
             rate_limit_per_second: default_rate(),
@@ -125,6 +137,13 @@ impl ApiConfig {
                 "api.sql_max_rows, api.export_max_rows and api.query_timeout_secs must be positive",
             );
         }
-        Auth::new(&self.tokens, &self.ingest_tokens)
+        if !self.ingest_certificates.is_empty()
+            && self.tls.as_ref().is_none_or(|tls| tls.client_ca.is_none())
+        {
+            return invalid(
+                "api.ingest_certificates needs api.tls.client_ca: the authority that signs them",
+            );
+        }
+        Auth::new(&self.tokens, &self.ingest_tokens, &self.ingest_certificates)
     }
 }

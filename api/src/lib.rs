@@ -50,7 +50,8 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{OnceCell, broadcast};
 
 pub use auth::{
-    Auth, IngestClient, IngestTokenConfig, Principal, Role, Scope, generate_token, hash_token,
+    Auth, IngestCertificateConfig, IngestClient, IngestTokenConfig, PeerCertificate, Principal,
+    Role, Scope, generate_token, hash_token,
 };
 pub use config::{ApiConfig, TlsConfig};
 pub use error::ApiError;
@@ -325,7 +326,8 @@ async fn require_ingest(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let client = match state.inner.auth.ingest_client(request.headers()) {
+    let peer = request.extensions().get::<PeerCertificate>();
+    let client = match state.inner.auth.ingest_client(request.headers(), peer) {
         Ok(client) => client,
         Err(error) => return error.into_response(),
     };

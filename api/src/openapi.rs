@@ -46,10 +46,13 @@ pub fn openapi() -> serde_json::Value {
         "info": {
             "title": "kubetrail query API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Search, SQL, alerts, timelines and object history over Kubernetes audit and Falco events. Every route except /healthz, /readyz and this document needs `Authorization: Bearer <token>`; roles: viewer < analyst < admin; ingest routes take ingest tokens only. A token restricted to namespaces or clusters sees only their events and alerts, in every route."
+            "description": "Search, SQL, alerts, timelines and object history over Kubernetes audit and Falco events. Every route except /healthz, /readyz and this document needs `Authorization: Bearer <token>`; roles: viewer < analyst < admin; ingest routes take ingest tokens only, or a client certificate named in [[api.ingest_certificates]] over HTTPS with [api.tls] client_ca. A token restricted to namespaces or clusters sees only their events and alerts, in every route."
         },
         "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "clientCertificate": { "type": "mutualTLS", "description": "A client certificate of the authority in [api.tls] client_ca whose subject CN or DNS name an [[api.ingest_certificates]] entry names (ingest routes only)." }
+            },
             "schemas": schemas(),
         },
         "security": [ { "bearer": [] } ],
@@ -174,13 +177,14 @@ pub fn openapi() -> serde_json::Value {
                 }
             } },
             "/api/v1/ingest/audit": { "post": {
-                "summary": "The API server's audit webhook: an audit.k8s.io/v1 EventList (ingest token), gzip allowed. Answered once the body is fsynced in the write-ahead log (not after the store commit); a retried batch is stored once. 503 with Retry-After when the log or the disk is full.",
-                "security": [ { "bearer": [] } ],
+                "summary": "The API server's audit webhook: an audit.k8s.io/v1 EventList (ingest token or client certificate), gzip allowed. Answered once the body is fsynced in the write-ahead log (not after the store commit); a retried batch is stored once. 503 with Retry-After when the log or the disk is full.",
+                "security": [ { "bearer": [] }, { "clientCertificate": [] } ],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
                 "responses": ok("Accepted", "durable in the write-ahead log", &[400, 401, 413, 503])
             } },
             "/api/v1/ingest/falco": { "post": {
-                "summary": "Falco http_output or falcosidekick (ingest token), gzip allowed. Answered once the body is fsynced in the write-ahead log; 503 with Retry-After when the log or the disk is full.",
+                "summary": "Falco http_output or falcosidekick (ingest token or client certificate), gzip allowed. Answered once the body is fsynced in the write-ahead log; 503 with Retry-After when the log or the disk is full.",
+                "security": [ { "bearer": [] }, { "clientCertificate": [] } ],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object" } } } },
                 "responses": ok("Accepted", "durable in the write-ahead log", &[400, 401, 413, 503])
             } },

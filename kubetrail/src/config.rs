@@ -70,7 +70,8 @@ impl Config {
 
     /// Whether the API's ingest routes feed the pipeline (the audit webhook, Falco).
     pub fn ingests_pushed_events(&self) -> bool {
-        self.api.enabled && !self.api.ingest_tokens.is_empty()
+        self.api.enabled
+            && !(self.api.ingest_tokens.is_empty() && self.api.ingest_certificates.is_empty())
     }
 
     /// The live pipeline's part of the configuration.
@@ -84,15 +85,15 @@ impl Config {
         }
     }
 
-    /// `serve` needs at least one source: files to follow, Kafka topics, or ingest tokens for
-    /// pushed events.
+    /// `serve` needs at least one source: files to follow, Kafka topics, or ingest tokens or
+    /// certificates for pushed events.
     pub fn check_sources(&self) -> anyhow::Result<()> {
         if self.ingest.files.is_empty()
             && self.ingest.kafka.is_empty()
             && !self.ingests_pushed_events()
         {
             bail!(
-                "no sources configured: add an [[ingest.files]] or [[ingest.kafka]] table, or [[api.ingest_tokens]] for the audit webhook and Falco"
+                "no sources configured: add an [[ingest.files]] or [[ingest.kafka]] table, or [[api.ingest_tokens]] (or [[api.ingest_certificates]]) for the audit webhook and Falco"
             );
         }
         Ok(())

@@ -81,7 +81,11 @@ fn print_check(config: &Config, rules: usize) {
         config.ingest.files.len(),
         config.ingest.kafka.len(),
         if config.ingests_pushed_events() {
-            format!("{} ingest token(s)", config.api.ingest_tokens.len())
+            format!(
+                "{} ingest token(s), {} ingest certificate(s)",
+                config.api.ingest_tokens.len(),
+                config.api.ingest_certificates.len()
+            )
         } else {
             "off".to_owned()
         }

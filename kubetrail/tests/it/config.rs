@@ -15,7 +15,7 @@ fn the_documented_example_config_checks_and_means_what_it_says() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/config/kubetrail.toml");
     let out = ok_stdout(&["serve", "--check", "--config", example.to_str().unwrap()]);
     for expected in [
-        "sources: 2 file group(s) (2 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s)",
+        "sources: 2 file group(s) (2 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s), 0 ingest certificate(s)",
         "built-in pack: on",
         "store: /var/lib/kubetrail (retention: 400 days)",
         "alerts: stdout on, file /var/lib/kubetrail/alerts.jsonl, 0 sink(s)",
@@ -47,6 +47,10 @@ fn unknown_keys_bad_values_and_no_sources_are_refused_with_one_line() {
         (
             "[[api.tokens]]\nname = \"a\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nrole = \"root\"\n",
             "root",
+        ),
+        (
+            "[[api.ingest_certificates]]\nname = \"a\"\nsubject = \"kube-apiserver\"\ncluster = \"prod\"\n",
+            "api.tls.client_ca",
         ),
         ("[search]\nno_such_key = 1\n", "no_such_key"),
         ("[wal]\nno_such_key = 1\n", "no_such_key"),
@@ -89,7 +93,7 @@ fn ingest_tokens_alone_are_a_source() {
     let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
     assert!(
         out.contains(
-            "sources: 0 file group(s) (0 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s)"
+            "sources: 0 file group(s) (0 path(s)); 0 kafka consumer group(s) (0 topic(s)); pushed events: 1 ingest token(s), 0 ingest certificate(s)"
         ),
         "{out}"
     );

@@ -269,7 +269,7 @@ fn ingest_takes_gzip_refuses_large_bodies_and_answers_503_when_the_log_is_full()
     let config = webhook_config(
         dir.path(),
         &data,
-        "[pipeline]\ncommit_interval_ms = 60000\n[wal]\nmax_pending_bytes = 100000",
+        "[pipeline]\ncommit_interval_ms = 60000\n[wal]\nmax_pending_bytes = 10000",
     );
     let server = start(&config, &dir.path().join("serve.log"));
     let address = server.address;
@@ -495,4 +495,261 @@ fn concurrent_webhook_posts_under_kill_9_are_stored_exactly_once() {
         acked.len(),
         total
     );
+}
+
+/// Runs `openssl` in `dir`; panics with its error output when it fails.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A new P-256 key and a certificate for it: self-signed with `extensions` (`-addext`), or
+/// signed by the authority `signer` (its `.pem` and `.key` in `dir`) as a client certificate.
+fn certificate(dir: &Path, name: &str, subject: &str, signer: Option<&str>, extensions: &[&str]) {
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let mut args = vec![
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        subject,
+        "-keyout",
+        &key,
+    ];
+    let Some(signer) = signer else {
+        args.extend(["-x509", "-days", "2", "-out", &pem]);
+        for extension in extensions {
+            args.extend(["-addext", extension]);
+        }
+        return openssl(dir, &args);
+    };
+    let request = format!("{name}.csr");
+    args.extend(["-out", &request]);
+    openssl(dir, &args);
+    write(
+        &dir.join("client.ext"),
+        "keyUsage = critical, digitalSignature\nextendedKeyUsage = clientAuth\n",
+    );
+    let (ca, ca_key) = (format!("{signer}.pem"), format!("{signer}.key"));
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &request,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "client.ext",
+            "-out",
+            &pem,
+        ],
+    );
+}
+
+/// `curl` over HTTPS from `dir`, trusting `server.pem`, with a client certificate (`NAME.pem`
+/// and `NAME.key`) and a token when given: (status, body); status 0 when no answer came.
+fn curl_tls(
+    dir: &Path,
+    url: &str,
+    client: Option<&str>,
+    token: Option<&str>,
+    body: Option<&Path>,
+) -> (u16, String) {
+    let mut command = std::process::Command::new("curl");
+    command
+        .current_dir(dir)
+        .args(["-sS", "--cacert", "server.pem", "-w", "\n%{http_code}", url]);
+    if let Some(client) = client {
+        command.args([
+            "--cert",
+            &format!("{client}.pem"),
+            "--key",
+            &format!("{client}.key"),
+        ]);
+    }
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    if let Some(body) = body {
+        command.args(["-H", "Content-Type: application/json", "--data-binary"]);
+        command.arg(format!("@{}", body.display()));
+    }
+    let out = command.output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    match text.rsplit_once('\n') {
+        Some((answer, status)) if status.trim() != "000" => {
+            (status.trim().parse().unwrap_or(0), answer.to_owned())
+        }
+        _ => (0, String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+#[test]
+fn a_client_certificate_from_the_configured_authority_is_an_ingest_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path();
+    certificate(
+        tls,
+        "ca",
+        "/CN=kubetrail test client CA",
+        None,
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    certificate(
+        tls,
+        "server",
+        "/CN=localhost",
+        None,
+        &["subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    );
+    // The API server's webhook certificate, another certificate of the same authority, and
+    // one with the right name from an authority kubetrail does not trust.
+    certificate(
+        tls,
+        "apiserver",
+        "/O=system:masters/CN=kube-apiserver-audit",
+        Some("ca"),
+        &[],
+    );
+    certificate(tls, "stranger", "/CN=someone-else", Some("ca"), &[]);
+    certificate(
+        tls,
+        "rogue-ca",
+        "/CN=rogue CA",
+        None,
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    certificate(
+        tls,
+        "forged",
+        "/CN=kube-apiserver-audit",
+        Some("rogue-ca"),
+        &[],
+    );
+
+    let data = dir.path().join("data");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[store]
+data_dir = "{data}"
+[pipeline]
+commit_interval_ms = 200
+[api]
+listen = "127.0.0.1:0"
+tls = {{ cert = "{dir}/server.pem", key = "{dir}/server.key", client_ca = "{dir}/ca.pem" }}
+[[api.tokens]]
+name = "viewer"
+sha256 = "{viewer}"
+role = "viewer"
+[[api.ingest_tokens]]
+name = "token-client"
+sha256 = "{ingest}"
+cluster = "by-token"
+[[api.ingest_certificates]]
+name = "prod-apiserver"
+subject = "kube-apiserver-audit"
+cluster = "by-certificate"
+"#,
+            data = data.display(),
+            dir = tls.display(),
+            viewer = sha256(VIEWER),
+            ingest = sha256(INGEST),
+        ),
+    );
+    let log = dir.path().join("serve.log");
+    let server = start(&config, &log);
+    let base = format!("https://127.0.0.1:{}", server.address.port());
+    let ingest = format!("{base}/api/v1/ingest/audit");
+    let list = |first: usize| {
+        serde_json::json!({
+            "kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+            "items": (first..first + 50).map(exec_event).collect::<Vec<_>>(),
+        })
+    };
+    let (first, second) = (
+        dir.path().join("first.json"),
+        dir.path().join("second.json"),
+    );
+    write(&first, &list(0).to_string());
+    write(&second, &list(50).to_string());
+    // Refused requests carry a small body: a server that refuses before reading a large one
+    // closes the connection, and the client may see the reset instead of the answer.
+    let refused = dir.path().join("refused.json");
+    write(
+        &refused,
+        &serde_json::json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1",
+            "items": [exec_event(100)]})
+        .to_string(),
+    );
+
+    let (status, body) = curl_tls(tls, &ingest, Some("apiserver"), None, Some(&first));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["accepted"],
+        50
+    );
+    // Same authority, a name no entry has: refused, and the answer says which names it saw.
+    let (status, body) = curl_tls(tls, &ingest, Some("stranger"), None, Some(&refused));
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("someone-else"), "{body}");
+    // An authority kubetrail does not trust: no TLS session at all.
+    let (status, _) = curl_tls(tls, &ingest, Some("forged"), None, Some(&refused));
+    assert_eq!(
+        status, 0,
+        "a certificate of an untrusted authority was accepted"
+    );
+    // No certificate: tokens work as before, on the same listener.
+    let (status, body) = curl_tls(tls, &ingest, None, None, Some(&refused));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = curl_tls(tls, &ingest, None, Some(INGEST), Some(&second));
+    assert_eq!(status, 200, "{body}");
+    // The certificate opens the ingest routes only.
+    let search = format!("{base}/api/v1/search?limit=1&q=cluster:by-certificate");
+    assert_eq!(curl_tls(tls, &search, Some("apiserver"), None, None).0, 401);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = curl_tls(tls, &search, Some("apiserver"), Some(VIEWER), None);
+        assert_eq!(status, 200, "{body}");
+        if serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"] == 50 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the events sent with the certificate are not searchable"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.stop(&log);
+    for cluster in ["by-certificate", "by-token"] {
+        let statement = format!("select count(*) from events where cluster = '{cluster}'");
+        assert_eq!(sql_value(&data, &statement), "50", "{cluster}");
+    }
 }
