@@ -31,6 +31,11 @@ pub struct Args {
     /// How long the clients post.
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+    /// Events per second all clients together offer, each client posting on a fixed schedule
+    /// (as API servers do: `--audit-webhook-batch-throttle-qps`); 0: each posts again as soon
+    /// as it is answered, as fast as the server takes them.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -124,12 +129,23 @@ async fn bench(
     let next_batch = Arc::new(AtomicU64::new(1));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
+    // Each client's time between posts when paced.
+    let every = (args.rate > 0).then(|| {
+        Duration::from_secs_f64((args.clients as u64 * args.batch_events) as f64 / args.rate as f64)
+    });
     let mut tasks = Vec::new();
-    for _ in 0..args.clients {
+    for index in 0..args.clients {
         let (template, next_batch, token) = (template.clone(), next_batch.clone(), token.clone());
         let address = api.address;
+        // Paced clients start spread over one period, not all at once.
+        let schedule = every.map(|every| {
+            (
+                started + every.mul_f64(index as f64 / args.clients as f64),
+                every,
+            )
+        });
         tasks.push(tokio::spawn(async move {
-            client(address, &token, &template, &next_batch, deadline).await
+            client(address, &token, &template, &next_batch, deadline, schedule).await
         }));
     }
     let mut answers = Vec::new();
@@ -142,6 +158,7 @@ async fn bench(
     }
     let seconds = started.elapsed().as_secs_f64();
     let wal = log.metrics();
+    let committed_while_posting = stats.committed_events.get();
     pipeline_cancel.cancel();
     running.await??;
     cancel.cancel();
@@ -154,8 +171,14 @@ async fn bench(
             .unwrap_or(0.0)
     };
     println!(
-        "webhook: {} clients, {}-event EventLists, {seconds:.1} s",
-        args.clients, args.batch_events
+        "webhook: {} clients, {}-event EventLists, {seconds:.1} s, {}",
+        args.clients,
+        args.batch_events,
+        if args.rate > 0 {
+            format!("{} events/s offered", args.rate)
+        } else {
+            "each posting as soon as answered".to_owned()
+        }
     );
     println!(
         "accepted: {accepted} events in {} answers, {:.0} events/s; 503s: {refused}",
@@ -176,9 +199,9 @@ async fn bench(
         wal.appended_bytes / 1_000_000
     );
     println!(
-        "pipeline: {} events committed in {} commits (after the clients stopped too)",
-        stats.committed_events.get(),
-        stats.commits.get()
+        "pipeline: {committed_while_posting} events committed while the clients posted ({:.0} events/s); {} MB of the log not yet committed when they stopped",
+        committed_while_posting as f64 / seconds,
+        wal.pending_bytes / 1_000_000
     );
     Ok(())
 }
@@ -214,6 +237,7 @@ async fn client(
     template: &(Vec<u8>, Vec<usize>),
     next_batch: &AtomicU64,
     deadline: Instant,
+    schedule: Option<(Instant, Duration)>,
 ) -> anyhow::Result<ClientFigures> {
     let stream = tokio::net::TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
@@ -229,7 +253,13 @@ async fn client(
         accepted: 0,
         refused: 0,
     };
+    let mut next_post = schedule.map(|(first, _)| first);
     while Instant::now() < deadline {
+        if let (Some(at), Some((_, every))) = (next_post.as_mut(), schedule) {
+            // A late post goes at once; the schedule does not drift.
+            tokio::time::sleep_until((*at).into()).await;
+            *at += every;
+        }
         let body = body_of(template, next_batch.fetch_add(1, Ordering::Relaxed));
         sender.ready().await?;
         let request = hyper::Request::post("/api/v1/ingest/audit")
