@@ -392,7 +392,21 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<ApiState>) -> Response {
-    if state.inner.ready.load(Ordering::Acquire) {
+    let wal_failure = state
+        .inner
+        .ingest
+        .get()
+        .and_then(ingest::PushSender::failure);
+    if let Some(failure) = wal_failure {
+        // Pushed events are refused until the log recovers (it retries by itself); the
+        // probe says so, and why.
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            Json(serde_json::json!({ "error": format!("not accepting pushed events: {failure}") })),
+        )
+            .into_response()
+    } else if state.inner.ready.load(Ordering::Acquire) {
         Json(serde_json::json!({ "status": "ready" })).into_response()
     } else {
         // Not an error to log: probes ask until the store is open.

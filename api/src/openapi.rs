@@ -58,7 +58,7 @@ pub fn openapi() -> serde_json::Value {
         "security": [ { "bearer": [] } ],
         "paths": {
             "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": ok("Status", "alive", &[]) } },
-            "/readyz": { "get": { "summary": "Readiness: the store is open", "security": [], "responses": ok("Status", "ready", &[503]) } },
+            "/readyz": { "get": { "summary": "Readiness: the store is open, and the write-ahead log of pushed events accepts appends", "security": [], "responses": ok("Status", "ready", &[503]) } },
             "/metrics": { "get": { "summary": "Prometheus metrics (viewer)", "responses": {
                 "200": { "description": "Prometheus text format", "content": { "text/plain": { "schema": string } } },
                 "401": { "description": "no or unknown token", "content": { "application/json": { "schema": error } } }

@@ -97,6 +97,11 @@ impl PushLog {
 }
 
 impl PushSender {
+    /// Why the log accepts nothing now, if it does not (see [`wal::Wal::failure`]).
+    pub fn failure(&self) -> Option<String> {
+        self.wal.failure()
+    }
+
     /// Identifies the events of `body`, appends it to the log (unless the log holds all its events already)
     /// and returns once it is fsynced. A body that is not events of the expected kind is
     /// appended too (it becomes a dead letter) and comes back `rejected`. A full log or disk

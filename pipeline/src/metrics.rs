@@ -259,6 +259,11 @@ impl Collector for WalCollected {
                 "Bytes of the write-ahead log's segments on disk (pending and kept for dedupe).",
                 metrics.retained_bytes,
             ),
+            (
+                "wal_failing",
+                "1 while the write-ahead log refuses every append: an fsync failed and it could not yet cut back what that fsync left undecided (see /readyz).",
+                u64::from(metrics.failing),
+            ),
         ] {
             ConstGauge::new(value as i64).encode(encoder.encode_descriptor(
                 name,
@@ -297,6 +302,11 @@ impl Collector for WalCollected {
                 "wal_refused_disk_full",
                 "Appends refused (503) because the disk was full.",
                 metrics.refused_disk_full,
+            ),
+            (
+                "wal_fsync_failures",
+                "fsyncs of the write-ahead log that failed; the appends they covered were answered 503 and taken back.",
+                metrics.sync_failures,
             ),
         ] {
             ConstCounter::new(value).encode(encoder.encode_descriptor(

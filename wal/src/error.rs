@@ -14,8 +14,11 @@ pub enum WalError {
     /// The disk holding the log has no space left.
     #[error("no space left on the disk of the write-ahead log; retry")]
     DiskFull,
-    /// An fsync failed: nothing more is accepted until a restart re-reads the log.
-    #[error("the write-ahead log failed earlier and accepts nothing until a restart")]
+    /// An fsync failed: the append was not made durable and is taken back; retry.
+    #[error("the write-ahead log could not make this append durable (an fsync failed); retry")]
+    NotDurable,
+    /// An fsync failed earlier and what it left undecided is not yet taken back; retry.
+    #[error("the write-ahead log cannot write until it recovers from a failed fsync; retry")]
     Failed,
     /// The writer thread is gone (the process is stopping).
     #[error("the write-ahead log is closed")]

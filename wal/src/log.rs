@@ -46,9 +46,14 @@ pub(crate) struct State {
     /// Base offset → end offset of every retained segment.
     pub(crate) segments: Mutex<BTreeMap<u64, u64>>,
     counters: Counters,
+    /// Why the log accepts nothing now (a failed fsync it could not take back yet).
+    failing: Mutex<Option<String>>,
     /// Held by a test to make requests queue up before the writer takes them.
     #[cfg(test)]
     pub(crate) gate: Mutex<()>,
+    /// How many of the next fsyncs a test makes fail.
+    #[cfg(test)]
+    pub(crate) failing_syncs: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +64,7 @@ struct Counters {
     duplicate_keys: AtomicU64,
     refused_full: AtomicU64,
     refused_disk_full: AtomicU64,
+    sync_failures: AtomicU64,
 }
 
 impl State {
@@ -81,6 +87,17 @@ impl State {
 
     pub(crate) fn segment_path(&self, base: u64) -> PathBuf {
         segment_path(&self.dir, base)
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_failure(&self, failure: Option<String>) {
+        *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = failure;
     }
 }
 
@@ -127,6 +144,11 @@ pub struct WalMetrics {
     pub refused_full: u64,
     /// Appends refused because the disk was full.
     pub refused_disk_full: u64,
+    /// fsyncs that failed (their appends were answered with an error and taken back).
+    pub sync_failures: u64,
+    /// Whether the log accepts nothing now: an fsync failed and taking back what it did not
+    /// make durable failed too. The writer keeps trying.
+    pub failing: bool,
 }
 
 #[derive(Debug)]
@@ -185,8 +207,11 @@ impl Wal {
             committed_known: AtomicBool::new(false),
             segments: Mutex::new(segments.iter().map(|(base, s)| (*base, s.end)).collect()),
             counters: Counters::default(),
+            failing: Mutex::new(None),
             #[cfg(test)]
             gate: Mutex::new(()),
+            #[cfg(test)]
+            failing_syncs: AtomicU64::new(0),
         });
         tracing::info!(
             dir = %dir.display(),
@@ -202,6 +227,8 @@ impl Wal {
             active_len,
             keys,
             segments,
+            unsynced_keys: Vec::new(),
+            sync_failed: None,
             failed: false,
         };
         let (requests, receiver) = std::sync::mpsc::channel();
@@ -301,7 +328,16 @@ impl Wal {
             duplicate_keys: counters.duplicate_keys.load(Ordering::Relaxed),
             refused_full: counters.refused_full.load(Ordering::Relaxed),
             refused_disk_full: counters.refused_disk_full.load(Ordering::Relaxed),
+            sync_failures: counters.sync_failures.load(Ordering::Relaxed),
+            failing: state.failure().is_some(),
         }
+    }
+
+    /// Why the log accepts nothing now, if it does not: an fsync failed and the writer could
+    /// not yet take back what it left undecided. Appends are refused (the ingest routes
+    /// answer 503) until it can; the writer retries every half second.
+    pub fn failure(&self) -> Option<String> {
+        self.state.failure()
     }
 }
 
@@ -315,7 +351,11 @@ struct Writer {
     /// Every key of a retained record → the base of its segment.
     keys: HashMap<u128, u64>,
     segments: BTreeMap<u64, Segment>,
-    /// An fsync failed: the page cache may not match the disk; refuse everything.
+    /// Keys of the records written to the active segment since the last fsync.
+    unsynced_keys: Vec<u128>,
+    /// An fsync of this group failed (a roll's or the group's own).
+    sync_failed: Option<WalError>,
+    /// What the last failed fsync left undecided is not yet taken back: refuse everything.
     failed: bool,
 }
 
@@ -336,7 +376,11 @@ impl Writer {
                     }
                     self.write_group(group);
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.failed {
+                        self.take_back_unsynced();
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => return,
             }
             self.retain();
@@ -351,12 +395,17 @@ impl Writer {
         segment_path(&self.state.dir, self.active_base)
     }
 
-    /// Writes every request of the group, fsyncs once, then answers them all.
+    /// Writes every request of the group, fsyncs once, then answers them all. When an fsync
+    /// fails, nothing of the group is acknowledged and everything written since the last good
+    /// fsync is taken back (see [`Writer::take_back_unsynced`]), so a retry writes it again.
     fn write_group(&mut self, group: Vec<Request>) {
+        if self.failed {
+            self.take_back_unsynced();
+        }
         let mut answers = Vec::with_capacity(group.len());
         let mut written = false;
         for request in group {
-            let result = if self.failed {
+            let result = if self.failed || self.sync_failed.is_some() {
                 Err(WalError::Failed)
             } else {
                 self.write_one(request.record)
@@ -364,30 +413,98 @@ impl Writer {
             written |= matches!(result, Ok(Appended { written: true, .. }));
             answers.push((request.reply, result));
         }
-        if written {
-            match self.file.sync_data() {
-                Ok(()) => {
-                    self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-                    self.publish_end();
-                }
-                Err(error) => {
-                    tracing::error!(path = %self.active_path().display(), %error, "fsync of the write-ahead log failed; refusing appends until a restart");
-                    self.failed = true;
-                    for (_, result) in &mut answers {
-                        if result.is_ok() {
-                            *result = Err(WalError::Failed);
-                        }
-                    }
+        if written && self.sync_failed.is_none() {
+            let path = self.active_path();
+            match self.sync() {
+                Ok(()) => self.publish_end(),
+                Err(error) => self.sync_failed = Some(WalError::io("fsync", &path, error)),
+            }
+        }
+        if let Some(error) = self.sync_failed.take() {
+            self.state
+                .counters
+                .sync_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, "an fsync of the write-ahead log failed; the appends it covered are refused and taken back");
+            // Even an answer that wrote nothing may rest on a record of this group.
+            for (_, result) in &mut answers {
+                if result.is_ok() {
+                    *result = Err(WalError::NotDurable);
                 }
             }
+            self.failed = true;
+            self.state.set_failure(Some(error.to_string()));
+            self.take_back_unsynced();
         }
         for (reply, result) in answers {
             let _ = reply.send(result);
         }
     }
 
+    /// fsyncs the active segment.
+    fn sync(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self
+            .state
+            .failing_syncs
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(std::io::Error::other("an fsync failure made by a test"));
+        }
+        self.file.sync_data()?;
+        self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// After a failed fsync: cuts the active segment back to its durable end and forgets the
+    /// keys written after it. A failed fsync may have dropped those pages from the disk while
+    /// they still read back from memory, and a later fsync would not say so; cutting them off
+    /// (and fsyncing the cut) leaves the file as durable as what was acknowledged. Readers
+    /// never read past the durable end, so they never saw them. Until the cut is durable,
+    /// every append is refused; it is retried with each group and every half second.
+    fn take_back_unsynced(&mut self) {
+        let durable_end = *self.state.durable.borrow();
+        debug_assert!(durable_end >= self.active_base);
+        let durable_len = SEGMENT_HEADER_BYTES + (durable_end - self.active_base);
+        let base = self.active_base;
+        let segment = self.segments.get_mut(&base).expect("the active segment");
+        let kept = segment.keys.len() - self.unsynced_keys.len();
+        segment.keys.truncate(kept);
+        segment.end = durable_end;
+        for key in self.unsynced_keys.drain(..) {
+            if self.keys.get(&key) == Some(&base) {
+                self.keys.remove(&key);
+            }
+        }
+        self.active_len = durable_len;
+        let path = self.active_path();
+        let cut = self
+            .file
+            .set_len(durable_len)
+            .and_then(|()| self.file.seek(SeekFrom::Start(durable_len)).map(drop))
+            .and_then(|()| self.sync());
+        match cut {
+            Ok(()) => {
+                if self.failed {
+                    tracing::info!(path = %path.display(), durable_end, "the write-ahead log is cut back to its durable end and accepts appends again");
+                }
+                self.failed = false;
+                self.state.set_failure(None);
+            }
+            Err(error) => {
+                if self.state.failure().is_none() || !self.failed {
+                    tracing::error!(path = %path.display(), %error, "cannot cut the write-ahead log back to its durable end; refusing appends and retrying");
+                }
+                self.failed = true;
+                self.state
+                    .set_failure(Some(WalError::io("cut back", &path, error).to_string()));
+            }
+        }
+    }
+
     /// Lets readers see everything up to the current end (after an fsync).
-    fn publish_end(&self) {
+    fn publish_end(&mut self) {
         let end = self.end();
         self.state
             .segments
@@ -395,6 +512,7 @@ impl Writer {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(self.active_base, end);
         self.state.durable.send_replace(end);
+        self.unsynced_keys.clear();
     }
 
     fn write_one(&mut self, mut sealed: Sealed) -> Result<Appended, WalError> {
@@ -434,7 +552,7 @@ impl Writer {
         if self.active_len > SEGMENT_HEADER_BYTES
             && self.active_len + frame_len > self.state.config.segment_bytes
         {
-            self.roll().map_err(|error| self.refuse(error))?;
+            self.roll()?;
         }
         let before = self.active_len;
         if let Err(error) = self.file.write_all(&frame) {
@@ -445,8 +563,8 @@ impl Writer {
                 .set_len(before)
                 .and_then(|()| self.file.seek(SeekFrom::Start(before)).map(drop))
             {
-                tracing::error!(path = %path.display(), error = %undo, "cannot take back a failed write; refusing appends until a restart");
-                self.failed = true;
+                // The group fails as if its fsync had: everything unsynced is taken back.
+                self.sync_failed = Some(WalError::io("take back a failed write to", &path, undo));
             }
             return Err(self.refuse(WalError::io("write", &path, error)));
         }
@@ -458,6 +576,7 @@ impl Writer {
             self.keys.insert(*key, base);
         }
         segment.keys.extend_from_slice(&record.keys);
+        self.unsynced_keys.extend_from_slice(&record.keys);
         segment.newest_micros = segment.newest_micros.max(record.received_micros);
         segment.end = end;
         counters.appends.fetch_add(1, Ordering::Relaxed);
@@ -490,16 +609,18 @@ impl Writer {
         }
     }
 
-    /// Seals the active segment (fsynced) and starts the next one at its end.
+    /// Seals the active segment (fsynced) and starts the next one at its end. A failed fsync
+    /// fails the whole group (`sync_failed`).
     fn roll(&mut self) -> Result<(), WalError> {
         let path = self.active_path();
-        self.file
-            .sync_data()
-            .map_err(|e| WalError::io("fsync", &path, e))?;
-        self.state.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = self.sync() {
+            self.sync_failed = Some(WalError::io("fsync", &path, error));
+            return Err(WalError::NotDurable);
+        }
         self.publish_end();
         let base = self.end();
-        let file = create_segment(&self.state.dir, self.state.log_id, base)?;
+        let file = create_segment(&self.state.dir, self.state.log_id, base)
+            .map_err(|error| self.refuse(error))?;
         self.file = file;
         self.active_base = base;
         self.active_len = SEGMENT_HEADER_BYTES;
@@ -576,9 +697,14 @@ fn create_segment(dir: &Path, log_id: u64, base: u64) -> Result<File, WalError> 
         .create_new(true)
         .open(&path)
         .map_err(|e| WalError::io("create", &path, e))?;
-    file.write_all(&record::segment_header(log_id, base))
+    if let Err(error) = file
+        .write_all(&record::segment_header(log_id, base))
         .and_then(|()| file.sync_data())
-        .map_err(|e| WalError::io("write", &path, e))?;
+    {
+        // No half-made segment stays behind to block the next try (or the next start).
+        let _ = std::fs::remove_file(&path);
+        return Err(WalError::io("write", &path, error));
+    }
     File::open(dir)
         .and_then(|directory| directory.sync_all())
         .map_err(|e| WalError::io("fsync", dir, e))?;

@@ -374,3 +374,136 @@ fn segments_within_the_window_are_kept_after_their_commit() {
         assert!(!wal.append(record(&[0], "retry")).await.unwrap().written);
     });
 }
+
+/// Makes the next `count` fsyncs of the log fail.
+fn fail_syncs(wal: &Wal, count: u64) {
+    wal.state_for_tests()
+        .failing_syncs
+        .store(count, std::sync::atomic::Ordering::Release);
+}
+
+#[test]
+// The gate is held across the await on purpose: both requests must land in one group.
+#[expect(clippy::await_holding_lock)]
+fn a_failed_fsync_acknowledges_nothing_of_its_group_and_a_retry_is_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let log_id = runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &Config::default()).unwrap();
+        let mut reader = wal.reader(None);
+        wal.append(record(&[1], "before")).await.unwrap();
+        let durable = wal.durable_end();
+        // One group: a new batch and a second copy of it (which writes nothing by itself).
+        fail_syncs(&wal, 1);
+        let gate = wal.state_for_tests().gate.lock().unwrap();
+        let (first, copy) = (wal.clone(), wal.clone());
+        let first = tokio::spawn(async move { first.append(record(&[2, 3], "batch")).await });
+        let copy = tokio::spawn(async move { copy.append(record(&[2, 3], "batch")).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(gate);
+        for answer in [first.await.unwrap(), copy.await.unwrap()] {
+            assert!(
+                matches!(answer, Err(WalError::NotDurable)),
+                "an append of a group whose fsync failed was acknowledged: {answer:?}"
+            );
+        }
+        assert_eq!(wal.durable_end(), durable, "readers may not see the group");
+        assert_eq!(wal.metrics().sync_failures, 1);
+        assert_eq!(wal.failure(), None, "cut back at once");
+        // The keys are forgotten with the records: the retry is written.
+        let retried = wal.append(record(&[2, 3], "batch")).await.unwrap();
+        assert_eq!((retried.written, retried.new_keys), (true, 2));
+        reader.wait().await;
+        let bodies: Vec<_> = reader
+            .read(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|read| String::from_utf8(read.record.body).unwrap())
+            .collect();
+        assert_eq!(bodies, ["before", "batch"]);
+        wal.log_id()
+    });
+    // On disk: each record once, and the keys of both.
+    runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &Config::default()).unwrap();
+        assert_eq!(wal.log_id(), log_id);
+        assert_eq!(
+            read_all(&wal, None),
+            [
+                ("before".to_owned(), vec![1]),
+                ("batch".to_owned(), vec![2, 3])
+            ]
+        );
+        assert!(!wal.append(record(&[3, 2], "batch")).await.unwrap().written);
+    });
+}
+
+#[test]
+fn a_failed_fsync_while_rolling_to_a_new_segment_is_taken_back_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        segment_bytes: crate::MIN_SEGMENT_BYTES,
+        ..Config::default()
+    };
+    let runtime = runtime();
+    runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &config).unwrap();
+        let body = noise(3000, 3);
+        wal.append(record(&[1], &body)).await.unwrap();
+        // The next record does not fit: the writer seals the segment first, and that fsync fails.
+        fail_syncs(&wal, 1);
+        let refused = wal.append(record(&[2], &body)).await;
+        assert!(matches!(refused, Err(WalError::NotDurable)), "{refused:?}");
+        assert!(wal.append(record(&[2], &body)).await.unwrap().written);
+        assert!(wal.append(record(&[3], &body)).await.unwrap().written);
+    });
+    runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &config).unwrap();
+        let keys: Vec<_> = read_all(&wal, None).into_iter().map(|r| r.1).collect();
+        assert_eq!(keys, [vec![1], vec![2], vec![3]]);
+    });
+}
+
+#[test]
+fn a_log_that_cannot_cut_back_refuses_appends_says_why_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &Config::default()).unwrap();
+        wal.append(record(&[1], "before")).await.unwrap();
+        // The group's fsync fails, and so does the fsync of the cut that takes it back.
+        fail_syncs(&wal, 2);
+        let refused = wal.append(record(&[2], "lost")).await;
+        assert!(matches!(refused, Err(WalError::NotDurable)), "{refused:?}");
+        let failure = wal.failure().expect("the log says it cannot write");
+        assert!(
+            failure.contains("fsync failure made by a test"),
+            "{failure}"
+        );
+        assert!(wal.metrics().failing);
+        // The writer tries the cut again on its own (every half second when idle).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wal.failure().is_some() {
+            assert!(std::time::Instant::now() < deadline, "never recovered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(wal.append(record(&[2], "kept")).await.unwrap().written);
+        // While it cannot cut back, appends are refused.
+        fail_syncs(&wal, 3);
+        assert!(matches!(
+            wal.append(record(&[3], "lost")).await,
+            Err(WalError::NotDurable)
+        ));
+        assert!(matches!(
+            wal.append(record(&[3], "refused")).await,
+            Err(WalError::Failed)
+        ));
+        assert!(wal.append(record(&[3], "kept")).await.unwrap().written);
+        assert_eq!(wal.metrics().sync_failures, 2);
+    });
+    runtime.block_on(async {
+        let wal = Wal::open(dir.path(), &Config::default()).unwrap();
+        let bodies: Vec<_> = read_all(&wal, None).into_iter().map(|r| r.0).collect();
+        assert_eq!(bodies, ["before", "kept", "kept"]);
+    });
+}

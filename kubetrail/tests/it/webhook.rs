@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::http::{Server, get, post_json, start, try_post};
-use crate::common::{gzip, sha256, sql_value, stored_events, write};
+use crate::common::http::{Server, get, post_json, start, started, try_post};
+use crate::common::{BIN, gzip, sha256, sql_value, stored_events, write};
 
 const INGEST: &str = "webhook-ingest-token";
 const VIEWER: &str = "webhook-viewer-token";
@@ -332,6 +332,81 @@ fn ingest_takes_gzip_refuses_large_bodies_and_answers_503_when_the_log_is_full()
         "{metrics}"
     );
     assert!(metrics.contains("kubetrail_wal_fsyncs_total "), "{metrics}");
+}
+
+/// `serve` in a mount namespace of its own (`unshare`) where `<data>/_wal` is a 1 MiB tmpfs:
+/// its write-ahead log meets a full disk while the rest of the data directory does not.
+fn start_with_a_small_wal_disk(config: &Path, data: &Path, log: &Path) -> Server {
+    let wal = data.join("_wal");
+    std::fs::create_dir_all(&wal).unwrap();
+    let stderr = std::fs::File::create(log).unwrap();
+    let child = std::process::Command::new("unshare")
+        .args(["--map-root-user", "--mount", "sh", "-c"])
+        .arg(
+            r#"mount -t tmpfs -o size=1m kubetrail-test-wal "$1" && exec "$2" serve --config "$3""#,
+        )
+        .args([Path::new("sh"), &wal, Path::new(BIN), config])
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("unshare (util-linux) runs");
+    started(child, log)
+}
+
+#[test]
+fn a_full_disk_answers_503_with_retry_after_and_loses_nothing_once_space_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = webhook_config(dir.path(), &data, "[pipeline]\ncommit_interval_ms = 100");
+    let log = dir.path().join("serve.log");
+    let server = start_with_a_small_wal_disk(&config, &data, &log);
+    let address = server.address;
+    let first = batch_body(4, 0);
+    let answer = try_post(address, "/api/v1/ingest/audit", INGEST, &[], &first).expect("an answer");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    // Fill what is left of the log's disk, as serve sees it.
+    let filler = Path::new(&format!("/proc/{}/root", server.child.id()))
+        .join(data.strip_prefix("/").unwrap())
+        .join("_wal/filler");
+    let mut file = std::fs::File::create(&filler).expect("the tmpfs, seen through /proc");
+    let chunk = vec![0u8; 64 * 1024];
+    let full = loop {
+        if let Err(error) = std::io::Write::write_all(&mut file, &chunk) {
+            break error;
+        }
+    };
+    assert_eq!(full.kind(), std::io::ErrorKind::StorageFull, "{full}");
+    drop(file);
+    let second = batch_body(4, 1);
+    let refused =
+        try_post(address, "/api/v1/ingest/audit", INGEST, &[], &second).expect("an answer");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.header("retry-after").is_some(),
+        "{:?}",
+        refused.headers
+    );
+    assert!(
+        refused.text().contains("no space left"),
+        "{}",
+        refused.text()
+    );
+    // A full disk is an answer, not a broken log: the service stays ready.
+    assert_eq!(get(address, "/readyz", None).status, 200);
+    let metrics = get(address, "/metrics", Some(VIEWER)).text();
+    assert!(
+        metrics.contains("kubetrail_wal_refused_disk_full_total 1"),
+        "{metrics}"
+    );
+    // Space is back: the retry is accepted, and each batch is stored once.
+    std::fs::remove_file(&filler).unwrap();
+    let retried =
+        try_post(address, "/api/v1/ingest/audit", INGEST, &[], &second).expect("an answer");
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    assert_eq!(retried.json()["accepted"], 400);
+    wait_for_total(address, "*", 800);
+    server.stop(&log);
+    assert_eq!(stored_events(&data), (800, 800));
 }
 
 /// Clients post 400-event batches and retry until answered 200 while `serve` is killed with

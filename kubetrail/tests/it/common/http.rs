@@ -324,9 +324,14 @@ impl Server {
 
 /// Starts serve and reads the API address from its log.
 pub fn start(config: &Path, log: &Path) -> Server {
+    started(super::start_serve(config, log), log)
+}
+
+/// `serve` started as `child` (writing its log to `log`), once it listens.
+pub fn started(child: Child, log: &Path) -> Server {
     // Owned by `Server` from the start, so a failed wait below still kills it.
     let mut server = Server {
-        child: super::start_serve(config, log),
+        child,
         address: SocketAddr::from(([127, 0, 0, 1], 0)),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
