@@ -360,14 +360,24 @@ async fn live(
     tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
 )> {
     let cancel = CancellationToken::new();
-    let (live, stats) = crate::bench_webhook::open_live(data_dir, &cancel).await?;
+    let background = pipeline::PipelineRuntime::start()?;
+    let (live, stats) = crate::bench_webhook::open_live(
+        &background,
+        data_dir,
+        (
+            pipeline::DEFAULT_COMMIT_INTERVAL_MS,
+            pipeline::DEFAULT_COMMIT_MAX_EVENTS,
+        ),
+        &cancel,
+    )
+    .await?;
     let source = ingest::KafkaSource::new(
         &source_config(brokers, group, topic),
         &ingest::Config::default(),
         live.positions(),
     )?;
     let metrics = source.metrics();
-    let running = tokio::spawn(live.run(
+    let running = background.spawn(live.run(
         vec![ingest::Source::Kafka(Box::new(source))],
         sinks::AlertOutputs::default(),
         None,

@@ -36,6 +36,13 @@ pub struct Args {
     /// as it is answered, as fast as the server takes them.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
+    /// The pipeline's `[pipeline] commit_interval_ms` (each commit flushes the Parquet and
+    /// index files of the events since the last one, which the log's fsyncs then wait behind).
+    #[arg(long, default_value_t = pipeline::DEFAULT_COMMIT_INTERVAL_MS)]
+    pub commit_interval_ms: u64,
+    /// The pipeline's `[pipeline] commit_max_events`.
+    #[arg(long, default_value_t = pipeline::DEFAULT_COMMIT_MAX_EVENTS)]
+    pub commit_max_events: usize,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -112,10 +119,17 @@ async fn bench(
     let log = ingest::PushLog::open(data_dir, &ingest::WalConfig::default())?;
     let (api, cancel) = crate::bench_search::start_api(data_dir, config, auth).await?;
     api.state.set_ingest(log.sender());
-    let (live, stats) = open_live(data_dir, &cancel).await?;
+    let background = pipeline::PipelineRuntime::start()?;
+    let (live, stats) = open_live(
+        &background,
+        data_dir,
+        (args.commit_interval_ms, args.commit_max_events),
+        &cancel,
+    )
+    .await?;
     let source = ingest::Source::Push(log.source(live.positions()));
     let pipeline_cancel = CancellationToken::new();
-    let running = tokio::spawn(live.run(
+    let running = background.spawn(live.run(
         vec![source],
         sinks::AlertOutputs::default(),
         None,
@@ -208,8 +222,11 @@ async fn bench(
 
 /// The live pipeline over `data_dir` as `serve` runs it by default: the built-in rules, both
 /// stores, the documented dedupe capacity.
+/// It opens on `background`, where it then runs, as in `serve`.
 pub async fn open_live(
+    background: &pipeline::PipelineRuntime,
     data_dir: &std::path::Path,
+    commit: (u64, usize),
     cancel: &CancellationToken,
 ) -> anyhow::Result<(pipeline::Live, Arc<pipeline::Stats>)> {
     let stats = Arc::new(pipeline::Stats::default());
@@ -219,9 +236,17 @@ pub async fn open_live(
         store: store::Config::with_data_dir(data_dir),
         detect,
         dedupe_capacity: ingest::Config::default().dedupe_capacity,
+        pipeline: pipeline::Config {
+            commit_interval_ms: commit.0,
+            commit_max_events: commit.1,
+            ..pipeline::Config::default()
+        },
         ..pipeline::LiveOptions::default()
     };
-    let live = pipeline::Live::open(options, engine, Arc::clone(&stats), cancel).await?;
+    let (cancel, opened) = (cancel.clone(), Arc::clone(&stats));
+    let live = background
+        .spawn(async move { pipeline::Live::open(options, engine, opened, &cancel).await })
+        .await??;
     Ok((live, stats))
 }
 

@@ -61,8 +61,15 @@ pub async fn run(
             api.state.set_ingest(log.sender());
         }
     }
-    let live = Live::open(config.live_options(), engine, stats, &cancel)
+    // The pipeline opens and runs on its own threads, below the API's CPU priority.
+    let background = pipeline::PipelineRuntime::start()?;
+    let live = background
+        .spawn({
+            let (options, cancel) = (config.live_options(), cancel.clone());
+            async move { Live::open(options, engine, stats, &cancel).await }
+        })
         .await
+        .context("the pipeline's threads stopped")?
         .context("failed to open the data directory")?;
     let mut sources = Vec::new();
     if let Some(log) = &push_log {
@@ -94,7 +101,10 @@ pub async fn run(
         }));
         api.state.set_ready();
     }
-    let result = live.run(sources, outputs, observer, cancel.clone()).await;
+    let result = background
+        .spawn(live.run(sources, outputs, observer, cancel.clone()))
+        .await
+        .context("the pipeline's threads stopped")?;
     cancel.cancel();
     if let Some(api) = api {
         let _ = api.task.await;

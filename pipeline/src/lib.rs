@@ -9,6 +9,7 @@
 //! - [`Live`] runs any non-empty set of [`ingest::Source`]s through detection into the stores,
 //!   delivering alerts to [`sinks::AlertOutputs`], and reloads rule files as they change.
 //! - [`history`] reads files once for `import` and `detect`.
+//! - [`PipelineRuntime`] runs the live pipeline on threads that yield the CPU to the API.
 //! - [`Stats`] counts every path and exports the counters to a Prometheus registry.
 
 mod commit;
@@ -19,6 +20,7 @@ pub mod history;
 mod live;
 mod metrics;
 mod reload;
+mod runtime;
 mod stores;
 
 pub use commit::{Commit, Resume};
@@ -29,4 +31,5 @@ pub use detection::{DetectStep, build_engine};
 pub use error::PipelineError;
 pub use live::{Live, LiveOptions, Observer};
 pub use metrics::{KafkaMetrics, Stats, register_kafka, register_wal};
+pub use runtime::{PIPELINE_NICE, PipelineRuntime};
 pub use stores::{SEARCH_DIR, Stores, search_dir};
