@@ -19,7 +19,7 @@ fn the_documented_example_config_checks_and_means_what_it_says() {
         "built-in pack: on",
         "store: /var/lib/kubetrail (retention: 400 days)",
         "alerts: stdout on, file /var/lib/kubetrail/alerts.jsonl, 0 sink(s)",
-        "pipeline: commit every 5000 ms or 200000 events; search positions on",
+        "pipeline: commit every 5000 ms or 10000 events; search positions on",
         "wal: /var/lib/kubetrail/_wal (at most 268435456 bytes not yet committed; dedupe window 3600 s or 1073741824 bytes)",
         "api: http://0.0.0.0:8080 with 2 query token(s), 1 ingest token(s)",
         "configuration OK",
