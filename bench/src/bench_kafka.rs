@@ -357,7 +357,7 @@ async fn live(
     Arc<pipeline::Stats>,
     ingest::KafkaMetricsHandle,
     CancellationToken,
-    tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
+    Running,
 )> {
     let cancel = CancellationToken::new();
     let background = pipeline::PipelineRuntime::start()?;
@@ -383,7 +383,23 @@ async fn live(
         None,
         cancel.clone(),
     ));
-    Ok((stats, metrics, cancel, running))
+    Ok((stats, metrics, cancel, Running(running, background)))
+}
+
+/// The running pipeline and the runtime it runs on (which stops when dropped).
+struct Running(
+    tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
+    pipeline::PipelineRuntime,
+);
+
+impl Running {
+    /// Waits for the pipeline to drain and stop.
+    async fn stopped(self) -> anyhow::Result<()> {
+        let Running(running, background) = self;
+        running.await??;
+        drop(background);
+        Ok(())
+    }
 }
 
 async fn pipeline_intake(
@@ -416,7 +432,7 @@ async fn pipeline_intake(
         cpu_seconds: measure::cpu_seconds() - cpu,
     };
     cancel.cancel();
-    running.await??;
+    running.stopped().await?;
     Ok(intake)
 }
 
@@ -501,6 +517,6 @@ async fn lag(args: &Args, brokers: &str, data_dir: &Path, lines: &[Vec<u8>]) -> 
         stats.committed_events.get()
     );
     cancel.cancel();
-    running.await??;
+    running.stopped().await?;
     Ok(())
 }
