@@ -196,7 +196,7 @@ impl Wal {
         // What survived the crash unsynced is durable from now on.
         file.sync_data()
             .map_err(|e| WalError::io("fsync", &active_path, e))?;
-        let end = active.end;
+        let (end, durable_keys) = (active.end, active.keys.len());
         let (durable, _) = watch::channel(end);
         let state = Arc::new(State {
             dir: dir.to_path_buf(),
@@ -227,7 +227,7 @@ impl Wal {
             active_len,
             keys,
             segments,
-            unsynced_keys: Vec::new(),
+            durable_keys,
             sync_failed: None,
             failed: false,
         };
@@ -351,8 +351,8 @@ struct Writer {
     /// Every key of a retained record → the base of its segment.
     keys: HashMap<u128, u64>,
     segments: BTreeMap<u64, Segment>,
-    /// Keys of the records written to the active segment since the last fsync.
-    unsynced_keys: Vec<u128>,
+    /// How many keys of the active segment's records the durable end covers.
+    durable_keys: usize,
     /// An fsync of this group failed (a roll's or the group's own).
     sync_failed: Option<WalError>,
     /// What the last failed fsync left undecided is not yet taken back: refuse everything.
@@ -432,8 +432,6 @@ impl Writer {
                     *result = Err(WalError::NotDurable);
                 }
             }
-            self.failed = true;
-            self.state.set_failure(Some(error.to_string()));
             self.take_back_unsynced();
         }
         for (reply, result) in answers {
@@ -469,14 +467,12 @@ impl Writer {
         let durable_len = SEGMENT_HEADER_BYTES + (durable_end - self.active_base);
         let base = self.active_base;
         let segment = self.segments.get_mut(&base).expect("the active segment");
-        let kept = segment.keys.len() - self.unsynced_keys.len();
-        segment.keys.truncate(kept);
-        segment.end = durable_end;
-        for key in self.unsynced_keys.drain(..) {
+        for key in segment.keys.split_off(self.durable_keys) {
             if self.keys.get(&key) == Some(&base) {
                 self.keys.remove(&key);
             }
         }
+        segment.end = durable_end;
         self.active_len = durable_len;
         let path = self.active_path();
         let cut = self
@@ -493,7 +489,7 @@ impl Writer {
                 self.state.set_failure(None);
             }
             Err(error) => {
-                if self.state.failure().is_none() || !self.failed {
+                if !self.failed {
                     tracing::error!(path = %path.display(), %error, "cannot cut the write-ahead log back to its durable end; refusing appends and retrying");
                 }
                 self.failed = true;
@@ -512,7 +508,7 @@ impl Writer {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(self.active_base, end);
         self.state.durable.send_replace(end);
-        self.unsynced_keys.clear();
+        self.durable_keys = self.segments[&self.active_base].keys.len();
     }
 
     fn write_one(&mut self, mut sealed: Sealed) -> Result<Appended, WalError> {
@@ -576,7 +572,6 @@ impl Writer {
             self.keys.insert(*key, base);
         }
         segment.keys.extend_from_slice(&record.keys);
-        self.unsynced_keys.extend_from_slice(&record.keys);
         segment.newest_micros = segment.newest_micros.max(record.received_micros);
         segment.end = end;
         counters.appends.fetch_add(1, Ordering::Relaxed);
@@ -624,6 +619,7 @@ impl Writer {
         self.file = file;
         self.active_base = base;
         self.active_len = SEGMENT_HEADER_BYTES;
+        self.durable_keys = 0;
         self.segments.insert(
             base,
             Segment {
