@@ -765,7 +765,10 @@ fn recover(dir: &Path) -> Result<Option<Recovered>, WalError> {
         let mut at = SEGMENT_HEADER_BYTES as usize;
         while at < bytes.len() {
             match record::decode(&bytes[at..]) {
-                Frame::Whole { record, length } => {
+                Frame::Whole {
+                    record: Sealed { record, .. },
+                    length,
+                } => {
                     for key in &record.keys {
                         keys.insert(*key, base);
                     }

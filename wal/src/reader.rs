@@ -113,7 +113,11 @@ impl Reader {
             Frame::Whole { record, length } => Ok(ReadRecord {
                 offset: self.position,
                 end: self.position + length,
-                record,
+                record: record.open().map_err(|reason| WalError::Corrupt {
+                    path,
+                    offset: self.position,
+                    reason,
+                })?,
             }),
             Frame::Short => Err(WalError::Corrupt {
                 path,

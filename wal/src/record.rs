@@ -66,6 +66,19 @@ impl Sealed {
     pub fn stored_body_len(&self) -> usize {
         self.record.body.len()
     }
+
+    /// The record with its body as received (decompressed).
+    pub(crate) fn open(self) -> Result<Record, String> {
+        if !self.compressed {
+            return Ok(self.record);
+        }
+        let body = zstd::stream::decode_all(self.record.body.as_slice())
+            .map_err(|error| format!("the body does not decompress: {error}"))?;
+        Ok(Record {
+            body,
+            ..self.record
+        })
+    }
 }
 
 impl Record {
@@ -154,8 +167,9 @@ pub(crate) fn encode(sealed: &Sealed) -> Vec<u8> {
 /// What the start of `bytes` holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Frame {
-    /// A whole, intact frame of `length` bytes (header included).
-    Whole { record: Record, length: u64 },
+    /// A whole, intact frame of `length` bytes (header included), its body as stored:
+    /// opening at open only needs the keys, so only the reader decompresses.
+    Whole { record: Sealed, length: u64 },
     /// Fewer bytes than the frame says: a torn write, or the end of what is written.
     Short,
     /// A frame that does not check: a torn write over older bytes, or damage.
@@ -201,7 +215,7 @@ pub(crate) fn valid_frame_after(bytes: &[u8], at: usize) -> bool {
     next < bytes.len() && matches!(decode(&bytes[next..]), Frame::Whole { .. })
 }
 
-fn parse_payload(payload: &[u8]) -> Option<Record> {
+fn parse_payload(payload: &[u8]) -> Option<Sealed> {
     let mut at = 0usize;
     let mut take = |count: usize| -> Option<&[u8]> {
         let bytes = payload.get(at..at.checked_add(count)?)?;
@@ -227,19 +241,15 @@ fn parse_payload(payload: &[u8]) -> Option<Record> {
         .chunks_exact(16)
         .map(|chunk| u128::from_le_bytes(chunk.try_into().expect("16 bytes")))
         .collect();
-    let body = if compressed {
-        zstd::stream::decode_all(&payload[at..]).ok()?
-    } else {
-        payload[at..].to_vec()
-    };
-    Some(Record {
+    let record = Record {
         received_micros,
         route,
         cluster,
         sender,
         keys,
-        body,
-    })
+        body: payload[at..].to_vec(),
+    };
+    Some(Sealed { record, compressed })
 }
 
 #[cfg(test)]
@@ -278,10 +288,11 @@ mod tests {
             assert_eq!(
                 decode(&frame),
                 Frame::Whole {
-                    record,
+                    record: sealed.clone(),
                     length: frame.len() as u64
                 }
             );
+            assert_eq!(sealed.open(), Ok(record));
             for cut in 0..frame.len() {
                 assert_eq!(decode(&frame[..cut]), Frame::Short, "cut at {cut}");
             }
