@@ -7,8 +7,8 @@ use serde_json::value::RawValue;
 use crate::audit::{Document, Text};
 use crate::envelope::decode_envelope;
 use crate::error::DecodeError;
-use crate::falco::{falco_event, falco_time};
-use crate::id::{audit_event_id, falco_event_id};
+use crate::falco::{falco_event, falco_time_and_id};
+use crate::id::audit_event_id;
 use crate::model::{Event, Source};
 use crate::normalise::{audit_event, audit_time};
 use crate::{DecodeOptions, DecodeOutcome, Identity};
@@ -88,15 +88,10 @@ impl Sink for Vec<Identity> {
         _text: &str,
         _options: &DecodeOptions,
     ) -> Result<(), DecodeError> {
-        let (_, time_text) = falco_time(&document)?;
+        let (_, event_id) = falco_time_and_id(&document)?;
         self.push(Identity {
             source: Source::Falco,
-            event_id: falco_event_id(
-                document.hostname.as_ref().map_or("", Text::as_str),
-                time_text,
-                document.rule.as_ref().map_or("", Text::as_str),
-                document.output.as_ref().map_or("", Text::as_str),
-            ),
+            event_id,
         });
         Ok(())
     }

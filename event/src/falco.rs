@@ -10,10 +10,8 @@ use crate::normalise::{actor_kind, redact_event_text};
 use crate::redact::redact_credentials;
 use crate::time::parse_rfc3339_micros;
 
-/// Normalise one Falco alert. `text` is the alert's JSON text, which becomes `raw` after
-/// credential redaction.
-/// A Falco alert's time (µs) and its text as sent (part of its identity).
-pub(crate) fn falco_time<'a>(document: &'a Document<'_>) -> Result<(i64, &'a str), DecodeError> {
+/// A Falco alert's time (µs) and its event id (from its host, time as sent, rule and output).
+pub(crate) fn falco_time_and_id(document: &Document<'_>) -> Result<(i64, String), DecodeError> {
     let text = document
         .time
         .as_ref()
@@ -24,22 +22,23 @@ pub(crate) fn falco_time<'a>(document: &'a Document<'_>) -> Result<(i64, &'a str
     let time = parse_rfc3339_micros(text).ok_or_else(|| DecodeError::Timestamp {
         value: text.to_owned(),
     })?;
-    Ok((time, text))
+    let event_id = falco_event_id(
+        document.hostname.as_ref().map_or("", Text::as_str),
+        text,
+        document.rule.as_ref().map_or("", Text::as_str),
+        document.output.as_ref().map_or("", Text::as_str),
+    );
+    Ok((time, event_id))
 }
 
+/// Normalise one Falco alert. `text` is the alert's JSON text, which becomes `raw` after
+/// credential redaction.
 pub(crate) fn falco_event(
     document: Document<'_>,
     text: &str,
     options: &DecodeOptions,
 ) -> Result<Event, DecodeError> {
-    let (time, time_text) = falco_time(&document)?;
-    let hostname = document.hostname.as_ref().map_or("", Text::as_str);
-    let event_id = falco_event_id(
-        hostname,
-        time_text,
-        document.rule.as_ref().map_or("", Text::as_str),
-        document.output.as_ref().map_or("", Text::as_str),
-    );
+    let (time, event_id) = falco_time_and_id(&document)?;
     let rule = document.rule.map(Text::into_string).unwrap_or_default();
     let fields = document.output_fields.unwrap_or_default();
 

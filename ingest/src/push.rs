@@ -237,8 +237,8 @@ fn read_batch(reader: &mut wal::Reader) -> Result<Option<Batch>, IngestError> {
     Ok(Some(batch))
 }
 
-/// The events of a pushed body, or why it is not events of the route's kind.
-/// The events of a body of the route's kind, decoded (the pipeline's side of the log).
+/// The events of a pushed body, decoded (the pipeline's side of the log), or why it is not
+/// events of the route's kind.
 fn decode_body(
     body: &[u8],
     kind: event::Source,
