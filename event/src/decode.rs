@@ -15,104 +15,76 @@ use crate::{DecodeOptions, DecodeOutcome, Identity};
 
 const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
-/// Where decoding puts the events it finds: whole events, or only who they are. Both see the
-/// same documents and refuse the same ones.
-pub(crate) trait Sink {
+/// What decoding makes of each event it finds: a whole event, or only who it is. Both see
+/// the same documents and refuse the same ones.
+pub(crate) trait Decoded: Sized {
     fn audit(
-        &mut self,
         document: Document<'_>,
         text: &str,
         options: &DecodeOptions,
-    ) -> Result<(), DecodeError>;
+    ) -> Result<Self, DecodeError>;
     fn falco(
-        &mut self,
         document: Document<'_>,
         text: &str,
         options: &DecodeOptions,
-    ) -> Result<(), DecodeError>;
-    fn len(&self) -> usize;
-    fn truncate(&mut self, length: usize);
+    ) -> Result<Self, DecodeError>;
 }
 
-impl Sink for Vec<Event> {
+impl Decoded for Event {
     fn audit(
-        &mut self,
         document: Document<'_>,
         text: &str,
         options: &DecodeOptions,
-    ) -> Result<(), DecodeError> {
-        self.push(audit_event(document, text, options)?);
-        Ok(())
+    ) -> Result<Self, DecodeError> {
+        audit_event(document, text, options)
     }
 
     fn falco(
-        &mut self,
         document: Document<'_>,
         text: &str,
         options: &DecodeOptions,
-    ) -> Result<(), DecodeError> {
-        self.push(falco_event(document, text, options)?);
-        Ok(())
-    }
-
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-
-    fn truncate(&mut self, length: usize) {
-        Vec::truncate(self, length);
+    ) -> Result<Self, DecodeError> {
+        falco_event(document, text, options)
     }
 }
 
-impl Sink for Vec<Identity> {
+impl Decoded for Identity {
     fn audit(
-        &mut self,
         document: Document<'_>,
         _text: &str,
         options: &DecodeOptions,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<Self, DecodeError> {
         // The one check of `audit_event` that can refuse an event.
         audit_time(&document)?;
         let audit_id = document.audit_id.as_ref().map_or("", Text::as_str);
         let stage = document.stage.as_ref().map_or("", Text::as_str);
-        self.push(Identity {
+        Ok(Identity {
             source: Source::K8sAudit,
             event_id: audit_event_id(&options.cluster, audit_id, stage),
-        });
-        Ok(())
+        })
     }
 
     fn falco(
-        &mut self,
         document: Document<'_>,
         _text: &str,
         _options: &DecodeOptions,
-    ) -> Result<(), DecodeError> {
+    ) -> Result<Self, DecodeError> {
         let (_, event_id) = falco_time_and_id(&document)?;
-        self.push(Identity {
+        Ok(Identity {
             source: Source::Falco,
             event_id,
-        });
-        Ok(())
-    }
-
-    fn len(&self) -> usize {
-        Vec::len(self)
-    }
-
-    fn truncate(&mut self, length: usize) {
-        Vec::truncate(self, length);
+        })
     }
 }
 
 /// Decode one line into `out`; on error `out` is left as it was. With
 /// `Envelopes::UnwrapNamingCluster`, events found in a cloud envelope that names its cluster
 /// get that cluster instead of `options.cluster`.
-pub(crate) fn decode_line(
+pub(crate) fn decode_line<T: Decoded>(
     line: &[u8],
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
 ) -> Result<DecodeOutcome, DecodeError> {
     let length_before = out.len();
     let mut outcome = DecodeOutcome::default();
@@ -126,11 +98,11 @@ pub(crate) fn decode_line(
     }
 }
 
-fn decode_text(
+fn decode_text<T: Decoded>(
     line: &[u8],
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let line = line.strip_prefix(BYTE_ORDER_MARK).unwrap_or(line);
@@ -173,20 +145,20 @@ pub(crate) enum Envelopes {
 
 /// Decodes an object found inside a cloud envelope: an audit Event, EventList or Falco alert,
 /// never another envelope.
-pub(crate) fn decode_inner_object(
+pub(crate) fn decode_inner_object<T: Decoded>(
     text: &str,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     decode_object_with(text, Envelopes::Reject, options, out, outcome)
 }
 
-fn decode_object_with(
+fn decode_object_with<T: Decoded>(
     text: &str,
     envelopes: Envelopes,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let document: Document<'_> = serde_json::from_str(text)?;
@@ -207,7 +179,7 @@ fn decode_object_with(
         }
         Ok(())
     } else if is_falco(&document) {
-        out.falco(document, text, options)?;
+        out.push(T::falco(document, text, options)?);
         outcome.events += 1;
         Ok(())
     } else if document.audit_id.is_none()
@@ -226,11 +198,11 @@ fn decode_object_with(
     }
 }
 
-fn push_audit(
+fn push_audit<T: Decoded>(
     document: Document<'_>,
     text: &str,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     if let Some(api_version) = &document.api_version
@@ -266,7 +238,7 @@ fn push_audit(
         outcome.filtered += 1;
         return Ok(());
     }
-    out.audit(document, text, options)?;
+    out.push(T::audit(document, text, options)?);
     outcome.events += 1;
     Ok(())
 }

@@ -27,7 +27,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::audit::Text;
-use crate::decode::{Sink, decode_inner_object};
+use crate::decode::{Decoded, decode_inner_object};
 use crate::error::DecodeError;
 use crate::{DecodeOptions, DecodeOutcome};
 
@@ -146,11 +146,11 @@ struct Operation<'a> {
 ///
 /// With `cluster_from_envelope`, an envelope (or AKS record) that names its cluster gives
 /// that name to its events.
-pub(crate) fn decode_envelope(
+pub(crate) fn decode_envelope<T: Decoded>(
     text: &str,
     cluster_from_envelope: bool,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<bool, DecodeError> {
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(text) else {
@@ -242,10 +242,10 @@ fn aks_log(properties: &RawValue) -> Option<&RawValue> {
         .and_then(|properties| properties.log)
 }
 
-fn aks_record(
+fn aks_record<T: Decoded>(
     record: &Envelope<'_>,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     if let Some(category) = record.category {
@@ -281,11 +281,11 @@ fn aks_record(
     }
 }
 
-fn cloudwatch_message(
+fn cloudwatch_message<T: Decoded>(
     envelope: &Envelope<'_>,
     message_type: &RawValue,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let message_type: Text<'_> = serde_json::from_str(message_type.get())?;
@@ -337,11 +337,11 @@ fn cloudwatch_message(
 }
 
 /// Decodes the audit event JSON found inside an envelope, without looking for envelopes again.
-fn decode_wrapped(
+fn decode_wrapped<T: Decoded>(
     text: &str,
     not_an_object: &'static str,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let text = text.trim_ascii();
@@ -351,11 +351,11 @@ fn decode_wrapped(
     decode_inner_object(text, options, out, outcome)
 }
 
-fn gke_log_entry(
+fn gke_log_entry<T: Decoded>(
     entry: &Envelope<'_>,
     proto_payload: &RawValue,
     options: &DecodeOptions,
-    out: &mut dyn Sink,
+    out: &mut Vec<T>,
     outcome: &mut DecodeOutcome,
 ) -> Result<(), DecodeError> {
     let payload: ProtoPayload<'_> = serde_json::from_str(proto_payload.get())?;
