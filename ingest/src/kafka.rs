@@ -15,19 +15,22 @@
 //!   has no payload or is longer than `max_message_bytes` becomes a dead letter naming its
 //!   topic, partition and offset; the partition goes on.
 //!
-//! All consuming runs on one blocking thread that owns the consumer's poll loop (rebalance
-//! callbacks run inside it); a batch's messages are decoded when it is sent, from that thread
-//! (with a few scoped helpers for a large batch), so a rebalance never meets a batch half
-//! sent. The pipeline's commit stage reports durable positions through a [`Committer`].
+//! One blocking thread owns the consumer's poll loop (rebalance callbacks run inside it) and
+//! copies messages into a batch; a decoding thread decodes the batch before (on a small pool
+//! for a large batch) and sends it to the pipeline, in order, while the poll loop reads the
+//! next. A batch counts as sent once handed to the decoder, so a revoke waits for it too. The
+//! pipeline's commit stage reports durable positions through a [`Committer`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use event::{DeadLetter, DecodeOptions};
+use rayon::iter::{IndexedParallelIterator, IntoParallelRefIterator, ParallelIterator};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -48,6 +51,9 @@ use crate::position::{Batch, BatchStats, Checkpoint, KafkaPosition, KafkaReceipt
 
 /// A batch holds about this many payload bytes at most.
 const MAX_BATCH_BYTES: u64 = 8 * 1024 * 1024;
+/// A new payload buffer holds a full batch and a message more without growing (growing a
+/// buffer this large copies it and faults its new pages in).
+const ARENA_CAPACITY: usize = MAX_BATCH_BYTES as usize + 1024 * 1024;
 /// How long one poll waits for a message.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// How long a rebalance waits for the group's committed offsets.
@@ -331,15 +337,40 @@ impl KafkaSource {
                     source,
                 })?;
             tracing::info!(group = %self.shared.group, topics = ?topics, "kafka: consuming");
-            let mut poller = Poller {
-                reading: Reading::new(),
-                spare: Vec::new(),
-                source: &self,
-                consumer: &consumer,
-                batches,
-                handle,
-            };
-            poller.run()
+            let (to_decoder, readings) = std::sync::mpsc::sync_channel(1);
+            let (return_arena, spares) = std::sync::mpsc::channel();
+            let (source, consumer) = (&self, &consumer);
+            std::thread::scope(|scope| {
+                let decoder = std::thread::Builder::new()
+                    .name("kafka-decode".to_owned())
+                    .spawn_scoped(scope, move || {
+                        let decoder = Decoder {
+                            source,
+                            consumer,
+                            batches,
+                            handle,
+                            spares: return_arena,
+                        };
+                        decoder.run(readings);
+                    })
+                    .map_err(|error| IngestError::KafkaThread {
+                        reason: format!("cannot start the decoding thread: {error}"),
+                    })?;
+                let mut poller = Poller {
+                    reading: Reading::new(),
+                    spares,
+                    source,
+                    consumer,
+                    decoder: to_decoder,
+                };
+                let polled = poller.run();
+                // The decoder sends what it was handed, then sees the channel closed.
+                drop(poller);
+                if let Err(panic) = decoder.join() {
+                    std::panic::resume_unwind(panic);
+                }
+                polled
+            })
         });
         let joined = tokio::select! {
             joined = &mut task => joined,
@@ -540,15 +571,16 @@ impl Shared {
     }
 }
 
-/// The poll loop's side: the consumer, the batch being read and where it goes.
+/// The poll loop's side: the consumer and the batch being read.
 struct Poller<'a> {
     reading: Reading,
-    /// The payload buffer of the last batch sent, reused by the next.
-    spare: Vec<u8>,
+    /// Payload buffers of batches decoded, for the next ones (their pages stay mapped: no
+    /// page faults for every batch).
+    spares: Receiver<Vec<u8>>,
     source: &'a KafkaSource,
     consumer: &'a Arc<BaseConsumer<KafkaContext>>,
-    batches: Sender<Batch>,
-    handle: Handle,
+    /// To the decoding thread, which holds one batch more while it decodes another.
+    decoder: SyncSender<Reading>,
 }
 
 impl Poller<'_> {
@@ -561,9 +593,9 @@ impl Poller<'_> {
             }
             let polled = self.consumer.poll(POLL_TIMEOUT);
             if shared.revoked.swap(false, Ordering::SeqCst) {
-                // Read but not sent: the partition's next owner (maybe this consumer again)
-                // reads it from the committed position.
-                self.reading = Reading::new();
+                // Read but not handed on: the partition's next owner (maybe this consumer
+                // again) reads it from the committed position.
+                self.reading = Reading::with_arena(std::mem::take(&mut self.reading.arena));
             }
             match polled {
                 None => {}
@@ -589,30 +621,31 @@ impl Poller<'_> {
                         .reading
                         .first
                         .is_some_and(|first| first.elapsed() >= self.source.batch_max_wait));
-            if due && !self.send()? {
+            if due && !self.hand_on() {
                 return Ok(());
             }
         }
     }
 
-    /// Sends what was read; `false` when the pipeline is gone or shutdown began.
-    fn send(&mut self) -> Result<bool, IngestError> {
+    /// Hands what was read to the decoding thread; `false` when it stopped (the pipeline is
+    /// gone or shutdown began). From here the batch counts as sent: a revoke waits until the
+    /// store committed it.
+    fn hand_on(&mut self) -> bool {
         let shared = &self.source.shared;
-        // The next batch reads into the buffer this one is decoded from (its pages stay
-        // mapped: no page faults for every batch).
-        let next = Reading::with_arena(std::mem::take(&mut self.spare));
-        let mut reading = std::mem::replace(&mut self.reading, next).decode(self.source);
-        self.spare = std::mem::take(&mut reading.arena);
-        let positions: Vec<KafkaPosition> = reading
-            .partitions
-            .iter()
-            .map(|read| KafkaPosition {
-                group: shared.group.clone(),
-                topic: read.topic.clone(),
-                partition: read.partition,
-                offset: read.next_offset,
-            })
-            .collect();
+        let next = Reading::with_arena(
+            self.spares
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(ARENA_CAPACITY)),
+        );
+        let reading = std::mem::replace(&mut self.reading, next);
+        {
+            let mut state = lock(&shared.state);
+            for read in &reading.partitions {
+                state
+                    .sent
+                    .insert((read.topic.clone(), read.partition), read.next_offset);
+            }
+        }
         {
             let mut metrics = lock(&shared.metrics);
             for read in &reading.partitions {
@@ -624,36 +657,79 @@ impl Poller<'_> {
                 entry.messages += read.messages;
             }
         }
-        let batch = Batch {
-            events: reading.events,
-            dead_letters: reading.dead_letters,
-            origin: Origin::Kafka(KafkaReceipt {
-                positions,
-                committer: Committer {
-                    shared: Arc::clone(shared),
-                    consumer: Arc::clone(self.consumer),
-                },
-            }),
-            stats: reading.stats,
-        };
-        let cancel = shared.cancel.clone();
-        let batches = self.batches.clone();
-        let sent = self.handle.block_on(async move {
-            tokio::select! {
-                () = cancel.cancelled() => false,
-                sent = batches.send(batch) => sent.is_ok(),
+        self.decoder.send(reading).is_ok()
+    }
+}
+
+/// The decoding thread's side: batches handed on by the poll loop are decoded in order (on a
+/// few pool threads for a large batch) and sent to the pipeline, while the poll loop reads
+/// the next one.
+struct Decoder<'a> {
+    source: &'a KafkaSource,
+    consumer: &'a Arc<BaseConsumer<KafkaContext>>,
+    batches: Sender<Batch>,
+    handle: Handle,
+    spares: std::sync::mpsc::Sender<Vec<u8>>,
+}
+
+impl Decoder<'_> {
+    /// Until the poll loop stops or a batch cannot be sent.
+    fn run(&self, readings: Receiver<Reading>) {
+        let shared = &self.source.shared;
+        // Started here, the pool's threads share this thread's CPU priority.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_DECODERS);
+        let pool = match rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|n| format!("kafka-decode-{n}"))
+            .build()
+        {
+            Ok(pool) => Some(pool),
+            Err(error) => {
+                tracing::warn!(group = %shared.group, %error, "kafka: no decoding pool; decoding on one thread");
+                None
             }
-        });
-        if !sent {
-            return Ok(false);
+        };
+        while let Ok(reading) = readings.recv() {
+            let mut decoded = reading.decode(self.source, pool.as_ref());
+            let _ = self.spares.send(std::mem::take(&mut decoded.arena));
+            let positions: Vec<KafkaPosition> = decoded
+                .partitions
+                .iter()
+                .map(|read| KafkaPosition {
+                    group: shared.group.clone(),
+                    topic: read.topic.clone(),
+                    partition: read.partition,
+                    offset: read.next_offset,
+                })
+                .collect();
+            let batch = Batch {
+                events: decoded.events,
+                dead_letters: decoded.dead_letters,
+                origin: Origin::Kafka(KafkaReceipt {
+                    positions,
+                    committer: Committer {
+                        shared: Arc::clone(shared),
+                        consumer: Arc::clone(self.consumer),
+                    },
+                }),
+                stats: decoded.stats,
+            };
+            let cancel = shared.cancel.clone();
+            let batches = self.batches.clone();
+            let sent = self.handle.block_on(async move {
+                tokio::select! {
+                    () = cancel.cancelled() => false,
+                    sent = batches.send(batch) => sent.is_ok(),
+                }
+            });
+            if !sent {
+                // The poll loop stops at its next hand-on.
+                shared.cancel.cancel();
+                return;
+            }
         }
-        let mut state = lock(&shared.state);
-        for read in reading.partitions {
-            state
-                .sent
-                .insert((read.topic, read.partition), read.next_offset);
-        }
-        Ok(true)
     }
 }
 
@@ -701,14 +777,15 @@ struct DecodedBatch {
     arena: Vec<u8>,
 }
 
-/// Fewest messages per decoding thread: below that one thread decodes the batch.
-const MESSAGES_PER_DECODER: usize = 512;
-/// Most threads decoding one batch.
+/// Fewest messages per decoding task: a batch of fewer than twice that is decoded on one
+/// thread.
+const MESSAGES_PER_DECODER: usize = 256;
+/// Most threads decoding batches.
 const MAX_DECODERS: usize = 4;
 
 impl Reading {
     fn new() -> Reading {
-        Reading::with_arena(Vec::new())
+        Reading::with_arena(Vec::with_capacity(ARENA_CAPACITY))
     }
 
     /// Reads into `arena` (emptied first).
@@ -773,7 +850,7 @@ impl Reading {
 
     /// Decodes the messages in order: their events, and a dead letter for each one that
     /// does not decode.
-    fn decode(self, source: &KafkaSource) -> DecodedBatch {
+    fn decode(self, source: &KafkaSource, pool: Option<&rayon::ThreadPool>) -> DecodedBatch {
         let Reading {
             arena,
             pending,
@@ -786,44 +863,28 @@ impl Reading {
             .iter()
             .map(|topic| source.topics.get(topic))
             .collect();
-        let decode_all = |messages: &[Pending]| -> Vec<Result<Decoded, Rejected>> {
-            messages
-                .iter()
-                .map(|message| match settings[message.topic] {
-                    Some(settings) => decode_message(
-                        &arena[message.payload.clone()],
-                        settings,
-                        source.max_message_bytes,
-                    ),
-                    None => Ok(Decoded {
-                        events: Vec::new(),
-                        filtered: 0,
-                    }),
-                })
-                .collect()
+        let decode_one = |message: &Pending| -> Result<Decoded, Rejected> {
+            match settings[message.topic] {
+                Some(settings) => decode_message(
+                    &arena[message.payload.clone()],
+                    settings,
+                    source.max_message_bytes,
+                ),
+                None => Ok(Decoded {
+                    events: Vec::new(),
+                    filtered: 0,
+                }),
+            }
         };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(MAX_DECODERS)
-            .min(pending.len() / MESSAGES_PER_DECODER)
-            .max(1);
-        let outcomes: Vec<Result<Decoded, Rejected>> = if threads == 1 {
-            decode_all(&pending)
-        } else {
-            let chunk = pending.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = pending
-                    .chunks(chunk)
-                    .map(|messages| scope.spawn(|| decode_all(messages)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|handle| match handle.join() {
-                        Ok(outcomes) => outcomes,
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    })
+        let outcomes: Vec<Result<Decoded, Rejected>> = match pool {
+            Some(pool) if pending.len() >= 2 * MESSAGES_PER_DECODER => pool.install(|| {
+                pending
+                    .par_iter()
+                    .with_min_len(MESSAGES_PER_DECODER)
+                    .map(decode_one)
                     .collect()
-            })
+            }),
+            _ => pending.iter().map(decode_one).collect(),
         };
         let mut events = Vec::with_capacity(pending.len());
         let mut dead_letters = Vec::new();
@@ -1110,7 +1171,11 @@ mod tests {
                 payload: start..reading.arena.len(),
             });
         }
-        let batch = reading.decode(&source);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let batch = reading.decode(&source, Some(&pool));
         let bad: Vec<u64> = (0..messages as u64).filter(|o| o % 500 == 499).collect();
         let expected: Vec<String> = (0..messages)
             .filter(|o| o % 500 != 499 && *o != 3)
