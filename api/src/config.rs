@@ -27,6 +27,11 @@ pub struct ApiConfig {
     /// `api.tls.client_ca`).
     #[serde(default)]
     pub ingest_certificates: Vec<IngestCertificateConfig>,
+    /// A TOML file of more `[[tokens]]`, `[[ingest_tokens]]` and `[[ingest_certificates]]`
+    /// (the entries above, without `api.`), appended to these at start-up: credentials kept
+    /// apart from the configuration, e.g. in a Kubernetes Secret.
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
     /// Serve HTTPS with these PEM files (rustls).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -70,6 +75,44 @@ pub struct TlsConfig {
     pub client_ca: Option<PathBuf>,
 }
 
+/// The credentials file (`api.credentials_file`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    #[serde(default)]
+    tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    ingest_tokens: Vec<IngestTokenConfig>,
+    #[serde(default)]
+    ingest_certificates: Vec<IngestCertificateConfig>,
+}
+
+impl ApiConfig {
+    /// Appends the entries of `credentials_file`, when set, to those of the table.
+    pub fn load_credentials(&mut self) -> Result<(), ApiError> {
+        let Some(path) = &self.credentials_file else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ApiError::Io {
+            action: "read api.credentials_file",
+            path: path.clone(),
+            source,
+        })?;
+        let credentials: Credentials = toml::from_str(&text).map_err(|error| {
+            ApiError::InvalidConfig(format!(
+                "api.credentials_file {}: {}",
+                path.display(),
+                error.message().trim().replace('\n', " ")
+            ))
+        })?;
+        self.tokens.extend(credentials.tokens);
+        self.ingest_tokens.extend(credentials.ingest_tokens);
+        self.ingest_certificates
+            .extend(credentials.ingest_certificates);
+        Ok(())
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -110,6 +153,7 @@ impl Default for ApiConfig {
             tokens: Vec::new(),
             ingest_tokens: Vec::new(),
             ingest_certificates: Vec::new(),
+            credentials_file: None,
             tls: None,
             max_body_bytes: default_max_body_bytes(),
             rate_limit_per_second: default_rate(),

@@ -41,7 +41,7 @@ impl Config {
     /// Parses and validates configuration text. A syntax error is one line naming its
     /// position.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|error| {
+        let mut config: Config = toml::from_str(text).map_err(|error| {
             let message = error.message().trim().replace('\n', " ");
             match error.span() {
                 Some(span) => {
@@ -53,6 +53,7 @@ impl Config {
                 None => anyhow::anyhow!("{message}"),
             }
         })?;
+        config.api.load_credentials()?;
         config.validate()?;
         Ok(config)
     }

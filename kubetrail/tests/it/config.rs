@@ -106,6 +106,62 @@ fn ingest_tokens_alone_are_a_source() {
     assert_eq!(check(&config).status.code(), Some(2));
 }
 
+/// Credentials kept apart from the configuration (a Kubernetes Secret next to a ConfigMap)
+/// are appended to the config's own; a credentials file that is missing or holds an unknown
+/// key is refused with one line.
+#[test]
+fn a_credentials_file_adds_its_tokens_and_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubetrail.toml");
+    let credentials = dir.path().join("credentials.toml");
+    let hash = "2222222222222222222222222222222222222222222222222222222222222222";
+    write(
+        &config,
+        &format!(
+            "[store]\ndata_dir = \"{}\"\n[api]\ncredentials_file = \"{}\"\n[[api.tokens]]\nname = \"inline\"\nsha256 = \"{hash}\"\nrole = \"viewer\"\n",
+            dir.path().join("data").display(),
+            credentials.display()
+        ),
+    );
+    write(
+        &credentials,
+        &format!(
+            "[[tokens]]\nname = \"soc\"\nsha256 = \"{}\"\nrole = \"analyst\"\n[[ingest_tokens]]\nname = \"apiserver\"\nsha256 = \"{}\"\ncluster = \"prod\"\n",
+            "4".repeat(64),
+            "5".repeat(64)
+        ),
+    );
+    let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.contains("with 2 query token(s), 1 ingest token(s)"),
+        "{out}"
+    );
+    assert!(out.contains("pushed events: 1 ingest token(s)"), "{out}");
+    for (text, expected) in [
+        (
+            "[[tokens]]\nname = \"a\"\nsha256 = \"x\"\nrole = \"viewer\"\n",
+            "64 hex digits",
+        ),
+        ("[[token]]\nname = \"a\"\n", "token"),
+        (
+            "[[ingest_certificates]]\nname = \"a\"\nsubject = \"apiserver\"\ncluster = \"prod\"\n",
+            "api.tls.client_ca",
+        ),
+    ] {
+        write(&credentials, text);
+        let out = check(&config);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "accepted: {text}\n{stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{text}: {stderr}");
+    }
+    std::fs::remove_file(&credentials).unwrap();
+    let out = check(&config);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("credentials.toml"), "{stderr}");
+}
+
 #[test]
 fn the_readme_kafka_example_checks() {
     let readme =
