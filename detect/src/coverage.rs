@@ -13,35 +13,8 @@ use crate::compile::{Aggregate, CompiledRule};
 use crate::condition::Node;
 use crate::field::{Collection, Field};
 
-/// Audit levels, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub enum AuditLevel {
-    None,
-    Metadata,
-    Request,
-    RequestResponse,
-}
-
-impl AuditLevel {
-    pub fn parse(text: &str) -> Option<AuditLevel> {
-        match text {
-            "None" => Some(AuditLevel::None),
-            "Metadata" => Some(AuditLevel::Metadata),
-            "Request" => Some(AuditLevel::Request),
-            "RequestResponse" => Some(AuditLevel::RequestResponse),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditLevel::None => "None",
-            AuditLevel::Metadata => "Metadata",
-            AuditLevel::Request => "Request",
-            AuditLevel::RequestResponse => "RequestResponse",
-        }
-    }
-}
+/// Audit levels, lowest first (shared with the audit policy of `event`).
+pub use event::AuditLevel;
 
 /// The level a rule needs, from the fields its conditions read: request bodies and pod specs
 /// need `Request`, response bodies `RequestResponse`, the rest `Metadata`.
@@ -117,6 +90,8 @@ pub struct CoverageLine {
     pub candidates: u64,
     /// Candidates logged at the level the rule needs, or above.
     pub at_level: u64,
+    /// Alerts the rule gave.
+    pub alerts: u64,
     /// `ok`, `partial`, `blind` (events too low a level), `no_events`, `no_source`.
     pub status: &'static str,
     pub message: String,
@@ -220,6 +195,7 @@ impl Coverage {
                 needs,
                 candidates,
                 at_level,
+                alerts: *alerts,
                 status,
                 message,
             });

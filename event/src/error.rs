@@ -11,4 +11,7 @@ pub enum DecodeError {
     Unrecognised(&'static str),
     #[error("invalid timestamp {value:?}")]
     Timestamp { value: String },
+    /// A manifest that is no Kubernetes object (`manifest_audit_event`).
+    #[error("{0}")]
+    Manifest(String),
 }

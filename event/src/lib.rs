@@ -8,19 +8,23 @@ mod error;
 mod falco;
 mod id;
 mod image;
+mod manifest;
 pub mod model;
 mod normalise;
 mod podspec;
+mod policy;
 mod redact;
 mod time;
 
 pub use error::DecodeError;
 pub use id::{alert_id, audit_event_id, falco_event_id};
 pub use image::parse_image;
+pub use manifest::{ManifestRequest, ManifestVerb, manifest_audit_event, resource_of_kind};
 pub use model::{
     ActorKind, Alert, AlertSource, Container, ContainerKind, DeadLetter, Decision, Event, ImageRef,
     PodSpec, Severity, Source, Volume,
 };
+pub use policy::{AuditLevel, AuditPolicy, GroupResources, PolicyRule};
 pub use redact::{REDACTED, dead_letter_excerpt, redact_credentials};
 pub use time::{format_rfc3339_micros, parse_rfc3339_micros};
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cmd::{bad_input, builtin_and, rule_set};
+use crate::cmd::{RulesArgs, bad_input, builtin_and, rule_set};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -32,9 +32,37 @@ pub enum Command {
         /// Extra rule file or directory.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Record the events as a cluster running this audit policy (`audit.k8s.io/v1`
+        /// `Policy`, YAML) would: events it drops are not seen, bodies below its level are
+        /// removed. Shows which rules the policy leaves blind before it is rolled out.
+        #[arg(long)]
+        audit_policy: Option<PathBuf>,
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Check Kubernetes manifests before they reach a cluster: every object (YAML or JSON,
+    /// several documents per file, `List`s unwrapped; `-` reads standard input) goes through
+    /// the rules as the audit event of writing it at RequestResponse level. Prints the alerts
+    /// as JSON lines; exits 1 when any rule fired.
+    CheckManifest {
+        /// Manifest files (e.g. `kubectl kustomize DIR > all.yaml`), or `-`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The write each object is checked as (`delete`: as if it were removed).
+        #[arg(long, value_enum, default_value_t = Verb::Create)]
+        verb: Verb,
+        /// Who writes the objects (a person unless it starts with `system:`).
+        #[arg(long, default_value = "check-manifest")]
+        user: String,
+        /// The writer's groups (repeatable).
+        #[arg(long = "group", default_values_t = ["system:authenticated".to_owned()])]
+        groups: Vec<String>,
+        /// Namespace of namespaced objects that name none.
+        #[arg(long, short = 'n', default_value = "default")]
+        namespace: String,
+        #[command(flatten)]
+        rules: RulesArgs,
     },
     /// Run the inline tests (`tests:`) of the built-in rules, or of the rules under PATH.
     Test {
@@ -44,6 +72,14 @@ pub enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
+}
+
+/// The write `check-manifest` simulates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Verb {
+    Create,
+    Update,
+    Delete,
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -98,7 +134,38 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("{} file(s) checked, no errors", files.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Coverage { files, rules, json } => coverage(&files, rules.as_slice(), json),
+        Command::Coverage {
+            files,
+            rules,
+            audit_policy,
+            json,
+        } => {
+            let policy = audit_policy.as_deref().map(load_audit_policy).transpose()?;
+            coverage(&files, rules.as_slice(), policy.as_ref(), json)
+        }
+        Command::CheckManifest {
+            files,
+            verb,
+            user,
+            groups,
+            namespace,
+            rules,
+        } => {
+            let request = ::event::ManifestRequest {
+                verb: match verb {
+                    Verb::Create => ::event::ManifestVerb::Create,
+                    Verb::Update => ::event::ManifestVerb::Update,
+                    Verb::Delete => ::event::ManifestVerb::Delete,
+                },
+                user,
+                groups,
+                namespace,
+                time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                source_ip: "127.0.0.1".to_owned(),
+                user_agent: format!("kubetrail-check-manifest/{}", env!("CARGO_PKG_VERSION")),
+            };
+            check_manifests(&files, &request, &rules)
+        }
         Command::Test { path, filter } => {
             let rules = match &path {
                 Some(path) => {
@@ -171,14 +238,53 @@ fn rule_files(path: &std::path::Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn coverage(files: &[PathBuf], rules: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+/// An audit policy file; one that does not parse or is no policy is the caller's mistake.
+fn load_audit_policy(path: &std::path::Path) -> anyhow::Result<::event::AuditPolicy> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
+    let policy: ::event::AuditPolicy = serde_yaml_ng::from_str(&text)
+        .map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
+    policy
+        .validate()
+        .map_err(|error| bad_input(format!("{}: {error}", path.display())))?;
+    Ok(policy)
+}
+
+fn coverage(
+    files: &[PathBuf],
+    rules: &[PathBuf],
+    policy: Option<&::event::AuditPolicy>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     crate::cmd::check_inputs(files)?;
     let engine = crate::cmd::engine(&builtin_and(rules))?;
     let mut detector = ::detect::Detector::new(engine.clone(), ::detect::StateLimits::default());
     let mut coverage = ::detect::Coverage::new(&engine);
     let options = ingest::ReadOptions::default();
     let mut events = 0u64;
-    let on_batch = |batch: ingest::Batch| -> anyhow::Result<()> {
+    let mut unrecorded = 0u64;
+    let on_batch = |mut batch: ingest::Batch| -> anyhow::Result<()> {
+        if let Some(policy) = policy {
+            let mut recorded = Vec::with_capacity(batch.events.len());
+            for event in &batch.events {
+                // Falco alerts do not pass through the API server.
+                if event.source != ::event::Source::K8sAudit {
+                    recorded.push(event.clone());
+                    continue;
+                }
+                let options = ::event::DecodeOptions {
+                    cluster: event.cluster.clone(),
+                    ..::event::DecodeOptions::default()
+                };
+                match policy.shape(&event.raw)? {
+                    Some(line) => {
+                        ::event::decode_line(line.as_bytes(), &options, &mut recorded)?;
+                    }
+                    None => unrecorded += 1,
+                }
+            }
+            batch.events = recorded;
+        }
         let mut alerts = Vec::new();
         detector.process_batch(&batch.events, &mut alerts);
         for event in &batch.events {
@@ -207,10 +313,92 @@ fn coverage(files: &[PathBuf], rules: &[PathBuf], json: bool) -> anyhow::Result<
         }
     }
     let blind = lines.iter().filter(|line| line.status != "ok").count();
+    if policy.is_some() {
+        eprintln!("the audit policy records {events} events and drops {unrecorded}");
+    }
     eprintln!(
         "{events} events; {} rule(s): {} covered, {blind} not (blind, partial, no events or no source)",
         lines.len(),
         lines.len() - blind
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The objects of a manifest file: each YAML (or JSON) document, `List`s unwrapped, empty
+/// documents skipped.
+fn manifest_objects(text: &str, file: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    use serde::Deserialize;
+    let mut objects = Vec::new();
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let value = serde_json::Value::deserialize(document)
+            .map_err(|error| bad_input(format!("{file}: document {}: {error}", index + 1)))?;
+        match value {
+            serde_json::Value::Null => {}
+            serde_json::Value::Object(ref fields)
+                if fields
+                    .get("kind")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|kind| kind.ends_with("List"))
+                    && fields.get("items").is_some_and(serde_json::Value::is_array) =>
+            {
+                if let Some(serde_json::Value::Array(items)) = fields.get("items") {
+                    objects.extend(items.iter().cloned());
+                }
+            }
+            other => objects.push(other),
+        }
+    }
+    Ok(objects)
+}
+
+fn check_manifests(
+    files: &[PathBuf],
+    request: &::event::ManifestRequest,
+    rules: &RulesArgs,
+) -> anyhow::Result<ExitCode> {
+    let config = rules.config()?;
+    let detect_config = rules.detect_config(&config);
+    let engine = crate::cmd::engine(&detect_config)?;
+    let mut detector = ::detect::Detector::new(engine, detect_config.limits());
+    let options = ::event::DecodeOptions {
+        cluster: rules.cluster.clone(),
+        ..::event::DecodeOptions::default()
+    };
+    let mut events = Vec::new();
+    for file in files {
+        let (text, name) = if file.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("failed to read standard input")?;
+            (text, "<stdin>".to_owned())
+        } else {
+            let text = std::fs::read_to_string(file)
+                .map_err(|error| bad_input(format!("{}: {error}", file.display())))?;
+            (text, file.display().to_string())
+        };
+        for (index, object) in manifest_objects(&text, &name)?.iter().enumerate() {
+            let line = ::event::manifest_audit_event(object, request, events.len())
+                .map_err(|error| bad_input(format!("{name}: object {}: {error}", index + 1)))?;
+            ::event::decode_line(line.as_bytes(), &options, &mut events)
+                .map_err(|error| anyhow::anyhow!("{name}: object {}: {error}", index + 1))?;
+        }
+    }
+    let mut alerts = Vec::new();
+    detector.process_batch(&events, &mut alerts);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    sinks::write_json_lines(&mut out, &alerts).context("failed to write alerts")?;
+    std::io::Write::flush(&mut out)?;
+    eprintln!(
+        "{} object(s) checked as {} by {}: {} alert(s)",
+        events.len(),
+        request.verb.as_str(),
+        request.user,
+        alerts.len()
+    );
+    Ok(if alerts.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
