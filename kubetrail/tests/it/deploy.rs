@@ -592,3 +592,43 @@ exec unshare --user --map-user=65532 --map-group=65532 /mnt/image/kubetrail serv
     }
     server.stop(&log);
 }
+
+/// A manifest that is not one is the caller's mistake: exit 2 and one line naming the file,
+/// the object and what is wrong.
+#[test]
+fn check_manifest_refuses_what_is_no_kubernetes_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    for (text, expected) in [
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+            "object 2: ConfigMap without metadata.name",
+        ),
+        (
+            "kind: Pod\nmetadata:\n  name: p\n",
+            "object without apiVersion",
+        ),
+        ("- just\n- a list\n", "not a Kubernetes object"),
+        ("key: [unclosed\n", "document 1"),
+    ] {
+        write(&file, text);
+        let out = kubetrail(&["rules", "check-manifest", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(expected), "{text}: {stderr}");
+        assert!(stderr.contains("bad.yaml"), "{text}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{text}: {stderr}");
+    }
+    // A List is unwrapped; its items are checked.
+    write(
+        &file,
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: p\n    namespace: shop\n  spec:\n    containers:\n    - name: c\n      image: registry.k8s.io/pause:3.10\n      securityContext:\n        privileged: true\n",
+    );
+    let out = kubetrail(&["rules", "check-manifest", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("k8s.privileged_container"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
