@@ -632,3 +632,79 @@ fn check_manifest_refuses_what_is_no_kubernetes_object() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// What the generated traffic cannot show (it records these writes below the level their
+/// rules need): recorded in full, a credential in a ConfigMap, a LoadBalancer Service and a
+/// legacy token Secret each alert; through the shipped policy the first two still do, and the
+/// third is the one rule of `BLIND_BY_DESIGN`.
+#[test]
+fn the_audit_policy_keeps_the_bodies_of_configmap_and_service_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let traffic = dir.path().join("writes.jsonl");
+    let write_event = |id: &str, resource: &str, body: Value| {
+        json!({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+            "auditID": id, "stage": "ResponseComplete", "verb": "create",
+            "requestURI": format!("/api/v1/namespaces/shop/{resource}"),
+            "user": {"username": "alice@example.com", "groups": ["system:authenticated"]},
+            "sourceIPs": ["10.0.0.7"], "userAgent": "kubectl/v1.32.0",
+            "objectRef": {"resource": resource, "namespace": "shop", "name": body["metadata"]["name"], "apiVersion": "v1"},
+            "responseStatus": {"metadata": {}, "code": 201},
+            "requestObject": body, "responseObject": body,
+            "requestReceivedTimestamp": "2026-12-04T10:00:00.000000Z",
+            "stageTimestamp": "2026-12-04T10:00:00.010000Z",
+        })
+        .to_string()
+    };
+    let lines = [
+        write_event(
+            "0d6f0000-0000-4000-8000-00000000c0f1",
+            "configmaps",
+            json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "app-settings"}, "data": {"settings.ini": "[aws]\nregion = eu-west-1\naws_access_key_id = AKIAQ3EGRT7XJ2LMNBVC\n"}}),
+        ),
+        write_event(
+            "0d6f0000-0000-4000-8000-00000000c0f2",
+            "services",
+            json!({"kind": "Service", "apiVersion": "v1", "metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "ports": [{"port": 443}]}}),
+        ),
+        write_event(
+            "0d6f0000-0000-4000-8000-00000000c0f3",
+            "secrets",
+            json!({"kind": "Secret", "apiVersion": "v1", "type": "kubernetes.io/service-account-token", "metadata": {"name": "deployer-token", "annotations": {"kubernetes.io/service-account.name": "deployer"}}}),
+        ),
+    ];
+    write(&traffic, &(lines.join("\n") + "\n"));
+    let alerts = |extra: &[&str]| -> std::collections::BTreeMap<String, u64> {
+        let mut args = vec!["rules", "coverage", "--json", traffic.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = kubetrail(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .map(|line| {
+                (
+                    line["rule_id"].as_str().unwrap().to_owned(),
+                    line["alerts"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let policy = deploy().join("cluster/audit-policy.yaml");
+    let full = alerts(&[]);
+    let shaped = alerts(&["--audit-policy", policy.to_str().unwrap()]);
+    for rule in [
+        "k8s.configmap_embedded_credentials",
+        "k8s.loadbalancer_service",
+    ] {
+        assert_eq!(full[rule], 1, "{rule} in full");
+        assert_eq!(shaped[rule], 1, "{rule} through the policy");
+    }
+    let (blind, _) = BLIND_BY_DESIGN[0];
+    assert_eq!(full[blind], 1, "{blind} in full");
+    assert_eq!(shaped[blind], 0, "{blind} through the policy");
+}
