@@ -88,6 +88,13 @@ pub fn resource_of_kind(kind: &str) -> String {
     }
 }
 
+/// The string at `key` of `fields`, if there is one.
+fn text<'a>(key: &str, fields: Option<&'a Map<String, Value>>) -> Option<&'a str> {
+    fields
+        .and_then(|fields| fields.get(key))
+        .and_then(Value::as_str)
+}
+
 /// The audit event (one JSON line) of writing `object`; `sequence` makes its `auditID`
 /// unique among the objects checked together. An object without `apiVersion`, `kind` or
 /// `metadata.name` is refused with the reason.
@@ -101,46 +108,38 @@ pub fn manifest_audit_event(
             "not a Kubernetes object (a mapping)".to_owned(),
         ));
     };
-    let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
-    let api_version = text(fields.get("apiVersion"))
+    let api_version = text("apiVersion", Some(fields))
         .ok_or_else(|| DecodeError::Manifest("object without apiVersion".to_owned()))?;
-    let kind = text(fields.get("kind"))
+    let kind = text("kind", Some(fields))
         .ok_or_else(|| DecodeError::Manifest("object without kind".to_owned()))?;
     let metadata = fields.get("metadata").and_then(Value::as_object);
-    let name = text(metadata.and_then(|metadata| metadata.get("name")))
+    let name = text("name", metadata)
         .filter(|name| !name.is_empty())
         .ok_or_else(|| DecodeError::Manifest(format!("{kind} without metadata.name")))?;
-    let (group, version) = match api_version.split_once('/') {
-        Some((group, version)) => (group.to_owned(), version.to_owned()),
-        None => (String::new(), api_version.clone()),
-    };
-    let resource = resource_of_kind(&kind);
-    let namespace = if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
-        None
-    } else {
-        Some(
-            text(metadata.and_then(|metadata| metadata.get("namespace")))
-                .filter(|namespace| !namespace.is_empty())
-                .unwrap_or_else(|| request.namespace.clone()),
-        )
-    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = resource_of_kind(kind);
+    let namespace = (!CLUSTER_SCOPED_KINDS.contains(&kind)).then(|| {
+        text("namespace", metadata)
+            .filter(|namespace| !namespace.is_empty())
+            .unwrap_or(&request.namespace)
+    });
     let mut uri = if group.is_empty() {
         format!("/api/{version}")
     } else {
         format!("/apis/{group}/{version}")
     };
-    if let Some(namespace) = &namespace {
+    if let Some(namespace) = namespace {
         uri.push_str(&format!("/namespaces/{namespace}"));
     }
     uri.push('/');
     uri.push_str(&resource);
     if request.verb != ManifestVerb::Create {
         uri.push('/');
-        uri.push_str(&name);
+        uri.push_str(name);
     }
     let mut object_ref = Map::new();
     object_ref.insert("resource".to_owned(), json!(resource));
-    if let Some(namespace) = &namespace {
+    if let Some(namespace) = namespace {
         object_ref.insert("namespace".to_owned(), json!(namespace));
     }
     object_ref.insert("name".to_owned(), json!(name));

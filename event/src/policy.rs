@@ -99,9 +99,18 @@ struct Request<'a> {
     user: &'a str,
     groups: Vec<&'a str>,
     verb: &'a str,
-    /// Group, resource, subresource, namespace, name; `None` for a non-resource request.
-    resource: Option<(&'a str, &'a str, &'a str, &'a str, &'a str)>,
+    /// `None` for a non-resource request.
+    resource: Option<Resource<'a>>,
     path: &'a str,
+}
+
+/// The object a resource request is about (`objectRef`; absent parts are "").
+struct Resource<'a> {
+    group: &'a str,
+    resource: &'a str,
+    subresource: &'a str,
+    namespace: &'a str,
+    name: &'a str,
 }
 
 impl AuditPolicy {
@@ -147,14 +156,12 @@ impl AuditPolicy {
                 .map(|groups| groups.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default(),
             verb: text(fields.get("verb")),
-            resource: object_ref.map(|object| {
-                (
-                    text(object.get("apiGroup")),
-                    text(object.get("resource")),
-                    text(object.get("subresource")),
-                    text(object.get("namespace")),
-                    text(object.get("name")),
-                )
+            resource: object_ref.map(|object| Resource {
+                group: text(object.get("apiGroup")),
+                resource: text(object.get("resource")),
+                subresource: text(object.get("subresource")),
+                namespace: text(object.get("namespace")),
+                name: text(object.get("name")),
             }),
             path: text(fields.get("requestURI"))
                 .split('?')
@@ -200,6 +207,23 @@ impl AuditPolicy {
     }
 }
 
+/// Whether a rule's resource pattern names `resource` (and `subresource`, "" for none), as
+/// the API server reads it: `*` (everything, subresources too), `pods`, `pods/log`, `*/scale`
+/// (that subresource of anything) or `pods/*` (every subresource of pods, not pods itself).
+fn names_resource(pattern: &str, resource: &str, subresource: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.split_once('/') {
+        None => subresource.is_empty() && pattern == resource,
+        Some((head, tail)) => {
+            !subresource.is_empty()
+                && ((head == resource && (tail == "*" || tail == subresource))
+                    || (head == "*" && tail == subresource))
+        }
+    }
+}
+
 /// A string field, or "" when absent or not a string.
 fn text(value: Option<&Value>) -> &str {
     value.and_then(Value::as_str).unwrap_or("")
@@ -221,47 +245,29 @@ impl PolicyRule {
         if !self.verbs.is_empty() && !self.verbs.iter().any(|verb| verb == request.verb) {
             return false;
         }
-        match request.resource {
-            Some(resource) => self.matches_resource(resource),
+        match &request.resource {
+            Some(object) => self.matches_resource(object),
             None => self.matches_path(request.path),
         }
     }
 
-    fn matches_resource(
-        &self,
-        (group, resource, subresource, namespace, name): (&str, &str, &str, &str, &str),
-    ) -> bool {
+    fn matches_resource(&self, object: &Resource<'_>) -> bool {
         if !self.non_resource_urls.is_empty() {
             return false;
         }
-        if !self.namespaces.is_empty() && !self.namespaces.iter().any(|n| n == namespace) {
+        if !self.namespaces.is_empty() && !self.namespaces.iter().any(|n| n == object.namespace) {
             return false;
         }
-        if self.resources.is_empty() {
-            return true;
-        }
-        let combined = if subresource.is_empty() {
-            resource.to_owned()
-        } else {
-            format!("{resource}/{subresource}")
-        };
-        self.resources.iter().any(|resources| {
-            resources.group == group
-                && (resources.resource_names.is_empty()
-                    || resources.resource_names.iter().any(|n| n == name))
-                && (resources.resources.is_empty()
-                    || resources.resources.iter().any(|pattern| {
-                        pattern == "*"
-                            || *pattern == combined
-                            || (!subresource.is_empty()
-                                && pattern.strip_prefix("*/") == Some(subresource))
-                            || pattern.strip_suffix('*').is_some_and(|prefix| {
-                                prefix.ends_with('/')
-                                    && combined.starts_with(prefix)
-                                    && !subresource.is_empty()
-                            })
-                    }))
-        })
+        self.resources.is_empty()
+            || self.resources.iter().any(|resources| {
+                resources.group == object.group
+                    && (resources.resource_names.is_empty()
+                        || resources.resource_names.iter().any(|n| n == object.name))
+                    && (resources.resources.is_empty()
+                        || resources.resources.iter().any(|pattern| {
+                            names_resource(pattern, object.resource, object.subresource)
+                        }))
+            })
     }
 
     fn matches_path(&self, path: &str) -> bool {
