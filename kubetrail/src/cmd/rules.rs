@@ -261,6 +261,11 @@ fn coverage(
     let mut detector = ::detect::Detector::new(engine.clone(), ::detect::StateLimits::default());
     let mut coverage = ::detect::Coverage::new(&engine);
     let options = ingest::ReadOptions::default();
+    // Events shaped by the policy decode again as they were read.
+    let decode_options = ::event::DecodeOptions {
+        cluster: options.cluster.clone(),
+        keep_request_received: options.keep_request_received,
+    };
     let mut events = 0u64;
     let mut unrecorded = 0u64;
     let on_batch = |mut batch: ingest::Batch| -> anyhow::Result<()> {
@@ -272,13 +277,9 @@ fn coverage(
                     recorded.push(event.clone());
                     continue;
                 }
-                let options = ::event::DecodeOptions {
-                    cluster: event.cluster.clone(),
-                    ..::event::DecodeOptions::default()
-                };
                 match policy.shape(&event.raw)? {
                     Some(line) => {
-                        ::event::decode_line(line.as_bytes(), &options, &mut recorded)?;
+                        ::event::decode_line(line.as_bytes(), &decode_options, &mut recorded)?;
                     }
                     None => unrecorded += 1,
                 }
@@ -332,17 +333,16 @@ fn manifest_objects(text: &str, file: &str) -> anyhow::Result<Vec<serde_json::Va
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = serde_json::Value::deserialize(document)
             .map_err(|error| bad_input(format!("{file}: document {}: {error}", index + 1)))?;
+        let is_list = value
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|kind| kind.ends_with("List"))
+            && value.get("items").is_some_and(serde_json::Value::is_array);
         match value {
             serde_json::Value::Null => {}
-            serde_json::Value::Object(ref fields)
-                if fields
-                    .get("kind")
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|kind| kind.ends_with("List"))
-                    && fields.get("items").is_some_and(serde_json::Value::is_array) =>
-            {
-                if let Some(serde_json::Value::Array(items)) = fields.get("items") {
-                    objects.extend(items.iter().cloned());
+            serde_json::Value::Object(mut fields) if is_list => {
+                if let Some(serde_json::Value::Array(items)) = fields.remove("items") {
+                    objects.extend(items);
                 }
             }
             other => objects.push(other),
