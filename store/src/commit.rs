@@ -33,6 +33,7 @@ use serde_json::value::RawValue;
 use tracing::{debug, info, warn};
 
 use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
+use crate::ledger::{self, CommitKind, Ledger, LedgerEntry, LedgerFile};
 use crate::schema::{alerts_batch, alerts_file_schema, events_batch, events_file_schema};
 use crate::{Config, StoreError};
 
@@ -49,8 +50,9 @@ pub const KEPT_COMMITS: usize = 8;
 
 const LOCK_FILE: &str = ".kubetrail.lock";
 /// Format of new commit records. Format 1 named the state `checkpoint`; it is read as is.
-const RECORD_FORMAT: u32 = 2;
-const READABLE_FORMATS: [u32; 2] = [1, 2];
+/// Format 3 added the ledger fields (`kind`, `prev`, `reason`, `removed`, files' `sha256`).
+const RECORD_FORMAT: u32 = 3;
+const READABLE_FORMATS: [u32; 3] = [1, 2, 3];
 
 /// Cumulative counters of everything committed to this data directory, persisted in each
 /// commit record so they survive restarts.
@@ -94,9 +96,17 @@ struct FileEntry {
     name: String,
     rows: u64,
     bytes: u64,
+    /// SHA-256 of the file, lowercase hex (records of format 3 on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
 }
 
 impl FileEntry {
+    /// Path under the data directory, `/`-separated, as the ledger names it.
+    fn ledger_path(&self) -> String {
+        format!("{}/{}/{}", self.table, self.partition, self.name)
+    }
+
     fn dir(&self, data_dir: &Path) -> PathBuf {
         data_dir.join(&self.table).join(&self.partition)
     }
@@ -112,7 +122,7 @@ impl FileEntry {
 
 /// The commit log entry `_commits/<seq:020>.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct CommitRecord {
+pub(crate) struct CommitRecord {
     format: u32,
     seq: u64,
     committed_at: String,
@@ -120,8 +130,45 @@ struct CommitRecord {
     /// previous commit when a commit gives none. (`checkpoint` in records of format 1.)
     #[serde(alias = "checkpoint")]
     state: Option<Box<RawValue>>,
+    /// What the commit did; rows written unless it says otherwise.
+    #[serde(default)]
+    kind: CommitKind,
+    /// SHA-256 of the previous ledger line (records of format 3 on): the record is the
+    /// write-ahead copy of its ledger line (see [`crate::ledger`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prev: Option<String>,
+    /// Why files were removed (retention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
     files: Vec<FileEntry>,
+    /// Files this commit deletes, as paths under the data directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<String>,
     totals: StoreStats,
+}
+
+impl CommitRecord {
+    /// The record's ledger line; `None` for records written before the ledger (format < 3).
+    pub(crate) fn ledger_entry(&self) -> Option<LedgerEntry> {
+        let prev = self.prev.clone()?;
+        Some(LedgerEntry {
+            seq: self.seq,
+            kind: self.kind,
+            committed_at: self.committed_at.clone(),
+            prev,
+            reason: self.reason.clone(),
+            added: self
+                .files
+                .iter()
+                .map(|file| LedgerFile {
+                    path: file.ledger_path(),
+                    bytes: file.bytes,
+                    sha256: file.sha256.clone().unwrap_or_default(),
+                })
+                .collect(),
+            removed: self.removed.clone(),
+        })
+    }
 }
 
 /// A prepared commit: its files are written under temporary names, nothing is visible yet.
@@ -155,6 +202,7 @@ pub struct ColumnarStore {
     config: Config,
     /// Held for the store's lifetime; dropping it releases the lock.
     _lock: File,
+    ledger: Ledger,
     last: Option<CommitRecord>,
     /// Set between publish and finish: a failed finish is rolled forward before the next commit.
     needs_recovery: bool,
@@ -192,10 +240,12 @@ impl ColumnarStore {
         let mut store = ColumnarStore {
             config: config.clone(),
             _lock: lock,
+            ledger: Ledger::open(data_dir)?,
             last: None,
             needs_recovery: true,
         };
         store.recover()?;
+        store.adopt_unchained()?;
         info!(data_dir = %data_dir.display(), last_seq = store.stats().last_seq, "opened columnar store");
         Ok(store)
     }
@@ -214,14 +264,17 @@ impl ColumnarStore {
     }
 
     /// Retention: deletes every day partition (`date=YYYY-MM-DD`) of the events, alerts and
-    /// dead-letter tables older than `before`. Whole directories go, so Parquet readers see a
-    /// day either complete or gone. Returns the partitions and bytes removed.
+    /// dead-letter tables older than `before`, as a commit of its own: the record (and the
+    /// ledger line) names every file it removes and why, so `verify` tells a deletion by policy
+    /// from a deletion by someone. Readers see a file either whole or gone; a crash mid-way is
+    /// finished on the next open. Returns the partitions and bytes removed.
     pub fn drop_days_before(
         &mut self,
         before: chrono::NaiveDate,
     ) -> Result<(usize, u64), StoreError> {
         let cutoff = before.format("date=%Y-%m-%d").to_string();
         let (mut partitions, mut bytes) = (0, 0);
+        let mut removed = Vec::new();
         for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
             let dir = self.config.data_dir.join(table);
             for (path, name, is_dir) in files::list_dir(&dir)? {
@@ -229,21 +282,115 @@ impl ColumnarStore {
                 if !is_dir || !name.starts_with("date=") || name.as_str() >= cutoff.as_str() {
                     continue;
                 }
-                bytes += tree_bytes(&path);
-                fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
-                    path: path.clone(),
-                    source,
-                })?;
+                let found = files::list_files(&path)?;
+                if found.is_empty() {
+                    // Empty directories left behind: nothing to record.
+                    fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    continue;
+                }
+                for (file, size) in found {
+                    bytes += size;
+                    removed.push(relative_path(&self.config.data_dir, &file));
+                }
                 partitions += 1;
             }
-            if partitions > 0 {
-                files::sync_dir(&dir)?;
+        }
+        if removed.is_empty() {
+            return Ok((0, 0));
+        }
+        let reason = format!("retention: day partitions before {before}");
+        self.commit_maintenance(CommitKind::Retention, Some(reason), Vec::new(), removed)?;
+        info!(partitions, bytes, before = %before, "retention: old day partitions deleted");
+        Ok((partitions, bytes))
+    }
+
+    /// Takes the files of a data directory written before it had a ledger into the chain, as
+    /// they are now, with an `adopt` commit: from here on `verify` checks them like any other.
+    fn adopt_unchained(&mut self) -> Result<(), StoreError> {
+        let Some(last) = &self.last else {
+            return Ok(());
+        };
+        if last.prev.is_some() || self.ledger.head().is_some() {
+            return Ok(());
+        }
+        let mut found = Vec::new();
+        for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+            for (path, bytes) in files::list_files(&self.config.data_dir.join(table))? {
+                if path
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+                {
+                    continue;
+                }
+                let relative = relative_path(&self.config.data_dir, &path);
+                let Some((partition, name)) = relative
+                    .strip_prefix(table)
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .and_then(|rest| rest.rsplit_once('/'))
+                else {
+                    continue;
+                };
+                found.push(FileEntry {
+                    table: table.to_owned(),
+                    partition: partition.to_owned(),
+                    name: name.to_owned(),
+                    rows: 0,
+                    bytes,
+                    sha256: Some(hash_file(&path)?),
+                });
             }
         }
-        if partitions > 0 {
-            info!(partitions, bytes, before = %before, "retention: old day partitions deleted");
+        info!(
+            files = found.len(),
+            "data written before the ledger: taking its files into the chain as they are"
+        );
+        let reason = "files written before this data directory had a ledger".to_owned();
+        self.commit_maintenance(CommitKind::Adopt, Some(reason), found, Vec::new())
+    }
+
+    /// A commit of the store's own (retention, adoption): no rows, the resume state carried
+    /// over, its files added or removed as the record says.
+    fn commit_maintenance(
+        &mut self,
+        kind: CommitKind,
+        reason: Option<String>,
+        files: Vec<FileEntry>,
+        removed: Vec<String>,
+    ) -> Result<(), StoreError> {
+        if self.needs_recovery {
+            self.recover()?;
         }
-        Ok((partitions, bytes))
+        let previous = self.stats();
+        let seq = previous.last_seq + 1;
+        let record = CommitRecord {
+            format: RECORD_FORMAT,
+            seq,
+            committed_at: now_rfc3339(),
+            state: self.state().map(RawValue::to_owned),
+            kind,
+            prev: Some(self.ledger.prev().to_owned()),
+            reason,
+            files,
+            removed,
+            totals: StoreStats {
+                last_seq: seq,
+                commits: previous.commits + 1,
+                ..previous
+            },
+        };
+        let plan = CommitPlan {
+            record,
+            info: CommitInfo {
+                seq,
+                ..CommitInfo::default()
+            },
+        };
+        self.publish(&plan)?;
+        self.finish(plan)?;
+        Ok(())
     }
 
     /// The resume state of the last commit (as the caller serialised it).
@@ -331,9 +478,13 @@ impl ColumnarStore {
         let record = CommitRecord {
             format: RECORD_FORMAT,
             seq,
-            committed_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            committed_at: now_rfc3339(),
             state,
+            kind: CommitKind::Commit,
+            prev: Some(self.ledger.prev().to_owned()),
+            reason: None,
             files: writer.files,
+            removed: Vec::new(),
             totals,
         };
         Ok(CommitPlan { record, info })
@@ -371,10 +522,14 @@ impl ColumnarStore {
         Ok(())
     }
 
-    /// Step 3 of [`commit`](Self::commit): renames the files to their visible names and prunes
-    /// old commit records.
+    /// Step 3 of [`commit`](Self::commit): renames the files to their visible names (or
+    /// removes those a retention commit names), appends the commit's ledger line and prunes old
+    /// commit records.
     pub fn finish(&mut self, plan: CommitPlan) -> Result<CommitInfo, StoreError> {
         roll_forward(&self.config.data_dir, &plan.record)?;
+        if let Some(entry) = plan.record.ledger_entry() {
+            self.ledger.append(&entry)?;
+        }
         prune_commits(&self.config.data_dir)?;
         self.needs_recovery = false;
         Ok(plan.info)
@@ -401,6 +556,11 @@ impl ColumnarStore {
         for (_, path) in &seqs {
             let record = read_record(path)?;
             roll_forward(&data_dir, &record)?;
+            // Records are pruned only after their line is durable, so the retained ones cover
+            // whatever the ledger misses.
+            if let Some(entry) = record.ledger_entry() {
+                self.ledger.append(&entry)?;
+            }
             newest = Some(record);
         }
         let removed = remove_uncommitted(&data_dir)?;
@@ -430,6 +590,30 @@ fn parse_record_name(name: &str) -> Option<u64> {
     }
 }
 
+/// The commit records in `data_dir`, oldest first, as `(seq, path)`.
+pub(crate) fn record_paths(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut records: Vec<(u64, PathBuf)> = files::list_dir(&data_dir.join(COMMITS_DIR))?
+        .into_iter()
+        .filter(|(_, _, is_dir)| !is_dir)
+        .filter_map(|(path, name, _)| parse_record_name(&name).map(|seq| (seq, path)))
+        .collect();
+    records.sort();
+    Ok(records)
+}
+
+/// [`read_record`], or `None` when the record is gone (pruned by a running writer).
+pub(crate) fn read_record_if_present(path: &Path) -> Result<Option<CommitRecord>, StoreError> {
+    match read_record(path) {
+        Ok(record) => Ok(Some(record)),
+        Err(StoreError::ReadCommit { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
     let text = fs::read_to_string(path).map_err(|source| StoreError::ReadCommit {
         path: path.to_owned(),
@@ -449,9 +633,28 @@ fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
     Ok(record)
 }
 
-/// Renames the committed files still under their temporary names and syncs their directories.
+/// Renames the committed files still under their temporary names, removes the files a
+/// retention commit names (and the directories it empties), and syncs their directories.
 fn roll_forward(data_dir: &Path, record: &CommitRecord) -> Result<(), StoreError> {
     let mut dirs = BTreeSet::new();
+    for path in &record.removed {
+        let path = data_dir.join(path);
+        files::remove_file(&path)?;
+        if let Some(parent) = path.parent() {
+            dirs.insert(parent.to_owned());
+        }
+    }
+    if !record.removed.is_empty() {
+        for dir in std::mem::take(&mut dirs) {
+            let table = [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR]
+                .into_iter()
+                .map(|table| data_dir.join(table))
+                .find(|table| dir.starts_with(table));
+            if let Some(table) = table {
+                dirs.insert(files::remove_empty_dirs(&dir, &table));
+            }
+        }
+    }
     for file in &record.files {
         let tmp_path = file.tmp_path(data_dir);
         let final_path = file.final_path(data_dir);
@@ -499,14 +702,10 @@ fn remove_uncommitted(data_dir: &Path) -> Result<usize, StoreError> {
 /// pruned only after a newer commit finished.
 fn prune_commits(data_dir: &Path) -> Result<(), StoreError> {
     let commits_dir = data_dir.join(COMMITS_DIR);
-    let mut records: Vec<(u64, PathBuf)> = files::list_dir(&commits_dir)?
-        .into_iter()
-        .filter_map(|(path, name, _)| parse_record_name(&name).map(|seq| (seq, path)))
-        .collect();
+    let records = record_paths(data_dir)?;
     if records.len() <= KEPT_COMMITS {
         return Ok(());
     }
-    records.sort();
     let excess = records.len() - KEPT_COMMITS;
     for (_, path) in &records[..excess] {
         files::remove_file(path)?;
@@ -674,6 +873,7 @@ impl BatchWriter<'_> {
             name: format!("part-{:020}-{:04}.{extension}", self.seq, self.files.len()),
             rows: rows as u64,
             bytes: 0,
+            sha256: None,
         };
         let dir = entry.dir(data_dir);
         files::create_dir_durable(data_dir, &dir)?;
@@ -685,6 +885,7 @@ impl BatchWriter<'_> {
         // Recorded before writing so a failed write is cleaned up too.
         self.files.push(entry.clone());
         entry.bytes = write(&tmp_path)?;
+        entry.sha256 = Some(hash_file(&tmp_path)?);
         if let Some(last) = self.files.last_mut() {
             *last = entry;
         }
@@ -703,16 +904,23 @@ impl BatchWriter<'_> {
     }
 }
 
-/// Bytes of the files under `path`.
-fn tree_bytes(path: &Path) -> u64 {
-    match fs::read_dir(path) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|entry| match entry.file_type() {
-                Ok(kind) if kind.is_dir() => tree_bytes(&entry.path()),
-                _ => entry.metadata().map(|m| m.len()).unwrap_or(0),
-            })
-            .sum(),
-        Err(_) => 0,
-    }
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// `path` under `data_dir`, `/`-separated, as the ledger names files.
+pub(crate) fn relative_path(data_dir: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(data_dir).unwrap_or(path);
+    relative
+        .components()
+        .map(|component| component.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn hash_file(path: &Path) -> Result<String, StoreError> {
+    ledger::sha256_file(path).map_err(|source| StoreError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -67,6 +67,18 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to read {path}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to read ledger segment {path}")]
+    ReadLedger {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt ledger segment {path}: {reason}")]
+    CorruptLedger { path: PathBuf, reason: String },
     #[error("corrupt commit record {path}: {reason}")]
     CorruptCommit { path: PathBuf, reason: String },
     #[error("commit {seq} does not follow the last commit {last}")]

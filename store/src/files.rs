@@ -228,3 +228,44 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<(PathBuf, String, bool)>, Store
     listed.sort_by(|left, right| left.1.cmp(&right.1));
     Ok(listed)
 }
+
+/// Every regular file under `dir` (recursively) with its size; a missing directory has none.
+pub(crate) fn list_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for (path, _, is_dir) in list_dir(&dir)? {
+            if is_dir {
+                pending.push(path);
+                continue;
+            }
+            let metadata = fs::symlink_metadata(&path).map_err(|source| StoreError::ReadDir {
+                path: path.clone(),
+                source,
+            })?;
+            found.push((path, metadata.len()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Removes `dir` and then each parent it leaves empty, stopping at `stop` (kept). Returns the
+/// directory whose entries changed (to sync), which exists. A directory that is not empty
+/// stays.
+pub(crate) fn remove_empty_dirs(dir: &Path, stop: &Path) -> PathBuf {
+    let mut current = dir.to_owned();
+    while current != stop && current.starts_with(stop) {
+        match fs::remove_dir(&current) {
+            // Gone already (a retention commit finished again after a crash): look upwards.
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return current,
+        }
+        match current.parent() {
+            Some(parent) => current = parent.to_owned(),
+            None => break,
+        }
+    }
+    current
+}

@@ -9,6 +9,7 @@
 //! alerts/date=YYYY-MM-DD/part-<seq:020>-<n:04>.parquet
 //! dead_letters/date=YYYY-MM-DD/part-<seq:020>-<n:04>.jsonl
 //! _commits/<seq:020>.json          the commit log: files, resume state, cumulative totals
+//! _ledger/<first seq:020>.jsonl    the hash chain of every commit, kept forever (see [`ledger`])
 //! ```
 //!
 //! See [`commit`] for the commit protocol and [`table`] for how `time` predicates prune
@@ -18,9 +19,11 @@ pub mod commit;
 mod config;
 mod error;
 mod files;
+pub mod ledger;
 pub mod read_back;
 mod schema;
 pub mod table;
+pub mod verify;
 
 pub use commit::{ColumnarStore, CommitInfo, CommitPlan, StoreStats};
 pub use config::Config;
@@ -30,3 +33,4 @@ pub use schema::{
     events_schema,
 };
 pub use table::{TimePartitionedTable, session_context};
+pub use verify::{Problem, VerifyOptions, VerifyReport, verify};

@@ -217,6 +217,7 @@ fn layout_on_disk_is_hive_partitioned() {
         vec![
             ".kubetrail.lock".to_owned(),
             format!("_commits/{seq}.json"),
+            format!("_ledger/{seq}.jsonl"),
             format!("alerts/date=2026-01-01/part-{seq}-0002.parquet"),
             format!("alerts/date=2026-01-02/part-{seq}-0003.parquet"),
             format!("dead_letters/date=2026-01-02/part-{seq}-0004.jsonl"),

@@ -1,5 +1,6 @@
-//! The store crate's integration tests: the commit protocol and crash recovery, partition pruning.
+//! The store crate's integration tests: the commit protocol and crash recovery, the ledger and verify, partition pruning.
 
 mod commit;
 mod common;
+mod ledger;
 mod pruning;

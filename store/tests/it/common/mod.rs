@@ -64,6 +64,19 @@ fn user_uid(user: &str) -> String {
 /// 2026-01-01T00:00:00Z in microseconds.
 pub const JAN_1_2026: i64 = 1_767_225_600_000_000;
 pub const HOUR: i64 = 3_600_000_000;
+pub const DAY: i64 = 24 * HOUR;
+
+/// Calls `f` with every file under `dir`, recursively.
+pub fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path)) {
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            walk(&path, f);
+        } else {
+            f(&path);
+        }
+    }
+}
 
 fn micros_to_rfc3339(micros: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_micros(micros)
