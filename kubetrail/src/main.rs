@@ -42,6 +42,9 @@ enum Command {
     Token(cmd::token::Args),
     /// Write synthetic, realistic audit traffic, optionally with labelled attacks.
     Generate(cmd::generate::Args),
+    /// Check that every committed file is present and unaltered and the commit chain whole;
+    /// exit 1 naming each problem.
+    Verify(cmd::verify::Args),
     /// List or lint detection rules.
     Rules {
         #[command(subcommand)]
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Search(args) => cmd::search::run(args),
         Command::Token(args) => cmd::token::run(args),
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
         Command::Rules { command } => cmd::rules::run(command),
     };
     match result {

@@ -9,6 +9,7 @@ pub mod search;
 pub mod serve;
 pub mod sql;
 pub mod token;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

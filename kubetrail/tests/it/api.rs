@@ -764,7 +764,7 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("logs")).unwrap();
     let old = dir.path().join("old.jsonl");
-    // Generated traffic starts in 2024: far older than the retention period below.
+    // Generated traffic starts on 1 January 2026: far older than the retention period below.
     ok_stdout(&[
         "generate",
         "--events",
@@ -824,6 +824,25 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
             .collect();
         assert!(left.is_empty(), "{table} keeps {left:?}");
     }
+    // The deletion is a chained commit of its own, so the directory still verifies, and the
+    // ledger says which policy removed what.
+    crate::common::assert_verifies(&data);
+    let ledger = std::fs::read_dir(data.join("_ledger"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect::<String>();
+    let retention = ledger
+        .lines()
+        .find(|line| line.contains(r#""kind":"retention""#))
+        .expect("a retention line");
+    assert!(
+        retention.contains("retention: day partitions before"),
+        "{retention}"
+    );
+    assert!(
+        retention.contains(r#""removed":["events/date="#),
+        "{retention}"
+    );
 }
 
 /// A config tailing `DIR/logs/audit.log` into `DIR/data` with one API token; `store` and

@@ -612,6 +612,7 @@ fn kafka_events_are_stored_once_through_kill_9_a_stalled_broker_and_a_restart() 
         stored_events(&data),
         (expected.len() as u64, expected.len() as u64)
     );
+    crate::common::assert_verifies(&data);
     // The envelope named the cluster; the topic's cluster named the others.
     assert_eq!(
         sql_value(

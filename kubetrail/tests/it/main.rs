@@ -1,7 +1,7 @@
 //! End-to-end tests of the kubetrail binary: the CLI, the configuration, the HTTP API, a
 //! webhook-only deployment, detection while serving, file sources through rotation and kill -9,
 //! Kafka in and out against a real broker; the deployment's manifests and audit policy; DuckDB
-//! reading the tables; and the crate graph.
+//! reading the tables; verify; and the crate graph.
 
 mod api;
 mod architecture;
@@ -11,6 +11,7 @@ mod config;
 mod deploy;
 mod detection;
 mod engines;
+mod integrity;
 mod kafka;
 mod posture;
 mod readme;

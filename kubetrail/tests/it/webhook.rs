@@ -536,6 +536,7 @@ fn concurrent_webhook_posts_under_kill_9_are_stored_exactly_once() {
     drop(server.lock().unwrap().take());
     let (total, distinct) = stored_events(&data);
     assert_eq!(total, distinct, "events stored twice");
+    crate::common::assert_verifies(&data);
     // Batches never answered (posted at the very end) may be stored too, whole.
     assert!(
         total >= expected && total % 400 == 0,

@@ -51,6 +51,23 @@ pub fn sql_value(data: &Path, statement: &str) -> String {
     lines.next().expect("one row").trim().to_owned()
 }
 
+/// `kubetrail verify` over `data` exits 0 with its summary line; returns the head it prints.
+pub fn assert_verifies(data: &Path) -> String {
+    let out = kubetrail(&["verify", "--data-dir", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("ok: "),
+        "verify ({:?}): {stdout}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .trim_end()
+        .rsplit_once("head ")
+        .map(|(_, head)| head.to_owned())
+        .expect("verify prints the head")
+}
+
 /// `(total, distinct event ids)` of the events stored in `data`.
 pub fn stored_events(data: &Path) -> (u64, u64) {
     let total = sql_value(data, "select count(*) as n from events");
