@@ -263,48 +263,47 @@ impl ColumnarStore {
             .unwrap_or_default()
     }
 
-    /// Retention: deletes every day partition (`date=YYYY-MM-DD`) of the events, alerts and
-    /// dead-letter tables older than `before`, as a commit of its own: the record (and the
-    /// ledger line) names every file it removes and why, so `verify` tells a deletion by policy
-    /// from a deletion by someone. Readers see a file either whole or gone; a crash mid-way is
-    /// finished on the next open. Returns the partitions and bytes removed.
-    pub fn drop_days_before(
+    /// Retention by class with legal holds (see [`crate::retention`]): plans as of `today`,
+    /// then removes and rewrites partitions in one chained `retention` commit. The record (and
+    /// the ledger line) names every file removed and written, and why, so `verify` tells a
+    /// deletion by policy from a deletion by someone. A crash mid-way is finished on the next
+    /// open. Returns the plan carried out, with its commit's seq.
+    pub fn apply_retention(
         &mut self,
-        before: chrono::NaiveDate,
-    ) -> Result<(usize, u64), StoreError> {
-        let cutoff = before.format("date=%Y-%m-%d").to_string();
-        let (mut partitions, mut bytes) = (0, 0);
-        let mut removed = Vec::new();
-        for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
-            let dir = self.config.data_dir.join(table);
-            for (path, name, is_dir) in files::list_dir(&dir)? {
-                // `date=YYYY-MM-DD` names sort like their dates.
-                if !is_dir || !name.starts_with("date=") || name.as_str() >= cutoff.as_str() {
-                    continue;
-                }
-                let found = files::list_files(&path)?;
-                if found.is_empty() {
-                    // Empty directories left behind: nothing to record.
-                    fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
-                        path: path.clone(),
-                        source,
-                    })?;
-                    continue;
-                }
-                for (file, size) in found {
-                    bytes += size;
-                    removed.push(relative_path(&self.config.data_dir, &file));
-                }
-                partitions += 1;
-            }
+        policy: &crate::retention::Policy,
+        holds: &[crate::holds::Hold],
+        today: chrono::NaiveDate,
+    ) -> Result<crate::retention::Plan, StoreError> {
+        let mut plan = crate::retention::plan(&self.config.data_dir, policy, holds, today)?;
+        if plan.is_empty() {
+            return Ok(plan);
         }
-        if removed.is_empty() {
-            return Ok((0, 0));
+        if self.needs_recovery {
+            self.recover()?;
         }
-        let reason = format!("retention: day partitions before {before}");
-        self.commit_maintenance(CommitKind::Retention, Some(reason), Vec::new(), removed)?;
-        info!(partitions, bytes, before = %before, "retention: old day partitions deleted");
-        Ok((partitions, bytes))
+        let seq = self.stats().last_seq + 1;
+        let mut writer = BatchWriter {
+            config: &self.config,
+            seq,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        };
+        let written = writer.write_rewrites(&plan.rewrites);
+        if let Err(error) = written {
+            writer.remove_written();
+            return Err(error);
+        }
+        let files = writer.files;
+        let reason = format!("retention ({}) as of {today}", policy_label(policy));
+        self.commit_maintenance(
+            CommitKind::Retention,
+            Some(reason),
+            files,
+            std::mem::take(&mut plan.removed),
+        )?;
+        plan.seq = Some(seq);
+        info!(seq, summary = %plan.summary(), "retention: partitions removed and rewritten");
+        Ok(plan)
     }
 
     /// Takes the files of a data directory written before it had a ledger into the chain, as
@@ -365,6 +364,17 @@ impl ColumnarStore {
         }
         let previous = self.stats();
         let seq = previous.last_seq + 1;
+        let written: u64 = files.iter().map(|file| file.bytes).sum();
+        let files_written = if kind == CommitKind::Adopt {
+            0
+        } else {
+            files.len() as u64
+        };
+        let written = if kind == CommitKind::Adopt {
+            0
+        } else {
+            written
+        };
         let record = CommitRecord {
             format: RECORD_FORMAT,
             seq,
@@ -378,6 +388,8 @@ impl ColumnarStore {
             totals: StoreStats {
                 last_seq: seq,
                 commits: previous.commits + 1,
+                files: previous.files + files_written,
+                bytes: previous.bytes + written,
                 ..previous
             },
         };
@@ -526,7 +538,7 @@ impl ColumnarStore {
     /// removes those a retention commit names), appends the commit's ledger line and prunes old
     /// commit records.
     pub fn finish(&mut self, plan: CommitPlan) -> Result<CommitInfo, StoreError> {
-        roll_forward(&self.config.data_dir, &plan.record)?;
+        roll_forward(&self.config.data_dir, &plan.record, &HashSet::new())?;
         if let Some(entry) = plan.record.ledger_entry() {
             self.ledger.append(&entry)?;
         }
@@ -552,16 +564,24 @@ impl ColumnarStore {
             }
         }
         seqs.sort();
+        let records = seqs
+            .iter()
+            .map(|(_, path)| read_record(path))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Files a retained retention commit removed are not missing.
+        let retired: HashSet<&str> = records
+            .iter()
+            .flat_map(|record| record.removed.iter().map(String::as_str))
+            .collect();
         let mut newest = None;
-        for (_, path) in &seqs {
-            let record = read_record(path)?;
-            roll_forward(&data_dir, &record)?;
+        for record in &records {
+            roll_forward(&data_dir, record, &retired)?;
             // Records are pruned only after their line is durable, so the retained ones cover
             // whatever the ledger misses.
             if let Some(entry) = record.ledger_entry() {
                 self.ledger.append(&entry)?;
             }
-            newest = Some(record);
+            newest = Some(record.clone());
         }
         let removed = remove_uncommitted(&data_dir)?;
         if removed > 0 {
@@ -635,7 +655,11 @@ fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
 
 /// Renames the committed files still under their temporary names, removes the files a
 /// retention commit names (and the directories it empties), and syncs their directories.
-fn roll_forward(data_dir: &Path, record: &CommitRecord) -> Result<(), StoreError> {
+fn roll_forward(
+    data_dir: &Path,
+    record: &CommitRecord,
+    retired: &HashSet<&str>,
+) -> Result<(), StoreError> {
     let mut dirs = BTreeSet::new();
     for path in &record.removed {
         let path = data_dir.join(path);
@@ -661,12 +685,13 @@ fn roll_forward(data_dir: &Path, record: &CommitRecord) -> Result<(), StoreError
         if tmp_path.exists() {
             files::rename(&tmp_path, &final_path)?;
             dirs.insert(file.dir(data_dir));
-        } else if !final_path.exists() {
-            warn!(seq = record.seq, path = %final_path.display(), "committed file is missing (removed by retention?)");
+        } else if !final_path.exists() && !retired.contains(file.ledger_path().as_str()) {
+            warn!(seq = record.seq, path = %final_path.display(), "a committed file is missing, and no retention removed it (kubetrail verify tells more)");
         }
     }
-    for dir in dirs {
-        files::sync_dir(&dir)?;
+    // A directory a later removal emptied is gone; its parent is in the set.
+    for dir in dirs.iter().filter(|dir| dir.is_dir()) {
+        files::sync_dir(dir)?;
     }
     Ok(())
 }
@@ -857,6 +882,34 @@ impl BatchWriter<'_> {
         Ok(())
     }
 
+    /// Writes the rows retention keeps of each rewritten partition as one file.
+    fn write_rewrites(&mut self, rewrites: &[crate::retention::Rewrite]) -> Result<(), StoreError> {
+        let row_group_rows = self.config.row_group_rows.max(1);
+        for rewrite in rewrites {
+            let layout = if rewrite.table == EVENTS_DIR {
+                &EVENTS_LAYOUT
+            } else {
+                &ALERTS_LAYOUT
+            };
+            let properties =
+                files::writer_properties(layout, self.config.zstd_level, row_group_rows);
+            self.write_file(
+                rewrite.table,
+                rewrite.partition.clone(),
+                "parquet",
+                rewrite.rows,
+                |path| {
+                    let batches = rewrite.batches.iter().cloned().map(Ok);
+                    files::write_parquet(path, rewrite.schema.clone(), batches, properties)
+                },
+            )?;
+        }
+        for dir in &self.dirs {
+            files::sync_dir(dir)?;
+        }
+        Ok(())
+    }
+
     /// Writes one temporary file with `write` and records it.
     fn write_file(
         &mut self,
@@ -902,6 +955,17 @@ impl BatchWriter<'_> {
             }
         }
     }
+}
+
+fn policy_label(policy: &crate::retention::Policy) -> String {
+    let days = |days: Option<u32>| days.map_or_else(|| "for ever".to_owned(), |d| format!("{d}d"));
+    format!(
+        "events {}, alerted events {}, alerts {}, dead letters {}",
+        days(policy.events),
+        days(policy.alerted_events),
+        days(policy.alerts),
+        days(policy.dead_letters)
+    )
 }
 
 fn now_rfc3339() -> String {

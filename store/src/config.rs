@@ -17,8 +17,24 @@ pub struct Config {
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
     /// Keep this many days of data (by event time, whole UTC days); older day partitions of
-    /// every table and older search indexes are deleted. `None`: keep everything.
+    /// every table and older search indexes are deleted. `None`: keep everything. The default
+    /// of every class `[store.retention]` leaves out.
     pub retention_days: Option<u32>,
+    /// Retention per class (`[store.retention]`).
+    pub retention: RetentionClasses,
+}
+
+/// Days kept per class of data; a class left out takes `retention_days` (alerted events take
+/// the alerts' period: an event an alert names is kept as long as its alert).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionClasses {
+    /// Every event.
+    pub events_days: Option<u32>,
+    /// Events an alert names, at least as long as `events_days`.
+    pub alerted_events_days: Option<u32>,
+    pub alerts_days: Option<u32>,
+    pub dead_letters_days: Option<u32>,
 }
 
 impl Config {
@@ -44,10 +60,35 @@ impl Config {
                 ),
             });
         }
-        if self.retention_days == Some(0) {
+        let classes = [
+            ("retention_days", self.retention_days),
+            ("retention.events_days", self.retention.events_days),
+            (
+                "retention.alerted_events_days",
+                self.retention.alerted_events_days,
+            ),
+            ("retention.alerts_days", self.retention.alerts_days),
+            (
+                "retention.dead_letters_days",
+                self.retention.dead_letters_days,
+            ),
+        ];
+        for (name, days) in classes {
+            if days == Some(0) {
+                return Err(StoreError::InvalidConfig {
+                    reason: format!("{name} must be at least 1 (leave it out to keep everything)"),
+                });
+            }
+        }
+        let policy = self.retention_policy();
+        let shorter = match (policy.alerted_events, policy.events) {
+            (Some(alerted), Some(events)) => alerted < events,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if shorter {
             return Err(StoreError::InvalidConfig {
-                reason: "retention_days must be at least 1 (leave it out to keep everything)"
-                    .to_owned(),
+                reason: "alerted events would be kept for less time than all events: retention.alerted_events_days must be at least the events' period".to_owned(),
             });
         }
         if self.row_group_rows == 0 {
@@ -64,6 +105,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The days each class is kept, `retention_days` filling in the classes left out.
+    pub fn retention_policy(&self) -> crate::retention::Policy {
+        let or_all = |days: Option<u32>| days.or(self.retention_days);
+        let alerts = or_all(self.retention.alerts_days);
+        crate::retention::Policy {
+            events: or_all(self.retention.events_days),
+            alerted_events: self.retention.alerted_events_days.or(alerts),
+            alerts,
+            dead_letters: or_all(self.retention.dead_letters_days),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -71,6 +126,7 @@ impl Default for Config {
             zstd_level: Config::DEFAULT_ZSTD_LEVEL,
             row_group_rows: Config::DEFAULT_ROW_GROUP_ROWS,
             retention_days: None,
+            retention: RetentionClasses::default(),
         }
     }
 }

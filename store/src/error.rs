@@ -79,6 +79,10 @@ pub enum StoreError {
     },
     #[error("corrupt ledger segment {path}: {reason}")]
     CorruptLedger { path: PathBuf, reason: String },
+    #[error("corrupt holds file {path}: {reason}")]
+    CorruptHolds { path: PathBuf, reason: String },
+    #[error("{reason}")]
+    InvalidHold { reason: String },
     #[error("corrupt commit record {path}: {reason}")]
     CorruptCommit { path: PathBuf, reason: String },
     #[error("commit {seq} does not follow the last commit {last}")]

@@ -164,6 +164,30 @@ pub fn segments(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     Ok(segments)
 }
 
+/// The lines after `seq`, oldest first, skipping segments that end at or before it. A line
+/// that does not parse ends the read (`verify` reports it).
+pub fn entries_after(data_dir: &Path, seq: u64) -> Result<Vec<LedgerEntry>, StoreError> {
+    let segments = segments(data_dir)?;
+    let mut entries = Vec::new();
+    for (index, (_, path)) in segments.iter().enumerate() {
+        if segments
+            .get(index + 1)
+            .is_some_and(|(next_first, _)| *next_first <= seq + 1)
+        {
+            continue;
+        }
+        for line in read(path)?.lines() {
+            let Ok(entry) = serde_json::from_str::<LedgerEntry>(line) else {
+                return Ok(entries);
+            };
+            if entry.seq > seq {
+                entries.push(entry);
+            }
+        }
+    }
+    Ok(entries)
+}
+
 fn segment_seq(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".jsonl")?;
     (digits.len() == 20 && digits.bytes().all(|byte| byte.is_ascii_digit()))

@@ -19,14 +19,16 @@ pub mod commit;
 mod config;
 mod error;
 mod files;
+pub mod holds;
 pub mod ledger;
 pub mod read_back;
+pub mod retention;
 mod schema;
 pub mod table;
 pub mod verify;
 
 pub use commit::{ColumnarStore, CommitInfo, CommitPlan, StoreStats};
-pub use config::Config;
+pub use config::{Config, RetentionClasses};
 pub use error::StoreError;
 pub use schema::{
     DATE_COLUMN, HOUR_COLUMN, TIME_COLUMN, alerts_file_schema, alerts_schema, events_file_schema,

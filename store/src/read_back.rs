@@ -26,6 +26,21 @@ pub fn files_after(
     Ok(files)
 }
 
+/// The Parquet files of `table` in the partition of UTC day `day` (every commit's).
+pub fn day_files(
+    data_dir: &Path,
+    table: &str,
+    day: chrono::NaiveDate,
+) -> Result<Vec<PathBuf>, StoreError> {
+    let mut files = Vec::new();
+    let dir = data_dir
+        .join(table)
+        .join(day.format("date=%Y-%m-%d").to_string());
+    collect(&dir, 0, &mut files)?;
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
 fn collect(dir: &Path, seq: u64, files: &mut Vec<(u64, PathBuf)>) -> Result<(), StoreError> {
     for (path, name, is_dir) in list_dir(dir)? {
         if is_dir {

@@ -267,10 +267,25 @@ fn a_changed_line_a_cut_ledger_and_a_lost_beginning_break_the_chain() {
 fn retention_is_a_chained_commit_and_a_deletion_by_hand_is_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = populated(dir.path(), 6);
-    let day_2 = chrono::NaiveDate::from_ymd_opt(2026, 1, 2).expect("date");
-    let (partitions, bytes) = store.drop_days_before(day_2).expect("retention");
-    // The events and alerts of 1 January; the dead letters are all of the 2nd.
-    assert!(partitions == 2 && bytes > 0, "{partitions} {bytes}");
+    // Everything kept one day, as of 3 January: the 1st goes.
+    let policy = store::retention::Policy {
+        events: Some(1),
+        alerted_events: Some(1),
+        alerts: Some(1),
+        dead_letters: Some(1),
+    };
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 1, 3).expect("date");
+    let plan = store
+        .apply_retention(&policy, &[], today)
+        .expect("retention");
+    // The events and alerts of 1 January (whole, nothing stays); the dead letters are all of
+    // the 2nd.
+    assert_eq!(plan.actions.len(), 2, "{:?}", plan.actions);
+    assert!(
+        plan.actions
+            .iter()
+            .all(|action| action.bytes > 0 && action.partition.starts_with("date=2026-01-01"))
+    );
     for table in ["events", "alerts", "dead_letters"] {
         assert!(!dir.path().join(table).join("date=2026-01-01").exists());
     }
@@ -282,7 +297,7 @@ fn retention_is_a_chained_commit_and_a_deletion_by_hand_is_not() {
     assert!(
         last.reason
             .as_deref()
-            .is_some_and(|reason| reason.contains("before 2026-01-02"))
+            .is_some_and(|reason| reason.contains("as of 2026-01-03"))
     );
     assert!(
         last.removed
@@ -291,7 +306,12 @@ fn retention_is_a_chained_commit_and_a_deletion_by_hand_is_not() {
     );
     assert!(!last.removed.is_empty());
     // Nothing left to do: no new line.
-    assert_eq!(store.drop_days_before(day_2).expect("again"), (0, 0));
+    assert!(
+        store
+            .apply_retention(&policy, &[], today)
+            .expect("again")
+            .is_empty()
+    );
     assert_eq!(entries_len(dir.path()), 7);
     // Commits go on after it; the state is carried through the retention commit.
     store

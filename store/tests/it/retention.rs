@@ -1,0 +1,280 @@
+//! Retention by class with legal holds: which partitions go whole, which are rewritten with
+//! the rows that must stay (alerted events, held rows), what a dry run lists, and that the
+//! result verifies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use event::Event;
+use serde_json::json;
+use store::holds::{self, NewHold};
+use store::retention::{ActionKind, Policy};
+use store::{Config, VerifyOptions};
+
+use crate::common::{
+    DAY, HOUR, JAN_1_2026, alert, dead_letter, open_store, state, synthetic_events,
+};
+
+fn date(day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, day).expect("date")
+}
+
+fn at(day: u32) -> chrono::DateTime<chrono::Utc> {
+    date(day).and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+async fn ids_by_day(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let context = store::session_context(dir).await.expect("tables");
+    let batches = context
+        .sql("SELECT CAST(date AS VARCHAR) AS d, event_id FROM events")
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    let mut days: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for batch in batches {
+        let utf8 = |index: usize| cast(batch.column(index), &DataType::Utf8).expect("cast");
+        let (day, id) = (utf8(0), utf8(1));
+        let (day, id) = (day.as_string::<i32>(), id.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            days.entry(day.value(row).to_owned())
+                .or_default()
+                .insert(id.value(row).to_owned());
+        }
+    }
+    days
+}
+
+async fn count(dir: &Path, sql: &str) -> i64 {
+    let context = store::session_context(dir).await.expect("tables");
+    let batches = context
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+#[tokio::test]
+async fn classes_and_a_legal_hold_decide_which_rows_stay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::with_data_dir(dir.path());
+    let (mut store, _) = open_store(&config, "open");
+    // Ten days of events, one commit a day; an alert a day naming two of that day's events.
+    let mut days: Vec<Vec<Event>> = Vec::new();
+    for day in 0..10u32 {
+        let events = synthetic_events(
+            60,
+            u64::from(day),
+            JAN_1_2026 + i64::from(day) * DAY,
+            20 * HOUR,
+        );
+        let named: Vec<&str> = events[..2].iter().map(|e| e.event_id.as_str()).collect();
+        let alerts = [alert(
+            &format!("alert-{}", day + 1),
+            &format!("2026-01-{:02}T21:00:00Z", day + 1),
+            &named,
+        )];
+        let dead = [dead_letter(
+            &format!("2026-01-{:02}T12:00:00Z", day + 1),
+            u64::from(day),
+        )];
+        store
+            .commit(&events, &alerts, &dead, Some(&state(json!(day))))
+            .expect("commit");
+        days.push(events);
+    }
+    // A hold on 2 January, namespace payments of prod-eu-1 only.
+    let hold = holds::add(
+        dir.path(),
+        NewHold {
+            from: at(2),
+            to: at(3),
+            cluster: Some("prod-eu-1".to_owned()),
+            namespace: Some("payments".to_owned()),
+            reason: "case 4711".to_owned(),
+            by: "compliance@example.com".to_owned(),
+        },
+    )
+    .expect("hold");
+    assert_eq!(hold.id, "hold-1");
+    // As of 11 January: raw events 3 days (before the 8th go), alerted events 6 (before the
+    // 5th go), alerts 8 (before the 3rd go), dead letters 2 (before the 9th go).
+    let policy = Policy {
+        events: Some(3),
+        alerted_events: Some(6),
+        alerts: Some(8),
+        dead_letters: Some(2),
+    };
+    let today = date(11);
+    let holds = holds::list(dir.path()).expect("holds");
+    let dry = store::retention::plan(dir.path(), &policy, &holds, today).expect("dry run");
+    let plan = store
+        .apply_retention(&policy, &holds, today)
+        .expect("retention");
+    assert_eq!(
+        dry.actions, plan.actions,
+        "a dry run lists what the run does"
+    );
+    assert!(plan.seq.is_some());
+
+    let stored = ids_by_day(dir.path()).await;
+    let held = |events: &[Event]| -> BTreeSet<String> {
+        events
+            .iter()
+            .filter(|e| e.namespace.as_deref() == Some("payments"))
+            .map(|e| e.event_id.clone())
+            .collect()
+    };
+    let alerted = |events: &[Event]| -> BTreeSet<String> {
+        events[..2].iter().map(|e| e.event_id.clone()).collect()
+    };
+    let mut expected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // The 2nd: only the held rows (its alert's events are past the alerted period).
+    expected.insert("2026-01-02".to_owned(), held(&days[1]));
+    // The 5th to the 7th: only the events their alerts name.
+    for day in 5..=7 {
+        expected.insert(format!("2026-01-{day:02}"), alerted(&days[day - 1]));
+    }
+    // The 8th to the 10th: everything.
+    for day in 8..=10 {
+        expected.insert(
+            format!("2026-01-{day:02}"),
+            days[day - 1].iter().map(|e| e.event_id.clone()).collect(),
+        );
+    }
+    assert!(!held(&days[1]).is_empty());
+    assert_eq!(stored, expected);
+
+    // Alerts before the 3rd go: the hold covers namespace payments, the alerts are of
+    // `default`.
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT count(*) FROM alerts WHERE date < '2026-01-03'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(dir.path(), "SELECT count(*) FROM alerts").await, 8);
+    // Dead letters: only the 9th and 10th remain.
+    let left: Vec<String> = std::fs::read_dir(dir.path().join("dead_letters"))
+        .expect("dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(left, ["date=2026-01-09", "date=2026-01-10"]);
+
+    // The partitions that kept rows were rewritten, not removed; the rest went whole.
+    let rewritten: BTreeSet<&str> = plan
+        .actions
+        .iter()
+        .filter(|action| action.kind == ActionKind::Rewrite)
+        .map(|action| action.partition.as_str())
+        .collect();
+    assert!(
+        rewritten.iter().all(|partition| [
+            "date=2026-01-02",
+            "date=2026-01-05",
+            "date=2026-01-06",
+            "date=2026-01-07"
+        ]
+        .iter()
+        .any(|day| partition.starts_with(day))),
+        "{rewritten:?}"
+    );
+    assert!(plan.emptied_days.contains(&date(1)) && plan.emptied_days.contains(&date(3)));
+    assert!(!plan.emptied_days.contains(&date(2)));
+    assert!(plan.held.iter().any(|held| held.holds == ["hold-1"]));
+    let gone_on_2nd = &plan.removed_event_ids[&date(2)];
+    assert_eq!(gone_on_2nd.len(), 60 - held(&days[1]).len());
+
+    // The result verifies; the run is a retention line of the ledger.
+    let report = store::verify(dir.path(), &VerifyOptions::default()).expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+
+    // Again: nothing more goes while the hold stands.
+    let again = store
+        .apply_retention(&policy, &holds, today)
+        .expect("again");
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+    assert!(
+        again
+            .held
+            .iter()
+            .any(|held| held.partition.starts_with("date=2026-01-02"))
+    );
+
+    // Released, the held rows go at the next run.
+    holds::release(
+        dir.path(),
+        "hold-1",
+        "compliance@example.com",
+        "case closed",
+    )
+    .expect("release");
+    let holds = holds::list(dir.path()).expect("holds");
+    assert!(holds[0].released.is_some());
+    let plan = store
+        .apply_retention(&policy, &holds, today)
+        .expect("after release");
+    assert!(plan.emptied_days.contains(&date(2)), "{:?}", plan.actions);
+    assert!(!ids_by_day(dir.path()).await.contains_key("2026-01-02"));
+    assert!(
+        store::verify(dir.path(), &VerifyOptions::default())
+            .expect("verify")
+            .is_ok()
+    );
+}
+
+#[test]
+fn holds_need_a_reason_an_author_and_a_range_that_ends_after_it_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = |from: u32, to: u32, reason: &str, by: &str| NewHold {
+        from: at(from),
+        to: at(to),
+        cluster: None,
+        namespace: None,
+        reason: reason.to_owned(),
+        by: by.to_owned(),
+    };
+    for bad in [
+        new(3, 2, "r", "me"),
+        new(2, 3, " ", "me"),
+        new(2, 3, "r", ""),
+    ] {
+        assert!(matches!(
+            holds::add(dir.path(), bad),
+            Err(store::StoreError::InvalidHold { .. })
+        ));
+    }
+    let first = holds::add(dir.path(), new(2, 3, "r", "me")).expect("add");
+    let second = holds::add(dir.path(), new(4, 5, "r", "me")).expect("add");
+    assert_eq!(
+        (first.id.as_str(), second.id.as_str()),
+        ("hold-1", "hold-2")
+    );
+    assert!(holds::release(dir.path(), "hold-9", "me", "r").is_err());
+    holds::release(dir.path(), "hold-1", "me", "done").expect("release");
+    assert!(holds::release(dir.path(), "hold-1", "me", "again").is_err());
+    let listed = holds::list(dir.path()).expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed[0].released.as_ref().map(|r| r.reason.as_str()),
+        Some("done")
+    );
+}
