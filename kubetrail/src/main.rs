@@ -45,6 +45,16 @@ enum Command {
     /// Check that every committed file is present and unaltered and the commit chain whole;
     /// exit 1 naming each problem.
     Verify(cmd::verify::Args),
+    /// Legal holds: data retention never deletes until released.
+    Hold {
+        #[command(subcommand)]
+        command: cmd::hold::Command,
+    },
+    /// Apply retention by class now, or list what it would remove.
+    Retention {
+        #[command(subcommand)]
+        command: cmd::retention::Command,
+    },
     /// List or lint detection rules.
     Rules {
         #[command(subcommand)]
@@ -76,6 +86,8 @@ fn main() -> ExitCode {
         Command::Token(args) => cmd::token::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Hold { command } => cmd::hold::run(command),
+        Command::Retention { command } => cmd::retention::run(command),
         Command::Rules { command } => cmd::rules::run(command),
     };
     match result {

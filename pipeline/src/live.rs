@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::commit::Commit;
 use crate::{Config, DetectStep, PipelineError, Stats, Stores};
 
-/// How often retention looks for day partitions past `store.retention_days`.
+/// How often retention looks for partitions past their class's period (`[store]`).
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// How often an idle pipeline looks at the wall clock (absence rules on a silent stream).
@@ -59,7 +59,7 @@ pub struct Live {
     step: DetectStep,
     engines: watch::Receiver<Arc<Engine>>,
     config: Config,
-    retention_days: Option<u32>,
+    retention: store::retention::Policy,
 }
 
 impl Live {
@@ -101,7 +101,7 @@ impl Live {
             step,
             engines,
             config: options.pipeline,
-            retention_days: options.store.retention_days,
+            retention: options.store.retention_policy(),
         })
     }
 
@@ -136,7 +136,7 @@ impl Live {
             step,
             engines,
             config,
-            retention_days,
+            retention,
         } = self;
         let stats = Arc::clone(step.stats());
         let (batch_tx, batch_rx) = mpsc::channel(config.channel_batches);
@@ -178,7 +178,7 @@ impl Live {
                 stores,
                 positions,
                 stats,
-                retention_days,
+                retention,
             ))
         });
         // Each stage ends when the one before it closes its channel.
@@ -319,17 +319,17 @@ async fn commit_stage(
     mut stores: Stores,
     positions: Checkpoint,
     stats: Arc<Stats>,
-    retention_days: Option<u32>,
+    retention: store::retention::Policy,
 ) -> Result<(), PipelineError> {
     // Retention runs at start and then at most once an hour, between commits.
     let mut retention_due = Instant::now();
     let mut pending = Commit::after(positions);
     loop {
-        if let Some(days) = retention_days
-            && Instant::now() >= retention_due
-        {
+        if retention.is_enabled() && Instant::now() >= retention_due {
             retention_due = Instant::now() + RETENTION_EVERY;
-            stores.apply_retention(days)?;
+            let today = chrono::Utc::now().date_naive();
+            let plan = stores.apply_retention(&retention, today)?;
+            stats.add_retention(&plan);
         }
         let Some(message) = detected.recv().await else {
             break;

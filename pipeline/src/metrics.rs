@@ -36,6 +36,12 @@ pub struct Stats {
     pub commits: Counter,
     /// Events committed to the store.
     pub committed_events: Counter,
+    /// Partitions retention removed or rewrote.
+    pub retention_partitions: Counter,
+    /// Bytes of the files retention removed or rewrote.
+    pub retention_bytes: Counter,
+    /// Partitions retention kept only for a legal hold (counted at each run).
+    pub retention_held: Counter,
     /// Rule sets reloaded.
     pub rule_reloads: Counter,
     /// Rule reloads rejected.
@@ -79,6 +85,14 @@ impl Stats {
                 }
             }
         }
+    }
+
+    /// Counts what one retention run removed, rewrote and kept for a hold.
+    pub fn add_retention(&self, plan: &store::retention::Plan) {
+        self.retention_partitions.inc_by(plan.actions.len() as u64);
+        self.retention_bytes
+            .inc_by(plan.actions.iter().map(|action| action.bytes).sum());
+        self.retention_held.inc_by(plan.held.len() as u64);
     }
 
     /// Counts one store commit of `events` events.
@@ -135,6 +149,21 @@ impl Stats {
                 "store_events",
                 "Events committed to the store.",
                 &self.committed_events,
+            ),
+            (
+                "retention_partitions",
+                "Partitions retention removed or rewrote.",
+                &self.retention_partitions,
+            ),
+            (
+                "retention_bytes",
+                "Bytes of the files retention removed or rewrote.",
+                &self.retention_bytes,
+            ),
+            (
+                "retention_held_partitions",
+                "Partitions past their period kept for a legal hold, counted at each retention run.",
+                &self.retention_held,
             ),
             ("rule_reloads", "Rule sets reloaded.", &self.rule_reloads),
             (

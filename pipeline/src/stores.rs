@@ -7,9 +7,10 @@
 //! commits are read back from Parquet (their redacted raw body and cluster), decoded again
 //! (same `event_id`s) and indexed, with the rule ids of the alerts those commits stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use search::{IndexOptions, SearchIndex};
 use serde_json::value::to_raw_value;
 use store::{ColumnarStore, CommitInfo};
@@ -46,7 +47,7 @@ impl Stores {
             None => Resume::default(),
         };
         let mut index = SearchIndex::open(&search_dir(&config.data_dir), index_options)?;
-        catch_up(&mut index, &config.data_dir)?;
+        catch_up(&mut index, &config.data_dir, columnar.stats().last_seq)?;
         Ok((Stores { columnar, index }, resume))
     }
 
@@ -78,20 +79,34 @@ impl Stores {
         Ok(info)
     }
 
-    /// Retention: deletes the day partitions and day indexes older than `days` whole UTC days
-    /// before today. Parquet goes first: an index day without its Parquet is dropped at the
-    /// next run, never the reverse (search never points at events SQL cannot see for long).
-    pub fn apply_retention(&mut self, days: u32) -> Result<(), PipelineError> {
-        let today = chrono::Utc::now().date_naive();
-        let Some(before) = today.checked_sub_days(chrono::Days::new(u64::from(days))) else {
-            return Ok(());
+    /// Retention by class with the data directory's legal holds, as of `today`: one chained
+    /// store commit removes and rewrites the partitions (Parquet first), then the index drops
+    /// the days whose events all went and deletes the events that went from the days that keep
+    /// some, committed under the same seq. A crash between the two is caught up on open
+    /// ([`catch_up`] rebuilds those days from their Parquet).
+    pub fn apply_retention(
+        &mut self,
+        policy: &store::retention::Policy,
+        today: chrono::NaiveDate,
+    ) -> Result<store::retention::Plan, PipelineError> {
+        let holds = store::holds::list(self.columnar.data_dir())?;
+        let plan = self.columnar.apply_retention(policy, &holds, today)?;
+        let Some(seq) = plan.seq else {
+            return Ok(plan);
         };
-        self.columnar.drop_days_before(before)?;
-        let dropped = self.index.drop_days_before(before)?;
-        if dropped > 0 {
-            tracing::info!(days = dropped, %before, "retention: old search indexes deleted");
+        for day in &plan.emptied_days {
+            self.index.drop_day(*day)?;
         }
-        Ok(())
+        for (day, event_ids) in &plan.removed_event_ids {
+            if !plan.emptied_days.contains(day) {
+                self.index.delete_events(*day, event_ids)?;
+            }
+        }
+        self.index.commit(seq)?;
+        for held in &plan.held {
+            tracing::info!(table = held.table, partition = %held.partition, holds = ?held.holds, "retention: kept for a legal hold");
+        }
+        Ok(plan)
     }
 
     /// The `event_id`s of the newest `limit` (or a few more) stored events, oldest first.
@@ -110,47 +125,65 @@ impl Stores {
 }
 
 /// Indexes the events of store commits the index has not seen, one store commit at a time.
-fn catch_up(index: &mut SearchIndex, data_dir: &Path) -> Result<u64, PipelineError> {
+/// Days a retention commit changed after the index's seq are rebuilt whole from their
+/// remaining Parquet (the index may still hold events retention removed).
+fn catch_up(index: &mut SearchIndex, data_dir: &Path, last_seq: u64) -> Result<u64, PipelineError> {
     let after = index.committed_seq();
+    let mut rebuilt: BTreeSet<NaiveDate> = BTreeSet::new();
+    for entry in store::ledger::entries_after(data_dir, after)? {
+        if entry.kind != store::ledger::CommitKind::Retention {
+            continue;
+        }
+        rebuilt.extend(entry.removed.iter().filter_map(|path| event_day(path)));
+    }
+    let in_rebuilt = |path: &Path| {
+        path.parent()
+            .and_then(Path::parent)
+            .and_then(|day| day.file_name())
+            .and_then(|name| name.to_str())
+            .and_then(|name| NaiveDate::parse_from_str(name, "date=%Y-%m-%d").ok())
+            .is_some_and(|day| rebuilt.contains(&day))
+    };
     let events = store::read_back::files_after(data_dir, store::commit::EVENTS_DIR, after)?;
     let alerts = store::read_back::files_after(data_dir, store::commit::ALERTS_DIR, after)?;
-    if events.is_empty() && alerts.is_empty() {
+    if events.is_empty() && alerts.is_empty() && rebuilt.is_empty() {
         return Ok(0);
+    }
+    let mut indexed = 0u64;
+    if !rebuilt.is_empty() {
+        let mut rules = Vec::new();
+        for (_, path) in store::read_back::files_after(data_dir, store::commit::ALERTS_DIR, 0)? {
+            rules.extend(store::read_back::read_alert_events(&path)?);
+        }
+        for day in &rebuilt {
+            index.drop_day(*day)?;
+            let files = store::read_back::day_files(data_dir, store::commit::EVENTS_DIR, *day)?;
+            indexed += index_files(index, &files, &rules)?;
+        }
+        tracing::info!(
+            days = rebuilt.len(),
+            "search days changed by retention rebuilt from Parquet"
+        );
     }
     let mut by_seq: BTreeMap<u64, (Vec<PathBuf>, Vec<PathBuf>)> = BTreeMap::new();
     for (seq, path) in events {
-        by_seq.entry(seq).or_default().0.push(path);
+        if !in_rebuilt(&path) {
+            by_seq.entry(seq).or_default().0.push(path);
+        }
     }
     for (seq, path) in alerts {
         by_seq.entry(seq).or_default().1.push(path);
     }
-    let mut indexed = 0u64;
     for (seq, (event_files, alert_files)) in by_seq {
-        let mut events = Vec::new();
-        for path in &event_files {
-            for (cluster, raw) in store::read_back::read_event_sources(path)? {
-                let options = event::DecodeOptions {
-                    cluster,
-                    keep_request_received: true,
-                };
-                if let Err(error) = event::decode_line(raw.as_bytes(), &options, &mut events) {
-                    tracing::warn!(path = %path.display(), %error, "a stored event no longer decodes; not indexed");
-                }
-            }
-        }
         let mut fired = Vec::new();
         for path in &alert_files {
             fired.extend(store::read_back::read_alert_events(path)?);
         }
-        let mut rules = search::RuleHits::default();
-        for (rule_id, event_ids) in &fired {
-            for event_id in event_ids {
-                rules.insert(event_id, rule_id);
-            }
-        }
-        indexed += events.len() as u64;
-        index.add_with_rules(&events, &rules)?;
+        indexed += index_files(index, &event_files, &fired)?;
         index.commit(seq)?;
+    }
+    if index.committed_seq() < last_seq {
+        index.commit(last_seq)?;
     }
     tracing::info!(
         events = indexed,
@@ -158,4 +191,39 @@ fn catch_up(index: &mut SearchIndex, data_dir: &Path) -> Result<u64, PipelineErr
         "search index caught up with the store"
     );
     Ok(indexed)
+}
+
+/// The day of an events file path under the data directory (`events/date=…/hour=…/…`).
+fn event_day(path: &str) -> Option<NaiveDate> {
+    let rest = path.strip_prefix("events/date=")?;
+    NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// Decodes the events of `files` again from their stored raw body and queues them, with the
+/// rule ids of `fired` (alerts as `(rule_id, event_ids)`).
+fn index_files(
+    index: &mut SearchIndex,
+    files: &[PathBuf],
+    fired: &[(String, Vec<String>)],
+) -> Result<u64, PipelineError> {
+    let mut events = Vec::new();
+    for path in files {
+        for (cluster, raw) in store::read_back::read_event_sources(path)? {
+            let options = event::DecodeOptions {
+                cluster,
+                keep_request_received: true,
+            };
+            if let Err(error) = event::decode_line(raw.as_bytes(), &options, &mut events) {
+                tracing::warn!(path = %path.display(), %error, "a stored event no longer decodes; not indexed");
+            }
+        }
+    }
+    let mut rules = search::RuleHits::default();
+    for (rule_id, event_ids) in fired {
+        for event_id in event_ids {
+            rules.insert(event_id, rule_id);
+        }
+    }
+    index.add_with_rules(&events, &rules)?;
+    Ok(events.len() as u64)
 }

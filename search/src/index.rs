@@ -492,8 +492,30 @@ impl SearchIndex {
     pub fn drop_days_before(&mut self, before: NaiveDate) -> Result<usize, SearchError> {
         self.floor = Some(self.floor.map_or(before, |floor| floor.max(before)));
         let doomed: Vec<NaiveDate> = self.days.range(..before).map(|(day, _)| *day).collect();
+        self.drop_days(&doomed)?;
+        if !doomed.is_empty() {
+            info!(dropped = doomed.len(), before = %before, "search retention dropped day indexes");
+        }
+        Ok(doomed.len())
+    }
+
+    /// Drops the index of `day` whole (its events are gone from the store), with its
+    /// uncommitted documents. Unlike `drop_days_before`, events of that day added later are
+    /// indexed again. Returns whether there was one.
+    pub fn drop_day(&mut self, day: NaiveDate) -> Result<bool, SearchError> {
+        let had = self.days.contains_key(&day);
+        self.drop_days(&[day])?;
+        Ok(had)
+    }
+
+    fn drop_days(&mut self, doomed: &[NaiveDate]) -> Result<(), SearchError> {
+        let doomed: Vec<NaiveDate> = doomed
+            .iter()
+            .copied()
+            .filter(|day| self.days.contains_key(day))
+            .collect();
         if doomed.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         for day in &doomed {
             if let Some(writer) = self.writers.remove(day) {
@@ -512,8 +534,34 @@ impl SearchIndex {
         for day in &doomed {
             files::remove_day_dir(&self.dir, *day)?;
         }
-        info!(dropped = doomed.len(), before = %before, "search retention dropped day indexes");
-        Ok(doomed.len())
+        Ok(())
+    }
+
+    /// Queues the deletion of the events `event_ids` from the index of `day` for the next
+    /// commit (retention rewrote that day's Parquet without them). A day without an index
+    /// has nothing to delete.
+    pub fn delete_events(
+        &mut self,
+        day: NaiveDate,
+        event_ids: &[String],
+    ) -> Result<(), SearchError> {
+        if self.poisoned {
+            return Err(SearchError::Poisoned);
+        }
+        if event_ids.is_empty() || !self.days.contains_key(&day) {
+            return Ok(());
+        }
+        self.writer(day)?;
+        let (Some(writer), Some(handle)) = (self.writers.get_mut(&day), self.days.get(&day)) else {
+            return Err(SearchError::Index(format!("no writer for day {day}")));
+        };
+        for event_id in event_ids {
+            writer
+                .writer
+                .delete_term(Term::from_field_text(handle.fields.event_id, event_id));
+        }
+        writer.dirty = true;
+        Ok(())
     }
 
     /// Closes the writers, waiting for their merges to finish (a graceful shutdown; dropping

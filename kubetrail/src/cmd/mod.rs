@@ -3,7 +3,9 @@
 pub mod demo;
 pub mod detect;
 pub mod generate;
+pub mod hold;
 pub mod import;
+pub mod retention;
 pub mod rules;
 pub mod search;
 pub mod serve;

@@ -103,10 +103,7 @@ fn print_check(config: &Config, rules: usize) {
     println!(
         "store: {} (retention: {})",
         config.store.data_dir.display(),
-        config.store.retention_days.map_or_else(
-            || "keep everything".to_owned(),
-            |days| format!("{days} days")
-        )
+        retention_label(&config.store.retention_policy())
     );
     println!(
         "alerts: stdout {}, file {}, {} sink(s)",
@@ -166,4 +163,26 @@ pub async fn shutdown_on_signal(cancel: CancellationToken) {
         _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
     }
     cancel.cancel();
+}
+
+/// "keep everything", "400 days", or each class's period when they differ.
+fn retention_label(policy: &store::retention::Policy) -> String {
+    let days =
+        |days: Option<u32>| days.map_or_else(|| "for ever".to_owned(), |d| format!("{d} days"));
+    if !policy.is_enabled() {
+        return "keep everything".to_owned();
+    }
+    if [policy.alerted_events, policy.alerts, policy.dead_letters]
+        .iter()
+        .all(|days| *days == policy.events)
+    {
+        return days(policy.events);
+    }
+    format!(
+        "events {}, alerted events {}, alerts {}, dead letters {}",
+        days(policy.events),
+        days(policy.alerted_events),
+        days(policy.alerts),
+        days(policy.dead_letters)
+    )
 }

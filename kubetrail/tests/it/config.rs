@@ -57,6 +57,15 @@ fn unknown_keys_bad_values_and_no_sources_are_refused_with_one_line() {
         ("[wal]\nsegment_bytes = 100\n", "segment_bytes"),
         ("[wal]\nmax_pending_bytes = 0\n", "max_pending_bytes"),
         ("[store]\nretention_days = 0\n", "retention_days"),
+        (
+            "[store.retention]\nevents_days = 0\n",
+            "retention.events_days",
+        ),
+        ("[store.retention]\nno_such_key = 1\n", "no_such_key"),
+        (
+            "[store.retention]\nevents_days = 90\nalerted_events_days = 30\n",
+            "alerted_events_days must be at least",
+        ),
         ("[detect]\nmax_keys_per_rule = 0\n", "max_keys_per_rule"),
         (
             "[detect]\nrule_paths = [\"/no/such/rules\"]\n",
@@ -198,4 +207,26 @@ fn the_readme_kafka_example_checks() {
     let out = check(&config);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("user"));
+}
+
+#[test]
+fn retention_classes_fill_in_from_retention_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubetrail.toml");
+    let files = "[[ingest.files]]\npaths = [\"/tmp/none/audit.log\"]\n";
+    for (text, expected) in [
+        (
+            "[store]\nretention_days = 400\n[store.retention]\nevents_days = 90\nalerts_days = 2555\ndead_letters_days = 30\n",
+            "(retention: events 90 days, alerted events 2555 days, alerts 2555 days, dead letters 30 days)",
+        ),
+        (
+            "[store.retention]\nevents_days = 90\nalerted_events_days = 365\n",
+            "(retention: events 90 days, alerted events 365 days, alerts for ever, dead letters for ever)",
+        ),
+        ("[store]\nretention_days = 30\n", "(retention: 30 days)"),
+    ] {
+        write(&config, &format!("{files}{text}"));
+        let out = ok_stdout(&["serve", "--check", "--config", config.to_str().unwrap()]);
+        assert!(out.contains(expected), "{text}: {out}");
+    }
 }

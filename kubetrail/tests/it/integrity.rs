@@ -150,3 +150,250 @@ fn verify_refuses_a_missing_data_directory_with_exit_2() {
     let out = kubetrail(&["verify", "--since", "12:nothex"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `kubetrail sql --format csv` single value.
+fn sql(data: &Path, statement: &str) -> String {
+    crate::common::sql_value(data, statement)
+}
+
+fn search_total(data: &Path, query: &str) -> String {
+    let out = kubetrail(&[
+        "search",
+        query,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--count",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find_map(|line| line.strip_suffix(" hits"))
+        .unwrap_or_else(|| panic!("no count in {stderr}"))
+        .to_owned()
+}
+
+#[test]
+fn retention_classes_and_a_legal_hold_leave_exactly_the_rows_they_should() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut inputs = Vec::new();
+    for (seed, start) in [
+        (5, "2026-01-01T00:00:00Z"),
+        (6, "2026-01-10T00:00:00Z"),
+        (7, "2026-01-20T00:00:00Z"),
+    ] {
+        let input = dir.path().join(format!("{seed}.jsonl"));
+        ok_stdout(&[
+            "generate",
+            "--events",
+            "3000",
+            "--seed",
+            &seed.to_string(),
+            "--attacks",
+            "--start",
+            start,
+            "--out",
+            input.to_str().unwrap(),
+        ]);
+        inputs.push(input);
+    }
+    let mut args = vec!["import"];
+    args.extend(inputs.iter().map(|input| input.to_str().unwrap()));
+    args.extend(["--data-dir", data.to_str().unwrap()]);
+    ok_stdout(&args);
+    let config = dir.path().join("kubetrail.toml");
+    crate::common::write(
+        &config,
+        &format!(
+            "[store]\ndata_dir = {:?}\n\n[store.retention]\nevents_days = 5\nalerted_events_days = 15\nalerts_days = 30\ndead_letters_days = 5\n",
+            data.to_str().unwrap()
+        ),
+    );
+    // A hold on kube-system on 10 January, placed and listed through the CLI.
+    let hold: Value = serde_json::from_str(&ok_stdout(&[
+        "hold",
+        "add",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--from",
+        "2026-01-10T00:00:00Z",
+        "--to",
+        "2026-01-11T00:00:00Z",
+        "-n",
+        "kube-system",
+        "--reason",
+        "case 17",
+        "--by",
+        "compliance@example.com",
+    ]))
+    .unwrap();
+    assert_eq!(hold["id"], "hold-1");
+    assert_eq!(hold["created_by"], "compliance@example.com");
+    let listed = ok_stdout(&["hold", "list", "--data-dir", data.to_str().unwrap()]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+
+    // As of 21 January: raw events before the 16th go, alerted events before the 6th; the
+    // 10th keeps kube-system (held) and the events its alerts name; the 20th stays whole.
+    let keep_10th = sql(
+        &data,
+        "select count(*) from events where date = '2026-01-10' and (namespace = 'kube-system' or event_id in (select unnest(event_ids) from alerts))",
+    );
+    assert!(keep_10th.parse::<u64>().unwrap() > 20, "{keep_10th}");
+    let dry = ok_stdout(&[
+        "retention",
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--dry-run",
+        "--as-of",
+        "2026-01-21",
+    ]);
+    assert!(dry.contains("remove events/date=2026-01-01 "), "{dry}");
+    assert!(
+        dry.contains(
+            "rewrite events/date=2026-01-10/hour=00 (raw events, 5 days; alerted events, 15 days): 1 files"
+        ) && dry.contains(&format!("keeps {keep_10th} of 3000 rows")),
+        "{dry}"
+    );
+    assert!(dry.contains("hold-1 keeps its rows"), "{dry}");
+    assert!(
+        dry.starts_with("remove") && dry.contains("would remove: 2 partitions"),
+        "{dry}"
+    );
+    assert_eq!(
+        sql(&data, "select count(*) from events"),
+        "9000",
+        "a dry run changes nothing"
+    );
+
+    let run = ok_stdout(&[
+        "retention",
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--as-of",
+        "2026-01-21",
+    ]);
+    assert!(
+        run.contains("removed: 2 partitions") && run.contains("in retention commit"),
+        "{run}"
+    );
+    let by_day = crate::common::sql_csv(
+        &data,
+        "select date, count(*) as n from events group by date order by date",
+    );
+    assert_eq!(
+        by_day,
+        format!("date,n\n2026-01-10,{keep_10th}\n2026-01-20,3000\n"),
+    );
+    // Alerts are kept 30 days: all of them stay.
+    assert_eq!(sql(&data, "select count(distinct date) from alerts"), "3");
+    // Search agrees with SQL: the index dropped the 1st and the removed events of the 10th.
+    assert_eq!(
+        search_total(&data, "*"),
+        (keep_10th.parse::<u64>().unwrap() + 3000).to_string()
+    );
+    assert_eq!(
+        search_total(
+            &data,
+            "namespace:kube-system AND time:[2026-01-10T00:00:00Z TO 2026-01-11T00:00:00Z]"
+        ),
+        sql(
+            &data,
+            "select count(*) from events where namespace = 'kube-system' and date = '2026-01-10'"
+        )
+    );
+    // Deleted by policy, so the directory verifies.
+    assert_verifies(&data);
+
+    // Released, the held rows go at the next run; the release is kept with who and why.
+    let released: Value = serde_json::from_str(&ok_stdout(&[
+        "hold",
+        "release",
+        "hold-1",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--reason",
+        "case closed",
+        "--by",
+        "compliance@example.com",
+    ]))
+    .unwrap();
+    assert_eq!(released["released"]["reason"], "case closed");
+    assert_eq!(
+        ok_stdout(&["hold", "list", "--data-dir", data.to_str().unwrap()]),
+        ""
+    );
+    assert_eq!(
+        ok_stdout(&[
+            "hold",
+            "list",
+            "--all",
+            "--data-dir",
+            data.to_str().unwrap()
+        ])
+        .lines()
+        .count(),
+        1
+    );
+    ok_stdout(&[
+        "retention",
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--as-of",
+        "2026-01-21",
+    ]);
+    let alerted_10th = sql(
+        &data,
+        "select count(*) from events where date = '2026-01-10'",
+    );
+    assert_eq!(
+        alerted_10th,
+        sql(
+            &data,
+            "select count(distinct e) from (select unnest(event_ids) as e from alerts where date = '2026-01-10')"
+        ),
+        "only the alerted events of the 10th remain"
+    );
+    assert_verifies(&data);
+
+    // Bad holds and configs are the caller's mistakes.
+    let out = kubetrail(&[
+        "hold",
+        "add",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--from",
+        "2026-01-10T00:00:00Z",
+        "--to",
+        "2026-01-09T00:00:00Z",
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = kubetrail(&[
+        "hold",
+        "release",
+        "hold-7",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--reason",
+        "x",
+        "--by",
+        "me",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
