@@ -22,6 +22,7 @@ mod posture_state;
 mod query_log;
 mod routes_alerts;
 mod routes_events;
+mod routes_holds;
 mod routes_ingest;
 mod routes_objects;
 mod routes_posture;
@@ -269,6 +270,19 @@ pub fn router(state: ApiState) -> Router {
             (state.clone(), Role::Analyst),
             require_role,
         ));
+    let admin = Router::new()
+        .route(
+            "/api/v1/holds",
+            get(routes_holds::list).post(routes_holds::add),
+        )
+        .route(
+            "/api/v1/holds/{hold_id}/release",
+            post(routes_holds::release),
+        )
+        .route_layer(from_fn_with_state(
+            (state.clone(), Role::Admin),
+            require_role,
+        ));
     let ingest = Router::new()
         .route("/api/v1/ingest/audit", post(routes_ingest::audit))
         .route("/api/v1/ingest/falco", post(routes_ingest::falco))
@@ -277,6 +291,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(public)
         .merge(viewer)
         .merge(analyst)
+        .merge(admin)
         .merge(ingest)
         .route_layer(from_fn_with_state(state.clone(), observe))
         .merge(ui)

@@ -116,6 +116,34 @@ pub fn openapi() -> serde_json::Value {
                     "404": { "description": reason(404), "content": { "application/json": { "schema": error } } }
                 }
             } },
+            "/api/v1/holds": {
+                "get": {
+                    "summary": "Legal holds (admin with an unrestricted token): active ones, or all with their releases",
+                    "parameters": [ query("all", "Released holds too", serde_json::json!({ "type": "boolean" })) ],
+                    "responses": ok("HoldList", "the holds, oldest first", &[400, 401, 403, 429])
+                },
+                "post": {
+                    "summary": "Place a legal hold (admin with an unrestricted token): retention deletes nothing it covers until it is released; the caller's token name is recorded",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["from", "to", "reason"], "additionalProperties": false,
+                        "properties": { "from": string, "to": string, "cluster": string, "namespace": string, "reason": string }
+                    } } } },
+                    "responses": {
+                        "201": { "description": "placed", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Hold" } } } },
+                        "400": { "description": reason(400), "content": { "application/json": { "schema": error } } },
+                        "401": { "description": reason(401), "content": { "application/json": { "schema": error } } },
+                        "403": { "description": reason(403), "content": { "application/json": { "schema": error } } }
+                    }
+                }
+            },
+            "/api/v1/holds/{hold_id}/release": { "post": {
+                "summary": "Release a legal hold (admin with an unrestricted token), recording who and why",
+                "parameters": [ { "name": "hold_id", "in": "path", "required": true, "schema": string } ],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["reason"], "additionalProperties": false, "properties": { "reason": string }
+                } } } },
+                "responses": ok("Hold", "the hold, released", &[400, 401, 403, 404])
+            } },
             "/api/v1/rules": { "get": { "summary": "The running rules, each with its YAML definition (viewer)", "responses": ok("Rules", "rules", &[401, 403, 503]) } },
             "/api/v1/rules/status": { "get": {
                 "summary": "The running rules' inline tests (passed, failed, failures) and their coverage over the most recent stored events (up to 20,000 since `from`, default 24h): which rules are blind at the audit level the cluster logs (viewer)",
@@ -271,6 +299,23 @@ fn schemas() -> serde_json::Value {
             "type": "object",
             "required": ["event_id", "time", "cluster", "source", "raw"],
             "properties": { "event_id": string, "time": string, "cluster": string, "source": string, "raw": { "type": "object" } }
+        }));
+    schemas.insert("Hold".to_owned(), serde_json::json!({
+            "type": "object",
+            "required": ["id", "from", "to", "reason", "created_by", "created_at"],
+            "additionalProperties": false,
+            "properties": {
+                "id": string, "from": string, "to": string, "cluster": string, "namespace": string,
+                "reason": string, "created_by": string, "created_at": string,
+                "released": { "type": "object", "required": ["by", "reason", "at"], "additionalProperties": false,
+                    "properties": { "by": string, "reason": string, "at": string } }
+            }
+        }));
+    schemas.insert("HoldList".to_owned(), serde_json::json!({
+            "type": "object",
+            "required": ["holds"],
+            "additionalProperties": false,
+            "properties": { "holds": { "type": "array", "items": { "$ref": "#/components/schemas/Hold" } } }
         }));
     schemas.insert("Ack".to_owned(), serde_json::json!({
             "type": "object",

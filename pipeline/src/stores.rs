@@ -94,8 +94,12 @@ impl Stores {
         let Some(seq) = plan.seq else {
             return Ok(plan);
         };
+        let mut dropped = 0;
         for day in &plan.emptied_days {
-            self.index.drop_day(*day)?;
+            dropped += usize::from(self.index.drop_day(*day)?);
+        }
+        if dropped > 0 {
+            tracing::info!(days = dropped, "retention: old search indexes deleted");
         }
         for (day, event_ids) in &plan.removed_event_ids {
             if !plan.emptied_days.contains(day) {

@@ -83,6 +83,8 @@ pub enum StoreError {
     CorruptHolds { path: PathBuf, reason: String },
     #[error("{reason}")]
     InvalidHold { reason: String },
+    #[error("no hold {id}")]
+    UnknownHold { id: String },
     #[error("corrupt commit record {path}: {reason}")]
     CorruptCommit { path: PathBuf, reason: String },
     #[error("commit {seq} does not follow the last commit {last}")]

@@ -163,13 +163,10 @@ pub fn release(data_dir: &Path, id: &str, by: &str, reason: &str) -> Result<Hold
         });
     }
     change(data_dir, |holds| {
-        let hold =
-            holds
-                .iter_mut()
-                .find(|hold| hold.id == id)
-                .ok_or_else(|| StoreError::InvalidHold {
-                    reason: format!("no hold {id}"),
-                })?;
+        let hold = holds
+            .iter_mut()
+            .find(|hold| hold.id == id)
+            .ok_or_else(|| StoreError::UnknownHold { id: id.to_owned() })?;
         if hold.released.is_some() {
             return Err(StoreError::InvalidHold {
                 reason: format!("{id} is released already"),

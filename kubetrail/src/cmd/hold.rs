@@ -132,7 +132,9 @@ fn who(by: Option<String>) -> String {
 
 fn caller_or_ours(error: StoreError) -> anyhow::Error {
     match error {
-        StoreError::InvalidHold { .. } => bad_input(error.to_string()),
+        StoreError::InvalidHold { .. } | StoreError::UnknownHold { .. } => {
+            bad_input(error.to_string())
+        }
         StoreError::DataDirMissing { path } => {
             bad_input(format!("no data directory at {}", path.display()))
         }

@@ -836,13 +836,149 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
         .find(|line| line.contains(r#""kind":"retention""#))
         .expect("a retention line");
     assert!(
-        retention.contains("retention: day partitions before"),
+        retention.contains(
+            "retention (events 30d, alerted events 30d, alerts 30d, dead letters 30d) as of "
+        ),
         "{retention}"
     );
     assert!(
-        retention.contains(r#""removed":["events/date="#),
+        retention.contains(r#""removed":["alerts/date=2026-01-01/"#),
         "{retention}"
     );
+}
+
+#[test]
+fn legal_holds_are_placed_and_released_by_unrestricted_admins_and_retention_keeps_what_they_cover()
+{
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    let old = dir.path().join("old.jsonl");
+    // Generated traffic of 1 January 2026: far older than the retention period below.
+    ok_stdout(&[
+        "generate",
+        "--events",
+        "2000",
+        "--seed",
+        "4",
+        "--out",
+        old.to_str().unwrap(),
+    ]);
+    let data = dir.path().join("data");
+    ok_stdout(&[
+        "import",
+        old.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let in_kube_system = sql_value_of(
+        &data,
+        "select count(*) from events where namespace = 'kube-system'",
+    );
+    assert!(in_kube_system > 0);
+    let extra_tokens = format!(
+        "[[api.tokens]]\nname = \"analyst\"\nsha256 = \"{}\"\nrole = \"analyst\"\n[[api.tokens]]\nname = \"scoped-admin\"\nsha256 = \"{}\"\nrole = \"admin\"\nnamespaces = [\"kube-system\"]\n",
+        sha256(ANALYST),
+        sha256(RESTRICTED)
+    );
+    let config = small_config(
+        dir.path(),
+        "",
+        &extra_tokens,
+        ("compliance", ADMIN, "admin"),
+    );
+    // First without retention: place the hold through the API.
+    let log = dir.path().join("serve.log");
+    let server = start(&config, &log);
+    let address = server.address;
+    let document = get(address, "/api/v1/openapi.json", None).json();
+    let hold = serde_json::json!({
+        "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z",
+        "namespace": "kube-system", "reason": "case 99"
+    });
+    for token in [ANALYST, RESTRICTED] {
+        let response = post_json(address, "/api/v1/holds", Some(token), &hold);
+        assert_eq!(response.status, 403, "{}", response.text());
+        check_response(&document, "/api/v1/holds", "post", &response);
+    }
+    let bad = post_json(
+        address,
+        "/api/v1/holds",
+        Some(ADMIN),
+        &serde_json::json!({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z", "reason": "x"}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    check_response(&document, "/api/v1/holds", "post", &bad);
+    let placed = post_json(address, "/api/v1/holds", Some(ADMIN), &hold);
+    assert_eq!(placed.status, 201, "{}", placed.text());
+    check_response(&document, "/api/v1/holds", "post", &placed);
+    assert_eq!(placed.json()["created_by"], "compliance");
+    let listed = get(address, "/api/v1/holds", Some(ADMIN));
+    check_response(&document, "/api/v1/holds", "get", &listed);
+    assert_eq!(listed.json()["holds"].as_array().unwrap().len(), 1);
+    let unknown = post_json(
+        address,
+        "/api/v1/holds/hold-9/release",
+        Some(ADMIN),
+        &serde_json::json!({"reason": "x"}),
+    );
+    assert_eq!(unknown.status, 404);
+    check_response(
+        &document,
+        "/api/v1/holds/{hold_id}/release",
+        "post",
+        &unknown,
+    );
+    drop(server);
+
+    // With retention on, serve removes everything of 1 January but what the hold covers.
+    let config = small_config(
+        dir.path(),
+        "retention_days = 30",
+        &extra_tokens,
+        ("compliance", ADMIN, "admin"),
+    );
+    let log = dir.path().join("serve-with-retention.log");
+    let server = start(&config, &log);
+    let address = server.address;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sql_count(address, ADMIN, "select count(*) from events") != in_kube_system {
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(search_total(address, ADMIN, "*"), in_kube_system);
+    assert_eq!(
+        search_total(address, ADMIN, "namespace:kube-system"),
+        in_kube_system
+    );
+    let released = post_json(
+        address,
+        "/api/v1/holds/hold-1/release",
+        Some(ADMIN),
+        &serde_json::json!({"reason": "case closed"}),
+    );
+    assert_eq!(released.status, 200, "{}", released.text());
+    check_response(
+        &document,
+        "/api/v1/holds/{hold_id}/release",
+        "post",
+        &released,
+    );
+    assert_eq!(released.json()["released"]["by"], "compliance");
+    let active = get(address, "/api/v1/holds", Some(ADMIN));
+    assert_eq!(active.json()["holds"].as_array().unwrap().len(), 0);
+    let all = get(address, "/api/v1/holds?all=true", Some(ADMIN));
+    check_response(&document, "/api/v1/holds", "get", &all);
+    assert_eq!(all.json()["holds"][0]["released"]["reason"], "case closed");
+    drop(server);
+    crate::common::assert_verifies(&data);
+}
+
+fn sql_value_of(data: &Path, statement: &str) -> u64 {
+    crate::common::sql_value(data, statement).parse().unwrap()
 }
 
 /// A config tailing `DIR/logs/audit.log` into `DIR/data` with one API token; `store` and

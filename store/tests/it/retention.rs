@@ -268,7 +268,10 @@ fn holds_need_a_reason_an_author_and_a_range_that_ends_after_it_starts() {
         (first.id.as_str(), second.id.as_str()),
         ("hold-1", "hold-2")
     );
-    assert!(holds::release(dir.path(), "hold-9", "me", "r").is_err());
+    assert!(matches!(
+        holds::release(dir.path(), "hold-9", "me", "r"),
+        Err(store::StoreError::UnknownHold { .. })
+    ));
     holds::release(dir.path(), "hold-1", "me", "done").expect("release");
     assert!(holds::release(dir.path(), "hold-1", "me", "again").is_err());
     let listed = holds::list(dir.path()).expect("list");
