@@ -10,6 +10,7 @@ mod bench_kafka;
 mod bench_latency;
 mod bench_precision;
 mod bench_search;
+mod bench_verify;
 mod bench_webhook;
 mod measure;
 
@@ -59,6 +60,9 @@ enum Command {
     /// (confluent-kafka), kubetrail's consume stage and the live pipeline read the same topic
     /// (MB/s, events/s per core), then consumer lag under a steady producer.
     Kafka(bench_kafka::Args),
+    /// `verify` over a data directory of many small commits: a full run (every file hashed)
+    /// and a run from a recorded head, the ledger's size per commit.
+    Verify(bench_verify::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Precision(args) => bench_precision::run(&args),
         Command::Webhook(args) => bench_webhook::run(&args),
         Command::Kafka(args) => bench_kafka::run(&args),
+        Command::Verify(args) => bench_verify::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

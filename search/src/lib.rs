@@ -21,6 +21,7 @@ mod day;
 mod error;
 mod files;
 mod index;
+pub mod integrity;
 mod matcher;
 mod query;
 mod schema;

@@ -174,3 +174,33 @@ pub fn recent_event_ids(data_dir: &Path, limit: usize) -> Result<Vec<String>, St
     }
     Ok(newest_first.into_iter().rev().flatten().collect())
 }
+
+/// Rows of the Parquet files of `table` per UTC day partition, from the files' footers.
+pub fn rows_per_day(
+    data_dir: &Path,
+    table: &str,
+) -> Result<std::collections::BTreeMap<chrono::NaiveDate, u64>, StoreError> {
+    let mut days = std::collections::BTreeMap::new();
+    for (_, path) in files_after(data_dir, table, 0)? {
+        let Some(day) = path
+            .ancestors()
+            .filter_map(|dir| dir.file_name()?.to_str()?.strip_prefix("date="))
+            .find_map(|date| chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        let file = File::open(&path).map_err(|source| StoreError::ReadParquet {
+            path: path.clone(),
+            source: source.into(),
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+            StoreError::ReadParquet {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let rows = builder.metadata().file_metadata().num_rows();
+        *days.entry(day).or_insert(0) += u64::try_from(rows).unwrap_or(0);
+    }
+    Ok(days)
+}

@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// The configuration whose `[store]` table sets the data directory and the periods.
     #[arg(long)]
     pub config: PathBuf,
+    /// Data directory, instead of the configuration's.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// List what would go and what a hold keeps; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -33,7 +36,10 @@ pub struct RunArgs {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let Command::Run(args) = command;
-    let config = Config::load(&args.config).map_err(|e| bad_input(format!("{e:#}")))?;
+    let mut config = Config::load(&args.config).map_err(|e| bad_input(format!("{e:#}")))?;
+    if let Some(data_dir) = args.data_dir {
+        config.store.data_dir = data_dir;
+    }
     let policy = config.store.retention_policy();
     if !policy.is_enabled() {
         return Err(bad_input(format!(

@@ -397,3 +397,51 @@ fn retention_classes_and_a_legal_hold_leave_exactly_the_rows_they_should() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn verify_names_an_altered_or_planted_search_file_and_a_day_index_that_lost_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = imported(dir.path());
+    assert_verifies(&data);
+    let day = data.join("search/date=2026-01-01");
+    let store_file = files_under(&day, "store").pop().expect("a doc store file");
+    let kept = fs::read(&store_file).unwrap();
+    let mut bytes = kept.clone();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&store_file, &bytes).unwrap();
+    fs::write(day.join("planted.idx"), b"x").unwrap();
+    let (code, stdout) = verify(&data, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "altered {}: its checksum does not match its contents",
+            relative(&data, &store_file)
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unexpected search/date=2026-01-01/planted.idx"),
+        "{stdout}"
+    );
+    // `--no-search` checks the store alone.
+    assert_eq!(verify(&data, &["--no-search"]).0, Some(0));
+    fs::write(&store_file, &kept).unwrap();
+    fs::remove_file(day.join("planted.idx")).unwrap();
+    assert_verifies(&data);
+
+    // The day's index gone: search would hide those events.
+    let stored = crate::common::sql_value(&data, "select count(*) from events");
+    fs::rename(&day, dir.path().join("hidden-day")).unwrap();
+    let (code, stdout) = verify(&data, &["--json"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let problem = &report["problems"][0];
+    assert_eq!(problem["problem"], "search_mismatch");
+    assert_eq!(
+        problem["message"],
+        format!(
+            "search index of 2026-01-01 holds 0 events, its Parquet {stored} (an index changed or behind)"
+        )
+    );
+}
