@@ -342,6 +342,7 @@ async fn commit_stage(
                 if !pending.is_empty() {
                     stores.commit(&pending)?;
                     stats.add_commit(pending.events.len());
+                    count_past_retention(&pending.events, &retention, &stats);
                 }
                 pending.answer_receipts();
                 pending = Commit::after(std::mem::take(&mut pending.positions));
@@ -349,4 +350,36 @@ async fn commit_stage(
         }
     }
     Ok(())
+}
+
+/// Counts (and logs) the committed events already past their class's period: a backfill of
+/// old data. They are stored like any other (a peer drops them silently on ingest); the next
+/// retention run removes them unless an alert or a hold keeps them.
+fn count_past_retention(
+    events: &[event::Event],
+    retention: &store::retention::Policy,
+    stats: &Stats,
+) {
+    let Some(days) = retention.events else {
+        return;
+    };
+    let today = chrono::Utc::now().date_naive();
+    let Some(cutoff) = today.checked_sub_days(chrono::Days::new(u64::from(days))) else {
+        return;
+    };
+    let Some(cutoff) = cutoff
+        .and_hms_opt(0, 0, 0)
+        .map(|midnight| midnight.and_utc().timestamp_micros())
+    else {
+        return;
+    };
+    let past = events.iter().filter(|event| event.time < cutoff).count();
+    if past > 0 {
+        stats.past_retention.inc_by(past as u64);
+        tracing::warn!(
+            events = past,
+            days,
+            "stored events older than the events' retention period (a backfill?); the next retention run removes them unless an alert or a legal hold keeps them"
+        );
+    }
 }

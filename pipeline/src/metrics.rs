@@ -40,6 +40,8 @@ pub struct Stats {
     pub retention_partitions: Counter,
     /// Bytes of the files retention removed or rewrote.
     pub retention_bytes: Counter,
+    /// Events committed already past the events' retention period (a backfill).
+    pub past_retention: Counter,
     /// Partitions retention kept only for a legal hold (counted at each run).
     pub retention_held: Counter,
     /// Rule sets reloaded.
@@ -159,6 +161,11 @@ impl Stats {
                 "retention_bytes",
                 "Bytes of the files retention removed or rewrote.",
                 &self.retention_bytes,
+            ),
+            (
+                "events_past_retention",
+                "Events committed already older than the events' retention period (a backfill); kept until the next retention run.",
+                &self.past_retention,
             ),
             (
                 "retention_held_partitions",

@@ -824,6 +824,38 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
             .collect();
         assert!(left.is_empty(), "{table} keeps {left:?}");
     }
+    // A backfill of old events through the running pipeline is stored (not dropped on
+    // arrival), counted and logged; the next hourly run would remove it.
+    let backfill = dir.path().join("backfill.jsonl");
+    ok_stdout(&[
+        "generate",
+        "--events",
+        "50",
+        "--seed",
+        "10",
+        "--out",
+        backfill.to_str().unwrap(),
+    ]);
+    std::fs::copy(&backfill, dir.path().join("logs/audit.log")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sql_count(server.address, ANALYST, "select count(*) from events") < 50 {
+        assert!(Instant::now() < deadline, "the backfill was not stored");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Counted right after the commit that stored them.
+    while !get(server.address, "/metrics", Some(ANALYST))
+        .text()
+        .contains("kubetrail_events_past_retention_total 50")
+    {
+        assert!(Instant::now() < deadline, "the backfill was not counted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("stored events older than the events' retention period (a backfill?)")
+    );
+    drop(server);
     // The deletion is a chained commit of its own, so the directory still verifies, and the
     // ledger says which policy removed what.
     crate::common::assert_verifies(&data);
