@@ -169,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         writeln!(
             out,
-            "{}: {} commits in the chain, {} files ({} bytes), {} hashed; head {}",
+            "{}: {} commit{} in the chain, {} files ({} bytes), {} hashed; head {}",
             if ok {
                 "ok".to_owned()
             } else {
@@ -179,6 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 )
             },
             report.entries,
+            if report.entries == 1 { "" } else { "s" },
             report.files,
             report.bytes,
             report.hashed_files,
