@@ -131,7 +131,7 @@ impl Plan {
         self.actions.is_empty()
     }
 
-    /// Rows removed per table (rewrites only; whole removals are counted in files).
+    /// "N partitions, N files, N bytes": what the plan removes or rewrites.
     pub fn summary(&self) -> String {
         let mut files = 0;
         let mut bytes = 0;
@@ -407,6 +407,7 @@ fn alerted_event_ids(data_dir: &Path, plan: &Plan) -> Result<HashSet<String>, St
     Ok(ids)
 }
 
+/// Plans the removal of every file under `path` (a partition directory), if it has any.
 fn remove_whole(
     data_dir: &Path,
     table: &'static str,
