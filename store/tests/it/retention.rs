@@ -281,3 +281,140 @@ fn holds_need_a_reason_an_author_and_a_range_that_ends_after_it_starts() {
         Some("done")
     );
 }
+
+/// The `date=` partitions of `table`.
+fn partitions(dir: &Path, table: &str) -> BTreeSet<NaiveDate> {
+    std::fs::read_dir(dir.join(table))
+        .expect("table dir")
+        .filter_map(|entry| {
+            let name = entry.expect("entry").file_name();
+            NaiveDate::parse_from_str(name.to_str()?, "date=%Y-%m-%d").ok()
+        })
+        .collect()
+}
+
+/// A year in compressed time: one commit a day of 2025 (events, an alert every seventh day
+/// naming one event, a dead letter), four classes and a hold on March's `payments`, retention
+/// as of 1 January 2026: exactly the partitions the classes and the hold keep remain.
+#[tokio::test]
+async fn a_year_of_days_keeps_exactly_the_partitions_its_classes_and_hold_keep() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::with_data_dir(dir.path());
+    let (mut store, _) = open_store(&config, "open");
+    let first = NaiveDate::from_ymd_opt(2025, 1, 1).expect("date");
+    let start = first
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros();
+    let mut payments_days = BTreeSet::new();
+    let mut alert_days = BTreeSet::new();
+    for n in 0..365u32 {
+        let day = first + chrono::Days::new(u64::from(n));
+        let events = synthetic_events(
+            12,
+            u64::from(n) + 1000,
+            start + i64::from(n) * DAY,
+            20 * HOUR,
+        );
+        if events
+            .iter()
+            .any(|e| e.namespace.as_deref() == Some("payments"))
+        {
+            payments_days.insert(day);
+        }
+        let alerts = if n % 7 == 0 {
+            alert_days.insert(day);
+            vec![alert(
+                &format!("year-{n}"),
+                &format!("{day}T21:00:00Z"),
+                &[events[0].event_id.as_str()],
+            )]
+        } else {
+            Vec::new()
+        };
+        let dead = [dead_letter(&format!("{day}T12:00:00Z"), u64::from(n))];
+        store
+            .commit(&events, &alerts, &dead, Some(&state(json!(n))))
+            .expect("commit");
+    }
+    holds::add(
+        dir.path(),
+        NewHold {
+            from: NaiveDate::from_ymd_opt(2025, 3, 1)
+                .expect("date")
+                .and_hms_opt(0, 0, 0)
+                .expect("t")
+                .and_utc(),
+            to: NaiveDate::from_ymd_opt(2025, 4, 1)
+                .expect("date")
+                .and_hms_opt(0, 0, 0)
+                .expect("t")
+                .and_utc(),
+            cluster: None,
+            namespace: Some("payments".to_owned()),
+            reason: "case 2025-03".to_owned(),
+            by: "compliance@example.com".to_owned(),
+        },
+    )
+    .expect("hold");
+    let policy = Policy {
+        events: Some(90),
+        alerted_events: Some(180),
+        alerts: Some(300),
+        dead_letters: Some(30),
+    };
+    let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    let days_before = |days: u64| today - chrono::Days::new(days);
+    let holds = holds::list(dir.path()).expect("holds");
+    store
+        .apply_retention(&policy, &holds, today)
+        .expect("retention");
+
+    let all: Vec<NaiveDate> = (0..365).map(|n| first + chrono::Days::new(n)).collect();
+    let in_march = |day: &NaiveDate| day.format("%Y-%m").to_string() == "2025-03";
+    let expected_events: BTreeSet<NaiveDate> = all
+        .iter()
+        .copied()
+        .filter(|day| {
+            *day >= days_before(90)
+                || (*day >= days_before(180) && alert_days.contains(day))
+                || (in_march(day) && payments_days.contains(day))
+        })
+        .collect();
+    let expected_alerts: BTreeSet<NaiveDate> = alert_days
+        .iter()
+        .copied()
+        .filter(|day| *day >= days_before(300))
+        .collect();
+    let expected_dead: BTreeSet<NaiveDate> = all
+        .iter()
+        .copied()
+        .filter(|day| *day >= days_before(30))
+        .collect();
+    assert_eq!(partitions(dir.path(), "events"), expected_events);
+    assert_eq!(partitions(dir.path(), "alerts"), expected_alerts);
+    assert_eq!(partitions(dir.path(), "dead_letters"), expected_dead);
+    // March keeps only its payments events; the alerted days between 180 and 90 days ago keep
+    // only their alerted event.
+    let march_rows = count(
+        dir.path(),
+        "SELECT count(*) FROM events WHERE date >= '2025-03-01' AND date < '2025-04-01' AND namespace IS DISTINCT FROM 'payments'",
+    )
+    .await;
+    assert_eq!(march_rows, 0);
+    let middle = days_before(180).to_string();
+    let recent = days_before(90).to_string();
+    let kept_alerted = count(
+        dir.path(),
+        &format!("SELECT count(*) FROM events WHERE date >= '{middle}' AND date < '{recent}'"),
+    )
+    .await;
+    let alerted_in_window = alert_days
+        .iter()
+        .filter(|day| **day >= days_before(180) && **day < days_before(90))
+        .count() as i64;
+    assert_eq!(kept_alerted, alerted_in_window);
+    let report = store::verify(dir.path(), &VerifyOptions::default()).expect("verify");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
