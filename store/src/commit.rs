@@ -282,19 +282,16 @@ impl ColumnarStore {
             self.recover()?;
         }
         let seq = self.stats().last_seq + 1;
-        let mut writer = BatchWriter {
-            config: &self.config,
-            seq,
-            files: Vec::new(),
-            dirs: BTreeSet::new(),
-        };
+        let mut writer = BatchWriter::new(&self.config, seq);
         let written = writer.write_rewrites(&plan.rewrites);
         if let Err(error) = written {
             writer.remove_written();
             return Err(error);
         }
         let files = writer.files;
-        let reason = format!("retention ({}) as of {today}", policy_label(policy));
+        let label = policy
+            .describe(|days| days.map_or_else(|| "for ever".to_owned(), |days| format!("{days}d")));
+        let reason = format!("retention ({label}) as of {today}");
         self.commit_maintenance(
             CommitKind::Retention,
             Some(reason),
@@ -450,12 +447,7 @@ impl ColumnarStore {
             self.recover()?;
         }
         let seq = self.stats().last_seq + 1;
-        let mut writer = BatchWriter {
-            config: &self.config,
-            seq,
-            files: Vec::new(),
-            dirs: BTreeSet::new(),
-        };
+        let mut writer = BatchWriter::new(&self.config, seq);
         let written = writer.write_all(events, alerts, dead_letters);
         let counts = match written {
             Ok(counts) => counts,
@@ -564,7 +556,7 @@ impl ColumnarStore {
             }
         }
         seqs.sort();
-        let records = seqs
+        let mut records = seqs
             .iter()
             .map(|(_, path)| read_record(path))
             .collect::<Result<Vec<_>, _>>()?;
@@ -573,7 +565,6 @@ impl ColumnarStore {
             .iter()
             .flat_map(|record| record.removed.iter().map(String::as_str))
             .collect();
-        let mut newest = None;
         for record in &records {
             roll_forward(&data_dir, record, &retired)?;
             // Records are pruned only after their line is durable, so the retained ones cover
@@ -581,8 +572,9 @@ impl ColumnarStore {
             if let Some(entry) = record.ledger_entry() {
                 self.ledger.append(&entry)?;
             }
-            newest = Some(record.clone());
         }
+        drop(retired);
+        let newest = records.pop();
         let removed = remove_uncommitted(&data_dir)?;
         if removed > 0 {
             warn!(
@@ -754,7 +746,16 @@ struct BatchWriter<'a> {
     dirs: BTreeSet<PathBuf>,
 }
 
-impl BatchWriter<'_> {
+impl<'a> BatchWriter<'a> {
+    fn new(config: &'a Config, seq: u64) -> BatchWriter<'a> {
+        BatchWriter {
+            config,
+            seq,
+            files: Vec::new(),
+            dirs: BTreeSet::new(),
+        }
+    }
+
     fn write_all(
         &mut self,
         events: &[Event],
@@ -917,7 +918,7 @@ impl BatchWriter<'_> {
         partition: String,
         extension: &str,
         rows: usize,
-        write: impl FnOnce(&Path) -> Result<u64, StoreError>,
+        write: impl FnOnce(&Path) -> Result<files::Written, StoreError>,
     ) -> Result<(), StoreError> {
         let data_dir = &self.config.data_dir;
         let mut entry = FileEntry {
@@ -937,8 +938,9 @@ impl BatchWriter<'_> {
         let tmp_path = entry.tmp_path(data_dir);
         // Recorded before writing so a failed write is cleaned up too.
         self.files.push(entry.clone());
-        entry.bytes = write(&tmp_path)?;
-        entry.sha256 = Some(hash_file(&tmp_path)?);
+        let written = write(&tmp_path)?;
+        entry.bytes = written.bytes;
+        entry.sha256 = Some(written.sha256);
         if let Some(last) = self.files.last_mut() {
             *last = entry;
         }
@@ -955,17 +957,6 @@ impl BatchWriter<'_> {
             }
         }
     }
-}
-
-fn policy_label(policy: &crate::retention::Policy) -> String {
-    let days = |days: Option<u32>| days.map_or_else(|| "for ever".to_owned(), |d| format!("{d}d"));
-    format!(
-        "events {}, alerted events {}, alerts {}, dead letters {}",
-        days(policy.events),
-        days(policy.alerted_events),
-        days(policy.alerts),
-        days(policy.dead_letters)
-    )
 }
 
 fn now_rfc3339() -> String {

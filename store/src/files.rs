@@ -15,6 +15,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::StoreError;
+use crate::ledger::HashingWriter;
 
 /// The UTC `(date, hour)` of a time in microseconds; out-of-range times fall in 1970-01-01/00.
 pub(crate) fn partition_of(micros: i64) -> (String, String) {
@@ -93,13 +94,13 @@ pub(crate) fn writer_properties(
 
 /// Writes the record batches `batches` yields (one row group's worth at a time, so a large
 /// commit never holds more than one Arrow copy of a row group) as one Parquet file at `path`
-/// and fsyncs it. Returns the file size.
+/// and fsyncs it.
 pub(crate) fn write_parquet(
     path: &Path,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch, StoreError>>,
     properties: WriterProperties,
-) -> Result<u64, StoreError> {
+) -> Result<Written, StoreError> {
     let file = File::create(path).map_err(|source| StoreError::WriteFile {
         path: path.to_owned(),
         source,
@@ -108,30 +109,44 @@ pub(crate) fn write_parquet(
         path: path.to_owned(),
         source,
     };
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(parquet_error)?;
+    let mut writer = ArrowWriter::try_new(HashingWriter::new(file), schema, Some(properties))
+        .map_err(parquet_error)?;
     for batch in batches {
         writer.write(&batch?).map_err(parquet_error)?;
     }
-    let file = writer.into_inner().map_err(parquet_error)?;
-    sync_file(&file, path)
+    let (file, sha256) = writer.into_inner().map_err(parquet_error)?.finish();
+    Ok(Written {
+        bytes: sync_file(&file, path)?,
+        sha256,
+    })
 }
 
-/// Writes `lines` (each without its newline) to `path` and fsyncs it. Returns the file size.
-pub(crate) fn write_lines(path: &Path, lines: &[String]) -> Result<u64, StoreError> {
+/// A file written and fsynced: its size and SHA-256 (lowercase hex), hashed as it was written.
+pub(crate) struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Writes `lines` (each without its newline) to `path` and fsyncs it.
+pub(crate) fn write_lines(path: &Path, lines: &[String]) -> Result<Written, StoreError> {
     let write_error = |source| StoreError::WriteFile {
         path: path.to_owned(),
         source,
     };
     let file = File::create(path).map_err(write_error)?;
-    let mut writer = BufWriter::new(file);
+    let mut writer = BufWriter::new(HashingWriter::new(file));
     for line in lines {
         writer.write_all(line.as_bytes()).map_err(write_error)?;
         writer.write_all(b"\n").map_err(write_error)?;
     }
-    let file = writer
+    let (file, sha256) = writer
         .into_inner()
-        .map_err(|error| write_error(error.into_error()))?;
-    sync_file(&file, path)
+        .map_err(|error| write_error(error.into_error()))?
+        .finish();
+    Ok(Written {
+        bytes: sync_file(&file, path)?,
+        sha256,
+    })
 }
 
 fn sync_file(file: &File, path: &Path) -> Result<u64, StoreError> {

@@ -24,7 +24,7 @@
 //!   when the current one passes [`SEGMENT_BYTES`].
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -128,19 +128,44 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
-/// SHA-256 of the file at `path`, lowercase hex, read in 1 MiB blocks.
+/// SHA-256 of the file at `path`, lowercase hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
+    let mut hashing = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut File::open(path)?, &mut hashing)?;
+    Ok(hashing.finish().1)
+}
+
+/// A writer that hashes (SHA-256) what goes through it, so a file is hashed as it is written
+/// rather than read back.
+pub(crate) struct HashingWriter<W> {
+    inner: W,
+    context: ring::digest::Context,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub(crate) fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            context: ring::digest::Context::new(&ring::digest::SHA256),
         }
-        context.update(&buffer[..read]);
     }
-    Ok(hex(context.finish().as_ref()))
+
+    /// The inner writer and the SHA-256 (lowercase hex) of everything written.
+    pub(crate) fn finish(self) -> (W, String) {
+        (self.inner, hex(self.context.finish().as_ref()))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.context.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

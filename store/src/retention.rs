@@ -46,6 +46,17 @@ impl Policy {
             || self.dead_letters.is_some()
     }
 
+    /// "events …, alerted events …, alerts …, dead letters …", each period as `days` puts it.
+    pub fn describe(&self, days: impl Fn(Option<u32>) -> String) -> String {
+        format!(
+            "events {}, alerted events {}, alerts {}, dead letters {}",
+            days(self.events),
+            days(self.alerted_events),
+            days(self.alerts),
+            days(self.dead_letters)
+        )
+    }
+
     fn cutoff(days: Option<u32>, today: NaiveDate) -> Option<NaiveDate> {
         today.checked_sub_days(chrono::Days::new(u64::from(days?)))
     }
@@ -259,14 +270,8 @@ fn plan_alerts(
         let keep = |batch: &RecordBatch| -> (BooleanArray, u64) {
             let rows = RowKeys::of(batch);
             let mask: BooleanArray = (0..batch.num_rows())
-                .map(|row| {
-                    let time = rows.time(row);
-                    Some(time.is_none_or(|time| {
-                        active
-                            .iter()
-                            .any(|hold| hold.covers(time, rows.cluster(row), rows.namespace(row)))
-                    }))
-                })
+                // An alert without a time is kept: nothing says its period is over.
+                .map(|row| Some(rows.time(row).is_none() || rows.held(row, active)))
                 .collect();
             let held = mask.true_count() as u64;
             (mask, held)
@@ -333,11 +338,7 @@ fn plan_events(
                 let mut held = 0;
                 let mask: BooleanArray = (0..batch.num_rows())
                     .map(|row| {
-                        let is_held = rows.time(row).is_some_and(|time| {
-                            active.iter().any(|hold| {
-                                hold.covers(time, rows.cluster(row), rows.namespace(row))
-                            })
-                        });
+                        let is_held = rows.held(row, active);
                         held += u64::from(is_held);
                         let is_alerted =
                             alerted_ids.is_some_and(|ids| ids.contains(rows.event_id(row)));
@@ -417,8 +418,21 @@ fn remove_whole(
     plan: &mut Plan,
 ) -> Result<(), StoreError> {
     let found = files::list_files(path)?;
+    remove_files(data_dir, table, partition, class, &found, plan);
+    Ok(())
+}
+
+/// Plans the removal of `found` (every file of one partition), if there is any.
+fn remove_files(
+    data_dir: &Path,
+    table: &'static str,
+    partition: String,
+    class: String,
+    found: &[(PathBuf, u64)],
+    plan: &mut Plan,
+) {
     if found.is_empty() {
-        return Ok(());
+        return;
     }
     let bytes = found.iter().map(|(_, bytes)| bytes).sum();
     plan.actions.push(Action {
@@ -434,7 +448,6 @@ fn remove_whole(
     });
     plan.removed
         .extend(found.iter().map(|(file, _)| relative_path(data_dir, file)));
-    Ok(())
 }
 
 /// Reads every Parquet file of one partition and keeps the rows `keep` marks: nothing to do
@@ -517,7 +530,7 @@ fn filter_partition(
             .extend(gone_ids);
     }
     if kept_rows == 0 {
-        remove_whole(data_dir, table, path, partition, class, plan)?;
+        remove_files(data_dir, table, partition, class, &found, plan);
         return Ok(0);
     }
     let bytes = found.iter().map(|(_, bytes)| bytes).sum();
@@ -594,6 +607,15 @@ impl<'a> RowKeys<'a> {
 
     fn cluster(&self, row: usize) -> &'a str {
         self.cluster.map_or("", |column| column.value(row))
+    }
+
+    /// Whether an active hold covers the row (a row without a time is covered by none).
+    fn held(&self, row: usize, active: &[&Hold]) -> bool {
+        self.time(row).is_some_and(|time| {
+            active
+                .iter()
+                .any(|hold| hold.covers(time, self.cluster(row), self.namespace(row)))
+        })
     }
 
     fn namespace(&self, row: usize) -> Option<&'a str> {

@@ -178,11 +178,5 @@ fn retention_label(policy: &store::retention::Policy) -> String {
     {
         return days(policy.events);
     }
-    format!(
-        "events {}, alerted events {}, alerts {}, dead letters {}",
-        days(policy.events),
-        days(policy.alerted_events),
-        days(policy.alerts),
-        days(policy.dead_letters)
-    )
+    policy.describe(days)
 }
