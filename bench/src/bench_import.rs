@@ -28,30 +28,40 @@ pub struct Args {
     pub commit_events: usize,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
-    let temp;
-    let dir = match args.dir.clone() {
-        Some(dir) => dir,
+/// `dir`, or a temporary directory removed when the returned guard drops.
+pub fn work_dir(dir: Option<PathBuf>) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    Ok(match dir {
+        Some(dir) => (None, dir),
         None => {
-            temp = tempfile::Builder::new()
+            let temp = tempfile::Builder::new()
                 .prefix("kubetrail-bench-")
                 .tempdir()?;
-            temp.path().to_path_buf()
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
         }
-    };
-    let input = dir.join("generated.jsonl");
-    // Streamed to disk so the peak RSS below is the import's, not the generator's.
-    let file = std::fs::File::create(&input)
-        .with_context(|| format!("failed to create {}", input.display()))?;
+    })
+}
+
+/// Writes `events` generated events with attacks to `path`, streamed to disk (so a peak RSS
+/// measured afterwards is not the generator's).
+pub fn generate_file(path: &Path, options: generate::Options, events: u64) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
+    generate::generate(options, events, &mut out, None::<&mut std::io::Sink>)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let (_temp, dir) = work_dir(args.dir.clone())?;
+    let input = dir.join("generated.jsonl");
     let options = generate::Options {
         seed: args.seed,
         attacks: true,
         ..generate::Options::default()
     };
-    generate::generate(options, args.events, &mut out, None::<&mut std::io::Sink>)?;
-    std::io::Write::flush(&mut out)?;
-    drop(out);
+    generate_file(&input, options, args.events)?;
     let raw_bytes = std::fs::metadata(&input)?.len();
     let data_dir = dir.join("data");
     let summary = import(

@@ -10,7 +10,7 @@ use anyhow::Context;
 use indicatif::DecimalBytes;
 use store::VerifyOptions;
 
-use crate::bench_import::import;
+use crate::bench_import::{generate_file, import, work_dir};
 use crate::measure;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -31,28 +31,14 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let temp;
-    let dir = match args.dir.clone() {
-        Some(dir) => dir,
-        None => {
-            temp = tempfile::Builder::new()
-                .prefix("kubetrail-bench-")
-                .tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let (_temp, dir) = work_dir(args.dir.clone())?;
     let input = dir.join("generated.jsonl");
-    let file = std::fs::File::create(&input)
-        .with_context(|| format!("failed to create {}", input.display()))?;
-    let mut out = std::io::BufWriter::new(file);
     let options = generate::Options {
         seed: args.seed,
         attacks: true,
         ..generate::Options::default()
     };
-    generate::generate(options, args.events, &mut out, None::<&mut std::io::Sink>)?;
-    std::io::Write::flush(&mut out)?;
-    drop(out);
+    generate_file(&input, options, args.events)?;
     let data_dir = dir.join("data");
     let summary = import(
         std::slice::from_ref(&input),
@@ -95,7 +81,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // One more day's worth of commits, then verify from the head recorded before them.
     let head = full.head.context("a head")?;
     let more = dir.join("more.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&more)?);
     let options = generate::Options {
         seed: args.seed + 1,
         attacks: true,
@@ -103,14 +88,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         start_time_micros: 1_769_904_000_000_000,
         ..generate::Options::default()
     };
-    generate::generate(
-        options,
-        (args.commit_events * 10) as u64,
-        &mut out,
-        None::<&mut std::io::Sink>,
-    )?;
-    std::io::Write::flush(&mut out)?;
-    drop(out);
+    generate_file(&more, options, (args.commit_events * 10) as u64)?;
     import(
         std::slice::from_ref(&more),
         &data_dir,
