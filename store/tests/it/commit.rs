@@ -4,28 +4,18 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::common::{HOUR, JAN_1_2026, alert, dead_letter, open_store, state, synthetic_events};
+use crate::common::{
+    HOUR, JAN_1_2026, alert, count, dead_letter, open_store, state, synthetic_events,
+};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
-use datafusion::prelude::SessionContext;
 use serde_json::json;
 use store::{ColumnarStore, Config, StoreError, session_context};
 
 fn config(dir: &Path) -> Config {
     Config::with_data_dir(dir)
-}
-
-async fn count(context: &SessionContext, sql: &str) -> i64 {
-    let batches = context
-        .sql(sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
-    batches[0].column(0).as_primitive::<Int64Type>().value(0)
 }
 
 /// Every file under `dir`, relative to it, sorted.

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::DataType;
 use event::Event;
 use serde_json::json;
 use store::holds::{self, NewHold};
@@ -52,14 +52,7 @@ async fn ids_by_day(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
 
 async fn count(dir: &Path, sql: &str) -> i64 {
     let context = store::session_context(dir).await.expect("tables");
-    let batches = context
-        .sql(sql)
-        .await
-        .expect("plan")
-        .collect()
-        .await
-        .expect("run");
-    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    crate::common::count(&context, sql).await
 }
 
 #[tokio::test]

@@ -312,3 +312,19 @@ pub fn open_store(
         .map(|raw| serde_json::from_str(raw.get()).expect("state is JSON"));
     (store, state)
 }
+
+/// The single integer a `SELECT count(*) ...` over `context` gives.
+pub async fn count(context: &datafusion::prelude::SessionContext, sql: &str) -> i64 {
+    use datafusion::arrow::array::AsArray;
+    let batches = context
+        .sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("run");
+    batches[0]
+        .column(0)
+        .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+        .value(0)
+}
