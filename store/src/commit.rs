@@ -34,6 +34,7 @@ use tracing::{debug, info, warn};
 
 use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
 use crate::ledger::{self, CommitKind, Ledger, LedgerEntry, LedgerFile};
+use crate::parts::PartName;
 use crate::schema::{alerts_batch, alerts_file_schema, events_batch, events_file_schema};
 use crate::{Config, StoreError};
 
@@ -45,6 +46,9 @@ pub const ALERTS_DIR: &str = "alerts";
 pub const DEAD_LETTERS_DIR: &str = "dead_letters";
 /// Directory of the commit log.
 pub const COMMITS_DIR: &str = "_commits";
+/// Directory where files replaced or removed by compaction and retention wait, under their
+/// commit's seq, until no query can still be reading them.
+pub const RETIRED_DIR: &str = "_retired";
 /// How many commit records are kept; older ones are pruned after each commit.
 pub const KEPT_COMMITS: usize = 8;
 
@@ -301,6 +305,117 @@ impl ColumnarStore {
         plan.seq = Some(seq);
         info!(seq, summary = %plan.summary(), "retention: partitions removed and rewritten");
         Ok(plan)
+    }
+
+    /// Compaction (see [`crate::compaction`]) run here and now: plans as of `now` among files
+    /// of commits up to `max_seq`, merges and commits, a chained `compaction` commit per batch of
+    /// groups (so a crash loses little work), then deletes retirements past the grace period.
+    pub fn compact(
+        &mut self,
+        options: &crate::compaction::Options,
+        now: chrono::DateTime<Utc>,
+        max_seq: u64,
+    ) -> Result<crate::compaction::Summary, StoreError> {
+        const BATCH_GROUPS: usize = 64;
+        let groups = crate::compaction::plan(&self.config.data_dir, options, now, max_seq)?;
+        let mut summary = crate::compaction::Summary::default();
+        let mut pending = Vec::new();
+        let mut groups = groups.into_iter().peekable();
+        while let Some(group) = groups.next() {
+            match crate::compaction::merge(&self.config, group) {
+                Ok(merged) => pending.push(merged),
+                Err(error) => {
+                    pending
+                        .into_iter()
+                        .for_each(crate::compaction::Merged::discard);
+                    return Err(error);
+                }
+            }
+            if pending.len() >= BATCH_GROUPS || groups.peek().is_none() {
+                let done = self.commit_compaction(std::mem::take(&mut pending))?;
+                summary.seq = done.seq.or(summary.seq);
+                summary.groups += done.groups;
+                summary.files_in += done.files_in;
+                summary.bytes_in += done.bytes_in;
+                summary.bytes_out += done.bytes_out;
+                summary.rows += done.rows;
+            }
+        }
+        summary.purged = purge_retired(&self.config.data_dir, options.grace())?;
+        Ok(summary)
+    }
+
+    /// Commits merged files (from [`crate::compaction::merge`], possibly run on another
+    /// thread): one chained `compaction` commit adds each under its final name and removes
+    /// the files it replaces. A group whose inputs are no longer all live (retention got there
+    /// first) is given up.
+    pub fn commit_compaction(
+        &mut self,
+        merged: Vec<crate::compaction::Merged>,
+    ) -> Result<crate::compaction::Summary, StoreError> {
+        if self.needs_recovery {
+            self.recover()?;
+        }
+        let data_dir = self.config.data_dir.clone();
+        let (current, stale): (Vec<_>, Vec<_>) = merged.into_iter().partition(|merged| {
+            merged.tmp_path.exists()
+                && merged
+                    .group
+                    .input_paths()
+                    .iter()
+                    .all(|path| data_dir.join(path).is_file())
+        });
+        if !stale.is_empty() {
+            info!(
+                groups = stale.len(),
+                "compaction: files changed since they were merged; merge given up"
+            );
+            stale
+                .into_iter()
+                .for_each(crate::compaction::Merged::discard);
+        }
+        let mut summary = crate::compaction::Summary::default();
+        if current.is_empty() {
+            return Ok(summary);
+        }
+        let seq = self.stats().last_seq + 1;
+        let mut files = Vec::with_capacity(current.len());
+        let mut removed = Vec::new();
+        for (n, merged) in current.into_iter().enumerate() {
+            let (first, last) = merged.group.covers();
+            let part = PartName::replacing(seq, u32::try_from(n).unwrap_or(u32::MAX), first, last);
+            let entry = FileEntry {
+                table: merged.group.table.to_owned(),
+                partition: merged.group.partition.clone(),
+                name: part.file_name(merged.group.extension()),
+                rows: merged.rows,
+                bytes: merged.bytes,
+                sha256: Some(merged.sha256.clone()),
+            };
+            files::rename(&merged.tmp_path, &entry.tmp_path(&data_dir))?;
+            summary.groups += 1;
+            summary.files_in += merged.group.inputs.len();
+            summary.bytes_in += merged.group.bytes();
+            summary.bytes_out += merged.bytes;
+            summary.rows += merged.rows;
+            removed.extend(merged.group.input_paths());
+            files.push(entry);
+        }
+        let reason = format!(
+            "compaction: {} files merged into {}",
+            summary.files_in, summary.groups
+        );
+        self.commit_maintenance(CommitKind::Compaction, Some(reason), files, removed)?;
+        summary.seq = Some(seq);
+        info!(
+            seq,
+            groups = summary.groups,
+            files = summary.files_in,
+            bytes_in = summary.bytes_in,
+            bytes_out = summary.bytes_out,
+            "compaction: small files merged"
+        );
+        Ok(summary)
     }
 
     /// Takes the files of a data directory written before it had a ledger into the chain, as
@@ -645,32 +760,18 @@ fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
     Ok(record)
 }
 
-/// Renames the committed files still under their temporary names, removes the files a
-/// retention commit names (and the directories it empties), and syncs their directories.
+/// Renames the committed files still under their temporary names, then moves the files the
+/// commit replaces or removes (compaction, retention) to `_retired/<seq>/` (where queries
+/// that listed them before can still read them, until [`purge_retired`]) and removes the
+/// directories that empties, then syncs the directories. In that order a reader never misses
+/// rows: until the rename it sees the old files, after it the live rule hides them (see
+/// [`crate::parts`]).
 fn roll_forward(
     data_dir: &Path,
     record: &CommitRecord,
     retired: &HashSet<&str>,
 ) -> Result<(), StoreError> {
     let mut dirs = BTreeSet::new();
-    for path in &record.removed {
-        let path = data_dir.join(path);
-        files::remove_file(&path)?;
-        if let Some(parent) = path.parent() {
-            dirs.insert(parent.to_owned());
-        }
-    }
-    if !record.removed.is_empty() {
-        for dir in std::mem::take(&mut dirs) {
-            let table = [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR]
-                .into_iter()
-                .map(|table| data_dir.join(table))
-                .find(|table| dir.starts_with(table));
-            if let Some(table) = table {
-                dirs.insert(files::remove_empty_dirs(&dir, &table));
-            }
-        }
-    }
     for file in &record.files {
         let tmp_path = file.tmp_path(data_dir);
         let final_path = file.final_path(data_dir);
@@ -678,14 +779,84 @@ fn roll_forward(
             files::rename(&tmp_path, &final_path)?;
             dirs.insert(file.dir(data_dir));
         } else if !final_path.exists() && !retired.contains(file.ledger_path().as_str()) {
-            warn!(seq = record.seq, path = %final_path.display(), "a committed file is missing, and no retention removed it (kubetrail verify tells more)");
+            warn!(seq = record.seq, path = %final_path.display(), "a committed file is missing, and no retention or compaction removed it (kubetrail verify tells more)");
         }
     }
-    // A directory a later removal emptied is gone; its parent is in the set.
-    for dir in dirs.iter().filter(|dir| dir.is_dir()) {
+    for dir in &dirs {
+        files::sync_dir(dir)?;
+    }
+    if record.removed.is_empty() {
+        return Ok(());
+    }
+    let retired_root = data_dir
+        .join(RETIRED_DIR)
+        .join(format!("{:020}", record.seq));
+    let mut emptied = BTreeSet::new();
+    let mut retired_dirs = BTreeSet::new();
+    for path in &record.removed {
+        let from = data_dir.join(path);
+        if !from.exists() {
+            continue;
+        }
+        let to = retired_root.join(path);
+        if let Some(parent) = to.parent() {
+            files::create_dir_durable(data_dir, parent)?;
+            retired_dirs.insert(parent.to_owned());
+        }
+        files::rename(&from, &to)?;
+        if let Some(parent) = from.parent() {
+            emptied.insert(parent.to_owned());
+        }
+    }
+    for dir in &retired_dirs {
+        files::sync_dir(dir)?;
+    }
+    let mut synced = BTreeSet::new();
+    for dir in emptied {
+        let table = [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR]
+            .into_iter()
+            .map(|table| data_dir.join(table))
+            .find(|table| dir.starts_with(table));
+        synced.insert(match table {
+            Some(table) => files::remove_empty_dirs(&dir, &table),
+            None => dir,
+        });
+    }
+    // A directory a removal emptied is gone; its nearest remaining parent is in the set.
+    for dir in synced.iter().filter(|dir| dir.is_dir()) {
         files::sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// Deletes the files retired (by compaction or retention) more than `grace` ago: by then no
+/// query that listed them is still running. Returns how many retirements were purged.
+pub(crate) fn purge_retired(
+    data_dir: &Path,
+    grace: std::time::Duration,
+) -> Result<usize, StoreError> {
+    let root = data_dir.join(RETIRED_DIR);
+    let mut purged = 0;
+    for (path, name, is_dir) in files::list_dir(&root)? {
+        if !is_dir || !name.bytes().all(|byte| byte.is_ascii_digit()) {
+            continue;
+        }
+        let age = fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if age.is_some_and(|age| age >= grace) {
+            fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
+                path: path.clone(),
+                source,
+            })?;
+            purged += 1;
+        }
+    }
+    if purged > 0 {
+        files::sync_dir(&root)?;
+    }
+    Ok(purged)
 }
 
 /// Deletes temporary data files (`.part-*.tmp`) left by a commit that never published.
@@ -797,7 +968,7 @@ impl<'a> BatchWriter<'a> {
             let properties =
                 files::writer_properties(&EVENTS_LAYOUT, self.config.zstd_level, row_group_rows);
             let partition = format!("date={date}/hour={hour}");
-            self.write_file(EVENTS_DIR, partition, "parquet", rows.len(), |path| {
+            self.write_file(EVENTS_DIR, partition, "parquet", rows.len(), None, |path| {
                 let batches = rows.chunks(row_group_rows).map(events_batch);
                 files::write_parquet(path, events_file_schema(), batches, properties)
             })?;
@@ -842,6 +1013,7 @@ impl<'a> BatchWriter<'a> {
                 format!("date={date}"),
                 "parquet",
                 rows.len(),
+                None,
                 |path| {
                     let batches = rows.chunks(row_group_rows).map(alerts_batch);
                     files::write_parquet(path, alerts_file_schema(), batches, properties)
@@ -877,6 +1049,7 @@ impl<'a> BatchWriter<'a> {
                 format!("date={date}"),
                 "jsonl",
                 lines.len(),
+                None,
                 |path| files::write_lines(path, &lines),
             )?;
         }
@@ -899,6 +1072,7 @@ impl<'a> BatchWriter<'a> {
                 rewrite.partition.clone(),
                 "parquet",
                 rewrite.rows,
+                rewrite.covers,
                 |path| {
                     let batches = rewrite.batches.iter().cloned().map(Ok);
                     files::write_parquet(path, rewrite.schema.clone(), batches, properties)
@@ -918,13 +1092,19 @@ impl<'a> BatchWriter<'a> {
         partition: String,
         extension: &str,
         rows: usize,
+        covers: Option<(u64, u64)>,
         write: impl FnOnce(&Path) -> Result<files::Written, StoreError>,
     ) -> Result<(), StoreError> {
         let data_dir = &self.config.data_dir;
+        let n = u32::try_from(self.files.len()).unwrap_or(u32::MAX);
+        let part = match covers {
+            Some((first, last)) => PartName::replacing(self.seq, n, first, last),
+            None => PartName::new(self.seq, n),
+        };
         let mut entry = FileEntry {
             table: table.to_owned(),
             partition,
-            name: format!("part-{:020}-{:04}.{extension}", self.seq, self.files.len()),
+            name: part.file_name(extension),
             rows: rows as u64,
             bytes: 0,
             sha256: None,

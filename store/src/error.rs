@@ -58,6 +58,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("compacting into {path}: {reason}")]
+    Compact { path: PathBuf, reason: String },
     #[error(
         "refusing to overwrite existing data file {path}: was the commit log (_commits) deleted?"
     )]

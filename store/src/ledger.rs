@@ -51,6 +51,9 @@ pub enum CommitKind {
     Retention,
     /// Files written before this data directory had a ledger, taken in as they were found.
     Adopt,
+    /// Small files of a partition merged into one: the rows are the same, only the files
+    /// holding them changed (see [`crate::compaction`]).
+    Compaction,
 }
 
 /// One file a ledger line adds.

@@ -16,11 +16,14 @@
 //! partitions.
 
 pub mod commit;
+pub mod compaction;
 mod config;
 mod error;
 mod files;
 pub mod holds;
 pub mod ledger;
+pub mod live_store;
+pub mod parts;
 pub mod read_back;
 pub mod retention;
 mod schema;

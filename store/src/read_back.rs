@@ -1,7 +1,7 @@
 //! Reading committed rows back without DataFusion, for stores derived from this one: the
 //! search index catches up from the Parquet files of commits it has not seen (after a crash
-//! between the two commits, or to rebuild it). File names carry their commit sequence number
-//! (`part-<seq:020>-<n:04>.parquet`), so this needs no commit record.
+//! between the two commits, or to rebuild it). File names carry the commits whose rows they hold
+//! (see [`crate::parts`]), so this needs no commit record.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -12,21 +12,33 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::StoreError;
 use crate::files::list_dir;
+use crate::parts::PartName;
 
-/// The Parquet files of `table` (`events` or `alerts`) written by commits after `seq`, in
-/// commit order.
+/// The live Parquet files of `table` (`events` or `alerts`) holding rows of commits after
+/// `seq`, as `(last commit whose rows the file holds, path)`, in that order. A merged file
+/// whose commits straddle `seq` is included (see [`live_files`] to tell).
 pub fn files_after(
     data_dir: &Path,
     table: &str,
     seq: u64,
 ) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    Ok(live_files(data_dir, table)?
+        .into_iter()
+        .filter(|(part, _)| part.last > seq)
+        .map(|(part, path)| (part.last, path))
+        .collect())
+}
+
+/// Every live Parquet file of `table` (superseded files skipped, see [`crate::parts`]) with
+/// what its name says, ordered by the commits whose rows it holds.
+pub fn live_files(data_dir: &Path, table: &str) -> Result<Vec<(PartName, PathBuf)>, StoreError> {
     let mut files = Vec::new();
-    collect(&data_dir.join(table), seq, &mut files)?;
-    files.sort();
+    collect(&data_dir.join(table), &mut files)?;
+    files.sort_by_key(|(part, _)| (part.last, part.first, part.seq, part.n));
     Ok(files)
 }
 
-/// The Parquet files of `table` in the partition of UTC day `day` (every commit's).
+/// The live Parquet files of `table` in the partition of UTC day `day`.
 pub fn day_files(
     data_dir: &Path,
     table: &str,
@@ -36,31 +48,29 @@ pub fn day_files(
     let dir = data_dir
         .join(table)
         .join(day.format("date=%Y-%m-%d").to_string());
-    collect(&dir, 0, &mut files)?;
-    files.sort();
+    collect(&dir, &mut files)?;
+    files.sort_by_key(|(part, _)| (part.last, part.first, part.seq, part.n));
     Ok(files.into_iter().map(|(_, path)| path).collect())
 }
 
-fn collect(dir: &Path, seq: u64, files: &mut Vec<(u64, PathBuf)>) -> Result<(), StoreError> {
+fn collect(dir: &Path, files: &mut Vec<(PartName, PathBuf)>) -> Result<(), StoreError> {
+    let mut here = Vec::new();
     for (path, name, is_dir) in list_dir(dir)? {
         if is_dir {
             if name.contains('=') {
-                collect(&path, seq, files)?;
+                collect(&path, files)?;
             }
             continue;
         }
-        let Some(file_seq) = name
-            .strip_prefix("part-")
-            .and_then(|rest| rest.strip_suffix(".parquet"))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|digits| digits.parse::<u64>().ok())
-        else {
+        if !name.ends_with(".parquet") {
             continue;
-        };
-        if file_seq > seq {
-            files.push((file_seq, path));
+        }
+        if let Some(part) = PartName::parse(&name) {
+            here.push((part, path));
         }
     }
+    crate::parts::retain_live(&mut here, |(part, _)| Some(*part));
+    files.extend(here);
     Ok(())
 }
 

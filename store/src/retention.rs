@@ -26,6 +26,7 @@ use crate::StoreError;
 use crate::commit::{ALERTS_DIR, DEAD_LETTERS_DIR, EVENTS_DIR, relative_path};
 use crate::files;
 use crate::holds::Hold;
+use crate::parts::PartName;
 
 /// Days each class is kept; `None` keeps it for ever. Resolved from the `[store]` table by
 /// [`crate::Config::retention_policy`].
@@ -164,6 +165,8 @@ pub(crate) struct Rewrite {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
     pub rows: usize,
+    /// The commits whose rows the rewritten file holds (see [`crate::parts`]).
+    pub covers: Option<(u64, u64)>,
 }
 
 /// Plans a retention run over `data_dir` as of `today`: reads, never writes.
@@ -372,15 +375,8 @@ fn plan_events(
 fn alerted_event_ids(data_dir: &Path, plan: &Plan) -> Result<HashSet<String>, StoreError> {
     let removed: HashSet<&str> = plan.removed.iter().map(String::as_str).collect();
     let mut ids = HashSet::new();
-    for (path, _) in files::list_files(&data_dir.join(ALERTS_DIR))? {
-        let relative = relative_path(data_dir, &path);
-        if removed.contains(relative.as_str()) || !relative.ends_with(".parquet") {
-            continue;
-        }
-        if path
-            .file_name()
-            .is_some_and(|name| name.to_string_lossy().starts_with('.'))
-        {
+    for (_, path) in crate::read_back::live_files(data_dir, ALERTS_DIR)? {
+        if removed.contains(relative_path(data_dir, &path).as_str()) {
             continue;
         }
         for (_, event_ids) in crate::read_back::read_alert_events(&path)? {
@@ -472,14 +468,21 @@ fn filter_partition(
     let mut schema = None;
     let mut gone_ids = Vec::new();
     let mut day = None;
-    for (file, _) in &found {
-        let name = file
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.ends_with(".parquet") || name.starts_with('.') {
+    let mut covers: Option<(u64, u64)> = None;
+    let mut readable: Vec<&PathBuf> = found
+        .iter()
+        .map(|(file, _)| file)
+        .filter(|file| {
             // Not a table file (planted or left over): it goes with the partition.
-            continue;
+            file_name(file).ends_with(".parquet") && !file_name(file).starts_with('.')
+        })
+        .collect();
+    crate::parts::retain_live(&mut readable, |file| PartName::parse(&file_name(file)));
+    for file in readable {
+        if let Some(part) = PartName::parse(&file_name(file)) {
+            covers = Some(covers.map_or((part.first, part.last), |(first, last)| {
+                (first.min(part.first), last.max(part.last))
+            }));
         }
         let parquet_error = |source| StoreError::ReadParquet {
             path: file.clone(),
@@ -560,8 +563,15 @@ fn filter_partition(
         schema: schema.expect("a Parquet file was read"),
         batches: kept,
         rows: kept_rows as usize,
+        covers,
     });
     Ok(kept_rows)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 fn day_of(micros: i64) -> NaiveDate {

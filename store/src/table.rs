@@ -69,6 +69,20 @@ pub async fn session_context(data_dir: &Path) -> Result<SessionContext, StoreErr
             source,
         })?;
     let context = SessionContext::new_with_config_rt(config, runtime);
+    // Tables are read through the live, read-only view of the data directory.
+    let local = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+    let data_dir_location = datafusion::object_store::path::Path::from_absolute_path(&data_dir)
+        .map_err(|error| StoreError::RegisterTable {
+            table: "events",
+            source: datafusion::error::DataFusionError::External(Box::new(error)),
+        })?;
+    context.runtime_env().register_object_store(
+        local.as_ref(),
+        Arc::new(crate::live_store::LiveStore::new(
+            Arc::new(datafusion::object_store::local::LocalFileSystem::new()),
+            data_dir_location,
+        )),
+    );
 
     let events = TimePartitionedTable::new(
         &data_dir.join(EVENTS_DIR),

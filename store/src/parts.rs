@@ -1,0 +1,114 @@
+//! Data file names and which files of a partition are live.
+//!
+//! A commit names its files `part-<seq:020>-<n:04>.<ext>`: they hold rows of commit `seq`
+//! only. A file that replaces other files of its partition (a compaction's merged file, a
+//! retention rewrite) also names the commits whose rows it holds:
+//! `part-<seq:020>-<n:04>-<first:020>-<last:020>.<ext>` holds rows of commits `first..=last`
+//! and was written by commit `seq` (> `last`).
+//!
+//! **The live rule.** In one partition directory, a file is superseded when another file was
+//! written by a later commit and covers all the commits it covers. Readers skip superseded
+//! files, so from the instant a replacing file is renamed into place a reader sees it instead of
+//! the files it replaces, never both and never neither, even while those still sit beside it
+//! (they are moved out right after, see [`crate::commit`]). Spark, DuckDB and Trino reading
+//! the directories directly do not know the rule: for them the replaced files overlap the new
+//! one during the few microseconds between the rename and the move.
+
+/// What a data file's name says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PartName {
+    /// First commit whose rows the file holds.
+    pub first: u64,
+    /// Last commit whose rows the file holds.
+    pub last: u64,
+    /// Commit that wrote the file.
+    pub seq: u64,
+    /// File number within that commit.
+    pub n: u32,
+}
+
+impl PartName {
+    /// A file of commit `seq` holding rows of that commit only.
+    pub fn new(seq: u64, n: u32) -> PartName {
+        PartName {
+            first: seq,
+            last: seq,
+            seq,
+            n,
+        }
+    }
+
+    /// A file written by commit `seq` replacing files of commits `first..=last`.
+    pub fn replacing(seq: u64, n: u32, first: u64, last: u64) -> PartName {
+        PartName {
+            first,
+            last,
+            seq,
+            n,
+        }
+    }
+
+    /// Parses `part-…` names (any extension); `None` for anything else.
+    pub fn parse(name: &str) -> Option<PartName> {
+        let stem = name.strip_prefix("part-")?;
+        let stem = stem.rsplit_once('.').map_or(stem, |(stem, _)| stem);
+        let fields: Vec<&str> = stem.split('-').collect();
+        let number = |text: &str| -> Option<u64> {
+            (!text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
+                .then(|| text.parse().ok())
+                .flatten()
+        };
+        match fields.as_slice() {
+            [seq, n] => Some(PartName::new(number(seq)?, u32::try_from(number(n)?).ok()?)),
+            [seq, n, first, last] => {
+                let part = PartName::replacing(
+                    number(seq)?,
+                    u32::try_from(number(n)?).ok()?,
+                    number(first)?,
+                    number(last)?,
+                );
+                (part.first <= part.last && part.last < part.seq).then_some(part)
+            }
+            _ => None,
+        }
+    }
+
+    /// The file name with extension `extension` (without the dot).
+    pub fn file_name(&self, extension: &str) -> String {
+        if self.first == self.seq && self.last == self.seq {
+            format!("part-{:020}-{:04}.{extension}", self.seq, self.n)
+        } else {
+            format!(
+                "part-{:020}-{:04}-{:020}-{:020}.{extension}",
+                self.seq, self.n, self.first, self.last
+            )
+        }
+    }
+
+    /// Whether `other` replaces this file: written later, covering every commit this covers.
+    pub fn superseded_by(&self, other: &PartName) -> bool {
+        other.seq > self.seq && other.first <= self.first && self.last <= other.last
+    }
+}
+
+/// Keeps the live files of one partition directory: drops every file another file of `files`
+/// supersedes (see the module docs). `part_of` tells what a file's name says; files it gives
+/// `None` for (not `part-…`) are kept as they are.
+pub fn retain_live<T>(files: &mut Vec<T>, part_of: impl Fn(&T) -> Option<PartName>) {
+    let parts: Vec<Option<PartName>> = files.iter().map(&part_of).collect();
+    let replacing: Vec<PartName> = parts
+        .iter()
+        .flatten()
+        .filter(|part| part.first != part.seq || part.last != part.seq)
+        .copied()
+        .collect();
+    if replacing.is_empty() {
+        return;
+    }
+    let mut index = 0;
+    files.retain(|_| {
+        let part = parts[index];
+        index += 1;
+        part.is_none_or(|part| !replacing.iter().any(|other| part.superseded_by(other)))
+    });
+}
