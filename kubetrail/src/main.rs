@@ -50,6 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: cmd::hold::Command,
     },
+    /// Merge the small files of settled partitions now (serve does it in the background).
+    Compact(cmd::compact::Args),
     /// Apply retention by class now, or list what it would remove.
     Retention {
         #[command(subcommand)]
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Hold { command } => cmd::hold::run(command),
+        Command::Compact(args) => cmd::compact::run(&args),
         Command::Retention { command } => cmd::retention::run(command),
         Command::Rules { command } => cmd::rules::run(command),
     };

@@ -16,13 +16,14 @@
 //! crash they can be delivered again, with the same `alert_id`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use detect::Engine;
 use event::{Alert, Event};
 use ingest::{Batch, Checkpoint};
 use sinks::AlertOutputs;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +61,7 @@ pub struct Live {
     engines: watch::Receiver<Arc<Engine>>,
     config: Config,
     retention: store::retention::Policy,
+    store_config: store::Config,
 }
 
 impl Live {
@@ -102,6 +104,7 @@ impl Live {
             engines,
             config: options.pipeline,
             retention: options.store.retention_policy(),
+            store_config: options.store,
         })
     }
 
@@ -137,8 +140,20 @@ impl Live {
             engines,
             config,
             retention,
+            store_config,
         } = self;
         let stats = Arc::clone(step.stats());
+        // The compactor merges on its own thread; the commit stage commits its merges.
+        let (merged_tx, merged_rx) = mpsc::channel(1);
+        let indexed = Arc::new(AtomicU64::new(stores.indexed_seq()));
+        let compactor = store_config.compaction.enabled.then(|| {
+            tokio::spawn(compactor(
+                store_config.clone(),
+                Arc::clone(&indexed),
+                merged_tx,
+                cancel.clone(),
+            ))
+        });
         let (batch_tx, batch_rx) = mpsc::channel(config.channel_batches);
         let (detected_tx, detected_rx) = mpsc::channel(config.channel_batches);
         let mut sources_running = Vec::new();
@@ -175,6 +190,8 @@ impl Live {
         let commit = tokio::task::spawn_blocking(move || {
             runtime.block_on(commit_stage(
                 detected_rx,
+                merged_rx,
+                indexed,
                 stores,
                 positions,
                 stats,
@@ -195,9 +212,88 @@ impl Live {
                 first_error.get_or_insert(error);
             }
         }
+        if let Some(compactor) = compactor {
+            compactor.abort();
+            let _ = compactor.await;
+        }
         match first_error {
             Some(error) => Err(error),
             None => Ok(()),
+        }
+    }
+}
+
+/// A batch of merged files for the commit stage, and where to say it is done.
+type MergedFiles = (Vec<store::compaction::Merged>, oneshot::Sender<()>);
+
+/// Every `interval_seconds`: plans a compaction among the files the index holds, merges the
+/// groups (up to a few target sizes per pass, so the commit stage gets them soon) on a
+/// blocking thread, hands them to the commit stage and waits for their commit; then deletes
+/// the retirements past the grace period. A failure is logged and tried again next time:
+/// compaction never stops intake.
+async fn compactor(
+    config: store::Config,
+    indexed: Arc<AtomicU64>,
+    merged_tx: mpsc::Sender<MergedFiles>,
+    cancel: CancellationToken,
+) {
+    let options = config.compaction;
+    let interval = Duration::from_secs(options.interval_seconds);
+    let budget = options.target_file_mb.saturating_mul(4 << 20);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        let max_seq = indexed.load(Ordering::Acquire);
+        let pass_config = config.clone();
+        let merged = tokio::task::spawn_blocking(move || {
+            let now = chrono::Utc::now();
+            let groups = store::compaction::plan(&pass_config.data_dir, &options, now, max_seq)?;
+            let mut merged = Vec::new();
+            let mut bytes = 0u64;
+            for group in groups {
+                if bytes >= budget {
+                    break;
+                }
+                bytes += group.bytes();
+                match store::compaction::merge(&pass_config, group) {
+                    Ok(done) => merged.push(done),
+                    Err(error) => {
+                        merged
+                            .into_iter()
+                            .for_each(store::compaction::Merged::discard);
+                        return Err(error);
+                    }
+                }
+            }
+            Ok::<_, store::StoreError>(merged)
+        })
+        .await;
+        match merged {
+            Ok(Ok(merged)) if !merged.is_empty() => {
+                let (done_tx, done_rx) = oneshot::channel();
+                if merged_tx.send((merged, done_tx)).await.is_err() {
+                    return;
+                }
+                let _ = done_rx.await;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "compaction failed; trying again later"),
+            Err(error) => tracing::warn!(%error, "compaction stopped; trying again later"),
+        }
+        let data_dir = config.data_dir.clone();
+        let grace = options.grace();
+        match tokio::task::spawn_blocking(move || {
+            store::compaction::purge_retired(&data_dir, grace)
+        })
+        .await
+        {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "deleting retired files failed; trying again later")
+            }
+            Err(error) => tracing::warn!(%error, "deleting retired files stopped"),
         }
     }
 }
@@ -314,8 +410,11 @@ async fn send(detected: &mpsc::Sender<Detected>, message: Detected) -> Result<()
 /// Commits at every `Close`, so each commit's positions and detection state belong together;
 /// what arrives after the last `Close` is not committed (the detect stage always ends with
 /// one, unless it failed).
+#[allow(clippy::too_many_arguments)]
 async fn commit_stage(
     mut detected: mpsc::Receiver<Detected>,
+    mut merged: mpsc::Receiver<MergedFiles>,
+    indexed: Arc<AtomicU64>,
     mut stores: Stores,
     positions: Checkpoint,
     stats: Arc<Stats>,
@@ -330,8 +429,19 @@ async fn commit_stage(
             let today = chrono::Utc::now().date_naive();
             let plan = stores.apply_retention(&retention, today)?;
             stats.add_retention(&plan);
+            indexed.store(stores.indexed_seq(), Ordering::Release);
         }
-        let Some(message) = detected.recv().await else {
+        let message = tokio::select! {
+            message = detected.recv() => message,
+            Some((files, done)) = merged.recv() => {
+                let summary = stores.commit_compaction(files)?;
+                stats.add_compaction(&summary);
+                indexed.store(stores.indexed_seq(), Ordering::Release);
+                let _ = done.send(());
+                continue;
+            }
+        };
+        let Some(message) = message else {
             break;
         };
         match message {
@@ -341,6 +451,7 @@ async fn commit_stage(
                 pending.detection = Some(detection);
                 if !pending.is_empty() {
                     stores.commit(&pending)?;
+                    indexed.store(stores.indexed_seq(), Ordering::Release);
                     stats.add_commit(pending.events.len());
                     count_past_retention(&pending.events, &retention, &stats);
                 }

@@ -44,6 +44,10 @@ pub struct Stats {
     pub past_retention: Counter,
     /// Partitions retention kept only for a legal hold (counted at each run).
     pub retention_held: Counter,
+    /// Files compaction merged away.
+    pub compacted_files: Counter,
+    /// Bytes of the files compaction merged away.
+    pub compacted_bytes: Counter,
     /// Rule sets reloaded.
     pub rule_reloads: Counter,
     /// Rule reloads rejected.
@@ -95,6 +99,12 @@ impl Stats {
         self.retention_bytes
             .inc_by(plan.actions.iter().map(|action| action.bytes).sum());
         self.retention_held.inc_by(plan.held.len() as u64);
+    }
+
+    /// Counts what one compaction commit merged.
+    pub fn add_compaction(&self, summary: &store::compaction::Summary) {
+        self.compacted_files.inc_by(summary.files_in as u64);
+        self.compacted_bytes.inc_by(summary.bytes_in);
     }
 
     /// Counts one store commit of `events` events.
@@ -171,6 +181,16 @@ impl Stats {
                 "retention_held_partitions",
                 "Partitions past their period kept for a legal hold, counted at each retention run.",
                 &self.retention_held,
+            ),
+            (
+                "compacted_files",
+                "Small files compaction merged into larger ones.",
+                &self.compacted_files,
+            ),
+            (
+                "compacted_bytes",
+                "Bytes of the small files compaction merged.",
+                &self.compacted_bytes,
             ),
             ("rule_reloads", "Rule sets reloaded.", &self.rule_reloads),
             (

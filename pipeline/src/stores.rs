@@ -113,6 +113,41 @@ impl Stores {
         Ok(plan)
     }
 
+    /// The seq of the last commit the search index holds: compaction merges only files of
+    /// commits up to it (a merged file must not mix rows the index holds with rows it has not).
+    pub fn indexed_seq(&self) -> u64 {
+        self.index.committed_seq()
+    }
+
+    /// Commits merged files (see [`store::compaction`]) in one chained compaction commit; the
+    /// index, whose rows did not change, moves to the same seq.
+    pub fn commit_compaction(
+        &mut self,
+        merged: Vec<store::compaction::Merged>,
+    ) -> Result<store::compaction::Summary, PipelineError> {
+        let summary = self.columnar.commit_compaction(merged)?;
+        if let Some(seq) = summary.seq {
+            self.index.commit(seq)?;
+        }
+        Ok(summary)
+    }
+
+    /// Compaction here and now (the `kubetrail compact` command): merges, commits, and deletes
+    /// retirements past the grace period.
+    pub fn compact(
+        &mut self,
+        options: &store::compaction::Options,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<store::compaction::Summary, PipelineError> {
+        let summary = self
+            .columnar
+            .compact(options, now, self.index.committed_seq())?;
+        if let Some(seq) = summary.seq {
+            self.index.commit(seq)?;
+        }
+        Ok(summary)
+    }
+
     /// The `event_id`s of the newest `limit` (or a few more) stored events, oldest first.
     pub fn recent_event_ids(&self, limit: usize) -> Result<Vec<String>, PipelineError> {
         Ok(store::read_back::recent_event_ids(
@@ -140,16 +175,22 @@ fn catch_up(index: &mut SearchIndex, data_dir: &Path, last_seq: u64) -> Result<u
         }
         rebuilt.extend(entry.removed.iter().filter_map(|path| event_day(path)));
     }
-    let in_rebuilt = |path: &Path| {
-        path.parent()
-            .and_then(Path::parent)
-            .and_then(|day| day.file_name())
-            .and_then(|name| name.to_str())
-            .and_then(|name| NaiveDate::parse_from_str(name, "date=%Y-%m-%d").ok())
-            .is_some_and(|day| rebuilt.contains(&day))
-    };
-    let events = store::read_back::files_after(data_dir, store::commit::EVENTS_DIR, after)?;
+    // A merged file holding rows of commits on both sides of `after` (compaction keeps to
+    // indexed commits, so only if the index was rebuilt or lost meanwhile): its day is
+    // rebuilt whole rather than indexing rows twice.
+    let mut events = Vec::new();
+    for (part, path) in store::read_back::live_files(data_dir, store::commit::EVENTS_DIR)? {
+        if part.last <= after {
+            continue;
+        }
+        if part.first <= after {
+            rebuilt.extend(file_day(&path));
+        } else {
+            events.push((part.last, path));
+        }
+    }
     let alerts = store::read_back::files_after(data_dir, store::commit::ALERTS_DIR, after)?;
+    let in_rebuilt = |path: &Path| file_day(path).is_some_and(|day| rebuilt.contains(&day));
     if events.is_empty() && alerts.is_empty() && rebuilt.is_empty() {
         return Ok(0);
     }
@@ -195,6 +236,15 @@ fn catch_up(index: &mut SearchIndex, data_dir: &Path, last_seq: u64) -> Result<u
         "search index caught up with the store"
     );
     Ok(indexed)
+}
+
+/// The day of an events file (`…/date=…/hour=…/part-…`).
+fn file_day(path: &Path) -> Option<NaiveDate> {
+    path.parent()
+        .and_then(Path::parent)
+        .and_then(|day| day.file_name())
+        .and_then(|name| name.to_str())
+        .and_then(|name| NaiveDate::parse_from_str(name, "date=%Y-%m-%d").ok())
 }
 
 /// The day of an events file path under the data directory (`events/date=…/hour=…/…`).

@@ -114,6 +114,12 @@ impl Options {
     }
 }
 
+/// Deletes the files compaction and retention retired more than `grace` ago (no query that
+/// listed them can still be running). Returns how many retirements went.
+pub fn purge_retired(data_dir: &Path, grace: Duration) -> Result<usize, StoreError> {
+    crate::commit::purge_retired(data_dir, grace)
+}
+
 /// One input of a group: a live file of the partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
@@ -411,7 +417,14 @@ fn merge_parquet(
                 source,
             })?
             .len();
-        let location = path.to_string_lossy().trim_start_matches('/').to_owned();
+        let absolute = std::path::absolute(path).map_err(|source| StoreError::ReadFile {
+            path: path.clone(),
+            source,
+        })?;
+        let location = absolute
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_owned();
         groups.push(FileGroup::new(vec![PartitionedFile::new(location, bytes)]));
     }
     let scan = FileScanConfigBuilder::new(

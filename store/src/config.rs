@@ -22,6 +22,8 @@ pub struct Config {
     pub retention_days: Option<u32>,
     /// Retention per class (`[store.retention]`).
     pub retention: RetentionClasses,
+    /// Merging small files (`[store.compaction]`).
+    pub compaction: crate::compaction::Options,
 }
 
 /// Days kept per class of data; a class left out takes `retention_days` (alerted events take
@@ -91,6 +93,7 @@ impl Config {
                 reason: "alerted events would be kept for less time than all events: retention.alerted_events_days must be at least the events' period".to_owned(),
             });
         }
+        self.compaction.validate()?;
         if self.row_group_rows == 0 {
             return Err(StoreError::InvalidConfig {
                 reason: "row_group_rows must be positive".to_owned(),
@@ -127,6 +130,7 @@ impl Default for Config {
             row_group_rows: Config::DEFAULT_ROW_GROUP_ROWS,
             retention_days: None,
             retention: RetentionClasses::default(),
+            compaction: crate::compaction::Options::default(),
         }
     }
 }

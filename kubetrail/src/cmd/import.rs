@@ -52,14 +52,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         commit_max_events: args.commit_events,
     };
     let progress = progress_bar(&args.files);
-    let summary = pipeline::history::import(
-        &args.files,
-        &args.rules.read_options(&config),
-        step,
-        &import,
-        &mut |bytes| progress.set_position(bytes),
-    )
-    .context("import failed")?;
+    let mut read_options = args.rules.read_options(&config);
+    // A commit takes whole batches: no batch may be larger than a commit.
+    read_options.batch_max_events = read_options.batch_max_events.min(args.commit_events.max(1));
+    let summary =
+        pipeline::history::import(&args.files, &read_options, step, &import, &mut |bytes| {
+            progress.set_position(bytes)
+        })
+        .context("import failed")?;
     progress.finish_and_clear();
     print_summary(&summary, &data_dir);
     Ok(ExitCode::SUCCESS)

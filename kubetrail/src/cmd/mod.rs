@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod compact;
 pub mod demo;
 pub mod detect;
 pub mod generate;

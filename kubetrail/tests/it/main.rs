@@ -1,12 +1,13 @@
 //! End-to-end tests of the kubetrail binary: the CLI, the configuration, the HTTP API, a
 //! webhook-only deployment, detection while serving, file sources through rotation and kill -9,
 //! Kafka in and out against a real broker; the deployment's manifests and audit policy; DuckDB
-//! reading the tables; verify; and the crate graph.
+//! reading the tables; verify; compaction; and the crate graph.
 
 mod api;
 mod architecture;
 mod cli;
 mod common;
+mod compaction;
 mod config;
 mod deploy;
 mod detection;
