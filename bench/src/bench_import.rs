@@ -114,9 +114,12 @@ pub fn import(
         search: search::IndexOptions::for_import(index_threads),
         commit_max_events: commit_events,
     };
+    let defaults = ingest::ReadOptions::default();
     let read = ingest::ReadOptions {
         cluster: "bench".to_owned(),
-        ..ingest::ReadOptions::default()
+        // As `kubetrail import`: no batch larger than a commit.
+        batch_max_events: defaults.batch_max_events.min(commit_events.max(1)),
+        ..defaults
     };
     Ok(pipeline::history::import(
         files,

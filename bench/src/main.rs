@@ -3,6 +3,7 @@
 //! part of the tests; build them in release mode:
 //! `cargo run --release -p bench -- detect --events 500000`.
 
+mod bench_compact;
 mod bench_detect;
 mod bench_import;
 mod bench_index;
@@ -63,6 +64,9 @@ enum Command {
     /// `verify` over a data directory of many small commits: a full run (every file hashed)
     /// and a run from a recorded head, the ledger's size per commit.
     Verify(bench_verify::Args),
+    /// Compaction of a data directory of many small commits: storage per raw GB, files,
+    /// MB/s, and SQL and search latency before and after.
+    Compact(bench_compact::Args),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Webhook(args) => bench_webhook::run(&args),
         Command::Kafka(args) => bench_kafka::run(&args),
         Command::Verify(args) => bench_verify::run(&args),
+        Command::Compact(args) => bench_compact::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
