@@ -249,7 +249,13 @@ async fn compactor(
         let pass_config = config.clone();
         let merged = tokio::task::spawn_blocking(move || {
             let now = chrono::Utc::now();
-            let groups = store::compaction::plan(&pass_config.data_dir, &options, now, max_seq)?;
+            let groups = store::compaction::plan(
+                &pass_config.data_dir,
+                &options,
+                now,
+                max_seq,
+                pass_config.object_store.is_some(),
+            )?;
             let mut merged = Vec::new();
             let mut bytes = 0u64;
             for group in groups {
@@ -284,11 +290,15 @@ async fn compactor(
         }
         let data_dir = config.data_dir.clone();
         let grace = options.grace();
-        match tokio::task::spawn_blocking(move || {
-            store::compaction::purge_retired(&data_dir, grace)
-        })
-        .await
-        {
+        let remote = config.object_store.clone();
+        let purge = move || {
+            let mut purged = store::compaction::purge_retired(&data_dir, grace)?;
+            if let Some(remote) = &remote {
+                purged += store::remote::Remote::open(remote)?.purge_retired(grace)?;
+            }
+            Ok::<_, store::StoreError>(purged)
+        };
+        match tokio::task::spawn_blocking(purge).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {
                 tracing::warn!(%error, "deleting retired files failed; trying again later")

@@ -103,6 +103,9 @@ struct FileEntry {
     /// SHA-256 of the file, lowercase hex (records of format 3 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<String>,
+    /// In the bucket: uploaded from the temporary file when the commit finishes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    remote: bool,
 }
 
 impl FileEntry {
@@ -168,6 +171,7 @@ impl CommitRecord {
                     path: file.ledger_path(),
                     bytes: file.bytes,
                     sha256: file.sha256.clone().unwrap_or_default(),
+                    remote: file.remote,
                 })
                 .collect(),
             removed: self.removed.clone(),
@@ -210,6 +214,8 @@ pub struct ColumnarStore {
     last: Option<CommitRecord>,
     /// Set between publish and finish: a failed finish is rolled forward before the next commit.
     needs_recovery: bool,
+    /// The bucket settled partitions move to, if configured.
+    remote: Option<crate::remote::Remote>,
 }
 
 impl ColumnarStore {
@@ -241,12 +247,31 @@ impl ColumnarStore {
                 source,
             }
         })?;
+        let remote = match &config.object_store {
+            Some(remote) => {
+                crate::remote::bind(data_dir, remote)?;
+                Some(crate::remote::Remote::open(remote)?)
+            }
+            None => match crate::remote::recorded(data_dir)? {
+                // Settled partitions are in a bucket: without it they would look deleted.
+                Some(recorded) => {
+                    return Err(StoreError::InvalidConfig {
+                        reason: format!(
+                            "this data directory's settled partitions are in {}: configure [store.object_store] with that url",
+                            recorded.url
+                        ),
+                    });
+                }
+                None => None,
+            },
+        };
         let mut store = ColumnarStore {
             config: config.clone(),
             _lock: lock,
             ledger: Ledger::open(data_dir)?,
             last: None,
             needs_recovery: true,
+            remote,
         };
         store.recover()?;
         store.adopt_unchained()?;
@@ -317,7 +342,9 @@ impl ColumnarStore {
         max_seq: u64,
     ) -> Result<crate::compaction::Summary, StoreError> {
         const BATCH_GROUPS: usize = 64;
-        let groups = crate::compaction::plan(&self.config.data_dir, options, now, max_seq)?;
+        let offload = self.remote.is_some();
+        let groups =
+            crate::compaction::plan(&self.config.data_dir, options, now, max_seq, offload)?;
         let mut summary = crate::compaction::Summary::default();
         let mut pending = Vec::new();
         let mut groups = groups.into_iter().peekable();
@@ -342,6 +369,9 @@ impl ColumnarStore {
             }
         }
         summary.purged = purge_retired(&self.config.data_dir, options.grace())?;
+        if let Some(remote) = &self.remote {
+            summary.purged += remote.purge_retired(options.grace())?;
+        }
         Ok(summary)
     }
 
@@ -391,6 +421,7 @@ impl ColumnarStore {
                 rows: merged.rows,
                 bytes: merged.bytes,
                 sha256: Some(merged.sha256.clone()),
+                remote: merged.group.offload,
             };
             files::rename(&merged.tmp_path, &entry.tmp_path(&data_dir))?;
             summary.groups += 1;
@@ -451,6 +482,7 @@ impl ColumnarStore {
                     rows: 0,
                     bytes,
                     sha256: Some(hash_file(&path)?),
+                    remote: false,
                 });
             }
         }
@@ -645,7 +677,12 @@ impl ColumnarStore {
     /// removes those a retention commit names), appends the commit's ledger line and prunes old
     /// commit records.
     pub fn finish(&mut self, plan: CommitPlan) -> Result<CommitInfo, StoreError> {
-        roll_forward(&self.config.data_dir, &plan.record, &HashSet::new())?;
+        roll_forward(
+            &self.config.data_dir,
+            &plan.record,
+            &HashSet::new(),
+            self.remote.as_ref(),
+        )?;
         if let Some(entry) = plan.record.ledger_entry() {
             self.ledger.append(&entry)?;
         }
@@ -681,7 +718,7 @@ impl ColumnarStore {
             .flat_map(|record| record.removed.iter().map(String::as_str))
             .collect();
         for record in &records {
-            roll_forward(&data_dir, record, &retired)?;
+            roll_forward(&data_dir, record, &retired, self.remote.as_ref())?;
             // Records are pruned only after their line is durable, so the retained ones cover
             // whatever the ledger misses.
             if let Some(entry) = record.ledger_entry() {
@@ -770,10 +807,30 @@ fn roll_forward(
     data_dir: &Path,
     record: &CommitRecord,
     retired: &HashSet<&str>,
+    remote: Option<&crate::remote::Remote>,
 ) -> Result<(), StoreError> {
     let mut dirs = BTreeSet::new();
     for file in &record.files {
         let tmp_path = file.tmp_path(data_dir);
+        if file.remote {
+            // The upload is the instant readers switch to the file; the temporary file goes
+            // only after it, so a crash in between uploads it again.
+            let Some(remote) = remote else {
+                return Err(StoreError::InvalidConfig {
+                    reason: format!(
+                        "commit {} names {} in a bucket, and no [store.object_store] is configured",
+                        record.seq,
+                        file.ledger_path()
+                    ),
+                });
+            };
+            if tmp_path.exists() {
+                remote.upload(&tmp_path, &file.ledger_path())?;
+                files::remove_file(&tmp_path)?;
+                dirs.insert(file.dir(data_dir));
+            }
+            continue;
+        }
         let final_path = file.final_path(data_dir);
         if tmp_path.exists() {
             files::rename(&tmp_path, &final_path)?;
@@ -796,6 +853,12 @@ fn roll_forward(
     for path in &record.removed {
         let from = data_dir.join(path);
         if !from.exists() {
+            // Not here, nor retired from here: in the bucket (or already retired there).
+            if let Some(remote) = remote
+                && !retired_root.join(path).exists()
+            {
+                remote.retire(path, record.seq)?;
+            }
             continue;
         }
         let to = retired_root.join(path);
@@ -1108,6 +1171,7 @@ impl<'a> BatchWriter<'a> {
             rows: rows as u64,
             bytes: 0,
             sha256: None,
+            remote: false,
         };
         let dir = entry.dir(data_dir);
         files::create_dir_durable(data_dir, &dir)?;

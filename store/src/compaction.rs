@@ -136,6 +136,8 @@ pub struct Group {
     /// E.g. `date=2026-01-01/hour=03`.
     pub partition: String,
     pub inputs: Vec<Input>,
+    /// The merged file goes to the bucket (a settled partition, a bucket configured).
+    pub offload: bool,
 }
 
 impl Group {
@@ -203,12 +205,14 @@ pub struct Summary {
 
 /// Groups the live files of `data_dir` to merge as of `now`, among files holding rows of
 /// commits up to `max_seq` only (the search index's: a merged file must not mix rows it has
-/// indexed with rows it has not). Reads directory listings only.
+/// indexed with rows it has not). With `offload` (a bucket configured) every settled
+/// partition's files go to the bucket, a lone file too. Reads directory listings only.
 pub fn plan(
     data_dir: &Path,
     options: &Options,
     now: DateTime<Utc>,
     max_seq: u64,
+    offload: bool,
 ) -> Result<Vec<Group>, StoreError> {
     let mut groups = Vec::new();
     for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
@@ -233,11 +237,13 @@ pub fn plan(
                 .position(|input| input.part.last > max_seq)
                 .unwrap_or(inputs.len());
             inputs.truncate(eligible);
-            for run in runs(&inputs, options, settled) {
+            let offload = offload && settled;
+            for run in runs(&inputs, options, settled, offload) {
                 groups.push(Group {
                     table,
                     partition: partition.clone(),
                     inputs: run,
+                    offload,
                 });
             }
         }
@@ -247,13 +253,15 @@ pub fn plan(
 
 /// Runs of adjacent files to merge: up to the target size once settled; while still written,
 /// only runs of at least `active_files` small files.
-fn runs(inputs: &[Input], options: &Options, settled: bool) -> Vec<Vec<Input>> {
+fn runs(inputs: &[Input], options: &Options, settled: bool, offload: bool) -> Vec<Vec<Input>> {
     let target = options.target_bytes();
     let mut runs = Vec::new();
     let mut current: Vec<Input> = Vec::new();
     let mut current_bytes = 0u64;
     let close = |current: &mut Vec<Input>, runs: &mut Vec<Vec<Input>>| {
-        let enough = if settled {
+        let enough = if offload {
+            !current.is_empty()
+        } else if settled {
             current.len() >= 2
         } else {
             current.len() >= options.active_files
@@ -273,7 +281,7 @@ fn runs(inputs: &[Input], options: &Options, settled: bool) -> Vec<Vec<Input>> {
         if !fits {
             close(&mut current, &mut runs);
             current_bytes = 0;
-            if settled && input.bytes < target {
+            if settled && (input.bytes < target || offload) {
                 current_bytes = input.bytes;
                 current.push(input.clone());
             }

@@ -24,6 +24,9 @@ pub struct Config {
     pub retention: RetentionClasses,
     /// Merging small files (`[store.compaction]`).
     pub compaction: crate::compaction::Options,
+    /// The bucket settled partitions move to (`[store.object_store]`); local disk only when
+    /// left out.
+    pub object_store: Option<crate::remote::RemoteConfig>,
 }
 
 /// Days kept per class of data; a class left out takes `retention_days` (alerted events take
@@ -94,6 +97,9 @@ impl Config {
             });
         }
         self.compaction.validate()?;
+        if let Some(remote) = &self.object_store {
+            remote.validate()?;
+        }
         if self.row_group_rows == 0 {
             return Err(StoreError::InvalidConfig {
                 reason: "row_group_rows must be positive".to_owned(),
@@ -131,6 +137,7 @@ impl Default for Config {
             retention_days: None,
             retention: RetentionClasses::default(),
             compaction: crate::compaction::Options::default(),
+            object_store: None,
         }
     }
 }

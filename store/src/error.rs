@@ -58,6 +58,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("object store: {operation}")]
+    Remote {
+        operation: String,
+        source: object_store::Error,
+    },
     #[error("compacting into {path}: {reason}")]
     Compact { path: PathBuf, reason: String },
     #[error(

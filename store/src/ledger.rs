@@ -64,6 +64,9 @@ pub struct LedgerFile {
     pub bytes: u64,
     /// SHA-256 of the file's contents, lowercase hex.
     pub sha256: String,
+    /// In the bucket (see [`crate::remote`]), at the same path under its prefix.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote: bool,
 }
 
 /// One line of the ledger.

@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod live_store;
 pub mod parts;
 pub mod read_back;
+pub mod remote;
 pub mod retention;
 mod schema;
 pub mod table;

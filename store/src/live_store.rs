@@ -30,12 +30,39 @@ pub struct LiveStore {
     inner: Arc<dyn ObjectStore>,
     /// The data directory, as a path of `inner`.
     data_dir: Path,
+    /// The bucket settled partitions went to, and the prefix there that mirrors `data_dir`.
+    remote: Option<(Arc<dyn ObjectStore>, Path)>,
 }
 
 impl LiveStore {
     /// Wraps `inner`, where the data directory is at `data_dir`.
     pub fn new(inner: Arc<dyn ObjectStore>, data_dir: Path) -> LiveStore {
-        LiveStore { inner, data_dir }
+        LiveStore {
+            inner,
+            data_dir,
+            remote: None,
+        }
+    }
+
+    /// Also shows the files of `remote` under `prefix` as if they were in the data directory
+    /// (tiered storage: see [`crate::remote`]).
+    pub fn with_remote(mut self, remote: Arc<dyn ObjectStore>, prefix: Path) -> LiveStore {
+        self.remote = Some((remote, prefix));
+        self
+    }
+
+    /// `location` (under the data directory) in the bucket.
+    fn to_remote(&self, location: &Path) -> Option<(Arc<dyn ObjectStore>, Path)> {
+        let (store, prefix) = self.remote.as_ref()?;
+        let relative = location.prefix_match(&self.data_dir)?;
+        let mapped = relative.fold(prefix.clone(), |path, part| path.join(part));
+        Some((Arc::clone(store), mapped))
+    }
+
+    /// A bucket path back under the data directory.
+    fn from_remote(data_dir: &Path, prefix: &Path, location: &Path) -> Option<Path> {
+        let relative = location.prefix_match(prefix)?;
+        Some(relative.fold(data_dir.clone(), |path, part| path.join(part)))
     }
 
     fn refused(what: &str) -> Error {
@@ -100,6 +127,27 @@ fn live(mut objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
     kept
 }
 
+/// Adds the bucket's objects, under their data-directory paths, to `objects` (a path in both
+/// is the same file: the local copy is listed).
+fn merge_remote(
+    objects: &mut Vec<ObjectMeta>,
+    remote: Vec<ObjectMeta>,
+    prefix: &Path,
+    data_dir: &Path,
+) {
+    let local: std::collections::HashSet<Path> =
+        objects.iter().map(|meta| meta.location.clone()).collect();
+    for mut meta in remote {
+        let Some(location) = LiveStore::from_remote(data_dir, prefix, &meta.location) else {
+            continue;
+        };
+        if !local.contains(&location) {
+            meta.location = location;
+            objects.push(meta);
+        }
+    }
+}
+
 fn part_of(meta: &ObjectMeta) -> Option<PartName> {
     meta.location.filename().and_then(PartName::parse)
 }
@@ -126,6 +174,19 @@ impl ObjectStore for LiveStore {
                         return Ok(found);
                     }
                 }
+                if let Some((remote, mapped)) = self.to_remote(location) {
+                    match remote.get_opts(&mapped, options.clone()).await {
+                        Err(Error::NotFound { .. }) => {}
+                        other => return other,
+                    }
+                    for retired in self.retired_locations(location).await {
+                        if let Some((remote, mapped)) = self.to_remote(&retired)
+                            && let Ok(found) = remote.get_opts(&mapped, options.clone()).await
+                        {
+                            return Ok(found);
+                        }
+                    }
+                }
                 Err(Error::NotFound { path, source })
             }
             other => other,
@@ -142,6 +203,19 @@ impl ObjectStore for LiveStore {
                 for retired in self.retired_locations(location).await {
                     if let Ok(found) = self.inner.get_ranges(&retired, ranges).await {
                         return Ok(found);
+                    }
+                }
+                if let Some((remote, mapped)) = self.to_remote(location) {
+                    match remote.get_ranges(&mapped, ranges).await {
+                        Err(Error::NotFound { .. }) => {}
+                        other => return other,
+                    }
+                    for retired in self.retired_locations(location).await {
+                        if let Some((remote, mapped)) = self.to_remote(&retired)
+                            && let Ok(found) = remote.get_ranges(&mapped, ranges).await
+                        {
+                            return Ok(found);
+                        }
                     }
                 }
                 Err(Error::NotFound { path, source })
@@ -161,16 +235,60 @@ impl ObjectStore for LiveStore {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         let listing = self.inner.list(prefix);
-        stream::once(async move { listing.try_collect::<Vec<_>>().await })
-            .flat_map(|listed| match listed {
-                Ok(objects) => stream::iter(live(objects).into_iter().map(Ok)).boxed(),
-                Err(error) => stream::once(async move { Err(error) }).boxed(),
-            })
-            .boxed()
+        let remote =
+            prefix
+                .and_then(|prefix| self.to_remote(prefix))
+                .and_then(|(store, mapped)| {
+                    let (_, remote_prefix) = self.remote.clone()?;
+                    Some((
+                        store.list(Some(&mapped)),
+                        remote_prefix,
+                        self.data_dir.clone(),
+                    ))
+                });
+        stream::once(async move {
+            let mut objects = listing.try_collect::<Vec<_>>().await?;
+            if let Some((remote_listing, remote_prefix, data_dir)) = remote {
+                let remote_objects = remote_listing.try_collect::<Vec<_>>().await?;
+                merge_remote(&mut objects, remote_objects, &remote_prefix, &data_dir);
+            }
+            Ok(objects)
+        })
+        .flat_map(|listed: Result<Vec<ObjectMeta>>| match listed {
+            Ok(objects) => stream::iter(live(objects).into_iter().map(Ok)).boxed(),
+            Err(error) => stream::once(async move { Err(error) }).boxed(),
+        })
+        .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        let mut result = self.inner.list_with_delimiter(prefix).await?;
+        let mut result = match self.inner.list_with_delimiter(prefix).await {
+            Ok(result) => result,
+            Err(Error::NotFound { .. }) if self.remote.is_some() => ListResult {
+                common_prefixes: Vec::new(),
+                objects: Vec::new(),
+            },
+            Err(error) => return Err(error),
+        };
+        if let Some((store, mapped)) = prefix.and_then(|prefix| self.to_remote(prefix))
+            && let Some((_, remote_prefix)) = &self.remote
+        {
+            let remote = store.list_with_delimiter(Some(&mapped)).await?;
+            for common in remote.common_prefixes {
+                if let Some(local) = LiveStore::from_remote(&self.data_dir, remote_prefix, &common)
+                    && !result.common_prefixes.contains(&local)
+                {
+                    result.common_prefixes.push(local);
+                }
+            }
+            result.common_prefixes.sort();
+            merge_remote(
+                &mut result.objects,
+                remote.objects,
+                remote_prefix,
+                &self.data_dir,
+            );
+        }
         result.objects = live(std::mem::take(&mut result.objects));
         Ok(result)
     }

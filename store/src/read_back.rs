@@ -185,32 +185,88 @@ pub fn recent_event_ids(data_dir: &Path, limit: usize) -> Result<Vec<String>, St
     Ok(newest_first.into_iter().rev().flatten().collect())
 }
 
-/// Rows of the Parquet files of `table` per UTC day partition, from the files' footers.
+/// Rows of the live Parquet files of `table` per UTC day partition, from the files' footers,
+/// those in the bucket (see [`crate::remote`]) included.
 pub fn rows_per_day(
     data_dir: &Path,
     table: &str,
 ) -> Result<std::collections::BTreeMap<chrono::NaiveDate, u64>, StoreError> {
+    /// Where a file is: here, or in the bucket (path relative to its prefix, size).
+    enum At {
+        Local(PathBuf),
+        Remote(String, u64),
+    }
+    let remote = match crate::remote::recorded(data_dir)? {
+        Some(config) => Some(crate::remote::Remote::open(&config)?),
+        None => None,
+    };
+    // Files per partition directory (relative), both tiers, so the live rule sees them all.
+    let mut partitions: std::collections::BTreeMap<String, Vec<(PartName, At)>> =
+        std::collections::BTreeMap::new();
+    for (part, path) in live_files(data_dir, table)? {
+        let relative = crate::commit::relative_path(data_dir, &path);
+        let dir = relative
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_owned();
+        partitions
+            .entry(dir)
+            .or_default()
+            .push((part, At::Local(path)));
+    }
+    if let Some(remote) = &remote {
+        for (relative, size) in remote.list(table)? {
+            let Some((dir, name)) = relative.rsplit_once('/') else {
+                continue;
+            };
+            let Some(part) = name
+                .ends_with(".parquet")
+                .then(|| PartName::parse(name))
+                .flatten()
+            else {
+                continue;
+            };
+            let files = partitions.entry(dir.to_owned()).or_default();
+            if !files.iter().any(|(known, _)| *known == part) {
+                files.push((part, At::Remote(relative.clone(), size)));
+            }
+        }
+    }
     let mut days = std::collections::BTreeMap::new();
-    for (_, path) in files_after(data_dir, table, 0)? {
-        let Some(day) = path
-            .ancestors()
-            .filter_map(|dir| dir.file_name()?.to_str()?.strip_prefix("date="))
+    for (dir, mut files) in partitions {
+        crate::parts::retain_live(&mut files, |(part, _)| Some(*part));
+        let Some(day) = dir
+            .split('/')
+            .filter_map(|part| part.strip_prefix("date="))
             .find_map(|date| chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
         else {
             continue;
         };
-        let file = File::open(&path).map_err(|source| StoreError::ReadParquet {
-            path: path.clone(),
-            source: source.into(),
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
-            StoreError::ReadParquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        let rows = builder.metadata().file_metadata().num_rows();
-        *days.entry(day).or_insert(0) += u64::try_from(rows).unwrap_or(0);
+        for (_, at) in files {
+            let rows = match (at, &remote) {
+                (At::Local(path), _) => local_rows(&path)?,
+                (At::Remote(relative, size), Some(remote)) => {
+                    remote.parquet_rows(&relative, size)?
+                }
+                (At::Remote(..), None) => 0,
+            };
+            *days.entry(day).or_insert(0) += rows;
+        }
     }
     Ok(days)
+}
+
+/// The rows of a local Parquet file, from its footer.
+fn local_rows(path: &Path) -> Result<u64, StoreError> {
+    let file = File::open(path).map_err(|source| StoreError::ReadParquet {
+        path: path.to_owned(),
+        source: source.into(),
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
+        StoreError::ReadParquet {
+            path: path.to_owned(),
+            source,
+        }
+    })?;
+    Ok(u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0))
 }

@@ -76,13 +76,18 @@ pub async fn session_context(data_dir: &Path) -> Result<SessionContext, StoreErr
             table: "events",
             source: datafusion::error::DataFusionError::External(Box::new(error)),
         })?;
-    context.runtime_env().register_object_store(
-        local.as_ref(),
-        Arc::new(crate::live_store::LiveStore::new(
-            Arc::new(datafusion::object_store::local::LocalFileSystem::new()),
-            data_dir_location,
-        )),
+    let mut live = crate::live_store::LiveStore::new(
+        Arc::new(datafusion::object_store::local::LocalFileSystem::new()),
+        data_dir_location,
     );
+    // Settled partitions in a bucket are read from there, as if they were here.
+    if let Some(remote) = crate::remote::recorded(&data_dir)? {
+        let (store, prefix) = crate::remote::Remote::open(&remote)?.object_store();
+        live = live.with_remote(store, prefix);
+    }
+    context
+        .runtime_env()
+        .register_object_store(local.as_ref(), Arc::new(live));
 
     let events = TimePartitionedTable::new(
         &data_dir.join(EVENTS_DIR),

@@ -195,6 +195,8 @@ struct Expected {
     seq: u64,
     bytes: u64,
     sha256: String,
+    /// In the bucket (see [`crate::remote`]).
+    remote: bool,
 }
 
 /// Verifies the data directory at `data_dir` (see the module documentation). Only reads; a
@@ -352,6 +354,7 @@ fn read_chain(
                         seq: entry.seq,
                         bytes: file.bytes,
                         sha256: file.sha256,
+                        remote: file.remote,
                     },
                 );
             }
@@ -391,10 +394,26 @@ fn check_files(
             present.insert(crate::commit::relative_path(data_dir, &path), bytes);
         }
     }
+    // Files in the bucket are checked there (listed once, hashed as downloaded).
+    let remote = match crate::remote::recorded(data_dir)? {
+        Some(config) => Some(crate::remote::Remote::open(&config)?),
+        None => None,
+    };
+    let mut present_remote: BTreeMap<String, u64> = BTreeMap::new();
+    if let Some(remote) = &remote {
+        for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+            present_remote.extend(remote.list(table)?);
+        }
+    }
     let mut to_hash = Vec::new();
     for (path, file) in expected {
         report.files += 1;
         report.bytes += file.bytes;
+        let present = if file.remote {
+            &mut present_remote
+        } else {
+            &mut present
+        };
         match present.remove(path) {
             None => report.problems.push(Problem::Missing {
                 path: path.clone(),
@@ -413,6 +432,12 @@ fn check_files(
     for (path, bytes) in present {
         report.problems.push(Problem::Unexpected { path, bytes });
     }
+    if let Some(remote) = &remote {
+        for (path, bytes) in present_remote {
+            let path = format!("{}/{path}", remote.config().url.trim_end_matches('/'));
+            report.problems.push(Problem::Unexpected { path, bytes });
+        }
+    }
     let threads = match options.threads {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         threads => threads,
@@ -425,7 +450,17 @@ fn check_files(
             scope.spawn(|| {
                 while let Some((path, file)) = to_hash.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let full = data_dir.join(path.as_str());
-                    match ledger::sha256_file(&full) {
+                    let hashed = match (&remote, file.remote) {
+                        (Some(remote), true) => match remote.read(path) {
+                            Ok(bytes) => Ok(ledger::sha256_hex(&bytes)),
+                            Err(error) => {
+                                *failure.lock().expect("not poisoned") = Some(error);
+                                break;
+                            }
+                        },
+                        _ => ledger::sha256_file(&full),
+                    };
+                    match hashed {
                         Ok(sha256) if sha256 == file.sha256 => {}
                         Ok(sha256) => found.lock().expect("not poisoned").push(Problem::Altered {
                             path: (*path).clone(),

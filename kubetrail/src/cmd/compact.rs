@@ -55,7 +55,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     if args.dry_run {
         // A real run catches the search index up first, so every committed file may merge.
-        let groups = store::compaction::plan(data_dir, &options, now, u64::MAX)
+        let offload = config.store.object_store.is_some();
+        let groups = store::compaction::plan(data_dir, &options, now, u64::MAX, offload)
             .context("compaction failed")?;
         for group in &groups {
             writeln!(

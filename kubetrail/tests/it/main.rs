@@ -1,7 +1,7 @@
 //! End-to-end tests of the kubetrail binary: the CLI, the configuration, the HTTP API, a
 //! webhook-only deployment, detection while serving, file sources through rotation and kill -9,
 //! Kafka in and out against a real broker; the deployment's manifests and audit policy; DuckDB
-//! reading the tables; verify; compaction; and the crate graph.
+//! reading the tables (from disk and from a bucket on moto's S3 server); verify; compaction; and the crate graph.
 
 mod api;
 mod architecture;
@@ -16,5 +16,6 @@ mod integrity;
 mod kafka;
 mod posture;
 mod readme;
+mod s3;
 mod serve;
 mod webhook;

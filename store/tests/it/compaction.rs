@@ -278,9 +278,9 @@ async fn a_partition_still_written_waits_for_enough_small_files_and_max_seq_boun
         active_files: 4,
         ..Options::default()
     };
-    let groups = compaction::plan(dir.path(), &Options::default(), during, 9).expect("plan");
+    let groups = compaction::plan(dir.path(), &Options::default(), during, 9, false).expect("plan");
     assert!(groups.is_empty(), "{groups:?}");
-    let groups = compaction::plan(dir.path(), &active, during, 9).expect("plan");
+    let groups = compaction::plan(dir.path(), &active, during, 9, false).expect("plan");
     let events: Vec<_> = groups
         .iter()
         .filter(|group| group.table == "events")
@@ -294,7 +294,8 @@ async fn a_partition_still_written_waits_for_enough_small_files_and_max_seq_boun
     assert_eq!(groups.len(), 2);
 
     // Only files of commits up to `max_seq` are merged (the search index has not seen later).
-    let groups = compaction::plan(dir.path(), &Options::default(), later(), 4).expect("plan");
+    let groups =
+        compaction::plan(dir.path(), &Options::default(), later(), 4, false).expect("plan");
     for group in &groups {
         assert!(group.covers().1 <= 4, "{group:?}");
     }
@@ -315,7 +316,8 @@ async fn readers_see_every_row_once_between_the_merged_file_and_the_files_it_rep
     let ids = event_ids(dir.path()).await;
 
     // Merged but not committed: a hidden temporary file readers skip.
-    let groups = compaction::plan(dir.path(), &Options::default(), later(), 12).expect("plan");
+    let groups =
+        compaction::plan(dir.path(), &Options::default(), later(), 12, false).expect("plan");
     let merged: Vec<_> = groups
         .into_iter()
         .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))
@@ -366,7 +368,8 @@ async fn a_merge_given_up_or_cut_short_leaves_nothing_behind() {
     let (mut store, _) = open_store(&config(dir.path()), "open");
     small_commits(&mut store, 6, 5);
     let ids = event_ids(dir.path()).await;
-    let groups = compaction::plan(dir.path(), &Options::default(), later(), 6).expect("plan");
+    let groups =
+        compaction::plan(dir.path(), &Options::default(), later(), 6, false).expect("plan");
     let merged: Vec<_> = groups
         .into_iter()
         .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))
@@ -386,7 +389,8 @@ async fn a_merge_given_up_or_cut_short_leaves_nothing_behind() {
     assert_eq!(event_ids(dir.path()).await, ids);
 
     // Retention (or anything) changed the inputs meanwhile: the merge is given up.
-    let groups = compaction::plan(dir.path(), &Options::default(), later(), 6).expect("plan");
+    let groups =
+        compaction::plan(dir.path(), &Options::default(), later(), 6, false).expect("plan");
     let merged: Vec<_> = groups
         .into_iter()
         .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))

@@ -1,0 +1,319 @@
+//! Tiered storage on a real S3-compatible server on loopback (moto's server, from
+//! `scripts/install-pytools`): compaction moves settled partitions to the bucket; `kubetrail
+//! sql`, search and `verify` see the same data; DuckDB reads the bucket with httpfs and gets
+//! kubetrail's answers; a deleted or planted object is named by `verify`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{BIN, generate_attacks, walk, write};
+
+const BUCKET: &str = "kubetrail-audit";
+const PREFIX: &str = "cluster-a";
+
+fn pytools(tool: &str) -> PathBuf {
+    match std::env::var_os("KUBETRAIL_PYTOOLS") {
+        Some(bin) => PathBuf::from(bin).join(tool),
+        None => PathBuf::from(tool),
+    }
+}
+
+/// moto's S3 server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(pytools("moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the S3 tests need moto_server (./scripts/install-pytools, or set KUBETRAIL_PYTOOLS to its bin directory)");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+/// Runs `script` with the tools' Python (boto3 and DuckDB), `argv[1]` the endpoint.
+fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
+    let out = Command::new(pytools("python"))
+        .arg("-c")
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{}", moto.port))
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+const BOTO: &str = r#"
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+"#;
+
+/// The binary with the bucket's credentials in its environment, as AWS SDKs take them.
+fn kubetrail(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("kubetrail runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = kubetrail(args);
+    assert!(
+        out.status.success(),
+        "kubetrail {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sql_value(data: &Path, statement: &str) -> String {
+    let out = ok(&[
+        "sql",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        statement,
+    ]);
+    out.lines().nth(1).expect("one row").trim().to_owned()
+}
+
+fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
+    let out = ok(&[
+        "sql",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        statement,
+    ]);
+    out.lines().skip(1).map(str::to_owned).collect()
+}
+
+fn search_count(data: &Path) -> u64 {
+    let out = kubetrail(&[
+        "search",
+        "*",
+        "--count",
+        "--limit",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    stderr
+        .lines()
+        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
+}
+
+fn local_parquet(data: &Path) -> usize {
+    let mut count = 0;
+    for table in ["events", "alerts"] {
+        let dir = data.join(table);
+        if dir.is_dir() {
+            walk(&dir, &mut |path| {
+                count += usize::from(path.extension().is_some_and(|ext| ext == "parquet"));
+            });
+        }
+    }
+    count
+}
+
+fn import(dir: &Path, config: &Path, events: usize, seed: u64, start: &str) {
+    let input = dir.join(format!("audit-{seed}.jsonl"));
+    generate_attacks(&input, events, seed);
+    // Moved to another hour of the same day with --start: backfill into settled partitions.
+    if start != "2026-01-01T00:00:00Z" {
+        crate::common::ok_stdout(&[
+            "generate",
+            "--events",
+            &events.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--start",
+            start,
+            "--out",
+            input.to_str().unwrap(),
+        ]);
+    }
+    ok(&[
+        "import",
+        input.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--commit-events",
+        "400",
+    ]);
+}
+
+#[test]
+fn settled_partitions_move_to_the_bucket_where_duckdb_kubetrail_and_verify_agree() {
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[store]
+data_dir = "{data}"
+[store.object_store]
+url = "s3://{BUCKET}/{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+region = "us-east-1"
+allow_http = true
+"#,
+            data = data.display(),
+            port = moto.port
+        ),
+    );
+    let config_arg = config.to_str().unwrap();
+    import(dir.path(), &config, 10_000, 51, "2026-01-01T00:00:00Z");
+    let local_before = local_parquet(&data);
+    assert!(local_before >= 25, "{local_before} files");
+
+    let out = ok(&["compact", "--config", config_arg]);
+    assert!(out.starts_with("merged "), "{out}");
+    // 2026-01-01 has long settled: nothing stays on local disk.
+    assert_eq!(local_parquet(&data), 0);
+    let listed = python(
+        &moto,
+        &format!(
+            "{BOTO}print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='{BUCKET}')['Contents']))"
+        ),
+        &[],
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|key| key.starts_with(&format!("{PREFIX}/events/date=2026-01-01/hour=")))
+            && listed
+                .lines()
+                .any(|key| key.starts_with(&format!("{PREFIX}/alerts/"))),
+        "{listed}"
+    );
+
+    // A backfill into settled hours lands locally, then joins the bucket.
+    import(dir.path(), &config, 3_000, 52, "2026-01-01T02:00:00Z");
+    assert!(local_parquet(&data) > 0);
+    let total = 13_000.to_string();
+    assert_eq!(sql_value(&data, "select count(*) from events"), total);
+    ok(&["compact", "--config", config_arg]);
+    assert_eq!(local_parquet(&data), 0);
+
+    // kubetrail reads the bucket as if it were local.
+    assert_eq!(sql_value(&data, "select count(*) from events"), total);
+    assert_eq!(
+        sql_value(&data, "select count(distinct event_id) from events"),
+        total
+    );
+    assert_eq!(search_count(&data), 13_000);
+    let verified = ok(&["verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(verified.starts_with("ok: "), "{verified}");
+
+    // DuckDB straight from the bucket (httpfs on the loopback S3) gets the same answers.
+    let questions = [
+        "select count(*) from events",
+        "select verb, count(*) as n from events group by verb order by verb",
+        "select rule_id, count(*) as n from alerts group by rule_id order by rule_id",
+    ];
+    let duck = python(
+        &moto,
+        &format!(
+            r#"
+import sys, os, json, duckdb, duckdb_extension_httpfs
+endpoint = sys.argv[1].removeprefix("http://")
+path = os.path.join(os.path.dirname(duckdb_extension_httpfs.__file__), "extensions", "v" + duckdb.__version__, "httpfs.duckdb_extension")
+con = duckdb.connect()
+con.execute(f"INSTALL '{{path}}'")
+con.execute("LOAD httpfs")
+con.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{{endpoint}}', URL_STYLE 'path', USE_SSL false)")
+for table in ("events", "alerts"):
+    con.execute(f"create view {{table}} as select * from read_parquet('s3://{BUCKET}/{PREFIX}/{{table}}/**/*.parquet', hive_partitioning = true)")
+answers = []
+for question in json.loads(sys.argv[2]):
+    answers.append([",".join(str(v) for v in row) for row in con.sql(question).fetchall()])
+print(json.dumps(answers))
+"#
+        ),
+        &[&serde_json::to_string(&questions).unwrap()],
+    );
+    let answers: Vec<Vec<String>> = serde_json::from_str(&duck).unwrap();
+    for (question, duck) in questions.iter().zip(&answers) {
+        assert_eq!(&sql_rows(&data, question), duck, "{question}");
+    }
+
+    // An object deleted from the bucket, another planted: verify names both, exit 1.
+    let first_event_key = listed
+        .lines()
+        .find(|key| key.contains("/events/"))
+        .unwrap()
+        .to_owned();
+    python(
+        &moto,
+        &format!(
+            "{BOTO}s3.delete_object(Bucket='{BUCKET}', Key=sys.argv[2]); s3.put_object(Bucket='{BUCKET}', Key='{PREFIX}/events/date=2026-01-01/hour=05/planted.parquet', Body=b'x')"
+        ),
+        &[&first_event_key],
+    );
+    let out = kubetrail(&["verify", "--data-dir", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let relative = first_event_key.strip_prefix(&format!("{PREFIX}/")).unwrap();
+    assert!(stdout.contains(&format!("missing {relative}")), "{stdout}");
+    assert!(stdout.contains("planted.parquet"), "{stdout}");
+
+    // The data directory remembers its bucket: a configuration pointing elsewhere is refused.
+    let elsewhere = dir.path().join("elsewhere.toml");
+    write(
+        &elsewhere,
+        &std::fs::read_to_string(&config)
+            .unwrap()
+            .replace(PREFIX, "cluster-b"),
+    );
+    let out = kubetrail(&["compact", "--config", elsewhere.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cluster-a"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
