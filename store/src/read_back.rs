@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use datafusion::arrow::array::{Array, AsArray, ListArray};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::file::reader::ChunkReader;
 
 use crate::StoreError;
 use crate::files::list_dir;
@@ -78,15 +79,23 @@ fn reader(
     path: &Path,
     columns: &[&str],
 ) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
-    let error = |source| StoreError::ReadParquet {
-        path: path.to_owned(),
-        source,
-    };
     let file = File::open(path).map_err(|source| StoreError::ReadParquet {
         path: path.to_owned(),
         source: source.into(),
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(error)?;
+    reader_of(file, path, columns)
+}
+
+fn reader_of<R: ChunkReader + 'static>(
+    source: R,
+    path: &Path,
+    columns: &[&str],
+) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader, StoreError> {
+    let error = |source| StoreError::ReadParquet {
+        path: path.to_owned(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(source).map_err(error)?;
     let schema = builder.parquet_schema();
     let mask = ProjectionMask::columns(schema, columns.iter().copied());
     builder
@@ -122,8 +131,20 @@ pub fn read_event_sources(path: &Path) -> Result<Vec<(String, String)>, StoreErr
 
 /// `(rule_id, event_ids)` of every alert in an alerts file.
 pub fn read_alert_events(path: &Path) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    let file = File::open(path).map_err(|source| StoreError::ReadParquet {
+        path: path.to_owned(),
+        source: source.into(),
+    })?;
+    alert_events(file, path)
+}
+
+/// `(rule_id, event_ids)` of every alert in the alerts file `source` (read from `path`).
+pub fn alert_events<R: ChunkReader + 'static>(
+    source: R,
+    path: &Path,
+) -> Result<Vec<(String, Vec<String>)>, StoreError> {
     let mut rows = Vec::new();
-    for batch in reader(path, &["rule_id", "event_ids"])? {
+    for batch in reader_of(source, path, &["rule_id", "event_ids"])? {
         let batch = batch.map_err(|source| StoreError::ReadParquet {
             path: path.to_owned(),
             source: source.into(),

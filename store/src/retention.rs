@@ -13,7 +13,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -176,6 +175,8 @@ pub fn plan(
     holds: &[Hold],
     today: NaiveDate,
 ) -> Result<Plan, StoreError> {
+    let tiers = Tiers::open(data_dir)?;
+    let data_dir = &tiers;
     let active: Vec<&Hold> = holds.iter().filter(|hold| hold.is_active()).collect();
     let mut plan = Plan::default();
     if let Some(cutoff) = Policy::cutoff(policy.dead_letters, today) {
@@ -198,12 +199,12 @@ fn days_label(days: Option<u32>) -> String {
 
 /// The `date=` partitions of `table` before `cutoff`, as `(date, path, partition name)`.
 fn expired_days(
-    data_dir: &Path,
+    data_dir: &Tiers,
     table: &str,
     cutoff: NaiveDate,
 ) -> Result<Vec<(NaiveDate, PathBuf, String)>, StoreError> {
     let mut days = Vec::new();
-    for (path, name, is_dir) in files::list_dir(&data_dir.join(table))? {
+    for (path, name, is_dir) in data_dir.list_dir(&data_dir.root.join(table))? {
         let Some(date) = name
             .strip_prefix("date=")
             .and_then(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
@@ -226,7 +227,7 @@ fn holds_of_day(active: &[&Hold], day: NaiveDate, unscoped_only: bool) -> Vec<St
 }
 
 fn plan_dead_letters(
-    data_dir: &Path,
+    data_dir: &Tiers,
     cutoff: NaiveDate,
     policy: &Policy,
     active: &[&Hold],
@@ -257,7 +258,7 @@ fn plan_dead_letters(
 }
 
 fn plan_alerts(
-    data_dir: &Path,
+    data_dir: &Tiers,
     cutoff: NaiveDate,
     policy: &Policy,
     active: &[&Hold],
@@ -294,7 +295,7 @@ fn plan_alerts(
 }
 
 fn plan_events(
-    data_dir: &Path,
+    data_dir: &Tiers,
     cutoff: NaiveDate,
     alerted_cutoff: Option<NaiveDate>,
     policy: &Policy,
@@ -331,7 +332,7 @@ fn plan_events(
         let alerted_ids = alerted.as_ref().filter(|_| alerted_stay);
         let mut kept_any = false;
         let mut any_action = false;
-        for (hour_path, hour_name, is_dir) in files::list_dir(&day_path)? {
+        for (hour_path, hour_name, is_dir) in data_dir.list_dir(&day_path)? {
             if !is_dir {
                 continue;
             }
@@ -372,14 +373,14 @@ fn plan_events(
 }
 
 /// The `event_id`s named by the alerts that stay after the alert actions already planned.
-fn alerted_event_ids(data_dir: &Path, plan: &Plan) -> Result<HashSet<String>, StoreError> {
+fn alerted_event_ids(data_dir: &Tiers, plan: &Plan) -> Result<HashSet<String>, StoreError> {
     let removed: HashSet<&str> = plan.removed.iter().map(String::as_str).collect();
     let mut ids = HashSet::new();
-    for (_, path) in crate::read_back::live_files(data_dir, ALERTS_DIR)? {
-        if removed.contains(relative_path(data_dir, &path).as_str()) {
+    for path in data_dir.live_parquet(ALERTS_DIR)? {
+        if removed.contains(relative_path(data_dir.root, &path).as_str()) {
             continue;
         }
-        for (_, event_ids) in crate::read_back::read_alert_events(&path)? {
+        for (_, event_ids) in crate::read_back::alert_events(data_dir.read(&path)?, &path)? {
             ids.extend(event_ids);
         }
     }
@@ -406,21 +407,21 @@ fn alerted_event_ids(data_dir: &Path, plan: &Plan) -> Result<HashSet<String>, St
 
 /// Plans the removal of every file under `path` (a partition directory), if it has any.
 fn remove_whole(
-    data_dir: &Path,
+    data_dir: &Tiers,
     table: &'static str,
     path: &Path,
     partition: String,
     class: String,
     plan: &mut Plan,
 ) -> Result<(), StoreError> {
-    let found = files::list_files(path)?;
+    let found = data_dir.list_files(path)?;
     remove_files(data_dir, table, partition, class, &found, plan);
     Ok(())
 }
 
 /// Plans the removal of `found` (every file of one partition), if there is any.
 fn remove_files(
-    data_dir: &Path,
+    data_dir: &Tiers,
     table: &'static str,
     partition: String,
     class: String,
@@ -442,15 +443,18 @@ fn remove_files(
         kept_rows: 0,
         held_rows: 0,
     });
-    plan.removed
-        .extend(found.iter().map(|(file, _)| relative_path(data_dir, file)));
+    plan.removed.extend(
+        found
+            .iter()
+            .map(|(file, _)| relative_path(data_dir.root, file)),
+    );
 }
 
 /// Reads every Parquet file of one partition and keeps the rows `keep` marks: nothing to do
 /// when all stay, a removal when none does, else a rewrite. Returns the rows kept.
 #[allow(clippy::too_many_arguments)]
 fn filter_partition(
-    data_dir: &Path,
+    data_dir: &Tiers,
     table: &'static str,
     path: &Path,
     partition: String,
@@ -459,7 +463,7 @@ fn filter_partition(
     keep: impl Fn(&RecordBatch) -> (BooleanArray, u64),
     plan: &mut Plan,
 ) -> Result<u64, StoreError> {
-    let found = files::list_files(path)?;
+    let found = data_dir.list_files(path)?;
     if found.is_empty() {
         return Ok(0);
     }
@@ -488,10 +492,7 @@ fn filter_partition(
             path: file.clone(),
             source,
         };
-        let handle = File::open(file).map_err(|source| StoreError::ReadFile {
-            path: file.clone(),
-            source,
-        })?;
+        let handle = data_dir.read(file)?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(handle).map_err(parquet_error)?;
         schema.get_or_insert_with(|| builder.schema().clone());
         for batch in builder.build().map_err(parquet_error)? {
@@ -555,8 +556,11 @@ fn filter_partition(
             holds: holding,
         });
     }
-    plan.removed
-        .extend(found.iter().map(|(file, _)| relative_path(data_dir, file)));
+    plan.removed.extend(
+        found
+            .iter()
+            .map(|(file, _)| relative_path(data_dir.root, file)),
+    );
     plan.rewrites.push(Rewrite {
         table,
         partition,
@@ -632,5 +636,109 @@ impl<'a> RowKeys<'a> {
         self.namespace
             .filter(|column| column.is_valid(row))
             .map(|column| column.value(row))
+    }
+}
+
+/// The data directory and, when settled partitions went to a bucket, the bucket too, seen as
+/// one tree: retention lists, reads and removes files wherever they are.
+pub(crate) struct Tiers<'a> {
+    root: &'a Path,
+    remote: Option<crate::remote::Remote>,
+    /// Every object of the bucket's tables: path relative to its prefix → size.
+    remote_files: BTreeMap<String, u64>,
+}
+
+impl<'a> Tiers<'a> {
+    fn open(root: &'a Path) -> Result<Tiers<'a>, StoreError> {
+        let remote = match crate::remote::recorded(root)? {
+            Some(config) => Some(crate::remote::Remote::open(&config)?),
+            None => None,
+        };
+        let mut remote_files = BTreeMap::new();
+        if let Some(remote) = &remote {
+            for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+                remote_files.extend(remote.list(table)?);
+            }
+        }
+        Ok(Tiers {
+            root,
+            remote,
+            remote_files,
+        })
+    }
+
+    /// The bucket's objects under `dir` (a path under the root), relative to `dir`.
+    fn remote_under(&self, dir: &Path) -> impl Iterator<Item = (&str, u64)> {
+        let prefix = format!("{}/", relative_path(self.root, dir));
+        let skip = prefix.len();
+        self.remote_files
+            .range(prefix.clone()..)
+            .take_while(move |(path, _)| path.starts_with(&prefix))
+            .map(move |(path, size)| (&path[skip..], *size))
+    }
+
+    /// [`files::list_dir`] over both tiers.
+    fn list_dir(&self, dir: &Path) -> Result<Vec<(PathBuf, String, bool)>, StoreError> {
+        let mut entries = files::list_dir(dir)?;
+        let mut seen: BTreeSet<String> = entries.iter().map(|(_, name, _)| name.clone()).collect();
+        for (rest, _) in self.remote_under(dir) {
+            let (name, is_dir) = match rest.split_once('/') {
+                Some((name, _)) => (name, true),
+                None => (rest, false),
+            };
+            if seen.insert(name.to_owned()) {
+                entries.push((dir.join(name), name.to_owned(), is_dir));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// [`files::list_files`] over both tiers (bucket objects under their local paths).
+    fn list_files(&self, dir: &Path) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+        let mut found = files::list_files(dir)?;
+        let seen: HashSet<PathBuf> = found.iter().map(|(path, _)| path.clone()).collect();
+        let remote: Vec<(PathBuf, u64)> = self
+            .remote_under(dir)
+            .map(|(rest, size)| (dir.join(rest), size))
+            .filter(|(path, _)| !seen.contains(path))
+            .collect();
+        found.extend(remote);
+        Ok(found)
+    }
+
+    /// The live Parquet files of `table` in both tiers.
+    fn live_parquet(&self, table: &str) -> Result<Vec<PathBuf>, StoreError> {
+        let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
+        for (path, _) in self.list_files(&self.root.join(table))? {
+            let name = file_name(&path);
+            if name.ends_with(".parquet") && !name.starts_with('.') {
+                let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+                by_dir.entry(dir).or_default().push(path);
+            }
+        }
+        let mut live = Vec::new();
+        for (_, mut files) in by_dir {
+            crate::parts::retain_live(&mut files, |file| PartName::parse(&file_name(file)));
+            live.extend(files);
+        }
+        Ok(live)
+    }
+
+    /// A file's whole contents, from disk or else from the bucket.
+    fn read(&self, path: &Path) -> Result<bytes::Bytes, StoreError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(bytes::Bytes::from(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => match &self.remote {
+                Some(remote) => remote.read(&relative_path(self.root, path)),
+                None => Err(StoreError::ReadFile {
+                    path: path.to_owned(),
+                    source: error,
+                }),
+            },
+            Err(source) => Err(StoreError::ReadFile {
+                path: path.to_owned(),
+                source,
+            }),
+        }
     }
 }

@@ -281,7 +281,46 @@ print(json.dumps(answers))
         assert_eq!(&sql_rows(&data, question), duck, "{question}");
     }
 
+    // Retention reads, rewrites and retires files in the bucket: raw events go after 10
+    // days, events an alert names stay with their alert (a year).
+    let alerted = sql_value(
+        &data,
+        "select count(distinct e.event_id) from events e join (select unnest(event_ids) as id from alerts) a on e.event_id = a.id",
+    );
+    assert!(alerted.parse::<u64>().unwrap() > 0);
+    let retention = dir.path().join("retention.toml");
+    write(
+        &retention,
+        &format!(
+            "{}[store.retention]\nevents_days = 10\nalerts_days = 365\n",
+            std::fs::read_to_string(&config).unwrap()
+        ),
+    );
+    let out = ok(&[
+        "retention",
+        "run",
+        "--config",
+        retention.to_str().unwrap(),
+        "--as-of",
+        "2026-01-20",
+    ]);
+    assert!(out.contains("rewrite events/date=2026-01-01/hour="), "{out}");
+    assert_eq!(sql_value(&data, "select count(*) from events"), alerted);
+    assert_eq!(search_count(&data), alerted.parse::<u64>().unwrap());
+    ok(&["compact", "--config", config_arg]);
+    assert_eq!(local_parquet(&data), 0);
+    assert_eq!(sql_value(&data, "select count(*) from events"), alerted);
+    let verified = ok(&["verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(verified.starts_with("ok: "), "{verified}");
+
     // An object deleted from the bucket, another planted: verify names both, exit 1.
+    let listed = python(
+        &moto,
+        &format!(
+            "{BOTO}print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='{BUCKET}', Prefix='{PREFIX}/events/')['Contents']))"
+        ),
+        &[],
+    );
     let first_event_key = listed
         .lines()
         .find(|key| key.contains("/events/"))
