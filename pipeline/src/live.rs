@@ -263,7 +263,18 @@ async fn compactor(
                     break;
                 }
                 bytes += group.bytes();
-                match store::compaction::merge(&pass_config, group) {
+                // An offloaded group is uploaded here too: the commit stage only renames it.
+                let done = store::compaction::merge(&pass_config, group).and_then(|mut done| {
+                    if let Some(remote) = &pass_config.object_store
+                        && let Err(error) = store::remote::Remote::open(remote)
+                            .and_then(|remote| done.stage(&remote))
+                    {
+                        done.discard();
+                        return Err(error);
+                    }
+                    Ok(done)
+                });
+                match done {
                     Ok(done) => merged.push(done),
                     Err(error) => {
                         merged

@@ -103,9 +103,13 @@ struct FileEntry {
     /// SHA-256 of the file, lowercase hex (records of format 3 on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sha256: Option<String>,
-    /// In the bucket: uploaded from the temporary file when the commit finishes.
+    /// In the bucket: moved there from `staged` when the commit finishes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     remote: bool,
+    /// The hidden name the file was uploaded under, in the bucket (see
+    /// [`crate::compaction::Merged::stage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    staged: Option<String>,
 }
 
 impl FileEntry {
@@ -349,7 +353,16 @@ impl ColumnarStore {
         let mut pending = Vec::new();
         let mut groups = groups.into_iter().peekable();
         while let Some(group) = groups.next() {
-            match crate::compaction::merge(&self.config, group) {
+            let merged = crate::compaction::merge(&self.config, group).and_then(|mut merged| {
+                if let Some(remote) = &self.remote
+                    && let Err(error) = merged.stage(remote)
+                {
+                    merged.discard();
+                    return Err(error);
+                }
+                Ok(merged)
+            });
+            match merged {
                 Ok(merged) => pending.push(merged),
                 Err(error) => {
                     pending
@@ -388,7 +401,7 @@ impl ColumnarStore {
         }
         let data_dir = self.config.data_dir.clone();
         let (current, stale): (Vec<_>, Vec<_>) = merged.into_iter().partition(|merged| {
-            merged.tmp_path.exists()
+            merged.is_present()
                 && merged
                     .group
                     .input_paths()
@@ -421,9 +434,12 @@ impl ColumnarStore {
                 rows: merged.rows,
                 bytes: merged.bytes,
                 sha256: Some(merged.sha256.clone()),
-                remote: merged.group.offload,
+                remote: merged.staged.is_some(),
+                staged: merged.staged.as_ref().map(|(_, key)| key.clone()),
             };
-            files::rename(&merged.tmp_path, &entry.tmp_path(&data_dir))?;
+            if merged.staged.is_none() {
+                files::rename(&merged.tmp_path, &entry.tmp_path(&data_dir))?;
+            }
             summary.groups += 1;
             summary.files_in += merged.group.inputs.len();
             summary.bytes_in += merged.group.bytes();
@@ -483,6 +499,7 @@ impl ColumnarStore {
                     bytes,
                     sha256: Some(hash_file(&path)?),
                     remote: false,
+                    staged: None,
                 });
             }
         }
@@ -813,8 +830,7 @@ fn roll_forward(
     for file in &record.files {
         let tmp_path = file.tmp_path(data_dir);
         if file.remote {
-            // The upload is the instant readers switch to the file; the temporary file goes
-            // only after it, so a crash in between uploads it again.
+            // The rename in the bucket is the instant readers switch to the file.
             let Some(remote) = remote else {
                 return Err(StoreError::InvalidConfig {
                     reason: format!(
@@ -824,10 +840,8 @@ fn roll_forward(
                     ),
                 });
             };
-            if tmp_path.exists() {
-                remote.upload(&tmp_path, &file.ledger_path())?;
-                files::remove_file(&tmp_path)?;
-                dirs.insert(file.dir(data_dir));
+            if let Some(staged) = &file.staged {
+                remote.rename(staged, &file.ledger_path())?;
             }
             continue;
         }
@@ -1172,6 +1186,7 @@ impl<'a> BatchWriter<'a> {
             bytes: 0,
             sha256: None,
             remote: false,
+            staged: None,
         };
         let dir = entry.dir(data_dir);
         files::create_dir_durable(data_dir, &dir)?;

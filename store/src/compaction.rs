@@ -178,14 +178,48 @@ pub struct Merged {
     pub rows: u64,
     pub bytes: u64,
     pub(crate) sha256: String,
+    /// Uploaded to the bucket under a hidden name (an offloaded group), the local file gone:
+    /// the commit only renames it there.
+    pub(crate) staged: Option<(crate::remote::Remote, String)>,
 }
 
 impl Merged {
     /// Deletes the temporary file (when its commit is given up).
     pub fn discard(self) {
+        if let Some((remote, key)) = &self.staged {
+            if let Err(error) = remote.delete(key) {
+                tracing::warn!(key, %error, "failed to remove a merged file given up from the bucket");
+            }
+            return;
+        }
         if let Err(error) = files::remove_file(&self.tmp_path) {
             tracing::warn!(path = %self.tmp_path.display(), %error, "failed to remove a merged file given up");
         }
+    }
+
+    /// Whether the merged file is still there to commit.
+    pub(crate) fn is_present(&self) -> bool {
+        self.staged.is_some() || self.tmp_path.exists()
+    }
+
+    /// For an offloaded group: uploads the merged file to the bucket under a hidden name
+    /// (engines skip dot-files; the tables list `*.parquet` only) and deletes it here, so its
+    /// commit only renames it in the bucket. Slow (the upload), so it runs where the merge
+    /// does, not on the writer. A no-op for a group that stays local.
+    pub fn stage(&mut self, remote: &crate::remote::Remote) -> Result<(), StoreError> {
+        if !self.group.offload || self.staged.is_some() {
+            return Ok(());
+        }
+        let name = self
+            .tmp_path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let key = format!("{}/{}/{name}", self.group.table, self.group.partition);
+        remote.upload(&self.tmp_path, &key)?;
+        files::remove_file(&self.tmp_path)?;
+        self.staged = Some((remote.clone(), key));
+        Ok(())
     }
 }
 
@@ -359,6 +393,7 @@ pub fn merge(config: &crate::Config, group: Group) -> Result<Merged, StoreError>
             rows,
             bytes: written.bytes,
             sha256: written.sha256,
+            staged: None,
         }),
         Err(error) => {
             let _ = files::remove_file(&tmp_path);

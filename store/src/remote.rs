@@ -354,16 +354,31 @@ impl Remote {
     /// Moves `relative` under `_retired/<seq>/` (a copy, then a delete). `false` when it is
     /// not there (already moved).
     pub fn retire(&self, relative: &str, seq: u64) -> Result<bool, StoreError> {
-        let from = self.location(relative);
-        let to = self.location(&format!("{RETIRED_DIR}/{seq:020}/{relative}"));
-        match self.run(self.store.copy(&from, &to)) {
+        self.rename(relative, &format!("{RETIRED_DIR}/{seq:020}/{relative}"))
+    }
+
+    /// Moves `from` to `to` in the bucket (a server-side copy, then a delete). `false` when
+    /// `from` is not there (already moved).
+    pub fn rename(&self, from: &str, to: &str) -> Result<bool, StoreError> {
+        let source = self.location(from);
+        let target = self.location(to);
+        match self.run(self.store.copy(&source, &target)) {
             Ok(()) => {}
             Err(object_store::Error::NotFound { .. }) => return Ok(false),
-            Err(source) => return Err(self.error(format!("retiring {relative}"))(source)),
+            Err(error) => return Err(self.error(format!("moving {from} to {to}"))(error)),
         }
-        self.run(self.store.delete(&from))
-            .map_err(self.error(format!("retiring {relative}")))?;
+        self.run(self.store.delete(&source))
+            .map_err(self.error(format!("moving {from} to {to}")))?;
         Ok(true)
+    }
+
+    /// Deletes `relative` (nothing when it is not there).
+    pub fn delete(&self, relative: &str) -> Result<(), StoreError> {
+        let location = self.location(relative);
+        match self.run(self.store.delete(&location)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(self.error(format!("deleting {relative}"))(error)),
+        }
     }
 
     /// Deletes the retirements older than `grace` (by their objects' times). Returns how many

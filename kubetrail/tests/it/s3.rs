@@ -304,7 +304,10 @@ print(json.dumps(answers))
         "--as-of",
         "2026-01-20",
     ]);
-    assert!(out.contains("rewrite events/date=2026-01-01/hour="), "{out}");
+    assert!(
+        out.contains("rewrite events/date=2026-01-01/hour="),
+        "{out}"
+    );
     assert_eq!(sql_value(&data, "select count(*) from events"), alerted);
     assert_eq!(search_count(&data), alerted.parse::<u64>().unwrap());
     ok(&["compact", "--config", config_arg]);
@@ -355,4 +358,103 @@ print(json.dumps(answers))
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn serve_moves_settled_hours_to_the_bucket_in_the_background_through_a_kill_9() {
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    const EVENTS: usize = 6_000;
+    generate_attacks(&logs.join("audit.log"), EVENTS, 61);
+    let data = dir.path().join("data");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_events = 200
+batch_max_wait_ms = 20
+[[ingest.files]]
+paths = ["{logs}/audit*"]
+cluster = "tiered"
+[store]
+data_dir = "{data}"
+[store.compaction]
+interval_seconds = 1
+grace_seconds = 1
+[store.object_store]
+url = "s3://{BUCKET}/{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+allow_http = true
+[api]
+listen = "127.0.0.1:0"
+[pipeline]
+commit_interval_ms = 50
+commit_max_events = 200
+"#,
+            logs = logs.display(),
+            data = data.display(),
+            port = moto.port
+        ),
+    );
+    let log = dir.path().join("serve.log");
+    let serve_with_credentials = || {
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        Command::new(BIN)
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    };
+    let mut serve = serve_with_credentials();
+    // Killed once the first files reached the bucket, then started again.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline
+        && !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("compaction: small files merged")
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let mut serve = serve_with_credentials();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut done = false;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+        if data.join("events").is_dir()
+            && local_parquet(&data) == 0
+            && sql_value(&data, "select count(*) from events") == EVENTS.to_string()
+        {
+            done = true;
+            break;
+        }
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(done, "not in the bucket in time\n{text}");
+    crate::common::stop(&mut serve, &log);
+    assert_eq!(
+        sql_value(&data, "select count(distinct event_id) from events"),
+        EVENTS.to_string()
+    );
+    assert_eq!(search_count(&data), EVENTS as u64);
+    let verified = ok(&["verify", "--data-dir", data.to_str().unwrap()]);
+    assert!(verified.starts_with("ok: "), "{verified}");
 }
