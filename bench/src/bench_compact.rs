@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use indicatif::DecimalBytes;
 
-use crate::bench_import::{generate_file, import, work_dir};
+use crate::bench_import::{generate_file, import_into, work_dir};
 use crate::measure;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -28,6 +28,69 @@ pub struct Args {
     /// Work directory (default: a temporary one, removed afterwards).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Compact into a bucket on moto's S3 server on loopback (started from
+    /// `$KUBETRAIL_PYTOOLS/moto_server`, else `moto_server` on the PATH), then time the queries
+    /// over it. Needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set (any value).
+    #[arg(long)]
+    pub s3: bool,
+}
+
+/// moto's server, killed on drop.
+struct Moto(std::process::Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts moto's S3 server on a free loopback port with a bucket `kubetrail-bench`; returns
+/// it and the store's bucket configuration.
+fn start_moto() -> anyhow::Result<(Moto, store::remote::RemoteConfig)> {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let program = std::env::var_os("KUBETRAIL_PYTOOLS").map_or_else(
+        || PathBuf::from("moto_server"),
+        |bin| PathBuf::from(bin).join("moto_server"),
+    );
+    let moto = Moto(
+        std::process::Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let started = Instant::now();
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => break stream,
+            Err(_) if started.elapsed().as_secs() < 30 => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    // CreateBucket: moto does not check signatures.
+    write!(
+        stream,
+        "PUT /kubetrail-bench HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    anyhow::ensure!(
+        answer.starts_with("HTTP/1.1 200"),
+        "creating the bucket: {answer}"
+    );
+    let config = store::remote::RemoteConfig {
+        url: "s3://kubetrail-bench/data".to_owned(),
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: Some("us-east-1".to_owned()),
+        allow_http: true,
+    };
+    Ok((moto, config))
 }
 
 /// SQL statements timed before and after: a full count, a group-by over every row, a
@@ -136,9 +199,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     generate_file(&input, options, args.events)?;
     let raw_bytes = std::fs::metadata(&input)?.len();
     let data_dir = dir.join("data");
-    let summary = import(
+    let moto = if args.s3 { Some(start_moto()?) } else { None };
+    let object_store = moto.as_ref().map(|(_, config)| config.clone());
+    let config = store::Config {
+        object_store: object_store.clone(),
+        ..store::Config::with_data_dir(&data_dir)
+    };
+    let summary = import_into(
         std::slice::from_ref(&input),
-        &data_dir,
+        config.clone(),
         args.commit_events,
         None,
     )?;
@@ -156,7 +225,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     eprintln!("timing queries before compaction...");
     let before = time_queries(&data_dir, args.runs)?;
 
-    let config = store::Config::with_data_dir(&data_dir);
     let (mut stores, _) = pipeline::Stores::open(&config, search::IndexOptions::default())?;
     let options = store::compaction::Options {
         target_file_mb: args.target_file_mb,
@@ -174,6 +242,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     eprintln!("timing queries after compaction...");
     let after = time_queries(&data_dir, args.runs)?;
 
+    let target = if args.s3 {
+        "into the bucket on moto's S3 server (loopback)"
+    } else {
+        "on local disk"
+    };
+    println!("  after compaction {target}");
     println!(
         "  compaction: {} files ({}) merged into {} ({}) in {seconds:.2}s: {:.0} MB/s, {:.0} rows/s, {cpu:.2} CPU s",
         compacted.files_in,

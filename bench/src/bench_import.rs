@@ -102,6 +102,21 @@ pub fn import(
     commit_events: usize,
     index_threads: Option<usize>,
 ) -> anyhow::Result<Summary> {
+    import_into(
+        files,
+        store::Config::with_data_dir(data_dir),
+        commit_events,
+        index_threads,
+    )
+}
+
+/// [`import`] into the store `store` configures (a bucket, say).
+pub fn import_into(
+    files: &[PathBuf],
+    store: store::Config,
+    commit_events: usize,
+    index_threads: Option<usize>,
+) -> anyhow::Result<Summary> {
     let detect = detect::Config::default();
     let step = DetectStep::new(
         pipeline::build_engine(&detect)?,
@@ -110,7 +125,7 @@ pub fn import(
         Arc::new(Stats::default()),
     );
     let import = ImportOptions {
-        store: store::Config::with_data_dir(data_dir),
+        store,
         search: search::IndexOptions::for_import(index_threads),
         commit_max_events: commit_events,
     };
