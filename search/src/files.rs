@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use tracing::warn;
+
 use crate::SearchError;
 
 pub(crate) const STATE_FILE: &str = "_state.json";
@@ -169,9 +171,50 @@ pub(crate) fn remove_trash(dir: &Path) -> Result<(), SearchError> {
     Ok(())
 }
 
+/// Whether `name` is a temporary file of tantivy's atomic writes (`meta.json` and
+/// `.managed.json` are written to `.tmpXXXXXX` and renamed): in flight while a writer runs,
+/// left behind by a kill.
+pub(crate) fn is_interrupted_write(name: &str) -> bool {
+    name.strip_prefix(".tmp").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|byte| byte.is_ascii_alphanumeric())
+    })
+}
+
+/// Deletes the temporary files of atomic writes a kill interrupted in the day index `dir`
+/// (called at open, with the writer's lock held, so none is in flight).
+pub(crate) fn remove_interrupted_writes(dir: &Path) -> Result<(), SearchError> {
+    let entries = fs::read_dir(dir)
+        .map_err(|error| SearchError::io(format!("read {}", dir.display()), error))?;
+    for entry in entries {
+        let entry =
+            entry.map_err(|error| SearchError::io(format!("read {}", dir.display()), error))?;
+        if is_interrupted_write(&entry.file_name().to_string_lossy()) {
+            let path = entry.path();
+            fs::remove_file(&path)
+                .map_err(|error| SearchError::io(format!("remove {}", path.display()), error))?;
+            warn!(path = %path.display(), "removed the temporary file of an interrupted index write");
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporary_files_of_atomic_writes_are_told_apart() {
+        assert!(is_interrupted_write(".tmpQ2x9Zk"));
+        for name in [
+            ".tmp",
+            "meta.json",
+            ".tantivy-meta.lock",
+            ".tmp-x",
+            "x.tmpA",
+        ] {
+            assert!(!is_interrupted_write(name), "{name}");
+        }
+    }
 
     #[test]
     fn days_and_ranges() {

@@ -189,6 +189,7 @@ impl SearchIndex {
                 })?;
                 continue;
             }
+            files::remove_interrupted_writes(&path)?;
             let handle = DayHandle::open(day, &path)?;
             if handle.payload_seq()?.is_some_and(|payload| payload > seq) {
                 rollback_day(&handle, seq, &options)?;

@@ -74,7 +74,8 @@ pub fn check_files(dir: &Path) -> Result<Vec<FileProblem>, SearchError> {
                 || text == ".managed.json"
                 || text == STATE_FILE
                 || text == LOCK_FILE
-                || text.starts_with(".tantivy-");
+                || text.starts_with(".tantivy-")
+                || files::is_interrupted_write(&text);
             if !known {
                 unexpected.push(name);
             }

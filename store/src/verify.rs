@@ -402,7 +402,11 @@ fn check_files(
     let mut present_remote: BTreeMap<String, u64> = BTreeMap::new();
     if let Some(remote) = &remote {
         for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
-            present_remote.extend(remote.list(table)?);
+            // A merged file staged for a commit (or left by one that never came) is hidden.
+            present_remote.extend(remote.list(table)?.into_iter().filter(|(path, _)| {
+                let name = path.rsplit('/').next().unwrap_or_default();
+                !(name.starts_with(".part-") && name.ends_with(".tmp"))
+            }));
         }
     }
     let mut to_hash = Vec::new();

@@ -429,6 +429,13 @@ fn verify_names_an_altered_or_planted_search_file_and_a_day_index_that_lost_even
     fs::write(&store_file, &kept).unwrap();
     fs::remove_file(day.join("planted.idx")).unwrap();
     assert_verifies(&data);
+    // The temporary file of an index write a kill -9 interrupted is not a problem, and the
+    // next open removes it.
+    let interrupted = day.join(".tmpQ2x9Zk");
+    fs::write(&interrupted, b"{\"partial").unwrap();
+    assert_verifies(&data);
+    crate::common::ok_stdout(&["compact", "--data-dir", data.to_str().unwrap()]);
+    assert!(!interrupted.exists());
 
     // The day's index gone: search would hide those events.
     let stored = crate::common::sql_value(&data, "select count(*) from events");
