@@ -423,6 +423,15 @@ fn concatenate_lines(paths: &[PathBuf], to: &Path) -> Result<(u64, files::Writte
     Ok((lines.len() as u64, written))
 }
 
+/// Rows per batch of the merge: the merge holds one batch of every input at once, so with many
+/// inputs the batches shrink, keeping about `MERGE_MEMORY` of decoded rows (at ~2 KiB a row:
+/// audit events carry their raw JSON) in memory whatever the fan-in.
+fn merge_batch_rows(inputs: usize, row_group_rows: usize) -> usize {
+    const MERGE_MEMORY: usize = 64 << 20;
+    const ROW_BYTES: usize = 2 << 10;
+    (MERGE_MEMORY / ROW_BYTES / inputs.max(1)).clamp(128, row_group_rows.clamp(128, 8192))
+}
+
 /// A k-way merge of sorted Parquet files (DataFusion's sort-preserving merge: one file per
 /// input stream, one batch of each in memory) written as one Parquet file.
 fn merge_parquet(
@@ -493,7 +502,7 @@ fn merge_parquet(
                     })?;
                 let context = TaskContext::default().with_session_config(
                     datafusion::prelude::SessionConfig::new()
-                        .with_batch_size(row_group_rows.min(8192)),
+                        .with_batch_size(merge_batch_rows(paths.len(), row_group_rows)),
                 );
                 let mut stream = merged.execute(0, Arc::new(context)).map_err(plan_error)?;
                 let mut rows = 0u64;
