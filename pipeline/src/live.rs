@@ -240,51 +240,36 @@ async fn compactor(
     let options = config.compaction;
     let interval = Duration::from_secs(options.interval_seconds);
     let budget = options.target_file_mb.saturating_mul(4 << 20);
+    let remote = match config
+        .object_store
+        .as_ref()
+        .map(store::remote::Remote::open)
+    {
+        Some(Ok(remote)) => Some(remote),
+        Some(Err(error)) => {
+            tracing::warn!(%error, "compaction is off: the bucket cannot be reached");
+            return;
+        }
+        None => None,
+    };
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
         let max_seq = indexed.load(Ordering::Acquire);
-        let pass_config = config.clone();
+        let (pass_config, pass_remote) = (config.clone(), remote.clone());
         let merged = tokio::task::spawn_blocking(move || {
-            let now = chrono::Utc::now();
+            let offload = pass_remote.is_some();
             let groups = store::compaction::plan(
                 &pass_config.data_dir,
                 &options,
-                now,
+                chrono::Utc::now(),
                 max_seq,
-                pass_config.object_store.is_some(),
+                offload,
             )?;
-            let mut merged = Vec::new();
-            let mut bytes = 0u64;
-            for group in groups {
-                if bytes >= budget {
-                    break;
-                }
-                bytes += group.bytes();
-                // An offloaded group is uploaded here too: the commit stage only renames it.
-                let done = store::compaction::merge(&pass_config, group).and_then(|mut done| {
-                    if let Some(remote) = &pass_config.object_store
-                        && let Err(error) = store::remote::Remote::open(remote)
-                            .and_then(|remote| done.stage(&remote))
-                    {
-                        done.discard();
-                        return Err(error);
-                    }
-                    Ok(done)
-                });
-                match done {
-                    Ok(done) => merged.push(done),
-                    Err(error) => {
-                        merged
-                            .into_iter()
-                            .for_each(store::compaction::Merged::discard);
-                        return Err(error);
-                    }
-                }
-            }
-            Ok::<_, store::StoreError>(merged)
+            // Offloaded groups are uploaded here too: the commit stage only renames them.
+            store::compaction::merge_all(&pass_config, groups, pass_remote.as_ref(), budget)
         })
         .await;
         match merged {
@@ -299,16 +284,10 @@ async fn compactor(
             Ok(Err(error)) => tracing::warn!(%error, "compaction failed; trying again later"),
             Err(error) => tracing::warn!(%error, "compaction stopped; trying again later"),
         }
-        let data_dir = config.data_dir.clone();
-        let grace = options.grace();
-        let remote = config.object_store.clone();
-        let purge = move || {
-            let mut purged = store::compaction::purge_retired(&data_dir, grace)?;
-            if let Some(remote) = &remote {
-                purged += store::remote::Remote::open(remote)?.purge_retired(grace)?;
-            }
-            Ok::<_, store::StoreError>(purged)
-        };
+        let (data_dir, pass_remote, grace) =
+            (config.data_dir.clone(), remote.clone(), options.grace());
+        let purge =
+            move || store::compaction::purge_retired(&data_dir, pass_remote.as_ref(), grace);
         match tokio::task::spawn_blocking(purge).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => {

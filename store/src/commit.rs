@@ -350,41 +350,18 @@ impl ColumnarStore {
         let groups =
             crate::compaction::plan(&self.config.data_dir, options, now, max_seq, offload)?;
         let mut summary = crate::compaction::Summary::default();
-        let mut pending = Vec::new();
         let mut groups = groups.into_iter().peekable();
-        while let Some(group) = groups.next() {
-            let merged = crate::compaction::merge(&self.config, group).and_then(|mut merged| {
-                if let Some(remote) = &self.remote
-                    && let Err(error) = merged.stage(remote)
-                {
-                    merged.discard();
-                    return Err(error);
-                }
-                Ok(merged)
-            });
-            match merged {
-                Ok(merged) => pending.push(merged),
-                Err(error) => {
-                    pending
-                        .into_iter()
-                        .for_each(crate::compaction::Merged::discard);
-                    return Err(error);
-                }
-            }
-            if pending.len() >= BATCH_GROUPS || groups.peek().is_none() {
-                let done = self.commit_compaction(std::mem::take(&mut pending))?;
-                summary.seq = done.seq.or(summary.seq);
-                summary.groups += done.groups;
-                summary.files_in += done.files_in;
-                summary.bytes_in += done.bytes_in;
-                summary.bytes_out += done.bytes_out;
-                summary.rows += done.rows;
-            }
+        while groups.peek().is_some() {
+            let batch = groups.by_ref().take(BATCH_GROUPS);
+            let merged =
+                crate::compaction::merge_all(&self.config, batch, self.remote.as_ref(), u64::MAX)?;
+            summary.add(self.commit_compaction(merged)?);
         }
-        summary.purged = purge_retired(&self.config.data_dir, options.grace())?;
-        if let Some(remote) = &self.remote {
-            summary.purged += remote.purge_retired(options.grace())?;
-        }
+        summary.purged = crate::compaction::purge_retired(
+            &self.config.data_dir,
+            self.remote.as_ref(),
+            options.grace(),
+        )?;
         Ok(summary)
     }
 
@@ -904,36 +881,6 @@ fn roll_forward(
         files::sync_dir(dir)?;
     }
     Ok(())
-}
-
-/// Deletes the files retired (by compaction or retention) more than `grace` ago: by then no
-/// query that listed them is still running. Returns how many retirements were purged.
-pub(crate) fn purge_retired(
-    data_dir: &Path,
-    grace: std::time::Duration,
-) -> Result<usize, StoreError> {
-    let root = data_dir.join(RETIRED_DIR);
-    let mut purged = 0;
-    for (path, name, is_dir) in files::list_dir(&root)? {
-        if !is_dir || !name.bytes().all(|byte| byte.is_ascii_digit()) {
-            continue;
-        }
-        let age = fs::metadata(&path)
-            .and_then(|meta| meta.modified())
-            .ok()
-            .and_then(|modified| modified.elapsed().ok());
-        if age.is_some_and(|age| age >= grace) {
-            fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
-                path: path.clone(),
-                source,
-            })?;
-            purged += 1;
-        }
-    }
-    if purged > 0 {
-        files::sync_dir(&root)?;
-    }
-    Ok(purged)
 }
 
 /// Deletes temporary data files (`.part-*.tmp`) left by a commit that never published.

@@ -43,7 +43,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
-use crate::commit::{ALERTS_DIR, DEAD_LETTERS_DIR, EVENTS_DIR};
+use crate::commit::{ALERTS_DIR, DEAD_LETTERS_DIR, EVENTS_DIR, RETIRED_DIR};
 use crate::files::{self, ALERTS_LAYOUT, EVENTS_LAYOUT};
 use crate::parts::PartName;
 use crate::schema::{TIME_COLUMN, alerts_file_schema, events_file_schema};
@@ -114,10 +114,76 @@ impl Options {
     }
 }
 
-/// Deletes the files compaction and retention retired more than `grace` ago (no query that
-/// listed them can still be running). Returns how many retirements went.
-pub fn purge_retired(data_dir: &Path, grace: Duration) -> Result<usize, StoreError> {
-    crate::commit::purge_retired(data_dir, grace)
+/// Deletes the files compaction and retention retired more than `grace` ago, here and in the
+/// bucket if there is one: by then no query that listed them is still running. Returns how
+/// many retirements (and retired objects of the bucket) went.
+pub fn purge_retired(
+    data_dir: &Path,
+    remote: Option<&crate::remote::Remote>,
+    grace: Duration,
+) -> Result<usize, StoreError> {
+    let root = data_dir.join(RETIRED_DIR);
+    let mut purged = 0;
+    for (path, name, is_dir) in files::list_dir(&root)? {
+        if !is_dir || !name.bytes().all(|byte| byte.is_ascii_digit()) {
+            continue;
+        }
+        let age = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if age.is_some_and(|age| age >= grace) {
+            std::fs::remove_dir_all(&path).map_err(|source| StoreError::Remove {
+                path: path.clone(),
+                source,
+            })?;
+            purged += 1;
+        }
+    }
+    if purged > 0 {
+        files::sync_dir(&root)?;
+    }
+    if let Some(remote) = remote {
+        purged += remote.purge_retired(grace)?;
+    }
+    Ok(purged)
+}
+
+/// Merges `groups` in order (see [`merge`]) until `budget` bytes of input are merged,
+/// uploading the offloaded ones to `remote` (see [`Merged::stage`]). On an error, what was
+/// merged is given up.
+pub fn merge_all(
+    config: &crate::Config,
+    groups: impl IntoIterator<Item = Group>,
+    remote: Option<&crate::remote::Remote>,
+    budget: u64,
+) -> Result<Vec<Merged>, StoreError> {
+    let mut merged = Vec::new();
+    let mut bytes = 0u64;
+    for group in groups {
+        if bytes >= budget {
+            break;
+        }
+        bytes += group.bytes();
+        let done = merge(config, group).and_then(|mut done| match remote {
+            Some(remote) => match done.stage(remote) {
+                Ok(()) => Ok(done),
+                Err(error) => {
+                    done.discard();
+                    Err(error)
+                }
+            },
+            None => Ok(done),
+        });
+        match done {
+            Ok(done) => merged.push(done),
+            Err(error) => {
+                merged.into_iter().for_each(Merged::discard);
+                return Err(error);
+            }
+        }
+    }
+    Ok(merged)
 }
 
 /// One input of a group: a live file of the partition.
@@ -235,6 +301,19 @@ pub struct Summary {
     pub rows: u64,
     /// Earlier retirements deleted (their grace period over).
     pub purged: usize,
+}
+
+impl Summary {
+    /// Adds what a later commit of the same run did (its seq is the run's last).
+    pub(crate) fn add(&mut self, later: Summary) {
+        self.seq = later.seq.or(self.seq);
+        self.groups += later.groups;
+        self.files_in += later.files_in;
+        self.bytes_in += later.bytes_in;
+        self.bytes_out += later.bytes_out;
+        self.rows += later.rows;
+        self.purged += later.purged;
+    }
 }
 
 /// Groups the live files of `data_dir` to merge as of `now`, among files holding rows of
@@ -489,39 +568,24 @@ fn merge_parquet(
     let merged = SortPreservingMergeExec::new(ordering, DataSourceExec::from_data_source(scan));
     let row_group_rows = config.row_group_rows.max(1);
     let properties = files::writer_properties(layout, config.zstd_level, row_group_rows);
-    // DataFusion's streams are polled on a runtime of their own, on a thread of their own: the
+    // DataFusion's streams are polled on the store's runtime, on a thread of their own: the
     // caller may be anywhere, inside a runtime or not.
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .build()
-                    .map_err(|source| StoreError::Compact {
-                        path: to.to_owned(),
-                        reason: format!("starting a runtime: {source}"),
-                    })?;
-                let context = TaskContext::default().with_session_config(
-                    datafusion::prelude::SessionConfig::new()
-                        .with_batch_size(merge_batch_rows(paths.len(), row_group_rows)),
-                );
-                let mut stream = merged.execute(0, Arc::new(context)).map_err(plan_error)?;
-                let mut rows = 0u64;
-                let batches = std::iter::from_fn(|| {
-                    runtime.block_on(stream.next()).map(|batch| {
-                        batch
-                            .inspect(|batch| rows += batch.num_rows() as u64)
-                            .map_err(plan_error)
-                    })
-                });
-                let written = files::write_parquet(to, schema.clone(), batches, properties)?;
-                Ok((rows, written))
+    let runtime = crate::blocking::runtime()?;
+    crate::blocking::on_own_thread(runtime, |runtime| {
+        let context = TaskContext::default().with_session_config(
+            datafusion::prelude::SessionConfig::new()
+                .with_batch_size(merge_batch_rows(paths.len(), row_group_rows)),
+        );
+        let mut stream = merged.execute(0, Arc::new(context)).map_err(plan_error)?;
+        let mut rows = 0u64;
+        let batches = std::iter::from_fn(|| {
+            runtime.block_on(stream.next()).map(|batch| {
+                batch
+                    .inspect(|batch| rows += batch.num_rows() as u64)
+                    .map_err(plan_error)
             })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(StoreError::Compact {
-                    path: to.to_owned(),
-                    reason: "the merge thread panicked".to_owned(),
-                })
-            })
+        });
+        let written = files::write_parquet(to, schema.clone(), batches, properties)?;
+        Ok((rows, written))
     })
 }

@@ -63,6 +63,8 @@ pub enum StoreError {
         operation: String,
         source: object_store::Error,
     },
+    #[error("could not start the store's async runtime: {reason}")]
+    Runtime { reason: String },
     #[error("compacting into {path}: {reason}")]
     Compact { path: PathBuf, reason: String },
     #[error(

@@ -15,6 +15,7 @@
 //! See [`commit`] for the commit protocol and [`table`] for how `time` predicates prune
 //! partitions.
 
+mod blocking;
 pub mod commit;
 pub mod compaction;
 mod config;

@@ -22,7 +22,7 @@ use datafusion::object_store::{
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::commit::RETIRED_DIR;
-use crate::parts::{PartName, retain_live};
+use crate::parts::{PartName, retain_live_per_dir};
 
 /// See the module docs.
 #[derive(Debug)]
@@ -102,29 +102,14 @@ impl fmt::Display for LiveStore {
 }
 
 /// The live objects of a listing: per directory, the files another file supersedes go.
-fn live(mut objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
-    objects.sort_by(|left, right| left.location.cmp(&right.location));
-    let mut kept = Vec::with_capacity(objects.len());
-    let mut directory: Vec<ObjectMeta> = Vec::new();
+fn live(objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
     let parent = |meta: &ObjectMeta| {
         let text = meta.location.as_ref();
         text.rsplit_once('/')
             .map_or("", |(parent, _)| parent)
             .to_owned()
     };
-    for meta in objects {
-        if directory
-            .first()
-            .is_some_and(|first| parent(first) != parent(&meta))
-        {
-            retain_live(&mut directory, part_of);
-            kept.append(&mut directory);
-        }
-        directory.push(meta);
-    }
-    retain_live(&mut directory, part_of);
-    kept.append(&mut directory);
-    kept
+    retain_live_per_dir(objects, parent, part_of)
 }
 
 /// Adds the bucket's objects, under their data-directory paths, to `objects` (a path in both

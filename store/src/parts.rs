@@ -112,3 +112,23 @@ pub fn retain_live<T>(files: &mut Vec<T>, part_of: impl Fn(&T) -> Option<PartNam
         part.is_none_or(|part| !replacing.iter().any(|other| part.superseded_by(other)))
     });
 }
+
+/// [`retain_live`] over files of several partition directories: `dir_of` tells each file's
+/// directory. The kept files come back grouped by directory.
+pub fn retain_live_per_dir<T>(
+    files: Vec<T>,
+    dir_of: impl Fn(&T) -> String,
+    part_of: impl Fn(&T) -> Option<PartName>,
+) -> Vec<T> {
+    let mut by_dir: std::collections::BTreeMap<String, Vec<T>> = std::collections::BTreeMap::new();
+    for file in files {
+        by_dir.entry(dir_of(&file)).or_default().push(file);
+    }
+    by_dir
+        .into_values()
+        .flat_map(|mut files| {
+            retain_live(&mut files, &part_of);
+            files
+        })
+        .collect()
+}

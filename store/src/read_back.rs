@@ -221,21 +221,23 @@ pub fn rows_per_day(
         Some(config) => Some(crate::remote::Remote::open(&config)?),
         None => None,
     };
-    // Files per partition directory (relative), both tiers, so the live rule sees them all.
-    let mut partitions: std::collections::BTreeMap<String, Vec<(PartName, At)>> =
-        std::collections::BTreeMap::new();
+    // Files of both tiers, as (partition directory, name's meaning, where), so the live rule
+    // sees them all.
+    let mut found: Vec<(String, PartName, At)> = Vec::new();
     for (part, path) in live_files(data_dir, table)? {
         let relative = crate::commit::relative_path(data_dir, &path);
         let dir = relative
             .rsplit_once('/')
             .map_or("", |(dir, _)| dir)
             .to_owned();
-        partitions
-            .entry(dir)
-            .or_default()
-            .push((part, At::Local(path)));
+        found.push((dir, part, At::Local(path)));
     }
     if let Some(remote) = &remote {
+        // A file in both places (between its upload and its local retirement) counts once.
+        let local: std::collections::BTreeSet<(String, PartName)> = found
+            .iter()
+            .map(|(dir, part, _)| (dir.clone(), *part))
+            .collect();
         for (relative, size) in remote.list(table)? {
             let Some((dir, name)) = relative.rsplit_once('/') else {
                 continue;
@@ -247,15 +249,18 @@ pub fn rows_per_day(
             else {
                 continue;
             };
-            let files = partitions.entry(dir.to_owned()).or_default();
-            if !files.iter().any(|(known, _)| *known == part) {
-                files.push((part, At::Remote(relative.clone(), size)));
+            if !local.contains(&(dir.to_owned(), part)) {
+                found.push((dir.to_owned(), part, At::Remote(relative.clone(), size)));
             }
         }
     }
+    let live = crate::parts::retain_live_per_dir(
+        found,
+        |(dir, ..)| dir.clone(),
+        |(_, part, _)| Some(*part),
+    );
     let mut days = std::collections::BTreeMap::new();
-    for (dir, mut files) in partitions {
-        crate::parts::retain_live(&mut files, |(part, _)| Some(*part));
+    for (dir, _, at) in live {
         let Some(day) = dir
             .split('/')
             .filter_map(|part| part.strip_prefix("date="))
@@ -263,16 +268,12 @@ pub fn rows_per_day(
         else {
             continue;
         };
-        for (_, at) in files {
-            let rows = match (at, &remote) {
-                (At::Local(path), _) => local_rows(&path)?,
-                (At::Remote(relative, size), Some(remote)) => {
-                    remote.parquet_rows(&relative, size)?
-                }
-                (At::Remote(..), None) => 0,
-            };
-            *days.entry(day).or_insert(0) += rows;
-        }
+        let rows = match (at, &remote) {
+            (At::Local(path), _) => local_rows(&path)?,
+            (At::Remote(relative, size), Some(remote)) => remote.parquet_rows(&relative, size)?,
+            (At::Remote(..), None) => 0,
+        };
+        *days.entry(day).or_insert(0) += rows;
     }
     Ok(days)
 }

@@ -138,30 +138,7 @@ pub struct Remote {
     config: RemoteConfig,
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
-}
-
-/// The runtime the store's synchronous code drives the S3 client on: one per process, never
-/// dropped (a runtime may not be dropped where async code runs, and a `Remote` may be).
-fn runtime() -> Result<&'static tokio::runtime::Runtime, StoreError> {
-    static RUNTIME: std::sync::OnceLock<Result<tokio::runtime::Runtime, String>> =
-        std::sync::OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("kubetrail-s3")
-                .enable_all()
-                .build()
-                .map_err(|error| error.to_string())
-        })
-        .as_ref()
-        .map_err(|reason| StoreError::Remote {
-            operation: "starting the S3 client's runtime".to_owned(),
-            source: object_store::Error::Generic {
-                store: "S3",
-                source: reason.clone().into(),
-            },
-        })
+    runtime: &'static tokio::runtime::Runtime,
 }
 
 /// Files larger than this are uploaded in parts.
@@ -188,11 +165,11 @@ impl Remote {
                 operation: format!("connecting to {}", config.url),
                 source,
             })?;
-        runtime()?;
         Ok(Remote {
             config: config.clone(),
             store: Arc::new(store),
             prefix: ObjectPath::from(prefix),
+            runtime: crate::blocking::runtime()?,
         })
     }
 
@@ -225,16 +202,7 @@ impl Remote {
     /// Runs `work` on the client's runtime from a thread of its own (callers may be anywhere,
     /// inside a runtime or not).
     fn run<T: Send>(&self, work: impl Future<Output = T> + Send) -> T {
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    runtime()
-                        .expect("the runtime started when the bucket was opened")
-                        .block_on(work)
-                })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+        crate::blocking::on_own_thread(self.runtime, |runtime| runtime.block_on(work))
     }
 
     fn error(&self, operation: String) -> impl FnOnce(object_store::Error) -> StoreError {

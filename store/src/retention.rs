@@ -708,20 +708,23 @@ impl<'a> Tiers<'a> {
 
     /// The live Parquet files of `table` in both tiers.
     fn live_parquet(&self, table: &str) -> Result<Vec<PathBuf>, StoreError> {
-        let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
-        for (path, _) in self.list_files(&self.root.join(table))? {
-            let name = file_name(&path);
-            if name.ends_with(".parquet") && !name.starts_with('.') {
-                let dir = path.parent().map(Path::to_owned).unwrap_or_default();
-                by_dir.entry(dir).or_default().push(path);
-            }
-        }
-        let mut live = Vec::new();
-        for (_, mut files) in by_dir {
-            crate::parts::retain_live(&mut files, |file| PartName::parse(&file_name(file)));
-            live.extend(files);
-        }
-        Ok(live)
+        let parquet: Vec<PathBuf> = self
+            .list_files(&self.root.join(table))?
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| {
+                let name = file_name(path);
+                name.ends_with(".parquet") && !name.starts_with('.')
+            })
+            .collect();
+        let dir_of = |path: &PathBuf| {
+            path.parent()
+                .map(|dir| dir.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        Ok(crate::parts::retain_live_per_dir(parquet, dir_of, |path| {
+            PartName::parse(&file_name(path))
+        }))
     }
 
     /// A file's whole contents, from disk or else from the bucket.
