@@ -7,22 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    BIN, assert_verifies, generate_attacks, kubetrail, ok_stdout, start_serve, stop, stored_events,
-    walk, write,
+    BIN, assert_verifies, generate_attacks, ok_stdout, parquet_files, search_count, start_serve,
+    stop, stored_events, write,
 };
-
-fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    if dir.is_dir() {
-        walk(dir, &mut |path| {
-            if path.extension().is_some_and(|ext| ext == "parquet") {
-                found.push(path.to_owned());
-            }
-        });
-    }
-    found.sort();
-    found
-}
 
 /// Hour partitions of the events table.
 fn hours(data: &Path) -> usize {
@@ -31,24 +18,6 @@ fn hours(data: &Path) -> usize {
         hours.insert(path.parent().unwrap().to_owned());
     }
     hours.len()
-}
-
-fn search_count(data: &Path) -> u64 {
-    let out = kubetrail(&[
-        "search",
-        "*",
-        "--count",
-        "--limit",
-        "1",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    assert!(out.status.success());
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    stderr
-        .lines()
-        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
-        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
 }
 
 /// `events` generated events imported in commits of `commit_events`: many small files.

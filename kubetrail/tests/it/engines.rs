@@ -2,20 +2,11 @@
 //! PyPI, `scripts/install-pytools`) over the data directory's hive-partitioned Parquet gives
 //! the same answers as `kubetrail sql`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{kubetrail, sql_csv};
-
-/// The Python of `scripts/install-pytools` (DuckDB installed), or `python3` on the PATH.
-fn python() -> PathBuf {
-    match std::env::var_os("KUBETRAIL_PYTOOLS") {
-        Some(bin) => PathBuf::from(bin).join("python"),
-        None => PathBuf::from("python3"),
-    }
-}
+use crate::common::{kubetrail, pytools, sql_csv};
 
 /// Rows of `kubetrail sql --format csv`, header dropped, as strings.
 fn kubetrail_rows(data: &std::path::Path, statement: &str) -> Vec<String> {
@@ -93,7 +84,7 @@ for question in questions:
 print(json.dumps(answers))
 "#;
     let duck_questions: Vec<&str> = questions.iter().map(|(_, duck)| *duck).collect();
-    let out = Command::new(python())
+    let out = Command::new(pytools("python3"))
         .arg("-c")
         .arg(script)
         .arg(&data)

@@ -4,21 +4,14 @@
 //! kubetrail's answers; a deleted or planted object is named by `verify`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, generate_attacks, walk, write};
+use crate::common::{BIN, generate_attacks, parquet_files, pytools, search_count, write};
 
 const BUCKET: &str = "kubetrail-audit";
 const PREFIX: &str = "cluster-a";
-
-fn pytools(tool: &str) -> PathBuf {
-    match std::env::var_os("KUBETRAIL_PYTOOLS") {
-        Some(bin) => PathBuf::from(bin).join(tool),
-        None => PathBuf::from(tool),
-    }
-}
 
 /// moto's S3 server on a free loopback port, killed on drop.
 struct Moto {
@@ -56,7 +49,7 @@ fn start_moto() -> Moto {
 
 /// Runs `script` with the tools' Python (boto3 and DuckDB), `argv[1]` the endpoint.
 fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
-    let out = Command::new(pytools("python"))
+    let out = Command::new(pytools("python3"))
         .arg("-c")
         .arg(script)
         .arg(format!("http://127.0.0.1:{}", moto.port))
@@ -97,18 +90,6 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn sql_value(data: &Path, statement: &str) -> String {
-    let out = ok(&[
-        "sql",
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
-        statement,
-    ]);
-    out.lines().nth(1).expect("one row").trim().to_owned()
-}
-
 fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
     let out = ok(&[
         "sql",
@@ -121,34 +102,13 @@ fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
     out.lines().skip(1).map(str::to_owned).collect()
 }
 
-fn search_count(data: &Path) -> u64 {
-    let out = kubetrail(&[
-        "search",
-        "*",
-        "--count",
-        "--limit",
-        "1",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    stderr
-        .lines()
-        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
-        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
+fn sql_value(data: &Path, statement: &str) -> String {
+    let rows = sql_rows(data, statement);
+    rows.first().expect("one row").trim().to_owned()
 }
 
 fn local_parquet(data: &Path) -> usize {
-    let mut count = 0;
-    for table in ["events", "alerts"] {
-        let dir = data.join(table);
-        if dir.is_dir() {
-            walk(&dir, &mut |path| {
-                count += usize::from(path.extension().is_some_and(|ext| ext == "parquet"));
-            });
-        }
-    }
-    count
+    parquet_files(&data.join("events")).len() + parquet_files(&data.join("alerts")).len()
 }
 
 fn import(dir: &Path, config: &Path, events: usize, seed: u64, start: &str) {

@@ -88,6 +88,13 @@ fn dead_letter_lines(dir: &Path) -> usize {
         .sum()
 }
 
+/// Plans (as of [`later`]) and merges every group of files of commits up to `max_seq`, without
+/// committing.
+fn merged_up_to(dir: &Path, max_seq: u64) -> Vec<compaction::Merged> {
+    let groups = compaction::plan(dir, &Options::default(), later(), max_seq, false).expect("plan");
+    compaction::merge_all(&config(dir), groups, None, u64::MAX).expect("merge")
+}
+
 #[test]
 fn names_say_which_commits_a_file_holds_and_the_live_rule_follows() {
     let plain = PartName::new(42, 3);
@@ -316,12 +323,7 @@ async fn readers_see_every_row_once_between_the_merged_file_and_the_files_it_rep
     let ids = event_ids(dir.path()).await;
 
     // Merged but not committed: a hidden temporary file readers skip.
-    let groups =
-        compaction::plan(dir.path(), &Options::default(), later(), 12, false).expect("plan");
-    let merged: Vec<_> = groups
-        .into_iter()
-        .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))
-        .collect();
+    let merged = merged_up_to(dir.path(), 12);
     assert_eq!(event_ids(dir.path()).await, ids);
 
     // A query planned now lists the small files; compaction then moves them away; it still
@@ -368,12 +370,7 @@ async fn a_merge_given_up_or_cut_short_leaves_nothing_behind() {
     let (mut store, _) = open_store(&config(dir.path()), "open");
     small_commits(&mut store, 6, 5);
     let ids = event_ids(dir.path()).await;
-    let groups =
-        compaction::plan(dir.path(), &Options::default(), later(), 6, false).expect("plan");
-    let merged: Vec<_> = groups
-        .into_iter()
-        .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))
-        .collect();
+    let merged = merged_up_to(dir.path(), 6);
     let hidden = |dir: &Path| {
         files_under(dir)
             .into_iter()
@@ -389,12 +386,7 @@ async fn a_merge_given_up_or_cut_short_leaves_nothing_behind() {
     assert_eq!(event_ids(dir.path()).await, ids);
 
     // Retention (or anything) changed the inputs meanwhile: the merge is given up.
-    let groups =
-        compaction::plan(dir.path(), &Options::default(), later(), 6, false).expect("plan");
-    let merged: Vec<_> = groups
-        .into_iter()
-        .map(|group| compaction::merge(&config(dir.path()), group).expect("merge"))
-        .collect();
+    let merged = merged_up_to(dir.path(), 6);
     let input = merged[0].group.input_paths()[0].clone();
     std::fs::rename(dir.path().join(&input), dir.path().join("moved-away")).expect("move");
     let summary = store.commit_compaction(merged).expect("commit");

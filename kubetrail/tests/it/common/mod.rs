@@ -182,3 +182,45 @@ pub fn generate_attacks(path: &Path, events: usize, seed: u64) {
         path.to_str().unwrap(),
     ]);
 }
+
+/// Every `.parquet` file under `dir` (none when it does not exist), sorted.
+pub fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    if dir.is_dir() {
+        walk(dir, &mut |path| {
+            if path.extension().is_some_and(|ext| ext == "parquet") {
+                found.push(path.to_owned());
+            }
+        });
+    }
+    found.sort();
+    found
+}
+
+/// The total of `kubetrail search '*' --count` over `data`.
+pub fn search_count(data: &Path) -> u64 {
+    let out = kubetrail(&[
+        "search",
+        "*",
+        "--count",
+        "--limit",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    stderr
+        .lines()
+        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
+}
+
+/// `tool` of the Python tools (`scripts/install-pytools`: DuckDB, moto), or the one on the
+/// PATH when KUBETRAIL_PYTOOLS is not set.
+pub fn pytools(tool: &str) -> std::path::PathBuf {
+    match std::env::var_os("KUBETRAIL_PYTOOLS") {
+        Some(bin) => std::path::PathBuf::from(bin).join(tool),
+        None => std::path::PathBuf::from(tool),
+    }
+}
