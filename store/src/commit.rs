@@ -793,7 +793,7 @@ fn read_record(path: &Path) -> Result<CommitRecord, StoreError> {
 
 /// Renames the committed files still under their temporary names, then moves the files the
 /// commit replaces or removes (compaction, retention) to `_retired/<seq>/` (where queries
-/// that listed them before can still read them, until [`purge_retired`]) and removes the
+/// that listed them before can still read them, until [`crate::compaction::purge_retired`]) and removes the
 /// directories that empties, then syncs the directories. In that order a reader never misses
 /// rows: until the rename it sees the old files, after it the live rule hides them (see
 /// [`crate::parts`]).

@@ -273,6 +273,16 @@ fn ingest_takes_gzip_refuses_large_bodies_and_answers_503_when_the_log_is_full()
     );
     let server = start(&config, &dir.path().join("serve.log"));
     let address = server.address;
+    // The limit counts from the position the pipeline resumes at: it is known once the
+    // pipeline has opened (ready); before, a slow open under load lets a second batch in.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get(address, "/readyz", None).status != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // gzip, as the API server can send it.
     let body = batch_body(1, 0);
     let compressed = dir.path().join("body.gz");
