@@ -213,6 +213,16 @@ fn batch_body(client: usize, batch: usize) -> Vec<u8> {
     .unwrap()
 }
 
+/// Waits until `serve` is ready (`/readyz`): its pipeline opened, its sources started. The
+/// API listens, and takes pushed events, before that.
+fn wait_ready(address: std::net::SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(address, "/readyz", None).status != 200 {
+        assert!(Instant::now() < deadline, "serve never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn the_answer_comes_before_the_store_commit_and_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,6 +230,8 @@ fn the_answer_comes_before_the_store_commit_and_survives_a_kill() {
     // A commit every minute: an answer that waited for it would take a minute.
     let slow = webhook_config(dir.path(), &data, "[pipeline]\ncommit_interval_ms = 60000");
     let server = start(&slow, &dir.path().join("serve-1.log"));
+    // Search answers once the pipeline has opened.
+    wait_ready(server.address);
     let started = Instant::now();
     let answer = try_post(
         server.address,
@@ -273,16 +285,8 @@ fn ingest_takes_gzip_refuses_large_bodies_and_answers_503_when_the_log_is_full()
     );
     let server = start(&config, &dir.path().join("serve.log"));
     let address = server.address;
-    // The limit counts from the position the pipeline resumes at: it is known once the
-    // pipeline has opened (ready); before, a slow open under load lets a second batch in.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while get(address, "/readyz", None).status != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve never became ready"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The limit counts from the position the pipeline resumes at, known once it has opened.
+    wait_ready(address);
     // gzip, as the API server can send it.
     let body = batch_body(1, 0);
     let compressed = dir.path().join("body.gz");
