@@ -89,6 +89,8 @@ fn start_moto() -> anyhow::Result<(Moto, store::remote::RemoteConfig)> {
         endpoint: Some(format!("http://127.0.0.1:{port}")),
         region: Some("us-east-1".to_owned()),
         allow_http: true,
+        writer: None,
+        sync_seconds: 10,
     };
     Ok((moto, config))
 }

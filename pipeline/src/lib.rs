@@ -21,6 +21,7 @@ mod live;
 mod metrics;
 mod reload;
 mod runtime;
+pub mod sharing;
 mod stores;
 
 pub use commit::{Commit, Resume};

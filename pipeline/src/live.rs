@@ -154,6 +154,7 @@ impl Live {
                 cancel.clone(),
             ))
         });
+        let sharer = tokio::spawn(sharer(store_config.clone(), cancel.clone()));
         let (batch_tx, batch_rx) = mpsc::channel(config.channel_batches);
         let (detected_tx, detected_rx) = mpsc::channel(config.channel_batches);
         let mut sources_running = Vec::new();
@@ -216,6 +217,8 @@ impl Live {
             compactor.abort();
             let _ = compactor.await;
         }
+        sharer.abort();
+        let _ = sharer.await;
         match first_error {
             Some(error) => Err(error),
             None => Ok(()),
@@ -294,6 +297,53 @@ async fn compactor(
                 tracing::warn!(%error, "deleting retired files failed; trying again later")
             }
             Err(error) => tracing::warn!(%error, "deleting retired files stopped"),
+        }
+    }
+}
+
+/// With a writer id in a shared bucket: every `sync_seconds`, publishes this writer's commit
+/// log and search indexes and copies the other writers' (see [`crate::sharing`]). A failure is
+/// logged and tried again next time.
+async fn sharer(config: store::Config, cancel: CancellationToken) {
+    let Some(interval) = config
+        .object_store
+        .as_ref()
+        .filter(|_| config.writer().is_some())
+        .map(|remote| Duration::from_secs(remote.sync_seconds))
+    else {
+        return;
+    };
+    let sharing = Arc::new(std::sync::Mutex::new(None));
+    loop {
+        let (config, sharing) = (config.clone(), Arc::clone(&sharing));
+        let pass = tokio::task::spawn_blocking(move || {
+            let mut slot = sharing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.is_none() {
+                *slot = crate::sharing::Sharing::open(&config)?;
+            }
+            slot.as_mut().map(crate::sharing::Sharing::pass).transpose()
+        })
+        .await;
+        match pass {
+            Ok(Ok(Some(pass))) => {
+                if pass.uploaded_files + pass.copied_files > 0 {
+                    tracing::debug!(?pass, "shared with the other writers");
+                }
+            }
+            Ok(Ok(None)) => return,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "sharing with the other writers failed; trying again later")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "sharing with the other writers stopped");
+                return;
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
         }
     }
 }

@@ -48,6 +48,12 @@ impl Stores {
         };
         let mut index = SearchIndex::open(&search_dir(&config.data_dir), index_options)?;
         catch_up(&mut index, &config.data_dir, columnar.stats().last_seq)?;
+        if config.writer().is_some() {
+            // Answers for every writer sharing the bucket: their indexes as copied here.
+            index
+                .searcher()
+                .with_peers(&crate::sharing::peers_dir(&config.data_dir));
+        }
         Ok((Stores { columnar, index }, resume))
     }
 

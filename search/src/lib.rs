@@ -24,6 +24,7 @@ mod index;
 pub mod integrity;
 mod matcher;
 mod query;
+pub mod replica;
 mod schema;
 mod searcher;
 mod text;

@@ -227,6 +227,9 @@ pub(crate) struct DayView {
     pub day: NaiveDate,
     pub searcher: tantivy::Searcher,
     pub fields: Arc<Fields>,
+    /// A peer's day (another writer's index, see [`Searcher::with_peers`]): the highest commit
+    /// seq of that writer visible. `None`: this index's own day, seen up to the view's seq.
+    pub peer_seq: Option<u64>,
 }
 
 /// What searches see: the committed seq and a snapshot of every day index. Documents with a
@@ -246,9 +249,110 @@ impl View {
                     day: handle.day,
                     searcher: handle.reader.searcher(),
                     fields: handle.fields.clone(),
+                    peer_seq: None,
                 })
                 .collect(),
         }
+    }
+}
+
+/// The day indexes under `dir` (a `search/` directory) as of its `_state.json`: reloads the
+/// handles of `days` still there, opens new ones, forgets those gone. Returns the seq.
+fn refresh_days(dir: &Path, days: &mut BTreeMap<NaiveDate, DayHandle>) -> Result<u64, SearchError> {
+    let seq = files::read_state(dir)?.map_or(0, |state| state.seq);
+    let on_disk = files::list_days(dir)?;
+    days.retain(|day, _| on_disk.iter().any(|(d, _)| d == day));
+    for (day, path) in &on_disk {
+        if let Some(handle) = days.get(day) {
+            if let Err(error) = handle.reader.reload() {
+                warn!(%day, %error, "could not reload a search day index; keeping the previous snapshot");
+            }
+            continue;
+        }
+        match DayHandle::open(*day, path) {
+            Ok(handle) => {
+                days.insert(*day, handle);
+            }
+            // A day being created right now has no meta.json yet: it holds nothing committed.
+            Err(error) => {
+                warn!(%day, %error, "skipping a search day index that cannot be opened")
+            }
+        }
+    }
+    Ok(seq)
+}
+
+/// Other writers' search indexes (copies kept under one directory, one `search/` directory
+/// per writer: `<dir>/<writer>/`), searched with this one's.
+struct Peers {
+    dir: PathBuf,
+    writers: BTreeMap<String, Peer>,
+    /// Their days, as the last refresh saw them.
+    days: Arc<Vec<DayView>>,
+    /// When every day was last reloaded (a copy may change a day's `meta.json` without
+    /// changing the writer's seq: see [`PEER_RELOAD`]).
+    reloaded: Option<Instant>,
+}
+
+/// How often the peers' day indexes are all reloaded, whatever their `_state.json` says.
+const PEER_RELOAD: std::time::Duration = std::time::Duration::from_secs(1);
+
+struct Peer {
+    seq: u64,
+    days: BTreeMap<NaiveDate, DayHandle>,
+}
+
+impl Peers {
+    /// Picks up the writers' copies that changed (by their `_state.json` seq).
+    fn refresh(&mut self) -> Result<(), SearchError> {
+        let mut present = Vec::new();
+        if self.dir.is_dir() {
+            let entries = std::fs::read_dir(&self.dir)
+                .map_err(|error| SearchError::io(format!("list {}", self.dir.display()), error))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.starts_with('.') && entry.path().is_dir() {
+                    present.push(name);
+                }
+            }
+        }
+        let before = self.writers.len();
+        self.writers.retain(|writer, _| present.contains(writer));
+        let mut changed = before != self.writers.len();
+        let reload_all = self
+            .reloaded
+            .is_none_or(|reloaded| reloaded.elapsed() >= PEER_RELOAD);
+        if reload_all {
+            self.reloaded = Some(Instant::now());
+        }
+        for writer in present {
+            let dir = self.dir.join(&writer);
+            let seq = files::read_state(&dir)?.map_or(0, |state| state.seq);
+            let peer = self.writers.entry(writer).or_insert_with(|| Peer {
+                seq: u64::MAX,
+                days: BTreeMap::new(),
+            });
+            if peer.seq != seq || reload_all {
+                peer.seq = refresh_days(&dir, &mut peer.days)?;
+                changed = true;
+            }
+        }
+        if changed {
+            self.days = Arc::new(
+                self.writers
+                    .values()
+                    .flat_map(|peer| {
+                        peer.days.values().map(|handle| DayView {
+                            day: handle.day,
+                            searcher: handle.reader.searcher(),
+                            fields: handle.fields.clone(),
+                            peer_seq: Some(peer.seq),
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -264,6 +368,8 @@ pub(crate) struct Shared {
     /// Facet counts over every document of a large segment, by (segment, facet): see
     /// [`FacetSummaries`].
     summaries: FacetSummaries,
+    /// Other writers' indexes searched with this one ([`Searcher::with_peers`]).
+    peers: Mutex<Option<Peers>>,
 }
 
 /// Facet counts over all the documents of one segment, kept per (segment, facet field).
@@ -322,6 +428,7 @@ impl Shared {
             view: RwLock::new(Arc::new(view)),
             external: None,
             summaries: FacetSummaries::default(),
+            peers: Mutex::new(None),
         }
     }
 
@@ -396,6 +503,7 @@ impl Searcher {
                 days: BTreeMap::new(),
             })),
             summaries: FacetSummaries::default(),
+            peers: Mutex::new(None),
         };
         let searcher = Searcher {
             shared: Arc::new(shared),
@@ -452,30 +560,49 @@ impl Searcher {
         if !force && seq == self.shared.view().seq {
             return Ok(());
         }
-        let on_disk = files::list_days(&self.shared.dir)?;
-        external
-            .days
-            .retain(|day, _| on_disk.iter().any(|(d, _)| d == day));
-        for (day, path) in &on_disk {
-            if let Some(handle) = external.days.get(day) {
-                if let Err(error) = handle.reader.reload() {
-                    warn!(%day, %error, "could not reload a search day index; keeping the previous snapshot");
-                }
-                continue;
-            }
-            match DayHandle::open(*day, path) {
-                Ok(handle) => {
-                    external.days.insert(*day, handle);
-                }
-                // A day being created right now has no meta.json yet: it holds nothing committed.
-                Err(error) => {
-                    warn!(%day, %error, "skipping a search day index that cannot be opened")
-                }
-            }
-        }
+        let seq = refresh_days(&self.shared.dir, &mut external.days)?;
         self.shared
             .publish(View::build(seq, external.days.values()));
         Ok(())
+    }
+
+    /// Also searches the indexes of other writers sharing this one's bucket, copied under
+    /// `dir` (one `search/` directory per writer, `<dir>/<writer>/`, kept current by whoever
+    /// copies them): totals, histograms and facets count them all, pages merge them by time.
+    /// Each writer's documents are seen up to its own `_state.json` seq. Set once per index;
+    /// every clone of this searcher sees the peers.
+    pub fn with_peers(&self, dir: &Path) {
+        let mut peers = match self.shared.peers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *peers = Some(Peers {
+            dir: dir.to_path_buf(),
+            writers: BTreeMap::new(),
+            days: Arc::new(Vec::new()),
+            reloaded: None,
+        });
+    }
+
+    /// This index's view, with the peers' days after its own when there are peers.
+    fn current_view(&self) -> Arc<View> {
+        let own = self.shared.view();
+        let mut peers = match self.shared.peers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(peers) = peers.as_mut() else {
+            return own;
+        };
+        if let Err(error) = peers.refresh() {
+            warn!(%error, "could not refresh other writers' search indexes; keeping the previous ones");
+        }
+        if peers.days.is_empty() {
+            return own;
+        }
+        let mut days = own.days.clone();
+        days.extend(peers.days.iter().cloned());
+        Arc::new(View { seq: own.seq, days })
     }
 
     /// Visible documents.
@@ -483,9 +610,10 @@ impl Searcher {
         if let Err(error) = self.refresh(false) {
             warn!(%error, "could not refresh the search view");
         }
-        let view = self.shared.view();
+        let view = self.current_view();
         let mut count = 0;
         for day in &view.days {
+            let visible = day.peer_seq.unwrap_or(view.seq);
             for segment in day.searcher.segment_readers() {
                 let seq = segment
                     .fast_fields()
@@ -493,10 +621,10 @@ impl Searcher {
                     .ok()
                     .flatten();
                 match seq {
-                    Some(column) if column.max_value() > view.seq => {
+                    Some(column) if column.max_value() > visible => {
                         count += segment
                             .doc_ids_alive()
-                            .filter(|doc| column.first(*doc).unwrap_or(0) <= view.seq)
+                            .filter(|doc| column.first(*doc).unwrap_or(0) <= visible)
                             .count() as u64;
                     }
                     _ => count += u64::from(segment.num_docs()),
@@ -511,7 +639,7 @@ impl Searcher {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
         self.refresh(false)?;
-        let view = self.shared.view();
+        let view = self.current_view();
         let limit = request.limit.min(MAX_LIMIT);
         if let (Some(from), Some(to)) = (request.from, request.to)
             && from >= to
@@ -585,12 +713,16 @@ impl Searcher {
             };
             // This day's part of the histogram, on the global bucket grid.
             let day_histogram = histogram.as_ref().and_then(|h| h.for_day(start, end));
+            // A peer's documents as far as that writer committed them (a cursor pins this
+            // index's seq only: a peer's later commits may add hits to later pages).
+            let max_seq = day.peer_seq.unwrap_or(max_seq);
             plans.push(DayPlan {
                 index,
                 whole,
                 ranged,
                 histogram_offset: day_histogram.map(|(_, offset)| offset),
                 unscoped,
+                max_seq,
                 collector: SearchCollector {
                     limit,
                     after: cursor.map(|cursor| (cursor.time, cursor.tie)),
@@ -640,7 +772,7 @@ impl Searcher {
                     && reader
                         .fast_fields()
                         .column_opt::<u64>("seq")?
-                        .is_none_or(|seq| seq.max_value() <= max_seq);
+                        .is_none_or(|seq| seq.max_value() <= plan.max_seq);
                 if summarised {
                     let segment = reader.segment_id();
                     let mut missing = Vec::new();
@@ -831,6 +963,8 @@ fn add_counts(counts: &mut HashMap<String, u64>, more: &HashMap<String, u64>) {
 
 /// One day index's part of a search.
 struct DayPlan {
+    /// The highest commit seq visible in this day.
+    max_seq: u64,
     /// Into `View::days`.
     index: usize,
     /// The query and scope, for segments wholly inside the time range.

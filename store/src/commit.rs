@@ -407,7 +407,7 @@ impl ColumnarStore {
             let entry = FileEntry {
                 table: merged.group.table.to_owned(),
                 partition: merged.group.partition.clone(),
-                name: part.file_name(merged.group.extension()),
+                name: part.file_name(self.config.writer(), merged.group.extension()),
                 rows: merged.rows,
                 bytes: merged.bytes,
                 sha256: Some(merged.sha256.clone()),
@@ -1128,7 +1128,7 @@ impl<'a> BatchWriter<'a> {
         let mut entry = FileEntry {
             table: table.to_owned(),
             partition,
-            name: part.file_name(extension),
+            name: part.file_name(self.config.writer(), extension),
             rows: rows as u64,
             bytes: 0,
             sha256: None,

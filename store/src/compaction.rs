@@ -448,8 +448,13 @@ fn partitions(table_dir: &Path) -> Result<Vec<(String, PathBuf, DateTime<Utc>)>,
 /// order. Reads committed files only: safe beside a running writer.
 pub fn merge(config: &crate::Config, group: Group) -> Result<Merged, StoreError> {
     let dir = config.data_dir.join(group.table).join(&group.partition);
+    // Staged in a bucket several writers share, the name must be this writer's alone.
+    let writer = config
+        .writer()
+        .map(|writer| format!(".{writer}"))
+        .unwrap_or_default();
     let tmp_path = dir.join(format!(
-        ".part-compact-{}-{}-{}.{}.tmp",
+        ".part-compact-{}-{}-{}{writer}.{}.tmp",
         group.covers().0,
         group.covers().1,
         std::process::id(),

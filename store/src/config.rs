@@ -115,6 +115,13 @@ impl Config {
 }
 
 impl Config {
+    /// This data directory's writer id in a shared bucket (`object_store.writer`).
+    pub fn writer(&self) -> Option<&str> {
+        self.object_store
+            .as_ref()
+            .and_then(|remote| remote.writer.as_deref())
+    }
+
     /// The days each class is kept, `retention_days` filling in the classes left out.
     pub fn retention_policy(&self) -> crate::retention::Policy {
         let or_all = |days: Option<u32>| days.or(self.retention_days);

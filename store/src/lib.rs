@@ -16,6 +16,7 @@
 //! partitions.
 
 mod blocking;
+pub mod catalog;
 pub mod commit;
 pub mod compaction;
 mod config;

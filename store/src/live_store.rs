@@ -22,7 +22,7 @@ use datafusion::object_store::{
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::commit::RETIRED_DIR;
-use crate::parts::{PartName, retain_live_per_dir};
+use crate::parts::{PartName, retain_live_per_dir, writer_of};
 
 /// See the module docs.
 #[derive(Debug)]
@@ -32,6 +32,9 @@ pub struct LiveStore {
     data_dir: Path,
     /// The bucket settled partitions went to, and the prefix there that mirrors `data_dir`.
     remote: Option<(Arc<dyn ObjectStore>, Path)>,
+    /// This data directory's writer id in a shared bucket: the writer of its files whose
+    /// names name none.
+    writer: Option<String>,
 }
 
 impl LiveStore {
@@ -41,13 +44,21 @@ impl LiveStore {
             inner,
             data_dir,
             remote: None,
+            writer: None,
         }
     }
 
     /// Also shows the files of `remote` under `prefix` as if they were in the data directory
-    /// (tiered storage: see [`crate::remote`]).
-    pub fn with_remote(mut self, remote: Arc<dyn ObjectStore>, prefix: Path) -> LiveStore {
+    /// (tiered storage: see [`crate::remote`]), those of every writer sharing the bucket
+    /// included; `writer` is this data directory's.
+    pub fn with_remote(
+        mut self,
+        remote: Arc<dyn ObjectStore>,
+        prefix: Path,
+        writer: Option<String>,
+    ) -> LiveStore {
         self.remote = Some((remote, prefix));
+        self.writer = writer;
         self
     }
 
@@ -78,11 +89,24 @@ impl LiveStore {
         };
         let relative: Vec<_> = relative.collect();
         let root = self.data_dir.clone().join(RETIRED_DIR);
-        let Ok(listing) = self.inner.list_with_delimiter(Some(&root)).await else {
-            return Vec::new();
+        let mut retirements = match self.inner.list_with_delimiter(Some(&root)).await {
+            Ok(listing) => listing.common_prefixes,
+            Err(_) => Vec::new(),
         };
-        let mut retirements = listing.common_prefixes;
+        // Retirements in the bucket (another writer's among them), under their local paths.
+        if let Some((store, mapped)) = self.to_remote(&root)
+            && let Some((_, prefix)) = &self.remote
+            && let Ok(listing) = store.list_with_delimiter(Some(&mapped)).await
+        {
+            retirements.extend(
+                listing
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|common| LiveStore::from_remote(&self.data_dir, prefix, common)),
+            );
+        }
         retirements.sort();
+        retirements.dedup();
         retirements
             .into_iter()
             .rev()
@@ -101,15 +125,16 @@ impl fmt::Display for LiveStore {
     }
 }
 
-/// The live objects of a listing: per directory, the files another file supersedes go.
-fn live(objects: Vec<ObjectMeta>) -> Vec<ObjectMeta> {
-    let parent = |meta: &ObjectMeta| {
+/// The live objects of a listing: per directory and writer (commit numbers are per writer),
+/// the files another file supersedes go. A name that names no writer is `own`'s.
+fn live(objects: Vec<ObjectMeta>, own: Option<&str>) -> Vec<ObjectMeta> {
+    let parent_and_writer = |meta: &ObjectMeta| {
         let text = meta.location.as_ref();
-        text.rsplit_once('/')
-            .map_or("", |(parent, _)| parent)
-            .to_owned()
+        let (parent, name) = text.rsplit_once('/').unwrap_or(("", text));
+        let writer = writer_of(name).or(own).unwrap_or("");
+        format!("{parent}/{writer}")
     };
-    retain_live_per_dir(objects, parent, part_of)
+    retain_live_per_dir(objects, parent_and_writer, part_of)
 }
 
 /// Adds the bucket's objects, under their data-directory paths, to `objects` (a path in both
@@ -231,6 +256,7 @@ impl ObjectStore for LiveStore {
                         self.data_dir.clone(),
                     ))
                 });
+        let writer = self.writer.clone();
         stream::once(async move {
             let mut objects = listing.try_collect::<Vec<_>>().await?;
             if let Some((remote_listing, remote_prefix, data_dir)) = remote {
@@ -239,8 +265,10 @@ impl ObjectStore for LiveStore {
             }
             Ok(objects)
         })
-        .flat_map(|listed: Result<Vec<ObjectMeta>>| match listed {
-            Ok(objects) => stream::iter(live(objects).into_iter().map(Ok)).boxed(),
+        .flat_map(move |listed: Result<Vec<ObjectMeta>>| match listed {
+            Ok(objects) => {
+                stream::iter(live(objects, writer.as_deref()).into_iter().map(Ok)).boxed()
+            }
             Err(error) => stream::once(async move { Err(error) }).boxed(),
         })
         .boxed()
@@ -274,7 +302,7 @@ impl ObjectStore for LiveStore {
                 &self.data_dir,
             );
         }
-        result.objects = live(std::mem::take(&mut result.objects));
+        result.objects = live(std::mem::take(&mut result.objects), self.writer.as_deref());
         Ok(result)
     }
 

@@ -6,6 +6,10 @@
 //! `part-<seq:020>-<n:04>-<first:020>-<last:020>.<ext>` holds rows of commits `first..=last`
 //! and was written by commit `seq` (> `last`).
 //!
+//! A data directory that writes to a bucket shared by several writers (`serve` replicas, see
+//! [`crate::remote`]) puts its writer id before the extension: `part-<seq:020>-<n:04>.<writer>.<ext>`.
+//! Commit numbers are per writer, so the live rule applies among one writer's files.
+//!
 //! **The live rule.** In one partition directory, a file is superseded when another file was
 //! written by a later commit and covers all the commits it covers. Readers skip superseded
 //! files, so from the instant a replacing file is renamed into place a reader sees it instead of
@@ -48,10 +52,18 @@ impl PartName {
         }
     }
 
-    /// Parses `part-…` names (any extension); `None` for anything else.
+    /// Parses `part-…` names (any extension, with or without a writer); `None` for anything
+    /// else.
     pub fn parse(name: &str) -> Option<PartName> {
         let stem = name.strip_prefix("part-")?;
         let stem = stem.rsplit_once('.').map_or(stem, |(stem, _)| stem);
+        let stem = match stem.split_once('.') {
+            Some((stem, writer)) => {
+                valid_writer(writer).then_some(())?;
+                stem
+            }
+            None => stem,
+        };
         let fields: Vec<&str> = stem.split('-').collect();
         let number = |text: &str| -> Option<u64> {
             (!text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
@@ -73,13 +85,17 @@ impl PartName {
         }
     }
 
-    /// The file name with extension `extension` (without the dot).
-    pub fn file_name(&self, extension: &str) -> String {
+    /// The file name with extension `extension` (without the dot), written by `writer` (a
+    /// data directory sharing its bucket) or not.
+    pub fn file_name(&self, writer: Option<&str>, extension: &str) -> String {
+        let writer = writer
+            .map(|writer| format!(".{writer}"))
+            .unwrap_or_default();
         if self.first == self.seq && self.last == self.seq {
-            format!("part-{:020}-{:04}.{extension}", self.seq, self.n)
+            format!("part-{:020}-{:04}{writer}.{extension}", self.seq, self.n)
         } else {
             format!(
-                "part-{:020}-{:04}-{:020}-{:020}.{extension}",
+                "part-{:020}-{:04}-{:020}-{:020}{writer}.{extension}",
                 self.seq, self.n, self.first, self.last
             )
         }
@@ -89,6 +105,26 @@ impl PartName {
     pub fn superseded_by(&self, other: &PartName) -> bool {
         other.seq > self.seq && other.first <= self.first && self.last <= other.last
     }
+}
+
+/// The writer a data file's name names (`part-….<writer>.<ext>`), `None` for a file of a data
+/// directory that does not share its bucket (or a name that is not a data file's).
+pub fn writer_of(name: &str) -> Option<&str> {
+    let stem = name.strip_prefix("part-")?;
+    let (stem, _extension) = stem.rsplit_once('.')?;
+    let (_, writer) = stem.split_once('.')?;
+    valid_writer(writer).then_some(writer)
+}
+
+/// Whether `writer` can be a writer id: a DNS label (lowercase letters, digits and `-`, 1 to
+/// 63 characters, starting and ending with a letter or digit), as Kubernetes pod names are.
+pub fn valid_writer(writer: &str) -> bool {
+    let bytes = writer.as_bytes();
+    let edge = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
+    (1..=63).contains(&bytes.len())
+        && bytes.first().is_some_and(edge)
+        && bytes.last().is_some_and(edge)
+        && bytes.iter().all(|byte| edge(byte) || *byte == b'-')
 }
 
 /// Keeps the live files of one partition directory: drops every file another file of `files`

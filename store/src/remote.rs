@@ -47,6 +47,20 @@ pub struct RemoteConfig {
     /// Allow plain HTTP to `endpoint` (a server on loopback).
     #[serde(default)]
     pub allow_http: bool,
+    /// This data directory's writer id when several `serve` replicas share the bucket (each
+    /// with its own data directory and its own id, e.g. the pod's name): it goes into the
+    /// names of the files this one writes (see [`crate::parts`]) and names its commit log and
+    /// search indexes in the bucket. Left out: the only writer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+    /// With a writer id: how often this writer publishes its commit log and search indexes to
+    /// the bucket and copies the other writers' (seconds).
+    #[serde(default = "default_sync_seconds")]
+    pub sync_seconds: u64,
+}
+
+fn default_sync_seconds() -> u64 {
+    10
 }
 
 impl RemoteConfig {
@@ -72,6 +86,20 @@ impl RemoteConfig {
 
     pub fn validate(&self) -> Result<(), StoreError> {
         self.bucket_and_prefix()?;
+        if self.sync_seconds == 0 {
+            return Err(StoreError::InvalidConfig {
+                reason: "object_store.sync_seconds must be at least 1".to_owned(),
+            });
+        }
+        if let Some(writer) = &self.writer
+            && !crate::parts::valid_writer(writer)
+        {
+            return Err(StoreError::InvalidConfig {
+                reason: format!(
+                    "object_store.writer {writer:?} is not a writer id: lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit"
+                ),
+            });
+        }
         if let Some(endpoint) = &self.endpoint
             && endpoint.starts_with("http://")
             && !self.allow_http
@@ -109,7 +137,22 @@ pub fn recorded(data_dir: &Path) -> Result<Option<RemoteConfig>, StoreError> {
 /// Records `config` as this data directory's bucket, or checks it is the one recorded.
 pub(crate) fn bind(data_dir: &Path, config: &RemoteConfig) -> Result<(), StoreError> {
     match recorded(data_dir)? {
-        Some(existing) if existing.bucket_and_prefix()? == config.bucket_and_prefix()? => Ok(()),
+        Some(existing)
+            if existing.bucket_and_prefix()? == config.bucket_and_prefix()?
+                && existing.writer == config.writer =>
+        {
+            Ok(())
+        }
+        Some(existing) if existing.bucket_and_prefix()? == config.bucket_and_prefix()? => {
+            Err(StoreError::InvalidConfig {
+                reason: format!(
+                    "this data directory writes to {} as writer {}, not {}: a writer id cannot change (its files are named by it)",
+                    existing.url,
+                    existing.writer.as_deref().unwrap_or("(none)"),
+                    config.writer.as_deref().unwrap_or("(none)")
+                ),
+            })
+        }
         Some(existing) => Err(StoreError::InvalidConfig {
             reason: format!(
                 "this data directory's settled partitions are in {}, not {}: point object_store.url back there (or move the data)",
@@ -175,6 +218,18 @@ impl Remote {
 
     pub fn config(&self) -> &RemoteConfig {
         &self.config
+    }
+
+    /// This data directory's writer id in a shared bucket.
+    pub fn writer(&self) -> Option<&str> {
+        self.config.writer.as_deref()
+    }
+
+    /// Whether `relative` (a path in the bucket) is a data file another writer wrote.
+    fn is_other_writers(&self, relative: &str) -> bool {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        crate::parts::PartName::parse(name).is_some()
+            && crate::parts::writer_of(name) != self.writer()
     }
 
     /// The bucket as an object store, and the prefix the tables are under.
@@ -260,7 +315,8 @@ impl Remote {
         .map_err(on_error)
     }
 
-    /// Every object under `relative_dir` (recursively), as `(relative path, size)`.
+    /// Every object under `relative_dir` (recursively), as `(relative path, size)`, except the
+    /// data files of other writers: what this data directory's ledger explains.
     pub fn list(&self, relative_dir: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let location = self.location(relative_dir);
         let listed: Vec<object_store::ObjectMeta> = self
@@ -269,6 +325,7 @@ impl Remote {
         Ok(listed
             .into_iter()
             .filter_map(|meta| Some((self.relative(&meta.location)?, meta.size)))
+            .filter(|(relative, _)| !self.is_other_writers(relative))
             .collect())
     }
 
@@ -307,6 +364,35 @@ impl Remote {
             datafusion::parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&metadata)
                 .map_err(|error| corrupt(error.to_string()))?;
         Ok(u64::try_from(decoded.file_metadata().num_rows()).unwrap_or(0))
+    }
+
+    /// Writes `bytes` as `relative` (replacing it).
+    pub fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let location = self.location(relative);
+        self.run(self.store.put(&location, PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(self.error(format!("writing {relative}")))
+    }
+
+    /// Writes `bytes` as `relative` only if nothing is there yet (a conditional PUT,
+    /// `If-None-Match: *`): `false` when another writer got there first.
+    pub fn put_if_absent(&self, relative: &str, bytes: Vec<u8>) -> Result<bool, StoreError> {
+        let location = self.location(relative);
+        let options = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..object_store::PutOptions::default()
+        };
+        match self.run(
+            self.store
+                .put_opts(&location, PutPayload::from(bytes), options),
+        ) {
+            Ok(_) => Ok(true),
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(false),
+            Err(error) => Err(self.error(format!("creating {relative}"))(error)),
+        }
     }
 
     /// The size of `relative`, `None` when it is not there.

@@ -83,7 +83,7 @@ pub async fn session_context(data_dir: &Path) -> Result<SessionContext, StoreErr
     // Settled partitions in a bucket are read from there, as if they were here.
     if let Some(remote) = crate::remote::recorded(&data_dir)? {
         let (store, prefix) = crate::remote::Remote::open(&remote)?.object_store();
-        live = live.with_remote(store, prefix);
+        live = live.with_remote(store, prefix, remote.writer.clone());
     }
     context
         .runtime_env()

@@ -55,6 +55,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             dir.display()
         )),
     })?;
+    // A writer sharing its bucket: the other writers' indexes copied here count too.
+    let peers = pipeline::sharing::peers_dir(&args.data_dir);
+    if peers.is_dir() {
+        searcher.with_peers(&peers);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut request = search::SearchRequest {

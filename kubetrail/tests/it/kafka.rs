@@ -758,6 +758,188 @@ fn two_replicas_in_one_group_split_the_partitions_and_store_each_event_once() {
     );
 }
 
+/// `serve --config CONFIG` with the bucket's credentials in its environment.
+fn start_with_credentials(config: &Path, log: &Path) -> Server {
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(crate::common::BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve starts");
+    crate::common::http::started(child, log)
+}
+
+/// Scale-out: two `serve` replicas in one consumer group, each with its own data directory
+/// and writer id, share one bucket. Each stores the events of its partitions once; each then
+/// answers search and SQL with every event of both; the catalog names both writers with
+/// their commit logs; DuckDB reads the shared tables with the same count; each replica's
+/// `verify` passes beside the other's files.
+#[test]
+fn two_replicas_on_one_bucket_each_answer_for_both() {
+    use crate::s3::{BOTO, BUCKET, PREFIX, duckdb_answers, python, sql_value, start_moto};
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path());
+    broker.create_topic(AUDIT_TOPIC, PARTITIONS);
+    broker.create_topic("eks-audit", 1);
+    let kafka = producer(&broker.address());
+    let seed = 0x5eed_0003;
+    let first = stream(0, 300, seed, false);
+    produce(&kafka, AUDIT_TOPIC, &first);
+    let shared = |writer: &str| {
+        format!(
+            r#"
+[store.compaction]
+interval_seconds = 1
+grace_seconds = 1
+[store.object_store]
+url = "s3://{BUCKET}/{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+allow_http = true
+writer = "{writer}"
+sync_seconds = 1
+"#,
+            port = moto.port
+        )
+    };
+    let data_a = dir.path().join("data-a");
+    let data_b = dir.path().join("data-b");
+    let config_a = kafka_config(
+        dir.path(),
+        &data_a,
+        &broker.address(),
+        "shared",
+        &shared("replica-a"),
+    );
+    let config_b = kafka_config(
+        dir.path(),
+        &data_b,
+        &broker.address(),
+        "shared",
+        &shared("replica-b"),
+    );
+    let log_a = dir.path().join("serve-a.log");
+    let log_b = dir.path().join("serve-b.log");
+    let a = start_with_credentials(&config_a, &log_a);
+    wait_until("replica a to store events", Duration::from_secs(60), || {
+        searchable(&a, "*") > 0
+    });
+    let b = start_with_credentials(&config_b, &log_b);
+    wait_until(
+        "both replicas to own partitions",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(&log_b)
+                .unwrap_or_default()
+                .contains("kafka: partition assigned")
+        },
+    );
+    let second = stream(100_000, 300, seed + 1, false);
+    produce(&kafka, AUDIT_TOPIC, &second);
+    let expected: BTreeSet<String> = first
+        .iter()
+        .chain(&second)
+        .flat_map(|message| message.audit_ids.iter().cloned())
+        .collect();
+    let total = expected.len() as u64;
+    // Each replica answers for both: its own index and the other's copy.
+    wait_until(
+        "each replica to search every event",
+        Duration::from_secs(120),
+        || searchable(&a, "*") == total && searchable(&b, "*") == total,
+    );
+    let count =
+        |data: &Path, statement: &str| -> u64 { sql_value(data, statement).parse().unwrap() };
+    wait_until(
+        "each replica's SQL to count every event (settled hours in the bucket)",
+        Duration::from_secs(120),
+        || {
+            count(&data_a, "select count(*) from events") == total
+                && count(&data_b, "select count(*) from events") == total
+        },
+    );
+    // Selective searches get the same answers from both replicas, whoever stored the events.
+    let mut found = 0;
+    for n in [1, 7, 42, 100_003, 100_111] {
+        let query = format!("name:cm-{n}");
+        let on_a = searchable(&a, &query);
+        assert_eq!(on_a, searchable(&b, &query), "{query}");
+        found += on_a;
+    }
+    assert!(found >= 3, "{found}");
+    a.stop(&log_a);
+    b.stop(&log_b);
+    for data in [&data_a, &data_b] {
+        assert_eq!(
+            count(data, "select count(distinct audit_id) from events"),
+            total
+        );
+        let verified = crate::s3::ok(&["verify", "--data-dir", data.to_str().unwrap()]);
+        assert!(verified.starts_with("ok: "), "{verified}");
+    }
+    // Both wrote: the shared tables hold files named by each writer, and DuckDB reading
+    // them straight from the bucket counts every event once.
+    let keys = python(
+        &moto,
+        &format!(
+            "{BOTO}p = s3.get_paginator('list_objects_v2')\nfor page in p.paginate(Bucket='{BUCKET}'):\n    for o in page.get('Contents', []): print(o['Key'])"
+        ),
+        &[],
+    );
+    for writer in ["replica-a", "replica-b"] {
+        assert!(
+            keys.lines()
+                .any(|key| key.starts_with(&format!("{PREFIX}/events/"))
+                    && key.ends_with(&format!(".{writer}.parquet"))),
+            "no events file of {writer}:\n{keys}"
+        );
+    }
+    let duck = duckdb_answers(
+        &moto,
+        &["select count(*), count(distinct audit_id) from events"],
+    );
+    assert_eq!(duck, vec![vec![format!("{total},{total}")]]);
+    // The catalog names both writers, each with the head of its commit log as published
+    // under _writers/<writer>/ledger/ (chunks that rebuild the log).
+    let checked = python(
+        &moto,
+        &format!(
+            r#"{BOTO}
+import json, hashlib
+keys = [o['Key'] for page in s3.get_paginator('list_objects_v2').paginate(Bucket='{BUCKET}') for o in page.get('Contents', [])]
+catalogs = sorted(k for k in keys if k.startswith('{PREFIX}/_catalog/'))
+head = json.loads(s3.get_object(Bucket='{BUCKET}', Key=catalogs[-1])['Body'].read())
+for writer in ('replica-a', 'replica-b'):
+    state = head['writers'][writer]
+    chunks = sorted(k for k in keys if k.startswith('{PREFIX}/_writers/' + writer + '/ledger/'))
+    log = b''.join(s3.get_object(Bucket='{BUCKET}', Key=k)['Body'].read() for k in chunks)
+    lines = log.rstrip(b'\n').split(b'\n')
+    # The log chains (each line names its predecessor's SHA-256) and holds the catalog's head.
+    for before, line in zip(lines, lines[1:]):
+        assert json.loads(line)['prev'] == hashlib.sha256(before).hexdigest(), writer
+    heads = [line for line in lines if hashlib.sha256(line).hexdigest() == state['ledger_sha256']]
+    assert len(heads) == 1 and json.loads(heads[0])['seq'] == state['ledger_seq'], (writer, state)
+    assert state['search_seq'] > 0, state
+    print(writer, state['ledger_seq'])
+"#
+        ),
+        &[],
+    );
+    assert_eq!(checked.lines().count(), 2, "{checked}");
+}
+
 #[test]
 fn alerts_go_to_a_kafka_topic_once_keyed_by_alert_id() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 
 use crate::common::{BIN, generate_attacks, parquet_files, pytools, search_count, write};
 
-const BUCKET: &str = "kubetrail-audit";
-const PREFIX: &str = "cluster-a";
+pub(crate) const BUCKET: &str = "kubetrail-audit";
+pub(crate) const PREFIX: &str = "cluster-a";
 
 /// moto's S3 server on a free loopback port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Moto {
@@ -26,7 +26,7 @@ impl Drop for Moto {
     }
 }
 
-fn start_moto() -> Moto {
+pub(crate) fn start_moto() -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -48,7 +48,7 @@ fn start_moto() -> Moto {
 }
 
 /// Runs `script` with the tools' Python (boto3 and DuckDB), `argv[1]` the endpoint.
-fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
+pub(crate) fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
     let out = Command::new(pytools("python3"))
         .arg("-c")
         .arg(script)
@@ -64,7 +64,7 @@ fn python(moto: &Moto, script: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const BOTO: &str = r#"
+pub(crate) const BOTO: &str = r#"
 import sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
 "#;
@@ -79,7 +79,7 @@ fn kubetrail(args: &[&str]) -> Output {
         .expect("kubetrail runs")
 }
 
-fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = kubetrail(args);
     assert!(
         out.status.success(),
@@ -90,7 +90,7 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
+pub(crate) fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
     let out = ok(&[
         "sql",
         "--data-dir",
@@ -102,9 +102,36 @@ fn sql_rows(data: &Path, statement: &str) -> Vec<String> {
     out.lines().skip(1).map(str::to_owned).collect()
 }
 
-fn sql_value(data: &Path, statement: &str) -> String {
+pub(crate) fn sql_value(data: &Path, statement: &str) -> String {
     let rows = sql_rows(data, statement);
     rows.first().expect("one row").trim().to_owned()
+}
+
+/// DuckDB's answers to `questions`, reading the tables straight from the bucket (httpfs on
+/// the loopback S3), one row per comma-joined line.
+pub(crate) fn duckdb_answers(moto: &Moto, questions: &[&str]) -> Vec<Vec<String>> {
+    let duck = python(
+        moto,
+        &format!(
+            r#"
+import sys, os, json, duckdb, duckdb_extension_httpfs
+endpoint = sys.argv[1].removeprefix("http://")
+path = os.path.join(os.path.dirname(duckdb_extension_httpfs.__file__), "extensions", "v" + duckdb.__version__, "httpfs.duckdb_extension")
+con = duckdb.connect()
+con.execute(f"INSTALL '{{path}}'")
+con.execute("LOAD httpfs")
+con.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{{endpoint}}', URL_STYLE 'path', USE_SSL false)")
+for table in ("events", "alerts"):
+    con.execute(f"create view {{table}} as select * from read_parquet('s3://{BUCKET}/{PREFIX}/{{table}}/**/*.parquet', hive_partitioning = true)")
+answers = []
+for question in json.loads(sys.argv[2]):
+    answers.append([",".join(str(v) for v in row) for row in con.sql(question).fetchall()])
+print(json.dumps(answers))
+"#
+        ),
+        &[&serde_json::to_string(questions).unwrap()],
+    );
+    serde_json::from_str(&duck).unwrap()
 }
 
 fn local_parquet(data: &Path) -> usize {
@@ -215,28 +242,7 @@ allow_http = true
         "select verb, count(*) as n from events group by verb order by verb",
         "select rule_id, count(*) as n from alerts group by rule_id order by rule_id",
     ];
-    let duck = python(
-        &moto,
-        &format!(
-            r#"
-import sys, os, json, duckdb, duckdb_extension_httpfs
-endpoint = sys.argv[1].removeprefix("http://")
-path = os.path.join(os.path.dirname(duckdb_extension_httpfs.__file__), "extensions", "v" + duckdb.__version__, "httpfs.duckdb_extension")
-con = duckdb.connect()
-con.execute(f"INSTALL '{{path}}'")
-con.execute("LOAD httpfs")
-con.execute(f"CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', ENDPOINT '{{endpoint}}', URL_STYLE 'path', USE_SSL false)")
-for table in ("events", "alerts"):
-    con.execute(f"create view {{table}} as select * from read_parquet('s3://{BUCKET}/{PREFIX}/{{table}}/**/*.parquet', hive_partitioning = true)")
-answers = []
-for question in json.loads(sys.argv[2]):
-    answers.append([",".join(str(v) for v in row) for row in con.sql(question).fetchall()])
-print(json.dumps(answers))
-"#
-        ),
-        &[&serde_json::to_string(&questions).unwrap()],
-    );
-    let answers: Vec<Vec<String>> = serde_json::from_str(&duck).unwrap();
+    let answers = duckdb_answers(&moto, &questions);
     for (question, duck) in questions.iter().zip(&answers) {
         assert_eq!(&sql_rows(&data, question), duck, "{question}");
     }

@@ -99,12 +99,15 @@ fn merged_up_to(dir: &Path, max_seq: u64) -> Vec<compaction::Merged> {
 fn names_say_which_commits_a_file_holds_and_the_live_rule_follows() {
     let plain = PartName::new(42, 3);
     assert_eq!(
-        plain.file_name("parquet"),
+        plain.file_name(None, "parquet"),
         "part-00000000000000000042-0003.parquet"
     );
-    assert_eq!(PartName::parse(&plain.file_name("parquet")), Some(plain));
+    assert_eq!(
+        PartName::parse(&plain.file_name(None, "parquet")),
+        Some(plain)
+    );
     let merged = PartName::replacing(50, 0, 7, 49);
-    let name = merged.file_name("jsonl");
+    let name = merged.file_name(None, "jsonl");
     assert_eq!(
         name,
         "part-00000000000000000050-0000-00000000000000000007-00000000000000000049.jsonl"
@@ -121,7 +124,7 @@ fn names_say_which_commits_a_file_holds_and_the_live_rule_follows() {
         assert_eq!(PartName::parse(bad), None, "{bad}");
     }
 
-    let name = |part: PartName| part.file_name("parquet");
+    let name = |part: PartName| part.file_name(None, "parquet");
     let parse = |file: &String| PartName::parse(file);
     let mut files = vec![
         name(PartName::new(3, 0)),

@@ -1,0 +1,474 @@
+//! Several writers on one bucket (`[store.object_store] writer`): what each `serve` replica
+//! publishes for the others and copies from them, so any replica answers for all of them.
+//!
+//! ```text
+//! <bucket>/<prefix>/
+//!   events/ alerts/ dead_letters/     every writer's settled partitions, files named by writer
+//!   _catalog/<generation>.json       who writes here and how far (see store::catalog)
+//!   _writers/<writer>/ledger/<segment>/<offset>.jsonl   its commit log, appended in chunks
+//!   _writers/<writer>/search/        a copy of its search indexes (_state.json, date=…/)
+//! <data_dir>/_peers/search/<writer>/ the other writers' search indexes, copied here
+//! ```
+//!
+//! **Publishing** (each writer, every `sync_seconds`): the new bytes of its commit log; for
+//! each day index, the files of the segments its `meta.json` names, then that `meta.json`,
+//! then `_state.json` (so a copy never names a segment it lacks); files its indexes no longer
+//! use are deleted; then its entry in the catalog.
+//!
+//! **Copying** (each writer, the same pass): for every other writer in the catalog, each day
+//! whose `meta.json` changed gets the segment files it lacks, then the `meta.json`, then the
+//! writer's `_state.json`. A day whose listing is older than its `meta.json` waits for the
+//! next pass. The searcher reads the copies ([`search::Searcher::with_peers`]), each writer's
+//! documents up to its own `_state.json` seq.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use store::StoreError;
+use store::catalog::{self, WRITERS_DIR, WriterState};
+use store::remote::Remote;
+
+use crate::PipelineError;
+use crate::stores::search_dir;
+
+/// Where the other writers' search indexes are copied, under the data directory.
+pub const PEERS_DIR: &str = "_peers/search";
+
+/// The directory the other writers' search indexes are copied to.
+pub fn peers_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(PEERS_DIR)
+}
+
+const STATE_FILE: &str = "_state.json";
+const META_FILE: &str = "meta.json";
+
+/// One writer's end of the sharing (see the module docs).
+#[derive(Debug)]
+pub struct Sharing {
+    remote: Remote,
+    writer: String,
+    data_dir: PathBuf,
+    /// What this writer's copy in the bucket holds: relative key → size (`None` before the
+    /// first listing).
+    published: Option<HashMap<String, u64>>,
+    /// The `meta.json` and `_state.json` bytes last published, by key.
+    published_meta: HashMap<String, Vec<u8>>,
+    last_state: Option<WriterState>,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub uploaded_files: usize,
+    pub uploaded_bytes: u64,
+    pub copied_files: usize,
+    pub copied_bytes: u64,
+    pub peers: usize,
+}
+
+impl Sharing {
+    /// `None` when the data directory does not share a bucket with other writers.
+    pub fn open(config: &store::Config) -> Result<Option<Sharing>, PipelineError> {
+        let (Some(remote_config), Some(writer)) = (&config.object_store, config.writer()) else {
+            return Ok(None);
+        };
+        Ok(Some(Sharing {
+            remote: Remote::open(remote_config)?,
+            writer: writer.to_owned(),
+            data_dir: config.data_dir.clone(),
+            published: None,
+            published_meta: HashMap::new(),
+            last_state: None,
+        }))
+    }
+
+    fn own(&self, relative: &str) -> String {
+        format!("{WRITERS_DIR}/{}/{relative}", self.writer)
+    }
+
+    /// Publishes this writer's state, then copies the others'.
+    pub fn pass(&mut self) -> Result<Pass, PipelineError> {
+        let mut pass = Pass::default();
+        self.publish(&mut pass)?;
+        self.copy_peers(&mut pass)?;
+        Ok(pass)
+    }
+
+    fn publish(&mut self, pass: &mut Pass) -> Result<(), PipelineError> {
+        let mut published = match self.published.take() {
+            Some(published) => published,
+            None => self
+                .remote
+                .list(&format!("{WRITERS_DIR}/{}", self.writer))?
+                .into_iter()
+                .collect(),
+        };
+        let result = self.publish_with(&mut published, pass);
+        self.published = Some(published);
+        result
+    }
+
+    fn publish_with(
+        &mut self,
+        published: &mut HashMap<String, u64>,
+        pass: &mut Pass,
+    ) -> Result<(), PipelineError> {
+        self.publish_ledger(published, pass)?;
+        let search = search_dir(&self.data_dir);
+        let state = read_optional(&search.join(STATE_FILE))?;
+        let mut wanted: Vec<String> = Vec::new();
+        if let Some(state) = &state {
+            for (day, dir) in day_dirs(&search)? {
+                let Some(meta) = read_optional(&dir.join(META_FILE))? else {
+                    continue;
+                };
+                let names = file_names(&dir)?;
+                let Some(needed) = search::replica::files_needed(&meta, &names)? else {
+                    continue;
+                };
+                for name in &needed {
+                    let key = self.own(&format!("search/{day}/{name}"));
+                    let path = dir.join(name);
+                    let size = file_size(&path)?;
+                    if published.get(&key) != Some(&size) {
+                        self.remote.upload(&path, &key)?;
+                        published.insert(key.clone(), size);
+                        pass.uploaded_files += 1;
+                        pass.uploaded_bytes += size;
+                    }
+                    wanted.push(key);
+                }
+                let key = self.own(&format!("search/{day}/{META_FILE}"));
+                self.put_changed(published, &key, meta, pass)?;
+                wanted.push(key);
+            }
+            let key = self.own(&format!("search/{STATE_FILE}"));
+            self.put_changed(published, &key, state.clone(), pass)?;
+            wanted.push(key);
+        }
+        // Files no meta names any more (merged segments, days retention dropped).
+        let search_prefix = self.own("search/");
+        let stale: Vec<String> = published
+            .keys()
+            .filter(|key| key.starts_with(&search_prefix) && !wanted.contains(key))
+            .cloned()
+            .collect();
+        for key in stale {
+            self.remote.delete(&key)?;
+            published.remove(&key);
+            self.published_meta.remove(&key);
+        }
+        let head = store::ledger::read_head(&self.data_dir)?;
+        let search_seq = state
+            .as_deref()
+            .and_then(|state| serde_json::from_slice::<serde_json::Value>(state).ok())
+            .and_then(|state| state.get("seq").and_then(serde_json::Value::as_u64))
+            .unwrap_or(0);
+        let mut writer_state = WriterState {
+            ledger_seq: head.as_ref().map_or(0, |head| head.seq),
+            ledger_sha256: head.map(|head| head.sha256),
+            search_seq,
+            updated: String::new(),
+        };
+        let unchanged = self.last_state.as_ref().is_some_and(|last| {
+            WriterState {
+                updated: String::new(),
+                ..last.clone()
+            } == writer_state
+        });
+        if !unchanged {
+            writer_state.updated = chrono::Utc::now().to_rfc3339();
+            catalog::update(&self.remote, &self.writer, &writer_state)?;
+            self.last_state = Some(writer_state);
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` as `key` unless that is what was last written there.
+    fn put_changed(
+        &mut self,
+        published: &mut HashMap<String, u64>,
+        key: &str,
+        bytes: Vec<u8>,
+        pass: &mut Pass,
+    ) -> Result<(), PipelineError> {
+        if self.published_meta.get(key) == Some(&bytes) && published.contains_key(key) {
+            return Ok(());
+        }
+        let size = bytes.len() as u64;
+        self.remote.put(key, bytes.clone())?;
+        published.insert(key.to_owned(), size);
+        self.published_meta.insert(key.to_owned(), bytes);
+        pass.uploaded_files += 1;
+        pass.uploaded_bytes += size;
+        Ok(())
+    }
+
+    /// The commit log's complete lines not yet in the bucket, as a new chunk per segment:
+    /// `ledger/<segment>/<offset:020>.jsonl` holds the segment's bytes from `offset`.
+    fn publish_ledger(
+        &self,
+        published: &mut HashMap<String, u64>,
+        pass: &mut Pass,
+    ) -> Result<(), PipelineError> {
+        let mut ends: BTreeMap<String, u64> = BTreeMap::new();
+        let prefix = self.own("ledger/");
+        for (key, size) in published.iter() {
+            let Some(rest) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((segment, chunk)) = rest.split_once('/') else {
+                continue;
+            };
+            let Some(offset) = chunk
+                .strip_suffix(".jsonl")
+                .and_then(|offset| offset.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let end = ends.entry(segment.to_owned()).or_default();
+            *end = (*end).max(offset + size);
+        }
+        for (_, path) in store::ledger::segments(&self.data_dir)? {
+            let Some(segment) = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            let from = ends.get(&segment).copied().unwrap_or(0);
+            if file_size(&path)? <= from {
+                continue;
+            }
+            let mut chunk = read_from(&path, from)?;
+            // Complete lines only: a line being appended goes next time.
+            chunk.truncate(
+                chunk
+                    .iter()
+                    .rposition(|byte| *byte == b'\n')
+                    .map_or(0, |end| end + 1),
+            );
+            if chunk.is_empty() {
+                continue;
+            }
+            let key = self.own(&format!("ledger/{segment}/{from:020}.jsonl"));
+            let size = chunk.len() as u64;
+            self.remote.put(&key, chunk)?;
+            published.insert(key, size);
+            pass.uploaded_files += 1;
+            pass.uploaded_bytes += size;
+        }
+        Ok(())
+    }
+
+    /// Copies the search indexes of every other writer in the catalog.
+    fn copy_peers(&mut self, pass: &mut Pass) -> Result<(), PipelineError> {
+        let Some(catalog) = catalog::read(&self.remote)? else {
+            return Ok(());
+        };
+        for writer in catalog.writers.keys() {
+            if *writer == self.writer || !store::parts::valid_writer(writer) {
+                continue;
+            }
+            pass.peers += 1;
+            self.copy_peer(writer, pass)?;
+        }
+        Ok(())
+    }
+
+    fn copy_peer(&self, writer: &str, pass: &mut Pass) -> Result<(), PipelineError> {
+        let prefix = format!("{WRITERS_DIR}/{writer}/search");
+        let local = peers_dir(&self.data_dir).join(writer);
+        create_dir(&local)?;
+        // The bucket's files per day directory.
+        let mut days: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
+        let mut has_state = false;
+        for (key, size) in self.remote.list(&prefix)? {
+            let Some(rest) = key.strip_prefix(&format!("{prefix}/")) else {
+                continue;
+            };
+            match rest.split_once('/') {
+                Some((day, name)) if day.starts_with("date=") && !name.contains('/') => {
+                    days.entry(day.to_owned())
+                        .or_default()
+                        .push((name.to_owned(), size));
+                }
+                None if rest == STATE_FILE => has_state = true,
+                _ => {}
+            }
+        }
+        if !has_state {
+            return Ok(());
+        }
+        for (day, files) in &days {
+            let dir = local.join(day);
+            let meta = self.remote.read(&format!("{prefix}/{day}/{META_FILE}"));
+            let meta = match meta {
+                Ok(meta) => meta.to_vec(),
+                // Deleted since the listing (the day was dropped): the next pass removes it.
+                Err(_) => continue,
+            };
+            if read_optional(&dir.join(META_FILE))?.as_deref() == Some(&meta[..]) {
+                continue;
+            }
+            let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+            let Some(needed) = search::replica::files_needed(&meta, &names)? else {
+                continue;
+            };
+            create_dir(&dir)?;
+            for name in &needed {
+                let size = files
+                    .iter()
+                    .find(|(listed, _)| listed == name)
+                    .map_or(0, |(_, size)| *size);
+                let path = dir.join(name);
+                if file_size(&path).ok() == Some(size) {
+                    continue;
+                }
+                let bytes = self.remote.read(&format!("{prefix}/{day}/{name}"))?;
+                write_atomically(&path, &bytes)?;
+                pass.copied_files += 1;
+                pass.copied_bytes += bytes.len() as u64;
+            }
+            write_atomically(&dir.join(META_FILE), &meta)?;
+            // Files the new meta does not name (readers that still use them keep them open).
+            for name in file_names(&dir)? {
+                if name != META_FILE && !needed.contains(&name) {
+                    remove_file(&dir.join(&name))?;
+                }
+            }
+        }
+        // Days the writer no longer has (retention).
+        for (day, dir) in day_dirs(&local)? {
+            if !days.contains_key(&day) {
+                std::fs::remove_dir_all(&dir).map_err(|source| StoreError::Remove {
+                    path: dir.clone(),
+                    source,
+                })?;
+            }
+        }
+        let state = self.remote.read(&format!("{prefix}/{STATE_FILE}"))?;
+        if read_optional(&local.join(STATE_FILE))?.as_deref() != Some(&state[..]) {
+            write_atomically(&local.join(STATE_FILE), &state)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `date=…` directories under `dir`, by name.
+fn day_dirs(dir: &Path) -> Result<Vec<(String, PathBuf)>, PipelineError> {
+    let mut days = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(days),
+        Err(source) => {
+            return Err(StoreError::ReadFile {
+                path: dir.to_owned(),
+                source,
+            }
+            .into());
+        }
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("date=") && entry.path().is_dir() {
+            days.push((name, entry.path()));
+        }
+    }
+    days.sort();
+    Ok(days)
+}
+
+/// The names of the regular files in `dir` (hidden ones left out).
+fn file_names(dir: &Path) -> Result<Vec<String>, PipelineError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| StoreError::ReadFile {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') && entry.path().is_file() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+fn file_size(path: &Path) -> Result<u64, PipelineError> {
+    Ok(std::fs::metadata(path)
+        .map_err(|source| StoreError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?
+        .len())
+}
+
+/// The bytes of `path` from `offset` on.
+fn read_from(path: &Path, offset: u64) -> Result<Vec<u8>, PipelineError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let error = |source| StoreError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(error)?;
+    file.seek(SeekFrom::Start(offset)).map_err(error)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(error)?;
+    Ok(bytes)
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PipelineError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::ReadFile {
+            path: path.to_owned(),
+            source,
+        }
+        .into()),
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), PipelineError> {
+    std::fs::create_dir_all(dir).map_err(|source| {
+        StoreError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        }
+        .into()
+    })
+}
+
+fn remove_file(path: &Path) -> Result<(), PipelineError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Remove {
+            path: path.to_owned(),
+            source,
+        }
+        .into()),
+    }
+}
+
+/// Writes `bytes` to a hidden temporary file beside `path`, then renames it into place, so a
+/// reader sees the old file or the new one whole.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.copy"));
+    std::fs::write(&tmp, bytes).map_err(|source| StoreError::WriteFile {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        StoreError::WriteFile {
+            path: path.to_owned(),
+            source,
+        }
+        .into()
+    })
+}
