@@ -90,6 +90,7 @@ fn start_moto() -> anyhow::Result<(Moto, store::remote::RemoteConfig)> {
         region: Some("us-east-1".to_owned()),
         allow_http: true,
         writer: None,
+        writer_env: None,
         sync_seconds: 10,
     };
     Ok((moto, config))

@@ -54,6 +54,9 @@ impl Config {
             }
         })?;
         config.api.load_credentials()?;
+        if let Some(remote) = &mut config.store.object_store {
+            remote.resolve_writer(|variable| std::env::var(variable).ok())?;
+        }
         config.validate()?;
         Ok(config)
     }

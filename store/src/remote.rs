@@ -53,6 +53,11 @@ pub struct RemoteConfig {
     /// search indexes in the bucket. Left out: the only writer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer: Option<String>,
+    /// Takes `writer` from this environment variable instead (one configuration for every
+    /// replica: a StatefulSet gives each pod its name, e.g. `POD_NAME`). See
+    /// [`RemoteConfig::resolve_writer`].
+    #[serde(default, skip_serializing)]
+    pub writer_env: Option<String>,
     /// With a writer id: how often this writer publishes its commit log and search indexes to
     /// the bucket and copies the other writers' (seconds).
     #[serde(default = "default_sync_seconds")]
@@ -82,6 +87,33 @@ impl RemoteConfig {
             });
         }
         Ok((bucket.to_owned(), prefix.trim_matches('/').to_owned()))
+    }
+
+    /// Sets `writer` from the environment variable `writer_env` names, if one does (called
+    /// once where the configuration is read, before [`RemoteConfig::validate`]).
+    pub fn resolve_writer(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), StoreError> {
+        let Some(variable) = &self.writer_env else {
+            return Ok(());
+        };
+        if self.writer.is_some() {
+            return Err(StoreError::InvalidConfig {
+                reason: "object_store: set writer or writer_env, not both".to_owned(),
+            });
+        }
+        match lookup(variable) {
+            Some(writer) if !writer.is_empty() => {
+                self.writer = Some(writer);
+                Ok(())
+            }
+            _ => Err(StoreError::InvalidConfig {
+                reason: format!(
+                    "object_store.writer_env names {variable}, which is not set in the environment"
+                ),
+            }),
+        }
     }
 
     pub fn validate(&self) -> Result<(), StoreError> {
@@ -188,10 +220,27 @@ pub struct Remote {
 const MULTIPART_BYTES: u64 = 16 << 20;
 
 impl Remote {
+    /// Connects with the credentials of the environment (see the module docs).
     pub fn open(config: &RemoteConfig) -> Result<Remote, StoreError> {
+        Remote::connect(config, AmazonS3Builder::from_env())
+    }
+
+    /// Connects with an access key given here rather than taken from the environment.
+    pub fn open_with_key(
+        config: &RemoteConfig,
+        access_key_id: &str,
+        secret_access_key: &str,
+    ) -> Result<Remote, StoreError> {
+        let builder = AmazonS3Builder::new()
+            .with_access_key_id(access_key_id)
+            .with_secret_access_key(secret_access_key);
+        Remote::connect(config, builder)
+    }
+
+    fn connect(config: &RemoteConfig, builder: AmazonS3Builder) -> Result<Remote, StoreError> {
         config.validate()?;
         let (bucket, prefix) = config.bucket_and_prefix()?;
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let mut builder = builder.with_bucket_name(bucket);
         if let Some(region) = &config.region {
             builder = builder.with_region(region);
         }

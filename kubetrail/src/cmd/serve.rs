@@ -101,9 +101,19 @@ fn print_check(config: &Config, rules: usize) {
         config.detect.lists.len()
     );
     println!(
-        "store: {} (retention: {})",
+        "store: {} (retention: {}); {}",
         config.store.data_dir.display(),
-        retention_label(&config.store.retention_policy())
+        retention_label(&config.store.retention_policy()),
+        match &config.store.object_store {
+            None => "local disk only".to_owned(),
+            Some(remote) => match &remote.writer {
+                None => format!("settled partitions in {}", remote.url),
+                Some(writer) => format!(
+                    "settled partitions in {}, shared as writer {writer}",
+                    remote.url
+                ),
+            },
+        }
     );
     println!(
         "alerts: stdout {}, file {}, {} sink(s)",

@@ -72,6 +72,22 @@ fn unknown_keys_bad_values_and_no_sources_are_refused_with_one_line() {
             "/no/such/rules",
         ),
         ("[detect.lists]\nno_such_list = [\"x\"]\n", "no_such_list"),
+        (
+            "[store.object_store]\nurl = \"s3://b/p\"\nwriter = \"Replica_A\"\n",
+            "is not a writer id",
+        ),
+        (
+            "[store.object_store]\nurl = \"s3://b/p\"\nwriter_env = \"KUBETRAIL_TEST_UNSET_WRITER\"\n",
+            "KUBETRAIL_TEST_UNSET_WRITER, which is not set",
+        ),
+        (
+            "[store.object_store]\nurl = \"s3://b/p\"\nwriter = \"a\"\nwriter_env = \"HOME\"\n",
+            "not both",
+        ),
+        (
+            "[store.object_store]\nurl = \"s3://b/p\"\nwriter = \"a\"\nsync_seconds = 0\n",
+            "sync_seconds",
+        ),
     ] {
         write(&config, &format!("{files}{text}"));
         let out = check(&config);

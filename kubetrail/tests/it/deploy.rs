@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::common::{kubetrail, write};
+use crate::common::{BIN, kubetrail, write};
 
 const OVERLAYS: &[&str] = &["base", "overlays/single", "overlays/scale-out"];
 
@@ -410,14 +410,16 @@ fn the_configurations_of_the_manifests_check() {
             "[[tokens]]\nname = \"soc\"\nsha256 = \"{hash}\"\nrole = \"analyst\"\n[[ingest_tokens]]\nname = \"apiserver\"\nsha256 = \"{ingest}\"\ncluster = \"prod-eu-1\"\n[[ingest_certificates]]\nname = \"falco\"\nsubject = \"falco\"\ncluster = \"prod-eu-1\"\n"
         ),
     );
-    for (file, expected) in [
+    for (file, expected, shared) in [
         (
             "kubernetes/base/kubetrail.toml",
             "0 kafka consumer group(s)",
+            "local disk only",
         ),
         (
             "kubernetes/overlays/scale-out/kubetrail.toml",
             "1 kafka consumer group(s)",
+            "settled partitions in s3://audit-archive-prod-eu-1/kubetrail, shared as writer kubetrail-1",
         ),
     ] {
         let text = std::fs::read_to_string(deploy().join(file)).unwrap();
@@ -433,7 +435,12 @@ fn the_configurations_of_the_manifests_check() {
                 credentials.to_str().unwrap(),
             ),
         );
-        let out = kubetrail(&["serve", "--check", "--config", config.to_str().unwrap()]);
+        // The StatefulSet gives each pod its name, the writer id of the scale-out overlay.
+        let out = Command::new(BIN)
+            .args(["serve", "--check", "--config", config.to_str().unwrap()])
+            .env("POD_NAME", "kubetrail-1")
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
@@ -442,6 +449,7 @@ fn the_configurations_of_the_manifests_check() {
         );
         for expected in [
             expected,
+            shared,
             "pushed events: 1 ingest token(s), 1 ingest certificate(s)",
             "api: https://0.0.0.0:8443 with 1 query token(s), 1 ingest token(s)",
             "configuration OK",

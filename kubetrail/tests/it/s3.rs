@@ -424,3 +424,62 @@ commit_max_events = 200
     let verified = ok(&["verify", "--data-dir", data.to_str().unwrap()]);
     assert!(verified.starts_with("ok: "), "{verified}");
 }
+
+/// The catalog of writers on a real S3 API: writers updating it at once each create the next
+/// generation with a conditional PUT; a writer that loses the race reads the winner's and
+/// tries again, so no update is lost and generations count every change.
+#[test]
+fn writers_updating_the_catalog_at_once_lose_no_update() {
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let config = store::remote::RemoteConfig {
+        url: format!("s3://{BUCKET}/catalog-test"),
+        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+        region: Some("us-east-1".to_owned()),
+        allow_http: true,
+        writer: None,
+        writer_env: None,
+        sync_seconds: 10,
+    };
+    const WRITERS: u64 = 4;
+    const UPDATES: u64 = 8;
+    std::thread::scope(|scope| {
+        for writer in 0..WRITERS {
+            let config = config.clone();
+            scope.spawn(move || {
+                let remote =
+                    store::remote::Remote::open_with_key(&config, "test", "test").expect("bucket");
+                for update in 1..=UPDATES {
+                    let state = store::catalog::WriterState {
+                        ledger_seq: update,
+                        ledger_sha256: None,
+                        search_seq: update,
+                        updated: format!("update {update}"),
+                    };
+                    let head =
+                        store::catalog::update(&remote, &format!("w{writer}"), &state).unwrap();
+                    assert_eq!(head.writers[&format!("w{writer}")], state);
+                }
+            });
+        }
+    });
+    let remote = store::remote::Remote::open_with_key(&config, "test", "test").unwrap();
+    let head = store::catalog::read(&remote).unwrap().expect("a catalog");
+    assert_eq!(head.generation, WRITERS * UPDATES);
+    assert_eq!(head.writers.len() as u64, WRITERS);
+    assert!(
+        head.writers
+            .values()
+            .all(|state| state.ledger_seq == UPDATES)
+    );
+    // Old generations go: the head and the ones kept behind it remain.
+    let kept = remote.list(store::catalog::CATALOG_DIR).unwrap().len() as u64;
+    assert!(
+        kept <= store::catalog::KEEP_GENERATIONS + WRITERS + 1,
+        "{kept}"
+    );
+}

@@ -433,3 +433,89 @@ async fn tables_are_read_only_whatever_reaches_the_object_store() {
             .unwrap_or_default();
     assert!(!listed.is_empty());
 }
+
+#[test]
+fn writer_ids_name_files_and_are_told_apart() {
+    let part = PartName::replacing(12, 1, 3, 9);
+    let name = part.file_name(Some("kubetrail-0"), "parquet");
+    assert_eq!(
+        name,
+        "part-00000000000000000012-0001-00000000000000000003-00000000000000000009.kubetrail-0.parquet"
+    );
+    assert_eq!(PartName::parse(&name), Some(part));
+    assert_eq!(store::parts::writer_of(&name), Some("kubetrail-0"));
+    let plain = PartName::new(4, 0).file_name(None, "parquet");
+    assert_eq!(store::parts::writer_of(&plain), None);
+    for bad in ["-a", "a-", "A", "a_b", "a.b", ""] {
+        assert!(!store::parts::valid_writer(bad), "{bad}");
+        assert_eq!(
+            PartName::parse(&format!("part-00000000000000000004-0000.{bad}.parquet")),
+            None,
+            "{bad}"
+        );
+    }
+    assert!(store::parts::valid_writer(&"a".repeat(63)));
+    assert!(!store::parts::valid_writer(&"a".repeat(64)));
+}
+
+/// A partition of a bucket two writers share: each writer's commit numbers are its own, so a
+/// merged file of one never hides the other's files, and files naming no writer are this
+/// data directory's own.
+#[tokio::test]
+async fn the_live_rule_applies_per_writer_across_the_bucket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let bucket = dir.path().join("bucket");
+    let partition = "events/date=2026-01-01/hour=00";
+    let local_files = [
+        // This directory's own, from before it had a writer id, and its newer file.
+        PartName::new(3, 0).file_name(None, "parquet"),
+        PartName::new(11, 0).file_name(Some("a"), "parquet"),
+    ];
+    let bucket_files = [
+        // Its merged file in the bucket covers its own commits 1..=5 (file 3 above).
+        PartName::replacing(6, 0, 1, 5).file_name(Some("a"), "parquet"),
+        // The other writer's commits 2 and 4, and a merged file of its 7..=9.
+        PartName::new(2, 0).file_name(Some("b"), "parquet"),
+        PartName::new(4, 0).file_name(Some("b"), "parquet"),
+        PartName::replacing(10, 0, 7, 9).file_name(Some("b"), "parquet"),
+        PartName::new(8, 0).file_name(Some("b"), "parquet"),
+    ];
+    for (root, names) in [(&data, &local_files[..]), (&bucket, &bucket_files[..])] {
+        std::fs::create_dir_all(root.join(partition)).unwrap();
+        for name in names {
+            std::fs::write(root.join(partition).join(name), b"x").unwrap();
+        }
+    }
+    std::fs::create_dir_all(&bucket).unwrap();
+    let local_fs: Arc<dyn ObjectStore> =
+        Arc::new(datafusion::object_store::local::LocalFileSystem::new());
+    let live = store::live_store::LiveStore::new(
+        Arc::clone(&local_fs),
+        ObjectPath::from_absolute_path(&data).unwrap(),
+    )
+    .with_remote(
+        local_fs,
+        ObjectPath::from_absolute_path(&bucket).unwrap(),
+        Some("a".to_owned()),
+    );
+    let root = ObjectPath::from_absolute_path(data.join("events")).unwrap();
+    let listed: BTreeSet<String> =
+        futures::TryStreamExt::try_collect::<Vec<_>>(live.list(Some(&root)))
+            .await
+            .expect("list")
+            .into_iter()
+            .filter_map(|meta| meta.location.filename().map(str::to_owned))
+            .collect();
+    let expected: BTreeSet<String> = [
+        &local_files[1],
+        &bucket_files[0],
+        &bucket_files[1],
+        &bucket_files[2],
+        &bucket_files[3],
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
+    assert_eq!(listed, expected);
+}
