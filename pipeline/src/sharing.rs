@@ -40,6 +40,8 @@ pub fn peers_dir(data_dir: &Path) -> PathBuf {
 }
 
 const STATE_FILE: &str = "_state.json";
+/// How far back from the end of the published log its last line is looked for.
+const HEAD_WINDOW: u64 = 16 << 20;
 const META_FILE: &str = "meta.json";
 
 /// One writer's end of the sharing (see the module docs).
@@ -54,6 +56,12 @@ pub struct Sharing {
     /// The `meta.json` and `_state.json` bytes last published, by key.
     published_meta: HashMap<String, Vec<u8>>,
     last_state: Option<WriterState>,
+    /// The newest line of the commit log in the bucket.
+    ledger_head: Option<store::ledger::Head>,
+    /// How long a copy of a file gone from here stays (readers may have listed it).
+    grace: std::time::Duration,
+    /// Copies of files gone from here, and since when.
+    gone: HashMap<String, std::time::Instant>,
 }
 
 /// What one pass did.
@@ -79,6 +87,9 @@ impl Sharing {
             published: None,
             published_meta: HashMap::new(),
             last_state: None,
+            ledger_head: None,
+            grace: config.compaction.grace(),
+            gone: HashMap::new(),
         }))
     }
 
@@ -114,6 +125,7 @@ impl Sharing {
         pass: &mut Pass,
     ) -> Result<(), PipelineError> {
         self.publish_ledger(published, pass)?;
+        self.publish_active(published, pass)?;
         let search = search_dir(&self.data_dir);
         let state = read_optional(&search.join(STATE_FILE))?;
         let mut wanted: Vec<String> = Vec::new();
@@ -158,7 +170,7 @@ impl Sharing {
             published.remove(&key);
             self.published_meta.remove(&key);
         }
-        let head = store::ledger::read_head(&self.data_dir)?;
+        let head = self.ledger_head.clone();
         let search_seq = state
             .as_deref()
             .and_then(|state| serde_json::from_slice::<serde_json::Value>(state).ok())
@@ -204,10 +216,67 @@ impl Sharing {
         Ok(())
     }
 
+    /// Copies the files of the tables still here (partitions not yet moved to the bucket) to
+    /// `active/<table>/<partition>/<file>`, named by this writer, so the other writers' SQL
+    /// sees them now (see `store::live_store::ACTIVE_DIR`); copies of files gone from here
+    /// (compacted to the bucket, removed by retention) are deleted after the grace period.
+    fn publish_active(
+        &mut self,
+        published: &mut HashMap<String, u64>,
+        pass: &mut Pass,
+    ) -> Result<(), PipelineError> {
+        let mut wanted = std::collections::HashSet::new();
+        for table in [
+            store::commit::EVENTS_DIR,
+            store::commit::ALERTS_DIR,
+            store::commit::DEAD_LETTERS_DIR,
+        ] {
+            for (path, relative) in table_files(&self.data_dir, table)? {
+                let (dir, name) = relative.rsplit_once('/').unwrap_or(("", &relative));
+                let Some(part) = store::parts::PartName::parse(name) else {
+                    continue;
+                };
+                let extension = name.rsplit_once('.').map_or("", |(_, extension)| extension);
+                let named = part.file_name(Some(&self.writer), extension);
+                let key = self.own(&format!("{}/{dir}/{named}", store::live_store::ACTIVE_DIR));
+                if !published.contains_key(&key) {
+                    let size = file_size(&path)?;
+                    match self.remote.upload(&path, &key) {
+                        Ok(()) => {}
+                        // Moved away since the listing (compacted, retired): nothing to copy.
+                        Err(_) if !path.exists() => continue,
+                        Err(error) => return Err(error.into()),
+                    }
+                    published.insert(key.clone(), size);
+                    pass.uploaded_files += 1;
+                    pass.uploaded_bytes += size;
+                }
+                wanted.insert(key);
+            }
+        }
+        let active = self.own(&format!("{}/", store::live_store::ACTIVE_DIR));
+        let now = std::time::Instant::now();
+        let gone: Vec<String> = published
+            .keys()
+            .filter(|key| key.starts_with(&active) && !wanted.contains(*key))
+            .cloned()
+            .collect();
+        self.gone.retain(|key, _| gone.contains(key));
+        for key in gone {
+            let since = *self.gone.entry(key.clone()).or_insert(now);
+            if now.duration_since(since) >= self.grace {
+                self.remote.delete(&key)?;
+                published.remove(&key);
+                self.gone.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
     /// The commit log's complete lines not yet in the bucket, as a new chunk per segment:
     /// `ledger/<segment>/<offset:020>.jsonl` holds the segment's bytes from `offset`.
     fn publish_ledger(
-        &self,
+        &mut self,
         published: &mut HashMap<String, u64>,
         pass: &mut Pass,
     ) -> Result<(), PipelineError> {
@@ -255,8 +324,26 @@ impl Sharing {
             let size = chunk.len() as u64;
             self.remote.put(&key, chunk)?;
             published.insert(key, size);
+            ends.insert(segment, from + size);
             pass.uploaded_files += 1;
             pass.uploaded_bytes += size;
+        }
+        // The head the catalog names: the last line published (not a newer one appended
+        // since), found in the newest segment's published bytes.
+        if let Some((segment, end)) = ends.iter().next_back() {
+            let path = self.data_dir.join(store::ledger::LEDGER_DIR).join(segment);
+            let start = end.saturating_sub(HEAD_WINDOW);
+            let mut tail = read_from(&path, start)?;
+            tail.truncate((end - start) as usize);
+            let text = String::from_utf8_lossy(&tail);
+            if let Some(line) = text.trim_end_matches('\n').rsplit('\n').next()
+                && let Ok(entry) = serde_json::from_str::<store::ledger::LedgerEntry>(line)
+            {
+                self.ledger_head = Some(store::ledger::Head {
+                    seq: entry.seq,
+                    sha256: store::ledger::sha256_hex(line.as_bytes()),
+                });
+            }
         }
         Ok(())
     }
@@ -353,6 +440,37 @@ impl Sharing {
         }
         Ok(())
     }
+}
+
+/// The data files of `table` here (hidden and retired ones left out), as (path, path relative
+/// to the data directory).
+fn table_files(data_dir: &Path, table: &str) -> Result<Vec<(PathBuf, String)>, PipelineError> {
+    let mut found = Vec::new();
+    let mut dirs = vec![(data_dir.join(table), table.to_owned())];
+    while let Some((dir, relative)) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(StoreError::ReadFile { path: dir, source }.into());
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                if name.contains('=') {
+                    dirs.push((path, format!("{relative}/{name}")));
+                }
+            } else if name.starts_with("part-") {
+                found.push((path, format!("{relative}/{name}")));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The `date=…` directories under `dir`, by name.

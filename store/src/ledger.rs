@@ -226,27 +226,6 @@ fn segment_seq(name: &str) -> Option<u64> {
         .flatten()
 }
 
-/// The newest complete line's position, read while a writer may be appending (a line not yet
-/// ended by its newline is not counted); `None` for an empty ledger.
-pub fn read_head(data_dir: &Path) -> Result<Option<Head>, StoreError> {
-    for (_, path) in segments(data_dir)?.into_iter().rev() {
-        let text = read(&path)?;
-        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
-        if let Some(last) = complete.lines().last() {
-            let entry: LedgerEntry =
-                serde_json::from_str(last).map_err(|error| StoreError::CorruptLedger {
-                    path: path.clone(),
-                    reason: format!("its last line does not parse: {error}"),
-                })?;
-            return Ok(Some(Head {
-                seq: entry.seq,
-                sha256: sha256_hex(last.as_bytes()),
-            }));
-        }
-    }
-    Ok(None)
-}
-
 /// The writer's end of the ledger: where the chain stands and where the next line goes.
 #[derive(Debug)]
 pub(crate) struct Ledger {

@@ -25,7 +25,7 @@ use crate::commit::RETIRED_DIR;
 use crate::parts::{PartName, retain_live_per_dir, writer_of};
 
 /// See the module docs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LiveStore {
     inner: Arc<dyn ObjectStore>,
     /// The data directory, as a path of `inner`.
@@ -68,6 +68,77 @@ impl LiveStore {
         let relative = location.prefix_match(&self.data_dir)?;
         let mapped = relative.fold(prefix.clone(), |path, part| path.join(part));
         Some((Arc::clone(store), mapped))
+    }
+
+    /// Where another writer keeps its copy of `location` (a file of a partition it still
+    /// writes: see [`ACTIVE_DIR`]), by the writer the file's name names.
+    fn active_copy(&self, location: &Path) -> Option<(Arc<dyn ObjectStore>, Path)> {
+        let (store, prefix) = self.remote.as_ref()?;
+        let writer = writer_of(location.filename()?)?;
+        if Some(writer) == self.writer.as_deref() {
+            return None;
+        }
+        let relative = location.prefix_match(&self.data_dir)?;
+        let mapped = relative.fold(active_root(prefix, writer), |path, part| path.join(part));
+        Some((Arc::clone(store), mapped))
+    }
+
+    /// The other writers' copies of files under `location` (of partitions they still write),
+    /// under their data-directory paths: with `delimiter`, one level (objects and
+    /// directories), else every object below.
+    async fn active_listing(
+        &self,
+        location: &Path,
+        delimiter: bool,
+    ) -> Result<(Vec<ObjectMeta>, Vec<Path>)> {
+        let mut objects = Vec::new();
+        let mut directories = Vec::new();
+        let Some((store, prefix)) = &self.remote else {
+            return Ok((objects, directories));
+        };
+        let Some(relative) = location.prefix_match(&self.data_dir) else {
+            return Ok((objects, directories));
+        };
+        let relative: Vec<_> = relative.collect();
+        let writers = store
+            .list_with_delimiter(Some(&prefix.clone().join(crate::catalog::WRITERS_DIR)))
+            .await?;
+        for writer_dir in writers.common_prefixes {
+            let Some(writer) = writer_dir.filename() else {
+                continue;
+            };
+            if Some(writer) == self.writer.as_deref() || !crate::parts::valid_writer(writer) {
+                continue;
+            }
+            let root = active_root(prefix, writer);
+            let below = relative
+                .iter()
+                .fold(root.clone(), |path, part| path.join(part.clone()));
+            let back = |path: &Path| LiveStore::from_remote(&self.data_dir, &root, path);
+            if delimiter {
+                let listed = match store.list_with_delimiter(Some(&below)).await {
+                    Ok(listed) => listed,
+                    Err(Error::NotFound { .. }) => continue,
+                    Err(error) => return Err(error),
+                };
+                directories.extend(listed.common_prefixes.iter().filter_map(back));
+                for mut meta in listed.objects {
+                    if let Some(mapped) = back(&meta.location) {
+                        meta.location = mapped;
+                        objects.push(meta);
+                    }
+                }
+            } else {
+                let listed: Vec<ObjectMeta> = store.list(Some(&below)).try_collect().await?;
+                for mut meta in listed {
+                    if let Some(mapped) = back(&meta.location) {
+                        meta.location = mapped;
+                        objects.push(meta);
+                    }
+                }
+            }
+        }
+        Ok((objects, directories))
     }
 
     /// A bucket path back under the data directory.
@@ -125,6 +196,20 @@ impl fmt::Display for LiveStore {
     }
 }
 
+/// Where a writer sharing the bucket keeps copies of the files of partitions it still writes
+/// (`<prefix>/_writers/<writer>/active/<table>/<partition>/<file>`), so other writers' readers
+/// see them before compaction moves the partition to the tables' paths; the live rule hides
+/// them from then on, and the writer deletes them after the grace period.
+pub const ACTIVE_DIR: &str = "active";
+
+fn active_root(prefix: &Path, writer: &str) -> Path {
+    prefix
+        .clone()
+        .join(crate::catalog::WRITERS_DIR)
+        .join(writer)
+        .join(ACTIVE_DIR)
+}
+
 /// The live objects of a listing: per directory and writer (commit numbers are per writer),
 /// the files another file supersedes go. A name that names no writer is `own`'s.
 fn live(objects: Vec<ObjectMeta>, own: Option<&str>) -> Vec<ObjectMeta> {
@@ -158,6 +243,16 @@ fn merge_remote(
     }
 }
 
+/// Adds the objects of `more` whose paths `objects` lacks.
+fn add_absent(objects: &mut Vec<ObjectMeta>, more: Vec<ObjectMeta>) {
+    let present: std::collections::HashSet<Path> =
+        objects.iter().map(|meta| meta.location.clone()).collect();
+    objects.extend(
+        more.into_iter()
+            .filter(|meta| !present.contains(&meta.location)),
+    );
+}
+
 fn part_of(meta: &ObjectMeta) -> Option<PartName> {
     meta.location.filename().and_then(PartName::parse)
 }
@@ -189,6 +284,12 @@ impl ObjectStore for LiveStore {
                         Err(Error::NotFound { .. }) => {}
                         other => return other,
                     }
+                    if let Some((remote, mapped)) = self.active_copy(location) {
+                        match remote.get_opts(&mapped, options.clone()).await {
+                            Err(Error::NotFound { .. }) => {}
+                            other => return other,
+                        }
+                    }
                     for retired in self.retired_locations(location).await {
                         if let Some((remote, mapped)) = self.to_remote(&retired)
                             && let Ok(found) = remote.get_opts(&mapped, options.clone()).await
@@ -219,6 +320,12 @@ impl ObjectStore for LiveStore {
                     match remote.get_ranges(&mapped, ranges).await {
                         Err(Error::NotFound { .. }) => {}
                         other => return other,
+                    }
+                    if let Some((remote, mapped)) = self.active_copy(location) {
+                        match remote.get_ranges(&mapped, ranges).await {
+                            Err(Error::NotFound { .. }) => {}
+                            other => return other,
+                        }
                     }
                     for retired in self.retired_locations(location).await {
                         if let Some((remote, mapped)) = self.to_remote(&retired)
@@ -257,11 +364,21 @@ impl ObjectStore for LiveStore {
                     ))
                 });
         let writer = self.writer.clone();
+        let this = self.clone();
+        let prefix = prefix.cloned();
         stream::once(async move {
-            let mut objects = listing.try_collect::<Vec<_>>().await?;
+            let mut objects = match listing.try_collect::<Vec<_>>().await {
+                Ok(objects) => objects,
+                Err(Error::NotFound { .. }) if remote.is_some() => Vec::new(),
+                Err(error) => return Err(error),
+            };
             if let Some((remote_listing, remote_prefix, data_dir)) = remote {
                 let remote_objects = remote_listing.try_collect::<Vec<_>>().await?;
                 merge_remote(&mut objects, remote_objects, &remote_prefix, &data_dir);
+            }
+            if let Some(prefix) = &prefix {
+                let (active, _) = this.active_listing(prefix, false).await?;
+                add_absent(&mut objects, active);
             }
             Ok(objects)
         })
@@ -294,7 +411,6 @@ impl ObjectStore for LiveStore {
                     result.common_prefixes.push(local);
                 }
             }
-            result.common_prefixes.sort();
             merge_remote(
                 &mut result.objects,
                 remote.objects,
@@ -302,6 +418,16 @@ impl ObjectStore for LiveStore {
                 &self.data_dir,
             );
         }
+        if let Some(prefix) = prefix {
+            let (objects, directories) = self.active_listing(prefix, true).await?;
+            for directory in directories {
+                if !result.common_prefixes.contains(&directory) {
+                    result.common_prefixes.push(directory);
+                }
+            }
+            add_absent(&mut result.objects, objects);
+        }
+        result.common_prefixes.sort();
         result.objects = live(std::mem::take(&mut result.objects), self.writer.as_deref());
         Ok(result)
     }

@@ -777,10 +777,12 @@ fn start_with_credentials(config: &Path, log: &Path) -> Server {
 }
 
 /// Scale-out: two `serve` replicas in one consumer group, each with its own data directory
-/// and writer id, share one bucket. Each stores the events of its partitions once; each then
-/// answers search and SQL with every event of both; the catalog names both writers with
-/// their commit logs; DuckDB reads the shared tables with the same count; each replica's
-/// `verify` passes beside the other's files.
+/// and writer id, share one bucket. Each stores the events of its partitions once. While the
+/// hours are still being written (nothing moved to the tables' paths yet), each answers search
+/// and SQL with every event of both (the other's search index and table files as copied to the
+/// bucket). Restarted with hours that settle, both move their files to the shared tables:
+/// the answers stay whole, DuckDB reads the tables with the same count, the catalog names both
+/// writers with their commit logs, and each replica's `verify` passes beside the other's files.
 #[test]
 fn two_replicas_on_one_bucket_each_answer_for_both() {
     use crate::s3::{BOTO, BUCKET, PREFIX, duckdb_answers, python, sql_value, start_moto};
@@ -798,12 +800,15 @@ fn two_replicas_on_one_bucket_each_answer_for_both() {
     let seed = 0x5eed_0003;
     let first = stream(0, 300, seed, false);
     produce(&kafka, AUDIT_TOPIC, &first);
-    let shared = |writer: &str| {
+    // `settling`: hours settle 10 minutes after they end (the events are of March); else
+    // never, so every file stays where it was written.
+    let shared = |writer: &str, settling: bool| {
         format!(
             r#"
 [store.compaction]
 interval_seconds = 1
 grace_seconds = 1
+settle_minutes = {settle}
 [store.object_store]
 url = "s3://{BUCKET}/{PREFIX}"
 endpoint = "http://127.0.0.1:{port}"
@@ -811,25 +816,31 @@ allow_http = true
 writer = "{writer}"
 sync_seconds = 1
 "#,
-            port = moto.port
+            port = moto.port,
+            settle = if settling { 10 } else { 1_000_000_000 },
         )
     };
     let data_a = dir.path().join("data-a");
     let data_b = dir.path().join("data-b");
-    let config_a = kafka_config(
-        dir.path(),
-        &data_a,
-        &broker.address(),
-        "shared",
-        &shared("replica-a"),
-    );
-    let config_b = kafka_config(
-        dir.path(),
-        &data_b,
-        &broker.address(),
-        "shared",
-        &shared("replica-b"),
-    );
+    let configs = |settling: bool| {
+        (
+            kafka_config(
+                dir.path(),
+                &data_a,
+                &broker.address(),
+                "shared",
+                &shared("replica-a", settling),
+            ),
+            kafka_config(
+                dir.path(),
+                &data_b,
+                &broker.address(),
+                "shared",
+                &shared("replica-b", settling),
+            ),
+        )
+    };
+    let (config_a, config_b) = configs(false);
     let log_a = dir.path().join("serve-a.log");
     let log_b = dir.path().join("serve-b.log");
     let a = start_with_credentials(&config_a, &log_a);
@@ -854,31 +865,69 @@ sync_seconds = 1
         .flat_map(|message| message.audit_ids.iter().cloned())
         .collect();
     let total = expected.len() as u64;
-    // Each replica answers for both: its own index and the other's copy.
-    wait_until(
-        "each replica to search every event",
-        Duration::from_secs(120),
-        || searchable(&a, "*") == total && searchable(&b, "*") == total,
-    );
     let count =
         |data: &Path, statement: &str| -> u64 { sql_value(data, statement).parse().unwrap() };
+    let answers_for_both = |a: &Server, b: &Server, phase: &str| {
+        wait_until(
+            &format!("each replica to search every event ({phase})"),
+            Duration::from_secs(120),
+            || searchable(a, "*") == total && searchable(b, "*") == total,
+        );
+        wait_until(
+            &format!("each replica's SQL to count every event ({phase})"),
+            Duration::from_secs(120),
+            || {
+                count(&data_a, "select count(*) from events") == total
+                    && count(&data_b, "select count(*) from events") == total
+            },
+        );
+        // Selective searches get the same answers from both, whoever stored the events.
+        let mut found = 0;
+        for n in [1, 7, 42, 100_003, 100_111] {
+            let query = format!("name:cm-{n}");
+            let on_a = searchable(a, &query);
+            assert_eq!(on_a, searchable(b, &query), "{query} ({phase})");
+            found += on_a;
+        }
+        assert!(found >= 3, "{found} ({phase})");
+    };
+    let bucket_keys = || {
+        python(
+            &moto,
+            &format!(
+                "{BOTO}p = s3.get_paginator('list_objects_v2')\nfor page in p.paginate(Bucket='{BUCKET}'):\n    for o in page.get('Contents', []): print(o['Key'])"
+            ),
+            &[],
+        )
+    };
+    answers_for_both(&a, &b, "hours still written");
+    let keys = bucket_keys();
+    assert!(
+        !keys
+            .lines()
+            .any(|key| key.starts_with(&format!("{PREFIX}/events/"))),
+        "nothing has settled, yet files are in the shared tables:\n{keys}"
+    );
+    a.stop(&log_a);
+    b.stop(&log_b);
+
+    // Hours settle: each replica moves its files to the shared tables.
+    let (config_a, config_b) = configs(true);
+    let (log_a, log_b) = (
+        dir.path().join("serve-a-settling.log"),
+        dir.path().join("serve-b-settling.log"),
+    );
+    let a = start_with_credentials(&config_a, &log_a);
+    let b = start_with_credentials(&config_b, &log_b);
     wait_until(
-        "each replica's SQL to count every event (settled hours in the bucket)",
+        "both replicas to move their files to the shared tables",
         Duration::from_secs(120),
         || {
-            count(&data_a, "select count(*) from events") == total
-                && count(&data_b, "select count(*) from events") == total
+            crate::common::parquet_files(&data_a.join("events")).is_empty()
+                && crate::common::parquet_files(&data_b.join("events")).is_empty()
         },
     );
-    // Selective searches get the same answers from both replicas, whoever stored the events.
-    let mut found = 0;
-    for n in [1, 7, 42, 100_003, 100_111] {
-        let query = format!("name:cm-{n}");
-        let on_a = searchable(&a, &query);
-        assert_eq!(on_a, searchable(&b, &query), "{query}");
-        found += on_a;
-    }
-    assert!(found >= 3, "{found}");
+    answers_for_both(&a, &b, "hours settled");
     a.stop(&log_a);
     b.stop(&log_b);
     for data in [&data_a, &data_b] {
@@ -891,13 +940,7 @@ sync_seconds = 1
     }
     // Both wrote: the shared tables hold files named by each writer, and DuckDB reading
     // them straight from the bucket counts every event once.
-    let keys = python(
-        &moto,
-        &format!(
-            "{BOTO}p = s3.get_paginator('list_objects_v2')\nfor page in p.paginate(Bucket='{BUCKET}'):\n    for o in page.get('Contents', []): print(o['Key'])"
-        ),
-        &[],
-    );
+    let keys = bucket_keys();
     for writer in ["replica-a", "replica-b"] {
         assert!(
             keys.lines()
