@@ -36,7 +36,7 @@ pub struct Args {
 }
 
 /// moto's server, killed on drop.
-struct Moto(std::process::Child);
+pub(crate) struct Moto(std::process::Child);
 
 impl Drop for Moto {
     fn drop(&mut self) {
@@ -47,7 +47,7 @@ impl Drop for Moto {
 
 /// Starts moto's S3 server on a free loopback port with a bucket `kubetrail-bench`; returns
 /// it and the store's bucket configuration.
-fn start_moto() -> anyhow::Result<(Moto, store::remote::RemoteConfig)> {
+pub(crate) fn start_moto() -> anyhow::Result<(Moto, store::remote::RemoteConfig)> {
     use std::io::{Read, Write};
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

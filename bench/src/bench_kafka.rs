@@ -106,8 +106,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn tansu_path(args: &Args) -> anyhow::Result<PathBuf> {
-    let path = match (&args.tansu, std::env::var_os("KUBETRAIL_TANSU")) {
-        (Some(path), _) => path.clone(),
+    find_tansu(args.tansu.as_deref())
+}
+
+/// `given`, else `KUBETRAIL_TANSU`, else where `scripts/install-tansu` puts it.
+pub(crate) fn find_tansu(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let path = match (given, std::env::var_os("KUBETRAIL_TANSU")) {
+        (Some(path), _) => path.to_owned(),
         (None, Some(path)) => PathBuf::from(path),
         (None, None) => {
             let home = std::env::var_os("HOME").context("HOME is not set")?;
@@ -124,14 +129,14 @@ fn tansu_path(args: &Args) -> anyhow::Result<PathBuf> {
 }
 
 /// A tansu broker with memory storage on a loopback port, killed when dropped.
-struct Tansu {
+pub(crate) struct Tansu {
     child: Child,
     binary: PathBuf,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Tansu {
-    fn start(binary: &Path, dir: &Path) -> anyhow::Result<Tansu> {
+    pub(crate) fn start(binary: &Path, dir: &Path) -> anyhow::Result<Tansu> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -161,7 +166,7 @@ impl Tansu {
         Ok(broker)
     }
 
-    fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    pub(crate) fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
         let status = Command::new(&self.binary)
             .args(["topic", "create", topic])
             .args(["--broker", &format!("tcp://{}", self.address)])
@@ -183,7 +188,7 @@ impl Drop for Tansu {
 }
 
 /// Generated audit events, one JSON document each.
-fn generated(events: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+pub(crate) fn generated(events: u64) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut text = Vec::new();
     generate::generate(
         generate::Options::default(),
@@ -231,7 +236,7 @@ fn send(
     }
 }
 
-fn produce_all(
+pub(crate) fn produce_all(
     brokers: &str,
     topic: &str,
     partitions: i32,
@@ -278,7 +283,7 @@ fn baseline(args: &Args, brokers: &str, messages: usize) -> anyhow::Result<Basel
     })
 }
 
-fn source_config(brokers: &str, group: &str, topic: &str) -> ingest::KafkaSourceConfig {
+pub(crate) fn source_config(brokers: &str, group: &str, topic: &str) -> ingest::KafkaSourceConfig {
     ingest::KafkaSourceConfig {
         brokers: vec![brokers.to_owned()],
         group: group.to_owned(),

@@ -229,11 +229,27 @@ pub async fn open_live(
     commit: (u64, usize),
     cancel: &CancellationToken,
 ) -> anyhow::Result<(pipeline::Live, Arc<pipeline::Stats>)> {
+    open_live_with(
+        background,
+        store::Config::with_data_dir(data_dir),
+        commit,
+        cancel,
+    )
+    .await
+}
+
+/// [`open_live`] with the store configured as `store` says (a bucket, a writer id).
+pub async fn open_live_with(
+    background: &pipeline::PipelineRuntime,
+    store: store::Config,
+    commit: (u64, usize),
+    cancel: &CancellationToken,
+) -> anyhow::Result<(pipeline::Live, Arc<pipeline::Stats>)> {
     let stats = Arc::new(pipeline::Stats::default());
     let detect = detect::Config::default();
     let engine = pipeline::build_engine(&detect)?;
     let options = pipeline::LiveOptions {
-        store: store::Config::with_data_dir(data_dir),
+        store,
         detect,
         dedupe_capacity: ingest::Config::default().dedupe_capacity,
         pipeline: pipeline::Config {

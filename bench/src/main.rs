@@ -10,6 +10,7 @@ mod bench_index;
 mod bench_kafka;
 mod bench_latency;
 mod bench_precision;
+mod bench_scale_out;
 mod bench_search;
 mod bench_verify;
 mod bench_webhook;
@@ -67,6 +68,9 @@ enum Command {
     /// Compaction of a data directory of many small commits: storage per raw GB, files,
     /// MB/s, and SQL and search latency before and after.
     Compact(bench_compact::Args),
+    /// Two `serve` replicas in one consumer group on one bucket against one replica: intake
+    /// events/s and CPU, and how soon each replica's search answers for both.
+    ScaleOut(bench_scale_out::Args),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Kafka(args) => bench_kafka::run(&args),
         Command::Verify(args) => bench_verify::run(&args),
         Command::Compact(args) => bench_compact::run(&args),
+        Command::ScaleOut(args) => bench_scale_out::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,6 +62,9 @@ pub struct Sharing {
     grace: std::time::Duration,
     /// Copies of files gone from here, and since when.
     gone: HashMap<String, std::time::Instant>,
+    /// The other writers whose copy here is whole as of the `_state.json` it holds: copied
+    /// again only once their state changes.
+    complete: std::collections::HashSet<String>,
 }
 
 /// What one pass did.
@@ -90,6 +93,7 @@ impl Sharing {
             ledger_head: None,
             grace: config.compaction.grace(),
             gone: HashMap::new(),
+            complete: std::collections::HashSet::new(),
         }))
     }
 
@@ -358,15 +362,40 @@ impl Sharing {
                 continue;
             }
             pass.peers += 1;
-            self.copy_peer(writer, pass)?;
+            let whole = self.copy_peer(writer, pass)?;
+            if whole {
+                self.complete.insert(writer.clone());
+            } else {
+                self.complete.remove(writer);
+            }
         }
         Ok(())
     }
 
-    fn copy_peer(&self, writer: &str, pass: &mut Pass) -> Result<(), PipelineError> {
+    /// Copies `writer`'s search indexes; `true` when the copy is whole as of the state it
+    /// installed (no day had to wait for a later pass).
+    fn copy_peer(&self, writer: &str, pass: &mut Pass) -> Result<bool, PipelineError> {
         let prefix = format!("{WRITERS_DIR}/{writer}/search");
         let local = peers_dir(&self.data_dir).join(writer);
+        // Nothing changed since a whole copy: one small GET per pass.
+        let state = match self.remote.read(&format!("{prefix}/{STATE_FILE}")) {
+            Ok(state) => state,
+            Err(_)
+                if self
+                    .remote
+                    .head(&format!("{prefix}/{STATE_FILE}"))?
+                    .is_none() =>
+            {
+                return Ok(false);
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let local_state = read_optional(&local.join(STATE_FILE))?;
+        if self.complete.contains(writer) && local_state.as_deref() == Some(&state[..]) {
+            return Ok(true);
+        }
         create_dir(&local)?;
+        let mut whole = true;
         // The bucket's files per day directory.
         let mut days: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
         let mut has_state = false;
@@ -385,7 +414,7 @@ impl Sharing {
             }
         }
         if !has_state {
-            return Ok(());
+            return Ok(false);
         }
         for (day, files) in &days {
             let dir = local.join(day);
@@ -393,13 +422,17 @@ impl Sharing {
             let meta = match meta {
                 Ok(meta) => meta.to_vec(),
                 // Deleted since the listing (the day was dropped): the next pass removes it.
-                Err(_) => continue,
+                Err(_) => {
+                    whole = false;
+                    continue;
+                }
             };
             if read_optional(&dir.join(META_FILE))?.as_deref() == Some(&meta[..]) {
                 continue;
             }
             let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
             let Some(needed) = search::replica::files_needed(&meta, &names)? else {
+                whole = false;
                 continue;
             };
             create_dir(&dir)?;
@@ -434,11 +467,11 @@ impl Sharing {
                 })?;
             }
         }
-        let state = self.remote.read(&format!("{prefix}/{STATE_FILE}"))?;
-        if read_optional(&local.join(STATE_FILE))?.as_deref() != Some(&state[..]) {
+        // The state read first: the days copied are at least as new as it says.
+        if local_state.as_deref() != Some(&state[..]) {
             write_atomically(&local.join(STATE_FILE), &state)?;
         }
-        Ok(())
+        Ok(whole)
     }
 }
 

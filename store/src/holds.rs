@@ -5,6 +5,12 @@
 //! Holds live in `<data_dir>/_holds/holds.json`, replaced atomically (temporary file, fsync,
 //! rename, fsync of the directory) under `_holds/.lock`, so `kubetrail hold` can change them
 //! while `serve` runs; retention reads them at every run.
+//!
+//! A data directory sharing its bucket with other writers (see [`crate::catalog`]) keeps its
+//! holds in the bucket instead (`PREFIX/_holds/<generation>.json`, see
+//! [`crate::generations`]): a hold placed through any replica holds every writer's data, and
+//! a bucket that cannot be read stops retention rather than letting it run without the holds.
+//! The first shared version starts from the local file.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -109,8 +115,25 @@ impl Hold {
     }
 }
 
+/// The bucket this data directory shares with other writers, if it does.
+fn shared(data_dir: &Path) -> Result<Option<crate::remote::Remote>, StoreError> {
+    match crate::remote::recorded(data_dir)? {
+        Some(config) if config.writer.is_some() => Ok(Some(crate::remote::Remote::open(&config)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Every hold, released ones included, oldest first.
 pub fn list(data_dir: &Path) -> Result<Vec<Hold>, StoreError> {
+    if let Some(remote) = shared(data_dir)?
+        && let Some((_, holds)) = crate::generations::head::<Vec<Hold>>(&remote, HOLDS_DIR)?
+    {
+        return Ok(holds);
+    }
+    list_local(data_dir)
+}
+
+fn list_local(data_dir: &Path) -> Result<Vec<Hold>, StoreError> {
     let path = data_dir.join(HOLDS_DIR).join(HOLDS_FILE);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
@@ -143,10 +166,10 @@ pub fn add(data_dir: &Path, new: NewHold) -> Result<Hold, StoreError> {
             id: format!("hold-{}", holds.len() + 1),
             from: rfc3339(new.from),
             to: rfc3339(new.to),
-            cluster: new.cluster,
-            namespace: new.namespace,
-            reason: new.reason,
-            created_by: new.by,
+            cluster: new.cluster.clone(),
+            namespace: new.namespace.clone(),
+            reason: new.reason.clone(),
+            created_by: new.by.clone(),
             created_at: rfc3339(Utc::now()),
             released: None,
         };
@@ -181,15 +204,26 @@ pub fn release(data_dir: &Path, id: &str, by: &str, reason: &str) -> Result<Hold
     })
 }
 
-/// Reads, changes and atomically replaces the holds file under its lock.
+/// Reads, changes and atomically replaces the holds file under its lock, or the bucket's
+/// holds in a new generation when the data directory shares its bucket (`apply` then runs
+/// again on a newer version if another writer changed them meanwhile).
 fn change<T>(
     data_dir: &Path,
-    apply: impl FnOnce(&mut Vec<Hold>) -> Result<T, StoreError>,
+    mut apply: impl FnMut(&mut Vec<Hold>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     if !data_dir.is_dir() {
         return Err(StoreError::DataDirMissing {
             path: data_dir.to_owned(),
         });
+    }
+    if let Some(remote) = shared(data_dir)? {
+        let (answer, _) = crate::generations::update(
+            &remote,
+            HOLDS_DIR,
+            || list_local(data_dir),
+            |holds: &mut Vec<Hold>, _| apply(holds).map(|answer| (true, answer)),
+        )?;
+        return Ok(answer);
     }
     let dir = data_dir.join(HOLDS_DIR);
     files::create_dir_durable(data_dir, &dir)?;
@@ -202,7 +236,7 @@ fn change<T>(
         path: lock_path,
         source,
     })?;
-    let mut holds = list(data_dir)?;
+    let mut holds = list_local(data_dir)?;
     let result = apply(&mut holds)?;
     let path: PathBuf = dir.join(HOLDS_FILE);
     let tmp = dir.join(format!(".{HOLDS_FILE}.tmp"));

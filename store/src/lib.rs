@@ -22,6 +22,7 @@ pub mod compaction;
 mod config;
 mod error;
 mod files;
+mod generations;
 pub mod holds;
 pub mod ledger;
 pub mod live_store;

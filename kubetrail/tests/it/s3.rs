@@ -483,3 +483,96 @@ fn writers_updating_the_catalog_at_once_lose_no_update() {
         "{kept}"
     );
 }
+
+/// Legal holds of writers sharing a bucket live in the bucket: a hold placed through one
+/// writer's data directory holds the other's data too (its retention keeps the held day), ids
+/// stay unique across writers, and a release through either is seen by both.
+#[test]
+fn a_hold_placed_through_one_writer_holds_every_writers_data() {
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let setup = |writer: &str, seed: u64| {
+        let data = dir.path().join(format!("data-{writer}"));
+        let config = dir.path().join(format!("{writer}.toml"));
+        write(
+            &config,
+            &format!(
+                r#"
+[store]
+data_dir = "{data}"
+[store.retention]
+events_days = 1
+alerts_days = 1
+dead_letters_days = 1
+[store.object_store]
+url = "s3://{BUCKET}/{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+allow_http = true
+writer = "{writer}"
+"#,
+                data = data.display(),
+                port = moto.port
+            ),
+        );
+        import(dir.path(), &config, 2_000, seed, "2026-01-01T00:00:00Z");
+        (data, config)
+    };
+    let (data_a, _) = setup("writer-a", 71);
+    let (data_b, config_b) = setup("writer-b", 72);
+    let hold = |data: &Path, from: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&[
+            "hold",
+            "add",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--from",
+            from,
+            "--to",
+            "2026-01-02T00:00:00Z",
+            "--reason",
+            "case 4711",
+            "--by",
+            "compliance@example.com",
+        ]))
+        .unwrap()
+    };
+    assert_eq!(hold(&data_a, "2026-01-01T00:00:00Z")["id"], "hold-1");
+    assert_eq!(hold(&data_b, "2026-01-01T12:00:00Z")["id"], "hold-2");
+    for data in [&data_a, &data_b] {
+        let listed = ok(&["hold", "list", "--data-dir", data.to_str().unwrap()]);
+        assert_eq!(listed.lines().count(), 2, "{listed}");
+    }
+    ok(&[
+        "hold",
+        "release",
+        "hold-2",
+        "--data-dir",
+        data_a.to_str().unwrap(),
+        "--reason",
+        "closed",
+        "--by",
+        "compliance@example.com",
+    ]);
+    let listed = ok(&["hold", "list", "--data-dir", data_b.to_str().unwrap()]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("\"hold-1\""), "{listed}");
+    // Writer b's retention, long after its one-day periods, keeps the day writer a's hold
+    // covers: every one of its events.
+    let held_day = "select count(*) from events where time < '2026-01-02T00:00:00Z'";
+    let before = sql_value(&data_b, held_day);
+    assert!(before.parse::<u64>().unwrap() > 0);
+    let out = ok(&[
+        "retention",
+        "run",
+        "--config",
+        config_b.to_str().unwrap(),
+        "--as-of",
+        "2026-06-01",
+    ]);
+    assert_eq!(sql_value(&data_b, held_day), before, "{out}");
+}
