@@ -62,6 +62,8 @@ pub struct Live {
     config: Config,
     retention: store::retention::Policy,
     store_config: store::Config,
+    /// `[search] hot_days`.
+    hot_days: Option<u32>,
 }
 
 impl Live {
@@ -104,6 +106,7 @@ impl Live {
             engines,
             config: options.pipeline,
             retention: options.store.retention_policy(),
+            hot_days: options.search.hot_days,
             store_config: options.store,
         })
     }
@@ -141,6 +144,7 @@ impl Live {
             config,
             retention,
             store_config,
+            hot_days,
         } = self;
         let stats = Arc::clone(step.stats());
         // The compactor merges on its own thread; the commit stage commits its merges.
@@ -154,7 +158,13 @@ impl Live {
                 cancel.clone(),
             ))
         });
-        let sharer = tokio::spawn(sharer(store_config.clone(), cancel.clone()));
+        let (cold_tx, cold_rx) = mpsc::channel(1);
+        let sharer = tokio::spawn(sharer(
+            store_config.clone(),
+            hot_days,
+            cold_tx,
+            cancel.clone(),
+        ));
         let (batch_tx, batch_rx) = mpsc::channel(config.channel_batches);
         let (detected_tx, detected_rx) = mpsc::channel(config.channel_batches);
         let mut sources_running = Vec::new();
@@ -192,6 +202,7 @@ impl Live {
             runtime.block_on(commit_stage(
                 detected_rx,
                 merged_rx,
+                cold_rx,
                 indexed,
                 stores,
                 positions,
@@ -301,14 +312,22 @@ async fn compactor(
     }
 }
 
-/// With a writer id in a shared bucket: every `sync_seconds`, publishes this writer's commit
-/// log and search indexes and copies the other writers' (see [`crate::sharing`]). A failure is
-/// logged and tried again next time.
-async fn sharer(config: store::Config, cancel: CancellationToken) {
+/// Search days for the commit stage to make cold, and where to say how many went.
+type ColdDays = (Vec<(chrono::NaiveDate, Vec<u8>)>, oneshot::Sender<usize>);
+
+/// With a bucket: every `sync_seconds`, publishes this writer's commit log (and, shared with
+/// other writers or with `hot_days`, its search indexes and active files), copies the other
+/// writers' indexes (see [`crate::sharing`]), and hands the days past `hot_days` whose copy is
+/// whole to the commit stage to make cold. A failure is logged and tried again next time.
+async fn sharer(
+    config: store::Config,
+    hot_days: Option<u32>,
+    cold_tx: mpsc::Sender<ColdDays>,
+    cancel: CancellationToken,
+) {
     let Some(interval) = config
         .object_store
         .as_ref()
-        .filter(|_| config.writer().is_some())
         .map(|remote| Duration::from_secs(remote.sync_seconds))
     else {
         return;
@@ -321,7 +340,7 @@ async fn sharer(config: store::Config, cancel: CancellationToken) {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if slot.is_none() {
-                *slot = crate::sharing::Sharing::open(&config)?;
+                *slot = crate::sharing::Sharing::open(&config, hot_days)?;
             }
             slot.as_mut().map(crate::sharing::Sharing::pass).transpose()
         })
@@ -329,7 +348,22 @@ async fn sharer(config: store::Config, cancel: CancellationToken) {
         match pass {
             Ok(Ok(Some(pass))) => {
                 if pass.uploaded_files + pass.copied_files > 0 {
-                    tracing::debug!(?pass, "shared with the other writers");
+                    tracing::debug!(
+                        uploaded = pass.uploaded_files,
+                        copied = pass.copied_files,
+                        "synced with the bucket"
+                    );
+                }
+                if !pass.cold_candidates.is_empty() {
+                    let (done_tx, done_rx) = oneshot::channel();
+                    if cold_tx.send((pass.cold_candidates, done_tx)).await.is_err() {
+                        return;
+                    }
+                    if let Ok(made) = done_rx.await
+                        && made > 0
+                    {
+                        tracing::info!(days = made, "search days moved to the bucket only");
+                    }
                 }
             }
             Ok(Ok(None)) => return,
@@ -464,6 +498,7 @@ async fn send(detected: &mpsc::Sender<Detected>, message: Detected) -> Result<()
 async fn commit_stage(
     mut detected: mpsc::Receiver<Detected>,
     mut merged: mpsc::Receiver<MergedFiles>,
+    mut cold: mpsc::Receiver<ColdDays>,
     indexed: Arc<AtomicU64>,
     mut stores: Stores,
     positions: Checkpoint,
@@ -488,6 +523,11 @@ async fn commit_stage(
                 stats.add_compaction(&summary);
                 indexed.store(stores.indexed_seq(), Ordering::Release);
                 let _ = done.send(());
+                continue;
+            }
+            Some((days, done)) = cold.recv() => {
+                let made = stores.make_cold(&days)?;
+                let _ = done.send(made);
                 continue;
             }
         };

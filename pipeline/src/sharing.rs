@@ -40,15 +40,30 @@ pub fn peers_dir(data_dir: &Path) -> PathBuf {
 }
 
 const STATE_FILE: &str = "_state.json";
+const MANAGED_FILE: &str = ".managed.json";
 /// How far back from the end of the published log its last line is looked for.
 const HEAD_WINDOW: u64 = 16 << 20;
 const META_FILE: &str = "meta.json";
+
+/// The name of a data directory's own area in its bucket when it has no writer id (it shares
+/// the bucket with nobody).
+pub const SOLE_WRITER: &str = "sole";
+
+/// A data directory's own area in its bucket: `_writers/<writer>/`.
+fn own_area(config: &store::Config) -> String {
+    format!("{WRITERS_DIR}/{}", config.writer().unwrap_or(SOLE_WRITER))
+}
 
 /// One writer's end of the sharing (see the module docs).
 #[derive(Debug)]
 pub struct Sharing {
     remote: Remote,
     writer: String,
+    /// Other writers share the bucket (a writer id is set): active files, the catalog and
+    /// their search indexes.
+    shared: bool,
+    /// Search days older than this many days leave local disk once in the bucket.
+    hot_days: Option<u32>,
     data_dir: PathBuf,
     /// What this writer's copy in the bucket holds: relative key → size (`None` before the
     /// first listing).
@@ -68,24 +83,33 @@ pub struct Sharing {
 }
 
 /// What one pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pass {
     pub uploaded_files: usize,
     pub uploaded_bytes: u64,
     pub copied_files: usize,
     pub copied_bytes: u64,
     pub peers: usize,
+    /// Search days past the hot period whose copy in the bucket is whole, with the
+    /// `meta.json` copied: for [`crate::Stores::make_cold`].
+    pub cold_candidates: Vec<(chrono::NaiveDate, Vec<u8>)>,
 }
 
 impl Sharing {
-    /// `None` when the data directory does not share a bucket with other writers.
-    pub fn open(config: &store::Config) -> Result<Option<Sharing>, PipelineError> {
-        let (Some(remote_config), Some(writer)) = (&config.object_store, config.writer()) else {
+    /// `None` without a bucket. With one: its commit log always, its search indexes when
+    /// other writers share the bucket or `hot_days` moves old days there.
+    pub fn open(
+        config: &store::Config,
+        hot_days: Option<u32>,
+    ) -> Result<Option<Sharing>, PipelineError> {
+        let Some(remote_config) = &config.object_store else {
             return Ok(None);
         };
         Ok(Some(Sharing {
             remote: Remote::open(remote_config)?,
-            writer: writer.to_owned(),
+            writer: config.writer().unwrap_or(SOLE_WRITER).to_owned(),
+            shared: config.writer().is_some(),
+            hot_days,
             data_dir: config.data_dir.clone(),
             published: None,
             published_meta: HashMap::new(),
@@ -105,7 +129,9 @@ impl Sharing {
     pub fn pass(&mut self) -> Result<Pass, PipelineError> {
         let mut pass = Pass::default();
         self.publish(&mut pass)?;
-        self.copy_peers(&mut pass)?;
+        if self.shared {
+            self.copy_peers(&mut pass)?;
+        }
         Ok(pass)
     }
 
@@ -129,10 +155,28 @@ impl Sharing {
         pass: &mut Pass,
     ) -> Result<(), PipelineError> {
         self.publish_ledger(published, pass)?;
-        self.publish_active(published, pass)?;
+        if self.shared {
+            self.publish_active(published, pass)?;
+        }
+        if !self.shared && self.hot_days.is_none() {
+            return Ok(());
+        }
         let search = search_dir(&self.data_dir);
         let state = read_optional(&search.join(STATE_FILE))?;
         let mut wanted: Vec<String> = Vec::new();
+        // Cold days are in the bucket only: their copy stays.
+        for day in search::cold_days(&search)? {
+            let prefix = self.own(&format!("search/date={day}/"));
+            wanted.extend(
+                published
+                    .keys()
+                    .filter(|key| key.starts_with(&prefix))
+                    .cloned(),
+            );
+        }
+        let hot_since = self
+            .hot_days
+            .map(|days| chrono::Utc::now().date_naive() - chrono::Duration::days(i64::from(days)));
         if let Some(state) = &state {
             for (day, dir) in day_dirs(&search)? {
                 let Some(meta) = read_optional(&dir.join(META_FILE))? else {
@@ -154,9 +198,23 @@ impl Sharing {
                     }
                     wanted.push(key);
                 }
+                // tantivy's list of the files it manages, so a copy brought back is managed.
+                if let Some(managed) = read_optional(&dir.join(MANAGED_FILE))? {
+                    let key = self.own(&format!("search/{day}/{MANAGED_FILE}"));
+                    self.put_changed(published, &key, managed, pass)?;
+                    wanted.push(key);
+                }
                 let key = self.own(&format!("search/{day}/{META_FILE}"));
-                self.put_changed(published, &key, meta, pass)?;
+                self.put_changed(published, &key, meta.clone(), pass)?;
                 wanted.push(key);
+                let date = day
+                    .strip_prefix("date=")
+                    .and_then(|date| chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok());
+                if let (Some(date), Some(hot_since)) = (date, hot_since)
+                    && date < hot_since
+                {
+                    pass.cold_candidates.push((date, meta));
+                }
             }
             let key = self.own(&format!("search/{STATE_FILE}"));
             self.put_changed(published, &key, state.clone(), pass)?;
@@ -173,6 +231,9 @@ impl Sharing {
             self.remote.delete(&key)?;
             published.remove(&key);
             self.published_meta.remove(&key);
+        }
+        if !self.shared {
+            return Ok(());
         }
         let head = self.ledger_head.clone();
         let search_seq = state
@@ -417,45 +478,18 @@ impl Sharing {
             return Ok(false);
         }
         for (day, files) in &days {
-            let dir = local.join(day);
-            let meta = self.remote.read(&format!("{prefix}/{day}/{META_FILE}"));
-            let meta = match meta {
-                Ok(meta) => meta.to_vec(),
-                // Deleted since the listing (the day was dropped): the next pass removes it.
-                Err(_) => {
-                    whole = false;
-                    continue;
+            let copied = copy_day(
+                &self.remote,
+                &format!("{prefix}/{day}"),
+                files,
+                &local.join(day),
+            )?;
+            match copied {
+                Some((count, bytes)) => {
+                    pass.copied_files += count;
+                    pass.copied_bytes += bytes;
                 }
-            };
-            if read_optional(&dir.join(META_FILE))?.as_deref() == Some(&meta[..]) {
-                continue;
-            }
-            let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
-            let Some(needed) = search::replica::files_needed(&meta, &names)? else {
-                whole = false;
-                continue;
-            };
-            create_dir(&dir)?;
-            for name in &needed {
-                let size = files
-                    .iter()
-                    .find(|(listed, _)| listed == name)
-                    .map_or(0, |(_, size)| *size);
-                let path = dir.join(name);
-                if file_size(&path).ok() == Some(size) {
-                    continue;
-                }
-                let bytes = self.remote.read(&format!("{prefix}/{day}/{name}"))?;
-                write_atomically(&path, &bytes)?;
-                pass.copied_files += 1;
-                pass.copied_bytes += bytes.len() as u64;
-            }
-            write_atomically(&dir.join(META_FILE), &meta)?;
-            // Files the new meta does not name (readers that still use them keep them open).
-            for name in file_names(&dir)? {
-                if name != META_FILE && !needed.contains(&name) {
-                    remove_file(&dir.join(&name))?;
-                }
+                None => whole = false,
             }
         }
         // Days the writer no longer has (retention).
@@ -472,6 +506,116 @@ impl Sharing {
             write_atomically(&local.join(STATE_FILE), &state)?;
         }
         Ok(whole)
+    }
+}
+
+/// Copies the day index at `prefix` in the bucket (whose objects are `files`, names and sizes)
+/// into `dir`: the files its `meta.json` names that `dir` lacks, tantivy's `.managed.json`,
+/// then the `meta.json`, then deletes the files it no longer names. `None` when the listing
+/// is older than the `meta.json` (or the day went meanwhile): nothing installed, try later.
+/// Else how many files and bytes were copied.
+fn copy_day(
+    remote: &Remote,
+    prefix: &str,
+    files: &[(String, u64)],
+    dir: &Path,
+) -> Result<Option<(usize, u64)>, PipelineError> {
+    let meta = match remote.read(&format!("{prefix}/{META_FILE}")) {
+        Ok(meta) => meta.to_vec(),
+        // Deleted since the listing (the day was dropped): the next pass removes it.
+        Err(_) => return Ok(None),
+    };
+    if read_optional(&dir.join(META_FILE))?.as_deref() == Some(&meta[..]) {
+        return Ok(Some((0, 0)));
+    }
+    let names: Vec<String> = files.iter().map(|(name, _)| name.clone()).collect();
+    let Some(needed) = search::replica::files_needed(&meta, &names)? else {
+        return Ok(None);
+    };
+    create_dir(dir)?;
+    let (mut count, mut bytes) = (0, 0);
+    for name in &needed {
+        let size = files
+            .iter()
+            .find(|(listed, _)| listed == name)
+            .map_or(0, |(_, size)| *size);
+        let path = dir.join(name);
+        if file_size(&path).ok() == Some(size) {
+            continue;
+        }
+        let copied = remote.read(&format!("{prefix}/{name}"))?;
+        write_atomically(&path, &copied)?;
+        count += 1;
+        bytes += copied.len() as u64;
+    }
+    if names.iter().any(|name| name == MANAGED_FILE)
+        && let Ok(managed) = remote.read(&format!("{prefix}/{MANAGED_FILE}"))
+    {
+        write_atomically(&dir.join(MANAGED_FILE), &managed)?;
+    }
+    write_atomically(&dir.join(META_FILE), &meta)?;
+    // Files the new meta does not name (readers that still use them keep them open).
+    for name in file_names(dir)? {
+        if name != META_FILE && !needed.contains(&name) {
+            remove_file(&dir.join(&name))?;
+        }
+    }
+    Ok(Some((count, bytes)))
+}
+
+/// This data directory's day indexes in the bucket, as the search index fetches its cold days
+/// (see `search::ColdStore`): `_writers/<writer>/search/date=…/`.
+#[derive(Debug)]
+pub struct BucketDays {
+    remote: Remote,
+    prefix: String,
+}
+
+impl BucketDays {
+    /// `None` without a bucket.
+    pub fn open(config: &store::Config) -> Result<Option<BucketDays>, PipelineError> {
+        let Some(remote_config) = &config.object_store else {
+            return Ok(None);
+        };
+        Ok(Some(BucketDays {
+            remote: Remote::open(remote_config)?,
+            prefix: format!("{}/search", own_area(config)),
+        }))
+    }
+}
+
+impl BucketDays {
+    /// For a reader of `data_dir` (the CLI): its recorded bucket's days, `None` without one.
+    pub fn recorded(data_dir: &Path) -> Result<Option<BucketDays>, PipelineError> {
+        let mut config = store::Config::with_data_dir(data_dir);
+        config.object_store = store::remote::recorded(data_dir)?;
+        BucketDays::open(&config)
+    }
+}
+
+impl search::ColdStore for BucketDays {
+    fn fetch(&self, day: chrono::NaiveDate, into: &Path) -> Result<(), search::SearchError> {
+        let failed = |error: String| {
+            search::SearchError::Index(format!(
+                "fetching the search day {day} from the bucket: {error}"
+            ))
+        };
+        let prefix = format!("{}/date={day}", self.prefix);
+        let files: Vec<(String, u64)> = self
+            .remote
+            .list(&prefix)
+            .map_err(|error| failed(error.to_string()))?
+            .into_iter()
+            .filter_map(|(key, size)| {
+                let name = key.strip_prefix(&format!("{prefix}/"))?;
+                (!name.contains('/')).then(|| (name.to_owned(), size))
+            })
+            .collect();
+        match copy_day(&self.remote, &prefix, &files, into) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(failed("its copy in the bucket is not whole".to_owned())),
+            Err(error) => Err(failed(error.to_string())),
+        }
     }
 }
 

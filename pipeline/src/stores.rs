@@ -46,7 +46,12 @@ impl Stores {
             Some(raw) => serde_json::from_str(raw.get()).map_err(PipelineError::ResumeState)?,
             None => Resume::default(),
         };
+        let cache_days = index_options.cold_cache_days;
         let mut index = SearchIndex::open(&search_dir(&config.data_dir), index_options)?;
+        // With a bucket, days made cold are fetched from there (before catch-up may write).
+        if let Some(bucket) = crate::sharing::BucketDays::open(config)? {
+            index.set_cold_store(std::sync::Arc::new(bucket), cache_days);
+        }
         catch_up(&mut index, &config.data_dir, columnar.stats().last_seq)?;
         if config.writer().is_some() {
             // Answers for every writer sharing the bucket: their indexes as copied here.
@@ -60,6 +65,18 @@ impl Stores {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.columnar.data_dir()
+    }
+
+    /// Makes the search days `days` cold (see `search::SearchIndex::make_cold`), each with the
+    /// `meta.json` its copy in the bucket has. Returns how many went.
+    pub fn make_cold(&mut self, days: &[(NaiveDate, Vec<u8>)]) -> Result<usize, PipelineError> {
+        let mut made = 0;
+        for (day, meta) in days {
+            if self.index.make_cold(*day, meta)? {
+                made += 1;
+            }
+        }
+        Ok(made)
     }
 
     /// A searcher over the index (it sees each index commit as it happens).

@@ -60,15 +60,21 @@ pub(crate) fn read_state(dir: &Path) -> Result<Option<State>, SearchError> {
 
 /// Writes `_state.json` atomically: a temporary file, fsync, rename, fsync of the directory.
 pub(crate) fn write_state(dir: &Path, state: &State) -> Result<(), SearchError> {
-    let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
     let bytes = serde_json::to_vec(state).map_err(|error| SearchError::State {
-        path: path.clone(),
+        path: dir.join(STATE_FILE),
         message: error.to_string(),
     })?;
+    write_atomically(dir, STATE_FILE, &bytes)
+}
+
+/// Replaces `dir/name` with `bytes` atomically: a temporary file, fsync, rename, fsync of the
+/// directory.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), SearchError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
     let context = |what: &str| format!("{what} {}", tmp.display());
     let mut file = File::create(&tmp).map_err(|error| SearchError::io(context("create"), error))?;
-    file.write_all(&bytes)
+    file.write_all(bytes)
         .map_err(|error| SearchError::io(context("write"), error))?;
     file.sync_all()
         .map_err(|error| SearchError::io(context("fsync"), error))?;
@@ -160,10 +166,12 @@ pub(crate) fn remove_trash(dir: &Path) -> Result<(), SearchError> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let path = entry.path();
-        if name.starts_with(".trash-") {
+        if name.starts_with(".trash-") || name.starts_with(".fetch-") {
             fs::remove_dir_all(&path)
                 .map_err(|error| SearchError::io(format!("remove {}", path.display()), error))?;
-        } else if name == format!(".{STATE_FILE}.tmp") {
+        } else if name == format!(".{STATE_FILE}.tmp")
+            || name == format!(".{}.tmp", crate::cold::COLD_FILE)
+        {
             fs::remove_file(&path)
                 .map_err(|error| SearchError::io(format!("remove {}", path.display()), error))?;
         }

@@ -17,6 +17,7 @@ use tantivy::{IndexWriter, Term};
 use tracing::{debug, info, warn};
 
 use crate::SearchError;
+use crate::cold::{self, ColdStore};
 use crate::day::DayHandle;
 use crate::files::{self, State, day_dir_name, day_of, day_range};
 use crate::schema::build_doc;
@@ -44,6 +45,12 @@ pub struct IndexOptions {
     /// Index token positions of the raw text, for phrase queries (`"kube-system"`). Applies to
     /// day indexes created from now on.
     pub positions: bool,
+    /// With a bucket: day indexes older than this many days (by their day) leave local disk
+    /// once copied to the bucket, and are fetched back when a search needs them (see
+    /// `cold.rs`). `None`: every day stays local.
+    pub hot_days: Option<u32>,
+    /// Days fetched back from the bucket that stay cached on local disk.
+    pub cold_cache_days: usize,
 }
 
 impl Default for IndexOptions {
@@ -55,6 +62,8 @@ impl Default for IndexOptions {
             max_open_writers: 2,
             writer_idle_secs: 300,
             positions: true,
+            hot_days: None,
+            cold_cache_days: 7,
         }
     }
 }
@@ -136,6 +145,10 @@ pub struct SearchIndex {
     reload_pending: BTreeSet<NaiveDate>,
     /// Events of days before this were dropped by retention and are not indexed again.
     floor: Option<NaiveDate>,
+    /// Days whose index is in the bucket only (see `cold.rs`).
+    cold: BTreeSet<NaiveDate>,
+    /// Where cold days are, once set.
+    cold_store: Option<Arc<dyn ColdStore>>,
     poisoned: bool,
     shared: Arc<Shared>,
 }
@@ -179,6 +192,7 @@ impl SearchIndex {
         let lock = lock_dir(dir)?;
         files::remove_trash(dir)?;
         let seq = files::read_state(dir)?.map_or(0, |state| state.seq);
+        let mut cold = cold::cold_days(dir)?;
         let mut days = BTreeMap::new();
         for (day, path) in files::list_days(dir)? {
             if !path.join("meta.json").exists() {
@@ -197,11 +211,24 @@ impl SearchIndex {
             }
             days.insert(day, handle);
         }
-        info!(dir = %dir.display(), seq, days = days.len(), "opened search index");
+        // Cold and local: a crash between recording a day cold and deleting it. Local wins.
+        let both: Vec<NaiveDate> = cold
+            .iter()
+            .filter(|day| days.contains_key(*day))
+            .copied()
+            .collect();
+        if !both.is_empty() {
+            for day in &both {
+                cold.remove(day);
+            }
+            cold::write_cold_days(dir, &cold)?;
+        }
+        info!(dir = %dir.display(), seq, days = days.len(), cold = cold.len(), "opened search index");
         let shared = Arc::new(Shared::new(
             dir.to_path_buf(),
             View::build(seq, days.values()),
         ));
+        shared.set_cold_days(cold.clone());
         Ok(SearchIndex {
             dir: dir.to_path_buf(),
             options,
@@ -213,9 +240,92 @@ impl SearchIndex {
             touched: BTreeSet::new(),
             reload_pending: BTreeSet::new(),
             floor: None,
+            cold,
+            cold_store: None,
             poisoned: false,
             shared,
         })
+    }
+
+    /// Where the cold days are (see `cold.rs`): searches fetch the cold days they need from
+    /// there (keeping `cache_days` of them), writes to a cold day bring it back first. Set it
+    /// before anything writes to a cold day.
+    pub fn set_cold_store(&mut self, store: Arc<dyn ColdStore>, cache_days: usize) {
+        self.shared.set_cold_cache(cold::ColdCache::new(
+            Arc::clone(&store),
+            &self.dir,
+            cache_days,
+        ));
+        self.cold_store = Some(store);
+    }
+
+    /// Days whose index is in the bucket only.
+    pub fn cold_days(&self) -> Vec<NaiveDate> {
+        self.cold.iter().copied().collect()
+    }
+
+    /// Makes `day` cold: its index, copied to the bucket as `meta.json` `published_meta`
+    /// says, leaves local disk. Nothing happens (`false`) when the day has uncommitted
+    /// documents or its `meta.json` changed since that copy (the copy is not whole).
+    pub fn make_cold(
+        &mut self,
+        day: NaiveDate,
+        published_meta: &[u8],
+    ) -> Result<bool, SearchError> {
+        if self.poisoned {
+            return Err(SearchError::Poisoned);
+        }
+        if self.cold_store.is_none() || !self.days.contains_key(&day) || self.touched.contains(&day)
+        {
+            return Ok(false);
+        }
+        if let Some(writer) = self.writers.get(&day) {
+            if writer.dirty {
+                return Ok(false);
+            }
+            if let Some(writer) = self.writers.remove(&day) {
+                self.close_in_background(day, writer.writer);
+            }
+        }
+        // Merges finish before the comparison: the meta it reads is the last one.
+        self.join_closing(Some(day));
+        let path = self.dir.join(day_dir_name(day)).join("meta.json");
+        let meta = fs::read(&path)
+            .map_err(|error| SearchError::io(format!("read {}", path.display()), error))?;
+        if meta != published_meta {
+            return Ok(false);
+        }
+        // Recorded first: a crash before the deletion leaves the day local (see `open`).
+        self.cold.insert(day);
+        cold::write_cold_days(&self.dir, &self.cold)?;
+        self.shared.set_cold_days(self.cold.clone());
+        self.reload_pending.remove(&day);
+        self.days.remove(&day);
+        self.shared
+            .publish(View::build(self.seq, self.days.values()));
+        files::remove_day_dir(&self.dir, day)?;
+        info!(%day, "search day made cold: in the bucket only");
+        Ok(true)
+    }
+
+    /// Brings cold day `day` back to local disk (to write to it).
+    fn warm(&mut self, day: NaiveDate) -> Result<(), SearchError> {
+        let Some(store) = self.cold_store.clone() else {
+            return Err(SearchError::Index(format!(
+                "the index of {day} is in the bucket, but no bucket is configured"
+            )));
+        };
+        let path = cold::fetch_into(store.as_ref(), day, &self.dir)?;
+        let handle = DayHandle::open(day, &path)?;
+        self.days.insert(day, handle);
+        self.cold.remove(&day);
+        cold::write_cold_days(&self.dir, &self.cold)?;
+        self.shared.set_cold_days(self.cold.clone());
+        self.shared.forget_cold(day);
+        self.shared
+            .publish(View::build(self.seq, self.days.values()));
+        info!(%day, "cold search day brought back to write to it");
+        Ok(())
     }
 
     /// The seq of the last complete commit.
@@ -337,6 +447,9 @@ impl SearchIndex {
             self.evict(oldest)?;
         }
         self.join_closing(Some(day));
+        if !self.days.contains_key(&day) && self.cold.contains(&day) {
+            self.warm(day)?;
+        }
         if !self.days.contains_key(&day) {
             let path = self.dir.join(day_dir_name(day));
             let handle = DayHandle::create(day, &path, self.options.positions)?;
@@ -492,7 +605,8 @@ impl SearchIndex {
     /// of those days (until the index is reopened).
     pub fn drop_days_before(&mut self, before: NaiveDate) -> Result<usize, SearchError> {
         self.floor = Some(self.floor.map_or(before, |floor| floor.max(before)));
-        let doomed: Vec<NaiveDate> = self.days.range(..before).map(|(day, _)| *day).collect();
+        let mut doomed: Vec<NaiveDate> = self.days.range(..before).map(|(day, _)| *day).collect();
+        doomed.extend(self.cold.range(..before).copied());
         self.drop_days(&doomed)?;
         if !doomed.is_empty() {
             info!(dropped = doomed.len(), before = %before, "search retention dropped day indexes");
@@ -504,12 +618,26 @@ impl SearchIndex {
     /// uncommitted documents. Unlike `drop_days_before`, events of that day added later are
     /// indexed again. Returns whether there was one.
     pub fn drop_day(&mut self, day: NaiveDate) -> Result<bool, SearchError> {
-        let had = self.days.contains_key(&day);
+        let had = self.days.contains_key(&day) || self.cold.contains(&day);
         self.drop_days(&[day])?;
         Ok(had)
     }
 
     fn drop_days(&mut self, doomed: &[NaiveDate]) -> Result<(), SearchError> {
+        // Cold days go from the record (their copy in the bucket goes with the next publish).
+        let cold: Vec<NaiveDate> = doomed
+            .iter()
+            .copied()
+            .filter(|day| self.cold.contains(day))
+            .collect();
+        if !cold.is_empty() {
+            for day in &cold {
+                self.cold.remove(day);
+                self.shared.forget_cold(*day);
+            }
+            cold::write_cold_days(&self.dir, &self.cold)?;
+            self.shared.set_cold_days(self.cold.clone());
+        }
         let doomed: Vec<NaiveDate> = doomed
             .iter()
             .copied()
@@ -549,7 +677,7 @@ impl SearchIndex {
         if self.poisoned {
             return Err(SearchError::Poisoned);
         }
-        if event_ids.is_empty() || !self.days.contains_key(&day) {
+        if event_ids.is_empty() || !(self.days.contains_key(&day) || self.cold.contains(&day)) {
             return Ok(());
         }
         self.writer(day)?;

@@ -16,6 +16,7 @@
 //!
 //! Query syntax, fields and the measured choices behind the schema are in `README.md`.
 
+mod cold;
 mod collect;
 mod day;
 mod error;
@@ -30,6 +31,7 @@ mod searcher;
 mod text;
 
 pub use chrono::NaiveDate;
+pub use cold::{ColdStore, cold_days};
 pub use collect::Parallelism;
 pub use day::tantivy_index_settings;
 pub use error::SearchError;

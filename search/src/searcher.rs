@@ -1,6 +1,6 @@
 //! Searching the day indexes: requests, responses, hits, cursors and the shared view.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,6 +19,7 @@ use tantivy::{DocAddress, SegmentOrdinal, TantivyDocument, Term};
 use tracing::warn;
 
 use crate::SearchError;
+use crate::cold::{ColdCache, ColdStore};
 use crate::collect::{self, FacetSpec, Fruit, HistSpec, Key, Parallelism, Piece, SearchCollector};
 use crate::day::DayHandle;
 use crate::files::{self, day_range};
@@ -370,6 +371,9 @@ pub(crate) struct Shared {
     summaries: FacetSummaries,
     /// Other writers' indexes searched with this one ([`Searcher::with_peers`]).
     peers: Mutex<Option<Peers>>,
+    /// Days whose index is in the bucket only, and the cache they are fetched into.
+    cold_days: RwLock<Arc<BTreeSet<NaiveDate>>>,
+    cold_cache: Mutex<Option<ColdCache>>,
 }
 
 /// Facet counts over all the documents of one segment, kept per (segment, facet field).
@@ -429,6 +433,40 @@ impl Shared {
             external: None,
             summaries: FacetSummaries::default(),
             peers: Mutex::new(None),
+            cold_days: RwLock::new(Arc::new(BTreeSet::new())),
+            cold_cache: Mutex::new(None),
+        }
+    }
+
+    pub fn set_cold_days(&self, days: BTreeSet<NaiveDate>) {
+        let days = Arc::new(days);
+        match self.cold_days.write() {
+            Ok(mut slot) => *slot = days,
+            Err(poisoned) => *poisoned.into_inner() = days,
+        }
+    }
+
+    fn cold_days(&self) -> Arc<BTreeSet<NaiveDate>> {
+        match self.cold_days.read() {
+            Ok(days) => days.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn cold_cache(&self) -> std::sync::MutexGuard<'_, Option<ColdCache>> {
+        self.cold_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn set_cold_cache(&self, cache: ColdCache) {
+        *self.cold_cache() = Some(cache);
+    }
+
+    /// Drops `day` from the cache of cold days (no longer cold).
+    pub fn forget_cold(&self, day: NaiveDate) {
+        if let Some(cache) = self.cold_cache().as_mut() {
+            cache.forget(day);
         }
     }
 
@@ -504,6 +542,8 @@ impl Searcher {
             })),
             summaries: FacetSummaries::default(),
             peers: Mutex::new(None),
+            cold_days: RwLock::new(Arc::new(BTreeSet::new())),
+            cold_cache: Mutex::new(None),
         };
         let searcher = Searcher {
             shared: Arc::new(shared),
@@ -562,8 +602,66 @@ impl Searcher {
         }
         let seq = refresh_days(&self.shared.dir, &mut external.days)?;
         self.shared
+            .set_cold_days(crate::cold::cold_days(&self.shared.dir)?);
+        self.shared
             .publish(View::build(seq, external.days.values()));
         Ok(())
+    }
+
+    /// For a read-only searcher: where the cold days are (see `cold.rs`), `cache_days` of
+    /// them kept once fetched.
+    pub fn with_cold_store(&self, store: Arc<dyn ColdStore>, cache_days: usize) {
+        self.shared
+            .set_cold_cache(ColdCache::new(store, &self.shared.dir, cache_days));
+    }
+
+    /// Adds to `view` the cold days that meet `[from, to)`, fetched if not cached.
+    fn with_cold_days(
+        &self,
+        view: Arc<View>,
+        from: i64,
+        to: i64,
+    ) -> Result<Arc<View>, SearchError> {
+        let cold = self.shared.cold_days();
+        let needed: Vec<NaiveDate> = cold
+            .iter()
+            .copied()
+            .filter(|day| {
+                let (start, end) = day_range(*day);
+                from < end && to > start
+            })
+            .filter(|day| {
+                !view
+                    .days
+                    .iter()
+                    .any(|own| own.peer_seq.is_none() && own.day == *day)
+            })
+            .collect();
+        if needed.is_empty() {
+            return Ok(view);
+        }
+        let mut cache = self.shared.cold_cache();
+        let Some(cache) = cache.as_mut() else {
+            return Err(SearchError::Index(format!(
+                "{} day(s) of this search are kept in the bucket, and this searcher has no bucket to fetch them from",
+                needed.len()
+            )));
+        };
+        let mut days = view.days.clone();
+        for day in needed {
+            let handle = cache.get(day)?;
+            days.push(DayView {
+                day,
+                searcher: handle.reader.searcher(),
+                fields: handle.fields.clone(),
+                peer_seq: None,
+            });
+        }
+        days.sort_by_key(|day| day.day);
+        Ok(Arc::new(View {
+            seq: view.seq,
+            days,
+        }))
     }
 
     /// Also searches the indexes of other writers sharing this one's bucket, copied under
@@ -610,7 +708,13 @@ impl Searcher {
         if let Err(error) = self.refresh(false) {
             warn!(%error, "could not refresh the search view");
         }
-        let view = self.current_view();
+        let view = match self.with_cold_days(self.current_view(), i64::MIN, i64::MAX) {
+            Ok(view) => view,
+            Err(error) => {
+                warn!(%error, "counting without the cold days");
+                self.current_view()
+            }
+        };
         let mut count = 0;
         for day in &view.days {
             let visible = day.peer_seq.unwrap_or(view.seq);
@@ -639,7 +743,11 @@ impl Searcher {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
         let started = Instant::now();
         self.refresh(false)?;
-        let view = self.current_view();
+        let view = self.with_cold_days(
+            self.current_view(),
+            request.from.unwrap_or(i64::MIN),
+            request.to.unwrap_or(i64::MAX),
+        )?;
         let limit = request.limit.min(MAX_LIMIT);
         if let (Some(from), Some(to)) = (request.from, request.to)
             && from >= to

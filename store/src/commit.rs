@@ -278,6 +278,7 @@ impl ColumnarStore {
             remote,
         };
         store.recover()?;
+        store.remove_abandoned_uploads()?;
         store.adopt_unchained()?;
         info!(data_dir = %data_dir.display(), last_seq = store.stats().last_seq, "opened columnar store");
         Ok(store)
@@ -687,6 +688,40 @@ impl ColumnarStore {
 
     /// Rolls every retained commit forward, deletes temporary files of unpublished commits and
     /// loads the newest commit record.
+    /// Deletes this data directory's merged files left staged in the bucket by a compaction
+    /// that stopped before its commit (a kill during the upload or before the commit record):
+    /// after `recover` finished every committed rename, no staged key of this writer is
+    /// needed, and the data directory's lock keeps any other compaction of it away.
+    fn remove_abandoned_uploads(&self) -> Result<(), StoreError> {
+        let Some(remote) = &self.remote else {
+            return Ok(());
+        };
+        let own = self.config.writer();
+        for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
+            for (relative, _) in remote.list(table)? {
+                let name = relative.rsplit('/').next().unwrap_or(&relative);
+                let Some(stem) = name
+                    .strip_prefix(".part-compact-")
+                    .and_then(|rest| rest.strip_suffix(".tmp"))
+                else {
+                    continue;
+                };
+                // `<first>-<last>-<pid>[.<writer>].<ext>`
+                let parts: Vec<&str> = stem.split('.').collect();
+                let writer = match parts.as_slice() {
+                    [_, _] => None,
+                    [_, writer, _] => Some(*writer),
+                    _ => continue,
+                };
+                if writer == own {
+                    warn!(key = %relative, "deleting a merged file an interrupted compaction left in the bucket");
+                    remote.delete(&relative)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn recover(&mut self) -> Result<(), StoreError> {
         let data_dir = self.config.data_dir.clone();
         let commits_dir = data_dir.join(COMMITS_DIR);

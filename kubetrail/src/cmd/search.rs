@@ -60,6 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if peers.is_dir() {
         searcher.with_peers(&peers);
     }
+    // Days kept in the bucket only are fetched when the search needs them.
+    if let Some(bucket) = pipeline::sharing::BucketDays::recorded(&args.data_dir)? {
+        searcher.with_cold_store(
+            std::sync::Arc::new(bucket),
+            search::IndexOptions::default().cold_cache_days,
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut request = search::SearchRequest {

@@ -218,8 +218,36 @@ allow_http = true
         "{listed}"
     );
 
+    // Merged files an interrupted compaction left staged in the bucket (hidden names) are
+    // deleted when the store next opens, those of another writer sharing the bucket kept.
+    let staged = |name: &str| format!("{PREFIX}/events/date=2026-01-01/hour=00/{name}");
+    let (own, other) = (
+        staged(".part-compact-1-3-4242.parquet.tmp"),
+        staged(".part-compact-1-3-4242.replica-b.parquet.tmp"),
+    );
+    python(
+        &moto,
+        &format!(
+            "{BOTO}\nfor key in sys.argv[2:]: s3.put_object(Bucket='{BUCKET}', Key=key, Body=b'partial')"
+        ),
+        &[&own, &other],
+    );
     // A backfill into settled hours lands locally, then joins the bucket.
     import(dir.path(), &config, 3_000, 52, "2026-01-01T02:00:00Z");
+    let keys = python(
+        &moto,
+        &format!(
+            "{BOTO}print('\\n'.join(o['Key'] for o in s3.list_objects_v2(Bucket='{BUCKET}')['Contents']))"
+        ),
+        &[],
+    );
+    assert!(!keys.lines().any(|key| key == own), "{keys}");
+    assert!(keys.lines().any(|key| key == other), "{keys}");
+    python(
+        &moto,
+        &format!("{BOTO}s3.delete_object(Bucket='{BUCKET}', Key=sys.argv[2])"),
+        &[&other],
+    );
     assert!(local_parquet(&data) > 0);
     let total = 13_000.to_string();
     assert_eq!(sql_value(&data, "select count(*) from events"), total);
@@ -575,4 +603,169 @@ writer = "{writer}"
         "2026-06-01",
     ]);
     assert_eq!(sql_value(&data_b, held_day), before, "{out}");
+}
+
+/// `kubetrail search '*' --count` over `data` with the bucket's credentials (cold days are
+/// fetched from it).
+fn search_count_with_bucket(data: &Path) -> u64 {
+    let out = kubetrail(&[
+        "search",
+        "*",
+        "--count",
+        "--limit",
+        "1",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+        .lines()
+        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
+}
+
+/// The search days of `data` on local disk.
+fn local_search_days(data: &Path) -> usize {
+    std::fs::read_dir(data.join("search"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with("date="))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// `[search] hot_days`: once copied whole to the bucket, search days past the hot period leave
+/// local disk; searches that need them fetch them (the CLI too), a backfill into one brings it
+/// back, and nothing is lost or counted twice.
+#[test]
+fn search_days_past_the_hot_period_live_in_the_bucket_and_come_back() {
+    let moto = start_moto();
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    const EVENTS: u64 = 3_000;
+    const LATE: u64 = 500;
+    generate_attacks(&logs.join("audit.log"), EVENTS as usize, 81);
+    let data = dir.path().join("data");
+    let config = dir.path().join("kubetrail.toml");
+    write(
+        &config,
+        &format!(
+            r#"
+[ingest]
+poll_interval_ms = 100
+batch_max_events = 500
+[[ingest.files]]
+paths = ["{logs}/audit*"]
+cluster = "cold"
+[store]
+data_dir = "{data}"
+[store.compaction]
+interval_seconds = 1
+grace_seconds = 1
+[store.object_store]
+url = "s3://{BUCKET}/{PREFIX}"
+endpoint = "http://127.0.0.1:{port}"
+allow_http = true
+sync_seconds = 1
+[search]
+hot_days = 1
+[api]
+listen = "127.0.0.1:0"
+[pipeline]
+commit_interval_ms = 100
+"#,
+            logs = logs.display(),
+            data = data.display(),
+            port = moto.port
+        ),
+    );
+    let log = dir.path().join("serve.log");
+    let stderr = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .unwrap();
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let cold = || {
+        search::cold_days(&data.join("search"))
+            .map(|days| days.len())
+            .unwrap_or(0)
+    };
+    wait("every search day to be in the bucket only", &|| {
+        data.join("_commits").is_dir()
+            && sql_value(&data, "select count(*) from events") == EVENTS.to_string()
+            && cold() > 0
+            && local_search_days(&data) == 0
+    });
+    assert_eq!(search_count_with_bucket(&data), EVENTS);
+
+    // A backfill into a cold day: the day comes back, takes the late events, and goes cold
+    // again once its new copy is in the bucket.
+    let late = logs.join("audit-late.log");
+    crate::common::ok_stdout(&[
+        "generate",
+        "--events",
+        &LATE.to_string(),
+        "--seed",
+        "82",
+        "--start",
+        "2026-01-01T05:00:00Z",
+        "--out",
+        late.to_str().unwrap(),
+    ]);
+    wait("the late events to be searchable", &|| {
+        search_count_with_bucket(&data) == EVENTS + LATE
+    });
+    wait("the day to be in the bucket only again", &|| {
+        local_search_days(&data) == 0
+    });
+    crate::common::stop(&mut serve, &log);
+    assert_eq!(search_count_with_bucket(&data), EVENTS + LATE);
+    assert_eq!(
+        sql_value(&data, "select count(distinct event_id) from events"),
+        (EVENTS + LATE).to_string()
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("search days moved to the bucket only"),
+        "{text}"
+    );
+    let out = kubetrail(&["verify", "--data-dir", data.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("ok: "),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("kept in the bucket only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
