@@ -2,6 +2,7 @@
 //! second), then compacted: storage per raw GB (Parquet and search index), files before and
 //! after, compaction MB/s, and SQL and search latency before and after, on the same data.
 
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -283,6 +284,60 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!(
             "  | search `{query}` (median ms) | {:.1} | {:.1} |",
             before.search[index], after.search[index]
+        );
+    }
+    if args.s3 {
+        cold_search(&config, args.runs)?;
+    }
+    Ok(())
+}
+
+/// The search indexes in the bucket too: every day copied there and made cold (as `[search]
+/// hot_days` does), then the searches from a fresh searcher: the first fetches every day it
+/// needs (all of them: no time range), the next ones read the cache.
+fn cold_search(config: &store::Config, runs: usize) -> anyhow::Result<()> {
+    let data_dir = &config.data_dir;
+    let started = Instant::now();
+    let mut sharing =
+        pipeline::sharing::Sharing::open(config, Some(0))?.context("no bucket configured")?;
+    let pass = sharing.pass()?;
+    let (mut stores, _) = pipeline::Stores::open(config, search::IndexOptions::default())?;
+    let made = stores.make_cold(&pass.cold_candidates)?;
+    stores.close()?;
+    println!(
+        "  search days copied to the bucket and made cold: {made} days, {} in {:.1}s",
+        DecimalBytes(pass.uploaded_bytes),
+        started.elapsed().as_secs_f64()
+    );
+    let bucket = pipeline::sharing::BucketDays::recorded(data_dir)?.context("no bucket")?;
+    let bucket = std::sync::Arc::new(bucket);
+    let searcher = search::Searcher::open(&pipeline::search_dir(data_dir))?;
+    searcher.with_cold_store(bucket, 1024);
+    println!("  | search over the bucket | first (fetching every day) | then (cached, median) |");
+    println!("  |---|---|---|");
+    for (index, query) in SEARCHES.iter().enumerate() {
+        let mut samples = Vec::new();
+        let mut first = None;
+        for _ in 0..=runs.max(1) {
+            let started = Instant::now();
+            let response = searcher.search(&search::SearchRequest::new(*query))?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            std::hint::black_box(response);
+            if first.is_none() {
+                first = Some(ms);
+            } else {
+                samples.push(ms);
+            }
+        }
+        let first = first.unwrap_or_default();
+        println!(
+            "  | `{query}` | {} | {:.1} ms |",
+            if index == 0 {
+                format!("{:.0} ms", first)
+            } else {
+                format!("{first:.1} ms (cached by the first)")
+            },
+            median(samples)
         );
     }
     Ok(())
