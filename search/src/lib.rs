@@ -6,6 +6,8 @@
 //!   _state.json            {"version":1,"seq":N}: the last fully committed seq
 //!   .writer.lock           held by the one SearchIndex of a process
 //!   date=YYYY-MM-DD/       a tantivy index (meta.json, segments)
+//!   _cold.json             days whose index is in the bucket only (see `cold.rs`)
+//!   _cache/date=YYYY-MM-DD/ cold days fetched for searches
 //! ```
 //!
 //! * [`SearchIndex`] writes: `add` events (with the rule ids of their alerts), `commit(seq)`
