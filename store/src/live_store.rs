@@ -93,7 +93,8 @@ impl LiveStore {
     ) -> Result<(Vec<ObjectMeta>, Vec<Path>)> {
         let mut objects = Vec::new();
         let mut directories = Vec::new();
-        let Some((store, prefix)) = &self.remote else {
+        // A data directory without a writer id shares its bucket with nobody.
+        let (Some((store, prefix)), Some(own)) = (&self.remote, self.writer.as_deref()) else {
             return Ok((objects, directories));
         };
         let Some(relative) = location.prefix_match(&self.data_dir) else {
@@ -107,7 +108,7 @@ impl LiveStore {
             let Some(writer) = writer_dir.filename() else {
                 continue;
             };
-            if Some(writer) == self.writer.as_deref() || !crate::parts::valid_writer(writer) {
+            if writer == own || !crate::parts::valid_writer(writer) {
                 continue;
             }
             let root = active_root(prefix, writer);
