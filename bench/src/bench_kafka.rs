@@ -364,11 +364,41 @@ async fn live(
     CancellationToken,
     Running,
 )> {
+    let replica = live_with(
+        brokers,
+        group,
+        topic,
+        store::Config::with_data_dir(data_dir),
+    )
+    .await?;
+    Ok((
+        replica.stats,
+        replica.metrics,
+        replica.cancel,
+        replica.running,
+    ))
+}
+
+/// A live pipeline reading `topic` into the stores `store` configures, as one `serve` replica.
+pub(crate) struct Replica {
+    pub stats: Arc<pipeline::Stats>,
+    pub metrics: ingest::KafkaMetricsHandle,
+    pub searcher: search::Searcher,
+    pub cancel: CancellationToken,
+    pub running: Running,
+}
+
+pub(crate) async fn live_with(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    store: store::Config,
+) -> anyhow::Result<Replica> {
     let cancel = CancellationToken::new();
     let background = pipeline::PipelineRuntime::start()?;
-    let (live, stats) = crate::bench_webhook::open_live(
+    let (live, stats) = crate::bench_webhook::open_live_with(
         &background,
-        data_dir,
+        store,
         (
             pipeline::DEFAULT_COMMIT_INTERVAL_MS,
             pipeline::DEFAULT_COMMIT_MAX_EVENTS,
@@ -382,24 +412,31 @@ async fn live(
         live.positions(),
     )?;
     let metrics = source.metrics();
+    let searcher = live.searcher();
     let running = background.spawn(live.run(
         vec![ingest::Source::Kafka(Box::new(source))],
         sinks::AlertOutputs::default(),
         None,
         cancel.clone(),
     ));
-    Ok((stats, metrics, cancel, Running(running, background)))
+    Ok(Replica {
+        stats,
+        metrics,
+        searcher,
+        cancel,
+        running: Running(running, background),
+    })
 }
 
 /// The running pipeline and the runtime it runs on (which stops when dropped).
-struct Running(
+pub(crate) struct Running(
     tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
     pipeline::PipelineRuntime,
 );
 
 impl Running {
     /// Waits for the pipeline to drain and stop.
-    async fn stopped(self) -> anyhow::Result<()> {
+    pub(crate) async fn stopped(self) -> anyhow::Result<()> {
         let Running(running, background) = self;
         running.await??;
         drop(background);

@@ -9,13 +9,11 @@
 //! needs `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` set (any values: moto checks none).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tokio_util::sync::CancellationToken;
 
-use crate::bench_kafka::{Tansu, find_tansu, generated, produce_all, source_config};
+use crate::bench_kafka::{Tansu, find_tansu, generated, live_with, produce_all};
 use crate::measure;
 
 #[derive(Debug, clap::Args)]
@@ -29,16 +27,6 @@ pub struct Args {
     /// The tansu binary (default: KUBETRAIL_TANSU, else where scripts/install-tansu puts it).
     #[arg(long)]
     pub tansu: Option<PathBuf>,
-}
-
-/// One replica: its pipeline, figures and searcher.
-struct Replica {
-    stats: Arc<pipeline::Stats>,
-    metrics: ingest::KafkaMetricsHandle,
-    searcher: search::Searcher,
-    cancel: CancellationToken,
-    running: tokio::task::JoinHandle<Result<(), pipeline::PipelineError>>,
-    _runtime: pipeline::PipelineRuntime,
 }
 
 struct Figures {
@@ -120,7 +108,7 @@ async fn intake(
             sync_seconds: 1,
             ..remote.clone()
         });
-        running.push(start(brokers, &group, store).await?);
+        running.push(live_with(brokers, &group, "bench-scale", store).await?);
     }
     let mut first: Option<(Instant, f64)> = None;
     let deadline = Instant::now() + Duration::from_secs(3600);
@@ -162,48 +150,12 @@ async fn intake(
     };
     for replica in running {
         replica.cancel.cancel();
-        replica.running.await??;
+        replica.running.stopped().await?;
     }
     Ok(Figures {
         events: events_stored,
         seconds,
         cpu_seconds,
         visible_after,
-    })
-}
-
-async fn start(brokers: &str, group: &str, store: store::Config) -> anyhow::Result<Replica> {
-    let cancel = CancellationToken::new();
-    let runtime = pipeline::PipelineRuntime::start()?;
-    let (live, stats) = crate::bench_webhook::open_live_with(
-        &runtime,
-        store,
-        (
-            pipeline::DEFAULT_COMMIT_INTERVAL_MS,
-            pipeline::DEFAULT_COMMIT_MAX_EVENTS,
-        ),
-        &cancel,
-    )
-    .await?;
-    let source = ingest::KafkaSource::new(
-        &source_config(brokers, group, "bench-scale"),
-        &ingest::Config::default(),
-        live.positions(),
-    )?;
-    let metrics = source.metrics();
-    let searcher = live.searcher();
-    let running = runtime.spawn(live.run(
-        vec![ingest::Source::Kafka(Box::new(source))],
-        sinks::AlertOutputs::default(),
-        None,
-        cancel.clone(),
-    ));
-    Ok(Replica {
-        stats,
-        metrics,
-        searcher,
-        cancel,
-        running,
-        _runtime: runtime,
     })
 }

@@ -332,21 +332,32 @@ async fn sharer(
     else {
         return;
     };
-    let sharing = Arc::new(std::sync::Mutex::new(None));
+    let mut sharing = match crate::sharing::Sharing::open(&config, hot_days) {
+        Ok(Some(sharing)) => sharing,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "syncing with the bucket is off: it cannot be opened");
+            return;
+        }
+    };
     loop {
-        let (config, sharing) = (config.clone(), Arc::clone(&sharing));
         let pass = tokio::task::spawn_blocking(move || {
-            let mut slot = sharing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if slot.is_none() {
-                *slot = crate::sharing::Sharing::open(&config, hot_days)?;
-            }
-            slot.as_mut().map(crate::sharing::Sharing::pass).transpose()
+            let result = sharing.pass();
+            (sharing, result)
         })
         .await;
-        match pass {
-            Ok(Ok(Some(pass))) => {
+        let result = match pass {
+            Ok((returned, result)) => {
+                sharing = returned;
+                result
+            }
+            Err(error) => {
+                tracing::warn!(%error, "syncing with the bucket stopped");
+                return;
+            }
+        };
+        match result {
+            Ok(pass) => {
                 if pass.uploaded_files + pass.copied_files > 0 {
                     tracing::debug!(
                         uploaded = pass.uploaded_files,
@@ -366,13 +377,8 @@ async fn sharer(
                     }
                 }
             }
-            Ok(Ok(None)) => return,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "sharing with the other writers failed; trying again later")
-            }
             Err(error) => {
-                tracing::warn!(%error, "sharing with the other writers stopped");
-                return;
+                tracing::warn!(%error, "syncing with the bucket failed; trying again later")
             }
         }
         tokio::select! {

@@ -21,7 +21,7 @@
 //! next pass. The searcher reads the copies ([`search::Searcher::with_peers`]), each writer's
 //! documents up to its own `_state.json` seq.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use store::StoreError;
@@ -59,6 +59,8 @@ fn own_area(config: &store::Config) -> String {
 pub struct Sharing {
     remote: Remote,
     writer: String,
+    /// `_writers/<writer>`: see [`own_area`].
+    area: String,
     /// Other writers share the bucket (a writer id is set): active files, the catalog and
     /// their search indexes.
     shared: bool,
@@ -79,7 +81,7 @@ pub struct Sharing {
     gone: HashMap<String, std::time::Instant>,
     /// The other writers whose copy here is whole as of the `_state.json` it holds: copied
     /// again only once their state changes.
-    complete: std::collections::HashSet<String>,
+    complete: HashSet<String>,
 }
 
 /// What one pass did.
@@ -89,10 +91,16 @@ pub struct Pass {
     pub uploaded_bytes: u64,
     pub copied_files: usize,
     pub copied_bytes: u64,
-    pub peers: usize,
     /// Search days past the hot period whose copy in the bucket is whole, with the
     /// `meta.json` copied: for [`crate::Stores::make_cold`].
     pub cold_candidates: Vec<(chrono::NaiveDate, Vec<u8>)>,
+}
+
+impl Pass {
+    fn uploaded(&mut self, bytes: u64) {
+        self.uploaded_files += 1;
+        self.uploaded_bytes += bytes;
+    }
 }
 
 impl Sharing {
@@ -108,6 +116,7 @@ impl Sharing {
         Ok(Some(Sharing {
             remote: Remote::open(remote_config)?,
             writer: config.writer().unwrap_or(SOLE_WRITER).to_owned(),
+            area: own_area(config),
             shared: config.writer().is_some(),
             hot_days,
             data_dir: config.data_dir.clone(),
@@ -117,12 +126,12 @@ impl Sharing {
             ledger_head: None,
             grace: config.compaction.grace(),
             gone: HashMap::new(),
-            complete: std::collections::HashSet::new(),
+            complete: HashSet::new(),
         }))
     }
 
     fn own(&self, relative: &str) -> String {
-        format!("{WRITERS_DIR}/{}/{relative}", self.writer)
+        format!("{}/{relative}", self.area)
     }
 
     /// Publishes this writer's state, then copies the others'.
@@ -138,11 +147,7 @@ impl Sharing {
     fn publish(&mut self, pass: &mut Pass) -> Result<(), PipelineError> {
         let mut published = match self.published.take() {
             Some(published) => published,
-            None => self
-                .remote
-                .list(&format!("{WRITERS_DIR}/{}", self.writer))?
-                .into_iter()
-                .collect(),
+            None => self.remote.list(&self.area)?.into_iter().collect(),
         };
         let result = self.publish_with(&mut published, pass);
         self.published = Some(published);
@@ -163,7 +168,7 @@ impl Sharing {
         }
         let search = search_dir(&self.data_dir);
         let state = read_optional(&search.join(STATE_FILE))?;
-        let mut wanted: Vec<String> = Vec::new();
+        let mut wanted: HashSet<String> = HashSet::new();
         // Cold days are in the bucket only: their copy stays.
         for day in search::cold_days(&search)? {
             let prefix = self.own(&format!("search/date={day}/"));
@@ -188,25 +193,18 @@ impl Sharing {
                 };
                 for name in &needed {
                     let key = self.own(&format!("search/{day}/{name}"));
-                    let path = dir.join(name);
-                    let size = file_size(&path)?;
-                    if published.get(&key) != Some(&size) {
-                        self.remote.upload(&path, &key)?;
-                        published.insert(key.clone(), size);
-                        pass.uploaded_files += 1;
-                        pass.uploaded_bytes += size;
-                    }
-                    wanted.push(key);
+                    self.upload_changed(published, &dir.join(name), &key, pass)?;
+                    wanted.insert(key);
                 }
                 // tantivy's list of the files it manages, so a copy brought back is managed.
                 if let Some(managed) = read_optional(&dir.join(MANAGED_FILE))? {
                     let key = self.own(&format!("search/{day}/{MANAGED_FILE}"));
                     self.put_changed(published, &key, managed, pass)?;
-                    wanted.push(key);
+                    wanted.insert(key);
                 }
                 let key = self.own(&format!("search/{day}/{META_FILE}"));
                 self.put_changed(published, &key, meta.clone(), pass)?;
-                wanted.push(key);
+                wanted.insert(key);
                 let date = day
                     .strip_prefix("date=")
                     .and_then(|date| chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").ok());
@@ -218,13 +216,13 @@ impl Sharing {
             }
             let key = self.own(&format!("search/{STATE_FILE}"));
             self.put_changed(published, &key, state.clone(), pass)?;
-            wanted.push(key);
+            wanted.insert(key);
         }
         // Files no meta names any more (merged segments, days retention dropped).
         let search_prefix = self.own("search/");
         let stale: Vec<String> = published
             .keys()
-            .filter(|key| key.starts_with(&search_prefix) && !wanted.contains(key))
+            .filter(|key| key.starts_with(&search_prefix) && !wanted.contains(*key))
             .cloned()
             .collect();
         for key in stale {
@@ -276,8 +274,25 @@ impl Sharing {
         self.remote.put(key, bytes.clone())?;
         published.insert(key.to_owned(), size);
         self.published_meta.insert(key.to_owned(), bytes);
-        pass.uploaded_files += 1;
-        pass.uploaded_bytes += size;
+        pass.uploaded(size);
+        Ok(())
+    }
+
+    /// Uploads the local file `path` as `key` unless the bucket has it at that size (the
+    /// files copied are immutable once named by a commit or a `meta.json`).
+    fn upload_changed(
+        &self,
+        published: &mut HashMap<String, u64>,
+        path: &Path,
+        key: &str,
+        pass: &mut Pass,
+    ) -> Result<(), PipelineError> {
+        let size = file_size(path)?;
+        if published.get(key) != Some(&size) {
+            self.remote.upload(path, key)?;
+            published.insert(key.to_owned(), size);
+            pass.uploaded(size);
+        }
         Ok(())
     }
 
@@ -290,7 +305,7 @@ impl Sharing {
         published: &mut HashMap<String, u64>,
         pass: &mut Pass,
     ) -> Result<(), PipelineError> {
-        let mut wanted = std::collections::HashSet::new();
+        let mut wanted = HashSet::new();
         for table in [
             store::commit::EVENTS_DIR,
             store::commit::ALERTS_DIR,
@@ -304,24 +319,18 @@ impl Sharing {
                 let extension = name.rsplit_once('.').map_or("", |(_, extension)| extension);
                 let named = part.file_name(Some(&self.writer), extension);
                 let key = self.own(&format!("{}/{dir}/{named}", store::live_store::ACTIVE_DIR));
-                if !published.contains_key(&key) {
-                    let size = file_size(&path)?;
-                    match self.remote.upload(&path, &key) {
-                        Ok(()) => {}
-                        // Moved away since the listing (compacted, retired): nothing to copy.
-                        Err(_) if !path.exists() => continue,
-                        Err(error) => return Err(error.into()),
-                    }
-                    published.insert(key.clone(), size);
-                    pass.uploaded_files += 1;
-                    pass.uploaded_bytes += size;
+                match self.upload_changed(published, &path, &key, pass) {
+                    Ok(()) => {}
+                    // Moved away since the listing (compacted, retired): nothing to copy.
+                    Err(_) if !path.exists() => continue,
+                    Err(error) => return Err(error),
                 }
                 wanted.insert(key);
             }
         }
         let active = self.own(&format!("{}/", store::live_store::ACTIVE_DIR));
         let now = std::time::Instant::now();
-        let gone: Vec<String> = published
+        let gone: HashSet<String> = published
             .keys()
             .filter(|key| key.starts_with(&active) && !wanted.contains(*key))
             .cloned()
@@ -390,8 +399,7 @@ impl Sharing {
             self.remote.put(&key, chunk)?;
             published.insert(key, size);
             ends.insert(segment, from + size);
-            pass.uploaded_files += 1;
-            pass.uploaded_bytes += size;
+            pass.uploaded(size);
         }
         // The head the catalog names: the last line published (not a newer one appended
         // since), found in the newest segment's published bytes.
@@ -422,7 +430,6 @@ impl Sharing {
             if *writer == self.writer || !store::parts::valid_writer(writer) {
                 continue;
             }
-            pass.peers += 1;
             let whole = self.copy_peer(writer, pass)?;
             if whole {
                 self.complete.insert(writer.clone());

@@ -39,27 +39,16 @@ struct ColdFile {
 
 /// The cold days recorded under `dir` (a search directory).
 pub fn cold_days(dir: &Path) -> Result<BTreeSet<NaiveDate>, SearchError> {
-    let path = dir.join(COLD_FILE);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
-        Err(error) => return Err(SearchError::io(format!("read {}", path.display()), error)),
+    let Some(file) =
+        files::read_versioned(dir, COLD_FILE, |file: &ColdFile| file.version, VERSION)?
+    else {
+        return Ok(BTreeSet::new());
     };
-    let file: ColdFile = serde_json::from_slice(&bytes).map_err(|error| SearchError::State {
-        path: path.clone(),
-        message: error.to_string(),
-    })?;
-    if file.version != VERSION {
-        return Err(SearchError::State {
-            path,
-            message: format!("version {} is not {VERSION}", file.version),
-        });
-    }
     file.days
         .iter()
         .map(|day| {
             NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| SearchError::State {
-                path: path.clone(),
+                path: dir.join(COLD_FILE),
                 message: format!("{day:?} is not a day"),
             })
         })

@@ -36,26 +36,42 @@ impl State {
 
 /// Reads `_state.json`; `None` when there is none yet.
 pub(crate) fn read_state(dir: &Path) -> Result<Option<State>, SearchError> {
-    let path = dir.join(STATE_FILE);
+    read_versioned(
+        dir,
+        STATE_FILE,
+        |state: &State| state.version,
+        STATE_VERSION,
+    )
+}
+
+/// Reads and parses the JSON file `dir/name`, whose `version_of` must be `version`; `None`
+/// when there is none.
+pub(crate) fn read_versioned<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    name: &str,
+    version_of: impl Fn(&T) -> u32,
+    version: u32,
+) -> Result<Option<T>, SearchError> {
+    let path = dir.join(name);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(SearchError::io(format!("read {}", path.display()), error)),
     };
-    let state: State = serde_json::from_slice(&bytes).map_err(|error| SearchError::State {
+    let value: T = serde_json::from_slice(&bytes).map_err(|error| SearchError::State {
         path: path.clone(),
         message: error.to_string(),
     })?;
-    if state.version != STATE_VERSION {
+    if version_of(&value) != version {
         return Err(SearchError::State {
             path,
             message: format!(
-                "version {} is not the supported version {STATE_VERSION}",
-                state.version
+                "version {} is not the supported version {version}",
+                version_of(&value)
             ),
         });
     }
-    Ok(Some(state))
+    Ok(Some(value))
 }
 
 /// Writes `_state.json` atomically: a temporary file, fsync, rename, fsync of the directory.

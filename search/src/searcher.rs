@@ -233,6 +233,18 @@ pub(crate) struct DayView {
     pub peer_seq: Option<u64>,
 }
 
+impl DayView {
+    /// The current snapshot of `handle`'s day index.
+    fn of(handle: &DayHandle, peer_seq: Option<u64>) -> DayView {
+        DayView {
+            day: handle.day,
+            searcher: handle.reader.searcher(),
+            fields: handle.fields.clone(),
+            peer_seq,
+        }
+    }
+}
+
 /// What searches see: the committed seq and a snapshot of every day index. Documents with a
 /// larger seq (a commit in progress) are filtered out.
 pub(crate) struct View {
@@ -245,14 +257,7 @@ impl View {
     pub fn build<'a>(seq: u64, days: impl Iterator<Item = &'a DayHandle>) -> View {
         View {
             seq,
-            days: days
-                .map(|handle| DayView {
-                    day: handle.day,
-                    searcher: handle.reader.searcher(),
-                    fields: handle.fields.clone(),
-                    peer_seq: None,
-                })
-                .collect(),
+            days: days.map(|handle| DayView::of(handle, None)).collect(),
         }
     }
 }
@@ -343,12 +348,9 @@ impl Peers {
                 self.writers
                     .values()
                     .flat_map(|peer| {
-                        peer.days.values().map(|handle| DayView {
-                            day: handle.day,
-                            searcher: handle.reader.searcher(),
-                            fields: handle.fields.clone(),
-                            peer_seq: Some(peer.seq),
-                        })
+                        peer.days
+                            .values()
+                            .map(|handle| DayView::of(handle, Some(peer.seq)))
                     })
                     .collect(),
             );
@@ -649,13 +651,7 @@ impl Searcher {
         };
         let mut days = view.days.clone();
         for day in needed {
-            let handle = cache.get(day)?;
-            days.push(DayView {
-                day,
-                searcher: handle.reader.searcher(),
-                fields: handle.fields.clone(),
-                peer_seq: None,
-            });
+            days.push(DayView::of(cache.get(day)?, None));
         }
         days.sort_by_key(|day| day.day);
         Ok(Arc::new(View {

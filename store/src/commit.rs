@@ -686,8 +686,6 @@ impl ColumnarStore {
         Ok(plan.info)
     }
 
-    /// Rolls every retained commit forward, deletes temporary files of unpublished commits and
-    /// loads the newest commit record.
     /// Deletes this data directory's merged files left staged in the bucket by a compaction
     /// that stopped before its commit (a kill during the upload or before the commit record):
     /// after `recover` finished every committed rename, no staged key of this writer is
@@ -700,20 +698,7 @@ impl ColumnarStore {
         for table in [EVENTS_DIR, ALERTS_DIR, DEAD_LETTERS_DIR] {
             for (relative, _) in remote.list(table)? {
                 let name = relative.rsplit('/').next().unwrap_or(&relative);
-                let Some(stem) = name
-                    .strip_prefix(".part-compact-")
-                    .and_then(|rest| rest.strip_suffix(".tmp"))
-                else {
-                    continue;
-                };
-                // `<first>-<last>-<pid>[.<writer>].<ext>`
-                let parts: Vec<&str> = stem.split('.').collect();
-                let writer = match parts.as_slice() {
-                    [_, _] => None,
-                    [_, writer, _] => Some(*writer),
-                    _ => continue,
-                };
-                if writer == own {
+                if crate::compaction::staged_by(name) == Some(own) {
                     warn!(key = %relative, "deleting a merged file an interrupted compaction left in the bucket");
                     remote.delete(&relative)?;
                 }
@@ -722,6 +707,8 @@ impl ColumnarStore {
         Ok(())
     }
 
+    /// Rolls every retained commit forward, deletes temporary files of unpublished commits and
+    /// loads the newest commit record.
     fn recover(&mut self) -> Result<(), StoreError> {
         let data_dir = self.config.data_dir.clone();
         let commits_dir = data_dir.join(COMMITS_DIR);

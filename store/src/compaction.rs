@@ -444,22 +444,42 @@ fn partitions(table_dir: &Path) -> Result<Vec<(String, PathBuf, DateTime<Utc>)>,
     Ok(found)
 }
 
+const STAGED_PREFIX: &str = ".part-compact-";
+const STAGED_SUFFIX: &str = ".tmp";
+
+/// The hidden name a group is merged (and staged in the bucket) under:
+/// `.part-compact-<first>-<last>-<pid>[.<writer>].<ext>.tmp`. Staged in a bucket several
+/// writers share, the name must be this writer's alone.
+fn staged_name(group: &Group, writer: Option<&str>) -> String {
+    let (first, last) = group.covers();
+    let writer = writer
+        .map(|writer| format!(".{writer}"))
+        .unwrap_or_default();
+    format!(
+        "{STAGED_PREFIX}{first}-{last}-{}{writer}.{}{STAGED_SUFFIX}",
+        std::process::id(),
+        group.extension()
+    )
+}
+
+/// For a name [`staged_name`] made: the writer it names (`Some(None)`: none); `None` for
+/// any other name.
+pub(crate) fn staged_by(name: &str) -> Option<Option<&str>> {
+    let stem = name
+        .strip_prefix(STAGED_PREFIX)?
+        .strip_suffix(STAGED_SUFFIX)?;
+    match stem.split('.').collect::<Vec<_>>().as_slice() {
+        [_, _] => Some(None),
+        [_, writer, _] => Some(Some(*writer)),
+        _ => None,
+    }
+}
+
 /// Merges the files of `group` into one hidden temporary file in its partition, rows in `time`
 /// order. Reads committed files only: safe beside a running writer.
 pub fn merge(config: &crate::Config, group: Group) -> Result<Merged, StoreError> {
     let dir = config.data_dir.join(group.table).join(&group.partition);
-    // Staged in a bucket several writers share, the name must be this writer's alone.
-    let writer = config
-        .writer()
-        .map(|writer| format!(".{writer}"))
-        .unwrap_or_default();
-    let tmp_path = dir.join(format!(
-        ".part-compact-{}-{}-{}{writer}.{}.tmp",
-        group.covers().0,
-        group.covers().1,
-        std::process::id(),
-        group.extension()
-    ));
+    let tmp_path = dir.join(staged_name(&group, config.writer()));
     let paths: Vec<PathBuf> = group
         .inputs
         .iter()
