@@ -96,6 +96,15 @@ impl Broker {
         broker
     }
 
+    /// A broker with the topics [`kafka_config`] reads: the audit topic with `partitions`
+    /// partitions and the EKS topic with one.
+    fn with_topics(dir: &Path, partitions: i32) -> Broker {
+        let broker = Broker::start(dir);
+        broker.create_topic(AUDIT_TOPIC, partitions);
+        broker.create_topic("eks-audit", 1);
+        broker
+    }
+
     fn address(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
@@ -476,9 +485,7 @@ fn random_ms(seed: &mut u64, low: u64, high: u64) -> u64 {
 fn kafka_events_are_stored_once_through_kill_9_a_stalled_broker_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut broker = Broker::start(dir.path());
-    broker.create_topic(AUDIT_TOPIC, PARTITIONS);
-    broker.create_topic("eks-audit", 1);
+    let mut broker = Broker::with_topics(dir.path(), PARTITIONS);
     let config = kafka_config(dir.path(), &data, &broker.address(), "kubetrail-e2e", "");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -663,9 +670,7 @@ fn kafka_events_are_stored_once_through_kill_9_a_stalled_broker_and_a_restart() 
 #[test]
 fn two_replicas_in_one_group_split_the_partitions_and_store_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
-    broker.create_topic(AUDIT_TOPIC, PARTITIONS);
-    broker.create_topic("eks-audit", 1);
+    let broker = Broker::with_topics(dir.path(), PARTITIONS);
     let kafka = producer(&broker.address());
     let seed = 0x5eed_0002;
     let first = stream(0, 400, seed, false);
@@ -760,20 +765,7 @@ fn two_replicas_in_one_group_split_the_partitions_and_store_each_event_once() {
 
 /// `serve --config CONFIG` with the bucket's credentials in its environment.
 fn start_with_credentials(config: &Path, log: &Path) -> Server {
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(crate::common::BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("serve starts");
-    crate::common::http::started(child, log)
+    crate::common::http::started(crate::s3::serve_with_credentials(config, log), log)
 }
 
 /// Scale-out: two `serve` replicas in one consumer group, each with its own data directory
@@ -787,15 +779,8 @@ fn start_with_credentials(config: &Path, log: &Path) -> Server {
 fn two_replicas_on_one_bucket_each_answer_for_both() {
     use crate::s3::{BOTO, BUCKET, PREFIX, duckdb_answers, python, sql_value, start_moto};
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
-    broker.create_topic(AUDIT_TOPIC, PARTITIONS);
-    broker.create_topic("eks-audit", 1);
+    let broker = Broker::with_topics(dir.path(), PARTITIONS);
     let kafka = producer(&broker.address());
     let seed = 0x5eed_0003;
     let first = stream(0, 300, seed, false);
@@ -986,9 +971,7 @@ for writer in ('replica-a', 'replica-b'):
 #[test]
 fn alerts_go_to_a_kafka_topic_once_keyed_by_alert_id() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::start(dir.path());
-    broker.create_topic(AUDIT_TOPIC, 1);
-    broker.create_topic("eks-audit", 1);
+    let broker = Broker::with_topics(dir.path(), 1);
     broker.create_topic("kubetrail-alerts", 1);
     let data = dir.path().join("data");
     let alerts_file = dir.path().join("alerts.jsonl");

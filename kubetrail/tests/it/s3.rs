@@ -26,6 +26,7 @@ impl Drop for Moto {
     }
 }
 
+/// moto's server with the bucket `BUCKET`.
 pub(crate) fn start_moto() -> Moto {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -44,6 +45,11 @@ pub(crate) fn start_moto() -> Moto {
         assert!(Instant::now() < deadline, "moto_server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
+    python(
+        &moto,
+        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
+        &[],
+    );
     moto
 }
 
@@ -69,14 +75,24 @@ import sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
 "#;
 
-/// The binary with the bucket's credentials in its environment, as AWS SDKs take them.
+/// moto's credentials, in the environment as AWS SDKs take them.
+const CREDENTIALS: [(&str, &str); 2] = [
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+];
+
+/// The binary with the bucket's credentials in its environment.
 fn kubetrail(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .envs(CREDENTIALS)
         .output()
         .expect("kubetrail runs")
+}
+
+/// `serve --config CONFIG` with the bucket's credentials, its log appended to `log`.
+pub(crate) fn serve_with_credentials(config: &Path, log: &Path) -> Child {
+    crate::common::start_serve_with_env(config, log, &CREDENTIALS)
 }
 
 pub(crate) fn ok(args: &[&str]) -> String {
@@ -168,11 +184,6 @@ fn import(dir: &Path, config: &Path, events: usize, seed: u64, start: &str) {
 #[test]
 fn settled_partitions_move_to_the_bucket_where_duckdb_kubetrail_and_verify_agree() {
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = dir.path().join("kubetrail.toml");
@@ -357,11 +368,6 @@ allow_http = true
 #[test]
 fn serve_moves_settled_hours_to_the_bucket_in_the_background_through_a_kill_9() {
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -401,22 +407,7 @@ commit_max_events = 200
         ),
     );
     let log = dir.path().join("serve.log");
-    let serve_with_credentials = || {
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
-        Command::new(BIN)
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap()
-    };
-    let mut serve = serve_with_credentials();
+    let mut serve = serve_with_credentials(&config, &log);
     // Killed once the first files reached the bucket, then started again.
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline
@@ -428,7 +419,7 @@ commit_max_events = 200
     }
     serve.kill().unwrap();
     serve.wait().unwrap();
-    let mut serve = serve_with_credentials();
+    let mut serve = serve_with_credentials(&config, &log);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut done = false;
     while Instant::now() < deadline {
@@ -459,11 +450,6 @@ commit_max_events = 200
 #[test]
 fn writers_updating_the_catalog_at_once_lose_no_update() {
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let config = store::remote::RemoteConfig {
         url: format!("s3://{BUCKET}/catalog-test"),
         endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
@@ -518,11 +504,6 @@ fn writers_updating_the_catalog_at_once_lose_no_update() {
 #[test]
 fn a_hold_placed_through_one_writer_holds_every_writers_data() {
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let dir = tempfile::tempdir().unwrap();
     let setup = |writer: &str, seed: u64| {
         let data = dir.path().join(format!("data-{writer}"));
@@ -605,26 +586,6 @@ writer = "{writer}"
     assert_eq!(sql_value(&data_b, held_day), before, "{out}");
 }
 
-/// `kubetrail search '*' --count` over `data` with the bucket's credentials (cold days are
-/// fetched from it).
-fn search_count_with_bucket(data: &Path) -> u64 {
-    let out = kubetrail(&[
-        "search",
-        "*",
-        "--count",
-        "--limit",
-        "1",
-        "--data-dir",
-        data.to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(out.status.success(), "{stderr}");
-    stderr
-        .lines()
-        .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
-        .unwrap_or_else(|| panic!("a count in {stderr:?}"))
-}
-
 /// The search days of `data` on local disk.
 fn local_search_days(data: &Path) -> usize {
     std::fs::read_dir(data.join("search"))
@@ -643,11 +604,6 @@ fn local_search_days(data: &Path) -> usize {
 #[test]
 fn search_days_past_the_hot_period_live_in_the_bucket_and_come_back() {
     let moto = start_moto();
-    python(
-        &moto,
-        &format!("{BOTO}s3.create_bucket(Bucket='{BUCKET}')"),
-        &[],
-    );
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -689,19 +645,7 @@ commit_interval_ms = 100
         ),
     );
     let log = dir.path().join("serve.log");
-    let stderr = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .unwrap();
-    let mut serve = Command::new(BIN)
-        .args(["serve", "--config", config.to_str().unwrap()])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .unwrap();
+    let mut serve = serve_with_credentials(&config, &log);
     let wait = |what: &str, done: &dyn Fn() -> bool| {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !done() {
@@ -724,7 +668,7 @@ commit_interval_ms = 100
             && cold() > 0
             && local_search_days(&data) == 0
     });
-    assert_eq!(search_count_with_bucket(&data), EVENTS);
+    assert_eq!(crate::common::search_count_with(kubetrail, &data), EVENTS);
 
     // A backfill into a cold day: the day comes back, takes the late events, and goes cold
     // again once its new copy is in the bucket.
@@ -741,13 +685,16 @@ commit_interval_ms = 100
         late.to_str().unwrap(),
     ]);
     wait("the late events to be searchable", &|| {
-        search_count_with_bucket(&data) == EVENTS + LATE
+        crate::common::search_count_with(kubetrail, &data) == EVENTS + LATE
     });
     wait("the day to be in the bucket only again", &|| {
         local_search_days(&data) == 0
     });
     crate::common::stop(&mut serve, &log);
-    assert_eq!(search_count_with_bucket(&data), EVENTS + LATE);
+    assert_eq!(
+        crate::common::search_count_with(kubetrail, &data),
+        EVENTS + LATE
+    );
     assert_eq!(
         sql_value(&data, "select count(distinct event_id) from events"),
         (EVENTS + LATE).to_string()

@@ -141,6 +141,11 @@ pub fn walk(dir: &Path, f: &mut dyn FnMut(&Path)) {
 
 /// Starts `kubetrail serve --config CONFIG` with its log appended to `log`.
 pub fn start_serve(config: &Path, log: &Path) -> Child {
+    start_serve_with_env(config, log, &[])
+}
+
+/// [`start_serve`] with `env` added to its environment.
+pub fn start_serve_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Child {
     let stderr = OpenOptions::new()
         .create(true)
         .append(true)
@@ -148,6 +153,7 @@ pub fn start_serve(config: &Path, log: &Path) -> Child {
         .unwrap();
     Command::new(BIN)
         .args(["serve", "--config", config.to_str().unwrap()])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr)
         .spawn()
@@ -199,7 +205,12 @@ pub fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// The total of `kubetrail search '*' --count` over `data`.
 pub fn search_count(data: &Path) -> u64 {
-    let out = kubetrail(&[
+    search_count_with(kubetrail, data)
+}
+
+/// [`search_count`] with `run` running the binary (e.g. with credentials in its environment).
+pub fn search_count_with(run: fn(&[&str]) -> Output, data: &Path) -> u64 {
+    let out = run(&[
         "search",
         "*",
         "--count",
@@ -208,8 +219,8 @@ pub fn search_count(data: &Path) -> u64 {
         "--data-dir",
         data.to_str().unwrap(),
     ]);
-    assert!(out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
     stderr
         .lines()
         .find_map(|line| line.strip_suffix(" hits")?.parse().ok())
