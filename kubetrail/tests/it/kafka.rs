@@ -436,6 +436,19 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the replica logging to `log` owns partitions (the group settled with it).
+fn wait_until_assigned(log: &Path) {
+    wait_until(
+        "both replicas to own partitions",
+        Duration::from_secs(60),
+        || {
+            std::fs::read_to_string(log)
+                .unwrap_or_default()
+                .contains("kafka: partition assigned")
+        },
+    );
+}
+
 /// The audit IDs stored in `data`, with how often each is stored.
 fn stored_audit_ids(data: &Path) -> BTreeMap<String, u64> {
     let out = sql_csv(
@@ -695,15 +708,7 @@ fn two_replicas_in_one_group_split_the_partitions_and_store_each_event_once() {
         .flat_map(|message| message.audit_ids.iter().cloned())
         .collect();
     // Both replicas own partitions once the group settled: the third batch is split.
-    wait_until(
-        "both replicas to own partitions",
-        Duration::from_secs(60),
-        || {
-            std::fs::read_to_string(dir.path().join("serve-b.log"))
-                .unwrap_or_default()
-                .contains("kafka: partition assigned")
-        },
-    );
+    wait_until_assigned(&dir.path().join("serve-b.log"));
     let third = stream(200_000, 400, seed + 2, false);
     produce(&kafka, AUDIT_TOPIC, &third);
     let expected: BTreeSet<String> = expected
@@ -833,15 +838,7 @@ sync_seconds = 1
         searchable(&a, "*") > 0
     });
     let b = start_with_credentials(&config_b, &log_b);
-    wait_until(
-        "both replicas to own partitions",
-        Duration::from_secs(60),
-        || {
-            std::fs::read_to_string(&log_b)
-                .unwrap_or_default()
-                .contains("kafka: partition assigned")
-        },
-    );
+    wait_until_assigned(&log_b);
     let second = stream(100_000, 300, seed + 1, false);
     produce(&kafka, AUDIT_TOPIC, &second);
     let expected: BTreeSet<String> = first
