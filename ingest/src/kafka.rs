@@ -30,7 +30,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use event::{DeadLetter, DecodeOptions};
-use rayon::iter::{IndexedParallelIterator, IntoParallelRefIterator, ParallelIterator};
+use rayon::iter::{IndexedParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSlice;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
@@ -863,53 +864,62 @@ impl Reading {
             .iter()
             .map(|topic| source.topics.get(topic))
             .collect();
-        let decode_one = |message: &Pending| -> Result<Decoded, Rejected> {
-            match settings[message.topic] {
-                Some(settings) => decode_message(
+        // Each task decodes a run of messages straight into one list of events, in order.
+        let decode_run = |(run, messages): (usize, &[Pending])| -> DecodedRun {
+            let mut decoded = DecodedRun {
+                events: Vec::with_capacity(messages.len()),
+                filtered: 0,
+                rejected: Vec::new(),
+            };
+            for (index, message) in messages.iter().enumerate() {
+                let Some(settings) = settings[message.topic] else {
+                    continue;
+                };
+                match decode_message(
                     &arena[message.payload.clone()],
                     settings,
                     source.max_message_bytes,
-                ),
-                None => Ok(Decoded {
-                    events: Vec::new(),
-                    filtered: 0,
-                }),
+                    &mut decoded.events,
+                ) {
+                    Ok(filtered) => decoded.filtered += filtered as u64,
+                    Err(rejected) => decoded
+                        .rejected
+                        .push((run * MESSAGES_PER_DECODER + index, rejected)),
+                }
             }
+            decoded
         };
-        let outcomes: Vec<Result<Decoded, Rejected>> = match pool {
+        let runs: Vec<DecodedRun> = match pool {
             Some(pool) if pending.len() >= 2 * MESSAGES_PER_DECODER => pool.install(|| {
                 pending
-                    .par_iter()
-                    .with_min_len(MESSAGES_PER_DECODER)
-                    .map(decode_one)
+                    .par_chunks(MESSAGES_PER_DECODER)
+                    .enumerate()
+                    .map(decode_run)
                     .collect()
             }),
-            _ => pending.iter().map(decode_one).collect(),
+            _ => vec![decode_run((0, &pending))],
         };
-        let mut events = Vec::with_capacity(pending.len());
+        let mut events = Vec::with_capacity(runs.iter().map(|run| run.events.len()).sum());
         let mut dead_letters = Vec::new();
-        for (message, outcome) in pending.iter().zip(outcomes) {
-            match outcome {
-                Ok(mut decoded) => {
-                    stats.events += decoded.events.len() as u64;
-                    stats.filtered += decoded.filtered as u64;
-                    events.append(&mut decoded.events);
-                }
-                Err(rejected) => {
-                    let topic = &topics[message.topic];
-                    let (partition, offset) = (message.partition, message.offset);
-                    let length = message.payload.len();
-                    tracing::warn!(topic, partition, offset, length, reason = %rejected.reason, "dead letter: kafka message not decoded");
-                    stats.dead_letters += 1;
-                    dead_letters.push(DeadLetter {
-                        time: now_rfc3339(),
-                        source: format!("kafka:{topic}/{partition}"),
-                        offset: u64::try_from(offset).unwrap_or_default(),
-                        length: length as u64,
-                        reason: rejected.reason,
-                        excerpt: rejected.excerpt,
-                    });
-                }
+        for mut run in runs {
+            stats.events += run.events.len() as u64;
+            stats.filtered += run.filtered;
+            events.append(&mut run.events);
+            for (index, rejected) in run.rejected {
+                let message = &pending[index];
+                let topic = &topics[message.topic];
+                let (partition, offset) = (message.partition, message.offset);
+                let length = message.payload.len();
+                tracing::warn!(topic, partition, offset, length, reason = %rejected.reason, "dead letter: kafka message not decoded");
+                stats.dead_letters += 1;
+                dead_letters.push(DeadLetter {
+                    time: now_rfc3339(),
+                    source: format!("kafka:{topic}/{partition}"),
+                    offset: u64::try_from(offset).unwrap_or_default(),
+                    length: length as u64,
+                    reason: rejected.reason,
+                    excerpt: rejected.excerpt,
+                });
             }
         }
         DecodedBatch {
@@ -922,9 +932,12 @@ impl Reading {
     }
 }
 
-struct Decoded {
+/// What one decoding task made of a run of messages.
+struct DecodedRun {
     events: Vec<event::Event>,
-    filtered: usize,
+    filtered: u64,
+    /// Messages without events, by their index in the batch.
+    rejected: Vec<(usize, Rejected)>,
 }
 
 struct Rejected {
@@ -936,12 +949,14 @@ struct Rejected {
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
-/// The events of one message, or why it has none.
+/// Appends the events of one message to `events` and returns how many were filtered out, or
+/// says why it has none (and leaves `events` as it was).
 fn decode_message(
     payload: &[u8],
     settings: &TopicSettings,
     max_bytes: usize,
-) -> Result<Decoded, Rejected> {
+    events: &mut Vec<event::Event>,
+) -> Result<usize, Rejected> {
     let reject = |reason: String, excerpt: Option<&[u8]>| Rejected {
         reason,
         excerpt: excerpt.and_then(event::dead_letter_excerpt),
@@ -989,18 +1004,19 @@ fn decode_message(
             Some(document),
         ));
     }
-    let mut events = Vec::new();
+    let first = events.len();
     let decoded = if settings.cluster_from_envelope {
-        event::decode_line_cluster_from_envelope(document, &settings.options, &mut events)
+        event::decode_line_cluster_from_envelope(document, &settings.options, events)
     } else {
-        event::decode_line(document, &settings.options, &mut events)
+        event::decode_line(document, &settings.options, events)
     };
     let outcome = decoded.map_err(|error| reject(error.to_string(), Some(document)))?;
     let kind = match settings.format {
         KafkaFormat::Falco => event::Source::Falco,
         _ => event::Source::K8sAudit,
     };
-    if events.iter().any(|event| event.source != kind) {
+    if events[first..].iter().any(|event| event.source != kind) {
+        events.truncate(first);
         return Err(reject(
             format!(
                 "holds events of another kind than the topic's format ({})",
@@ -1009,10 +1025,7 @@ fn decode_message(
             Some(document),
         ));
     }
-    Ok(Decoded {
-        events,
-        filtered: outcome.filtered,
-    })
+    Ok(outcome.filtered)
 }
 
 fn format_name(format: KafkaFormat) -> &'static str {
@@ -1101,29 +1114,38 @@ mod tests {
         }
     }
 
+    /// The events of one message, or why it has none.
+    fn decode(
+        payload: &[u8],
+        settings: &TopicSettings,
+        max_bytes: usize,
+    ) -> Result<Vec<event::Event>, Rejected> {
+        let mut events = Vec::new();
+        decode_message(payload, settings, max_bytes, &mut events).map(|_| events)
+    }
+
     const AUDIT: &str = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a-1","stage":"ResponseComplete","requestURI":"/api/v1/pods","verb":"list","user":{"username":"alice"},"sourceIPs":["10.0.0.1"],"objectRef":{"resource":"pods","apiVersion":"v1"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000000Z","stageTimestamp":"2026-01-01T00:00:00.100000Z"}"#;
     const FALCO: &str = r#"{"time":"2026-01-01T00:00:00.000000000Z","rule":"Terminal shell in container","priority":"Notice","source":"syscall","hostname":"node-1","output":"shell","output_fields":{}}"#;
 
     #[test]
     fn messages_decode_by_topic_format() {
         let audit = settings(KafkaFormat::Audit, Some("prod"));
-        let decoded = decode_message(AUDIT.as_bytes(), &audit, 1 << 20)
-            .ok()
-            .unwrap();
-        assert_eq!(decoded.events.len(), 1);
-        assert_eq!(decoded.events[0].cluster, "prod");
+        let events = decode(AUDIT.as_bytes(), &audit, 1 << 20).ok().unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].cluster, "prod");
 
         let falco = settings(KafkaFormat::Falco, None);
         assert_eq!(
-            decode_message(FALCO.as_bytes(), &falco, 1 << 20)
+            decode(FALCO.as_bytes(), &falco, 1 << 20)
                 .ok()
                 .unwrap()
-                .events
                 .len(),
             1
         );
-        // The wrong kind for the topic is a dead letter.
-        let rejected = decode_message(FALCO.as_bytes(), &audit, 1 << 20)
+        // The wrong kind for the topic is a dead letter, and the events decoded before it
+        // stay as they were.
+        let mut events = decode(AUDIT.as_bytes(), &audit, 1 << 20).ok().unwrap();
+        let rejected = decode_message(FALCO.as_bytes(), &audit, 1 << 20, &mut events)
             .err()
             .unwrap();
         assert!(
@@ -1131,11 +1153,11 @@ mod tests {
             "{}",
             rejected.reason
         );
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].audit_id.as_deref(), Some("a-1"));
         // A plain event on an envelope topic too.
         let eks = settings(KafkaFormat::EksCloudwatch, None);
-        let rejected = decode_message(AUDIT.as_bytes(), &eks, 1 << 20)
-            .err()
-            .unwrap();
+        let rejected = decode(AUDIT.as_bytes(), &eks, 1 << 20).err().unwrap();
         assert_eq!(rejected.reason, "not a eks_cloudwatch message");
     }
 
@@ -1157,7 +1179,7 @@ mod tests {
         reading.topics = vec!["audit".to_owned(), "other".to_owned()];
         let messages = 3 * MESSAGES_PER_DECODER + 7;
         for offset in 0..messages {
-            let payload = if offset % 500 == 499 {
+            let payload = if offset % 250 == 249 {
                 "{not json".to_owned()
             } else {
                 AUDIT.replace("a-1", &format!("id-{offset}"))
@@ -1176,9 +1198,9 @@ mod tests {
             .build()
             .unwrap();
         let batch = reading.decode(&source, Some(&pool));
-        let bad: Vec<u64> = (0..messages as u64).filter(|o| o % 500 == 499).collect();
+        let bad: Vec<u64> = (0..messages as u64).filter(|o| o % 250 == 249).collect();
         let expected: Vec<String> = (0..messages)
-            .filter(|o| o % 500 != 499 && *o != 3)
+            .filter(|o| o % 250 != 249 && *o != 3)
             .map(|o| format!("id-{o}"))
             .collect();
         let ids: Vec<String> = batch
@@ -1214,7 +1236,7 @@ mod tests {
     fn bad_messages_are_rejected_with_the_reason() {
         let audit = settings(KafkaFormat::Audit, None);
         let reason =
-            |payload: &[u8], max: usize| decode_message(payload, &audit, max).err().unwrap().reason;
+            |payload: &[u8], max: usize| decode(payload, &audit, max).err().unwrap().reason;
         assert_eq!(reason(b"", 100), "message has no payload");
         assert_eq!(
             reason(AUDIT.as_bytes(), 100),
@@ -1231,17 +1253,8 @@ mod tests {
         encoder.write_all(AUDIT.as_bytes()).unwrap();
         let gzip = encoder.finish().unwrap();
         let audit = settings(KafkaFormat::Audit, None);
-        assert_eq!(
-            decode_message(&gzip, &audit, 1 << 20)
-                .ok()
-                .unwrap()
-                .events
-                .len(),
-            1
-        );
-        let rejected = decode_message(&gzip, &audit, AUDIT.len() - 1)
-            .err()
-            .unwrap();
+        assert_eq!(decode(&gzip, &audit, 1 << 20).ok().unwrap().len(), 1);
+        let rejected = decode(&gzip, &audit, AUDIT.len() - 1).err().unwrap();
         assert!(
             rejected.reason.starts_with("decompressed message exceeds"),
             "{}",
