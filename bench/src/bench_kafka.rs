@@ -46,6 +46,13 @@ pub struct Args {
     /// A Python with confluent-kafka installed, for the baseline.
     #[arg(long, default_value = "python3")]
     pub python: PathBuf,
+    /// Rounds of the baseline and the consume stage, taking turns (the median ratio is
+    /// printed when there are several).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+    /// Only the baseline and the consume stage (no live pipeline, no lag measurement).
+    #[arg(long)]
+    pub consume_only: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
@@ -66,26 +73,45 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         lines.len() as f64 / seconds
     );
 
-    let baseline = baseline(args, &brokers, lines.len())?;
-    println!(
-        "confluent-kafka (plain librdkafka consumer): {} messages, {:.1} MB/s, {:.0} messages/s, {:.1} CPU s",
-        baseline.messages,
-        baseline.bytes as f64 / 1e6 / baseline.seconds,
-        baseline.messages as f64 / baseline.seconds,
-        baseline.cpu_seconds
-    );
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
-    let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64))?;
-    let baseline_mb_s = baseline.bytes as f64 / 1e6 / baseline.seconds;
-    let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
-    println!(
-        "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} CPU s per second; {:.2}x the baseline's MB/s",
-        consume.messages,
-        consume.events,
-        consume.events as f64 / consume.seconds,
-        consume.cpu_seconds / consume.seconds,
-        consume_mb_s / baseline_mb_s
-    );
+    // The baseline and the consume stage take turns, each round in consumer groups of its own,
+    // so both see the broker and the machine in the same state; the median ratio is the figure.
+    let mut ratios = Vec::new();
+    for round in 1..=args.rounds {
+        let baseline = baseline(args, &brokers, lines.len(), round)?;
+        println!(
+            "confluent-kafka (plain librdkafka consumer): {} messages, {:.1} MB/s, {:.0} messages/s, {:.1} CPU s",
+            baseline.messages,
+            baseline.bytes as f64 / 1e6 / baseline.seconds,
+            baseline.messages as f64 / baseline.seconds,
+            baseline.cpu_seconds
+        );
+        let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64, round))?;
+        let baseline_mb_s = baseline.bytes as f64 / 1e6 / baseline.seconds;
+        let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
+        ratios.push(consume_mb_s / baseline_mb_s);
+        println!(
+            "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} CPU s per second; {:.2}x the baseline's MB/s",
+            consume.messages,
+            consume.events,
+            consume.events as f64 / consume.seconds,
+            consume.cpu_seconds / consume.seconds,
+            consume_mb_s / baseline_mb_s
+        );
+    }
+    if args.rounds > 1 {
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "consume stage over {} rounds: median {:.2}x the baseline's MB/s (lowest {:.2}x, highest {:.2}x)",
+            args.rounds,
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+    }
+    if args.consume_only {
+        return Ok(());
+    }
     let pipeline = runtime.block_on(pipeline_intake(
         &brokers,
         "bench-audit",
@@ -257,12 +283,13 @@ struct Baseline {
     cpu_seconds: f64,
 }
 
-fn baseline(args: &Args, brokers: &str, messages: usize) -> anyhow::Result<Baseline> {
+fn baseline(args: &Args, brokers: &str, messages: usize, round: u32) -> anyhow::Result<Baseline> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kafka_consume.py");
     let out = Command::new(&args.python)
         .arg(&script)
         .args(["--brokers", brokers, "--topic", "bench-audit"])
         .args(["--messages", &messages.to_string()])
+        .args(["--group", &format!("bench-confluent-kafka-{round}")])
         .output()
         .with_context(|| format!("failed to run {}", args.python.display()))?;
     if !out.status.success() {
@@ -310,10 +337,10 @@ struct Consumed {
 }
 
 /// The Kafka source alone into a channel, from the first batch to the last message.
-async fn consume_stage(brokers: &str, messages: u64) -> anyhow::Result<Consumed> {
+async fn consume_stage(brokers: &str, messages: u64, round: u32) -> anyhow::Result<Consumed> {
     let ingest_config = ingest::Config::default();
     let source = ingest::KafkaSource::new(
-        &source_config(brokers, "bench-consume", "bench-audit"),
+        &source_config(brokers, &format!("bench-consume-{round}"), "bench-audit"),
         &ingest_config,
         &ingest::Checkpoint::default(),
     )?;
