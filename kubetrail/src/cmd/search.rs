@@ -21,7 +21,7 @@ pub struct Args {
     /// End of the time range (exclusive).
     #[arg(long)]
     pub to: Option<String>,
-    /// Most hits printed.
+    /// Most hits printed (0 with `--count`: the count alone).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
     /// Print the hit count (of the whole query) on standard error.
@@ -78,14 +78,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut printed = 0;
     let mut total = None;
-    while printed < args.limit {
-        request.limit = (args.limit - printed).min(10_000);
+    // With `--count`, one search runs even for `--limit 0`, which prints the count alone.
+    while printed < args.limit || (args.count && total.is_none()) {
+        request.limit = (args.limit - printed).clamp(1, 10_000);
         let response = searcher.search(&request).map_err(|error| match error {
             search::SearchError::Query { .. } => bad_input(error.to_string()),
             other => anyhow::Error::new(other).context("search failed"),
         })?;
         total.get_or_insert(response.total);
-        for hit in &response.hits {
+        for hit in response.hits.iter().take(args.limit - printed) {
             serde_json::to_writer(&mut out, &api::hit_json(hit))?;
             out.write_all(b"\n")?;
             printed += 1;

@@ -338,14 +338,14 @@ fn importing_again_stores_nothing_twice_and_picks_up_what_grew() {
     assert_eq!(search_count(&data, "*"), 9000);
 }
 
-/// The hit count of a search, from `kubetrail search --count`.
+/// The hit count of a search, from `kubetrail search --count --limit 0` (no hits printed).
 fn search_count(data: &Path, query: &str) -> u64 {
     let out = kubetrail(&[
         "search",
         query,
         "--count",
         "--limit",
-        "1",
+        "0",
         "--data-dir",
         path(data),
     ]);
@@ -354,6 +354,7 @@ fn search_count(data: &Path, query: &str) -> u64 {
         "search {query}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(out.stdout.is_empty(), "search {query} printed hits");
     let stderr = String::from_utf8_lossy(&out.stderr);
     stderr
         .lines()
