@@ -15,11 +15,12 @@
 //!   has no payload or is longer than `max_message_bytes` becomes a dead letter naming its
 //!   topic, partition and offset; the partition goes on.
 //!
-//! One blocking thread owns the consumer's poll loop (rebalance callbacks run inside it) and
-//! copies messages into a batch; a decoding thread decodes the batch before (on a small pool
-//! for a large batch) and sends it to the pipeline, in order, while the poll loop reads the
-//! next. A batch counts as sent once handed to the decoder, so a revoke waits for it too. The
-//! pipeline's commit stage reports durable positions through a [`Committer`].
+//! One thread (`kafka-poll`) owns the consumer's poll loop (rebalance callbacks run inside
+//! it) and copies messages into a batch; a decoding thread (`kafka-decode`) decodes the batch
+//! before (on a small pool, `kafka-decode-N`, for a large batch) and sends it to the pipeline,
+//! in order, while the poll loop reads the next. A batch counts as sent once handed to the
+//! decoder, so a revoke waits for it too. The pipeline's commit stage reports durable
+//! positions through a [`Committer`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -357,16 +358,30 @@ impl KafkaSource {
                     .map_err(|error| IngestError::KafkaThread {
                         reason: format!("cannot start the decoding thread: {error}"),
                     })?;
-                let mut poller = Poller {
-                    reading: Reading::new(),
-                    spares,
-                    source,
-                    consumer,
-                    decoder: to_decoder,
+                // A thread of its own, named like the decoders', so `top -H` (and the Kafka
+                // benchmark) can tell consuming from decoding.
+                let poller = std::thread::Builder::new()
+                    .name("kafka-poll".to_owned())
+                    .spawn_scoped(scope, move || {
+                        let mut poller = Poller {
+                            reading: Reading::new(),
+                            spares,
+                            source,
+                            consumer,
+                            decoder: to_decoder,
+                        };
+                        poller.run()
+                        // The decoder sends what it was handed, then sees the channel closed.
+                    })
+                    .map_err(|error| IngestError::KafkaThread {
+                        reason: format!("cannot start the poll thread: {error}"),
+                    });
+                let polled = match poller {
+                    Ok(poller) => poller
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(error) => Err(error),
                 };
-                let polled = poller.run();
-                // The decoder sends what it was handed, then sees the channel closed.
-                drop(poller);
                 if let Err(panic) = decoder.join() {
                     std::panic::resume_unwind(panic);
                 }
