@@ -12,6 +12,7 @@
 //! and then the consumer lag of the live pipeline while a producer writes `--rate` events/s
 //! to a second topic for `--seconds`. A command of its own, never part of the tests.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -75,38 +76,61 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
     // The baseline and the consume stage take turns, each round in consumer groups of its own,
-    // so both see the broker and the machine in the same state; the median ratio is the figure.
+    // so both see the broker and the machine in the same state; the median ratios are the
+    // figures: MB/s, and CPU per message of the consuming alone (kubetrail's poll thread and
+    // librdkafka's threads against the whole baseline process, its librdkafka threads too).
     let mut ratios = Vec::new();
+    let mut per_core_ratios = Vec::new();
     for round in 1..=args.rounds {
+        // The broker's CPU per message in each run: what the two cores had left for the reader.
+        let broker_cpu = broker.cpu_seconds();
         let baseline = baseline(args, &brokers, lines.len(), round)?;
-        println!(
-            "confluent-kafka (plain librdkafka consumer): {} messages, {:.1} MB/s, {:.0} messages/s, {:.1} CPU s",
-            baseline.messages,
-            baseline.bytes as f64 / 1e6 / baseline.seconds,
-            baseline.messages as f64 / baseline.seconds,
-            baseline.cpu_seconds
-        );
-        let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64, round))?;
+        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, baseline.messages);
         let baseline_mb_s = baseline.bytes as f64 / 1e6 / baseline.seconds;
-        let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
-        ratios.push(consume_mb_s / baseline_mb_s);
+        let baseline_us = micros_per(baseline.cpu_seconds, baseline.messages);
         println!(
-            "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} CPU s per second; {:.2}x the baseline's MB/s",
+            "confluent-kafka (plain librdkafka consumer): {} messages, {baseline_mb_s:.1} MB/s, {:.0} messages/s, {baseline_us:.2} µs CPU per message (tansu {broker_us:.2} µs)",
+            baseline.messages,
+            baseline.messages as f64 / baseline.seconds,
+        );
+        let broker_cpu = broker.cpu_seconds();
+        let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64, round))?;
+        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, consume.messages);
+        let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
+        let consuming_us = micros_per(consume.consuming_cpu_seconds, consume.messages);
+        ratios.push(consume_mb_s / baseline_mb_s);
+        per_core_ratios.push(baseline_us / consuming_us);
+        println!(
+            "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} µs CPU per message: consuming {consuming_us:.2}, decoding {:.2}, the rest {:.2} ({:.2} cores busy; tansu {broker_us:.2} µs); {:.2}x the baseline's MB/s, consuming at {:.2}x its messages per CPU-second",
             consume.messages,
             consume.events,
             consume.events as f64 / consume.seconds,
+            micros_per(consume.cpu_seconds, consume.messages),
+            micros_per(consume.decoding_cpu_seconds, consume.messages),
+            micros_per(
+                consume.cpu_seconds - consume.consuming_cpu_seconds - consume.decoding_cpu_seconds,
+                consume.messages
+            ),
             consume.cpu_seconds / consume.seconds,
-            consume_mb_s / baseline_mb_s
+            consume_mb_s / baseline_mb_s,
+            baseline_us / consuming_us,
         );
     }
     if args.rounds > 1 {
-        ratios.sort_by(f64::total_cmp);
+        let median = |ratios: &mut Vec<f64>| {
+            ratios.sort_by(f64::total_cmp);
+            format!(
+                "median {:.2}x (lowest {:.2}x, highest {:.2}x)",
+                ratios[ratios.len() / 2],
+                ratios[0],
+                ratios[ratios.len() - 1]
+            )
+        };
         println!(
-            "consume stage over {} rounds: median {:.2}x the baseline's MB/s (lowest {:.2}x, highest {:.2}x)",
+            "consume stage over {} rounds: {} the baseline's MB/s; consuming alone {} its messages per CPU-second",
             args.rounds,
-            ratios[ratios.len() / 2],
-            ratios[0],
-            ratios[ratios.len() - 1]
+            median(&mut ratios),
+            median(&mut per_core_ratios),
         );
     }
     if args.consume_only {
@@ -129,6 +153,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     broker.create_topic("bench-lag", args.partitions)?;
     runtime.block_on(lag(args, &brokers, &dir.path().join("data-lag"), &lines))?;
     Ok(())
+}
+
+/// Microseconds per message of `seconds`.
+fn micros_per(seconds: f64, messages: u64) -> f64 {
+    seconds * 1e6 / messages.max(1) as f64
 }
 
 fn tansu_path(args: &Args) -> anyhow::Result<PathBuf> {
@@ -190,6 +219,11 @@ impl Tansu {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(broker)
+    }
+
+    /// The broker's CPU seconds so far.
+    pub(crate) fn cpu_seconds(&self) -> f64 {
+        measure::process_cpu_seconds(&self.child.id().to_string())
     }
 
     pub(crate) fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
@@ -334,6 +368,25 @@ struct Consumed {
     bytes: u64,
     seconds: f64,
     cpu_seconds: f64,
+    /// Of `cpu_seconds`: the poll thread and librdkafka's threads (what the baseline does).
+    consuming_cpu_seconds: f64,
+    /// Of `cpu_seconds`: the decoding threads.
+    decoding_cpu_seconds: f64,
+}
+
+/// CPU seconds each thread of this process used since `before`, summed by role: consuming
+/// (`kafka-poll` and librdkafka's `rdk:` threads) and decoding (`kafka-decode*`).
+fn cpu_by_role(before: &HashMap<String, (String, f64)>) -> (f64, f64) {
+    let (mut consuming, mut decoding) = (0.0, 0.0);
+    for (tid, (name, cpu)) in measure::thread_cpu_seconds() {
+        let used = cpu - before.get(&tid).map_or(0.0, |(_, cpu)| *cpu);
+        if name.starts_with("kafka-poll") || name.starts_with("rdk:") {
+            consuming += used;
+        } else if name.starts_with("kafka-decode") {
+            decoding += used;
+        }
+    }
+    (consuming, decoding)
 }
 
 /// The Kafka source alone into a channel, from the first batch to the last message.
@@ -353,19 +406,34 @@ async fn consume_stage(brokers: &str, messages: u64, round: u32) -> anyhow::Resu
         bytes: 0,
         seconds: 0.0,
         cpu_seconds: 0.0,
+        consuming_cpu_seconds: 0.0,
+        decoding_cpu_seconds: 0.0,
     };
-    let mut first: Option<(Instant, f64)> = None;
+    let mut first = None;
     while consumed.messages < messages {
         let Some(batch) = tokio::time::timeout(Duration::from_secs(60), receiver.recv()).await?
         else {
             bail!("the Kafka source stopped");
         };
-        let (started, cpu) = *first.get_or_insert_with(|| (Instant::now(), measure::cpu_seconds()));
+        let (started, cpu, _) = first.get_or_insert_with(|| {
+            (
+                Instant::now(),
+                measure::cpu_seconds(),
+                measure::thread_cpu_seconds(),
+            )
+        });
         consumed.messages += batch.stats.lines;
         consumed.events += batch.stats.events;
         consumed.bytes += batch.stats.bytes;
         consumed.seconds = started.elapsed().as_secs_f64();
-        consumed.cpu_seconds = measure::cpu_seconds() - cpu;
+        consumed.cpu_seconds = measure::cpu_seconds() - *cpu;
+    }
+    // Before the source stops: its threads' figures go when they end.
+    if let Some((_, _, threads)) = &first {
+        (
+            consumed.consuming_cpu_seconds,
+            consumed.decoding_cpu_seconds,
+        ) = cpu_by_role(threads);
     }
     cancel.cancel();
     drop(receiver);

@@ -28,9 +28,18 @@ pub fn total_memory_bytes() -> Option<u64> {
 
 /// CPU seconds (user + system) of this process so far, from `/proc/self/stat` (100 ticks/s).
 pub fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
+    process_cpu_seconds("self")
+}
+
+/// CPU seconds (user + system) of process `pid` (or `self`) so far, from `/proc/<pid>/stat`
+/// (100 ticks/s); NaN when it cannot be read.
+pub fn process_cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(f64::NAN, |stat| stat_cpu_seconds(&stat))
+}
+
+/// User + system CPU seconds of a `/proc/.../stat` line.
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // The fields after the command name, which is in parentheses and may hold spaces;
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -42,6 +51,28 @@ pub fn cpu_seconds() -> f64 {
             .unwrap_or(0.0)
     };
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of each thread of this process now, by thread id, with the thread's name
+/// (from `/proc/self/task/<tid>/stat`, 100 ticks/s).
+pub fn thread_cpu_seconds() -> std::collections::HashMap<String, (String, f64)> {
+    let mut threads = std::collections::HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'))
+            .map_or("", |(name, _)| name)
+            .to_owned();
+        threads.insert(tid, (name, stat_cpu_seconds(&stat)));
+    }
+    threads
 }
 
 /// Bytes of the files under `dir` (only those ending in `.ext` when given).
@@ -85,6 +116,11 @@ mod tests {
         assert!(rss_bytes().is_some_and(|bytes| bytes > 0));
         assert!(peak_rss_bytes() >= rss_bytes());
         assert!(cpu_seconds() >= 0.0);
+        assert!(process_cpu_seconds(&std::process::id().to_string()) >= 0.0);
+        assert!(process_cpu_seconds("0").is_nan());
+        let threads = thread_cpu_seconds();
+        let main = threads.get(&std::process::id().to_string());
+        assert!(main.is_some_and(|(name, cpu)| !name.is_empty() && *cpu >= 0.0));
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.parquet"), [0u8; 10]).unwrap();
         std::fs::create_dir(dir.path().join("d")).unwrap();
