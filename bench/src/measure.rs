@@ -1,6 +1,7 @@
 //! What the benchmarks measure besides time: this process's CPU time and resident memory and
 //! the machine's memory (from `/proc`, Linux), the bytes of directories, percentiles.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 /// A `kB` field of `/proc/self/status` or `/proc/meminfo`, in bytes.
@@ -55,8 +56,8 @@ fn stat_cpu_seconds(stat: &str) -> f64 {
 
 /// CPU seconds of each thread of this process now, by thread id, with the thread's name
 /// (from `/proc/self/task/<tid>/stat`, 100 ticks/s).
-pub fn thread_cpu_seconds() -> std::collections::HashMap<String, (String, f64)> {
-    let mut threads = std::collections::HashMap::new();
+pub fn thread_cpu_seconds() -> HashMap<String, (String, f64)> {
+    let mut threads = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return threads;
     };

@@ -343,45 +343,33 @@ impl KafkaSource {
             let (return_arena, spares) = std::sync::mpsc::channel();
             let (source, consumer) = (&self, &consumer);
             std::thread::scope(|scope| {
-                let decoder = std::thread::Builder::new()
-                    .name("kafka-decode".to_owned())
-                    .spawn_scoped(scope, move || {
-                        let decoder = Decoder {
-                            source,
-                            consumer,
-                            batches,
-                            handle,
-                            spares: return_arena,
-                        };
-                        decoder.run(readings);
-                    })
-                    .map_err(|error| IngestError::KafkaThread {
-                        reason: format!("cannot start the decoding thread: {error}"),
-                    })?;
+                let decoder = spawn_named(scope, "kafka-decode", move || {
+                    let decoder = Decoder {
+                        source,
+                        consumer,
+                        batches,
+                        handle,
+                        spares: return_arena,
+                    };
+                    decoder.run(readings);
+                })?;
                 // A thread of its own, named like the decoders', so `top -H` (and the Kafka
-                // benchmark) can tell consuming from decoding.
-                let poller = std::thread::Builder::new()
-                    .name("kafka-poll".to_owned())
-                    .spawn_scoped(scope, move || {
-                        let mut poller = Poller {
-                            reading: Reading::new(),
-                            spares,
-                            source,
-                            consumer,
-                            decoder: to_decoder,
-                        };
-                        poller.run()
-                        // The decoder sends what it was handed, then sees the channel closed.
-                    })
-                    .map_err(|error| IngestError::KafkaThread {
-                        reason: format!("cannot start the poll thread: {error}"),
-                    });
-                let polled = match poller {
-                    Ok(poller) => poller
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    Err(error) => Err(error),
-                };
+                // benchmark) can tell consuming from decoding. When the loop ends the poller
+                // is dropped: the decoder sends what it was handed, then sees the channel
+                // closed.
+                let poller = spawn_named(scope, "kafka-poll", move || {
+                    Poller {
+                        reading: Reading::new(),
+                        spares,
+                        source,
+                        consumer,
+                        decoder: to_decoder,
+                    }
+                    .run()
+                })?;
+                let polled = poller
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 if let Err(panic) = decoder.join() {
                     std::panic::resume_unwind(panic);
                 }
@@ -585,6 +573,20 @@ impl Shared {
         }
         tracing::info!(group = %self.group, partitions = partitions.count(), waited_ms = started.elapsed().as_millis() as u64, "kafka: partitions revoked");
     }
+}
+
+/// Starts a thread of `scope` named `name` (the name `top -H` shows).
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> Result<std::thread::ScopedJoinHandle<'scope, T>, IngestError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, work)
+        .map_err(|error| IngestError::KafkaThread {
+            reason: format!("cannot start thread {name}: {error}"),
+        })
 }
 
 /// The poll loop's side: the consumer and the batch being read.
