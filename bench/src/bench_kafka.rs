@@ -4,9 +4,13 @@
 //!
 //! 1. by a plain librdkafka consumer (`bench/kafka_consume.py`, confluent-kafka from PyPI)
 //!    that does nothing with the messages: the baseline MB/s;
-//! 2. by kubetrail's consume stage alone (the Kafka source: consume, decode, normalise,
-//!    batch), into a channel that drops the batches: MB/s, the ratio to the baseline;
-//! 3. by the live pipeline (source, detection with the built-in rules, Parquet and the
+//! 2. by kubetrail's consume stage alone: the Kafka source reading, batching and handing
+//!    on the messages without decoding them (`KafkaSource::without_decoding`), into a
+//!    channel that drops the batches: MB/s, the ratio to the baseline;
+//! 3. by the consume stage with decoding (consume, decode, normalise, batch: the source as
+//!    the pipeline runs it), the same way: MB/s, the ratio to the baseline, and its CPU per
+//!    message split into consuming and decoding;
+//! 4. by the live pipeline (source, detection with the built-in rules, Parquet and the
 //!    search index): events/s and events/s per CPU-second of the process;
 //!
 //! and then the consumer lag of the live pipeline while a producer writes `--rate` events/s
@@ -79,6 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // so both see the broker and the machine in the same state; the median ratios are the
     // figures: MB/s, and CPU per message of the consuming alone (kubetrail's poll thread and
     // librdkafka's threads against the whole baseline process, its librdkafka threads too).
+    let mut alone_ratios = Vec::new();
     let mut ratios = Vec::new();
     let mut per_core_ratios = Vec::new();
     for round in 1..=args.rounds {
@@ -94,14 +99,41 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             baseline.messages as f64 / baseline.seconds,
         );
         let broker_cpu = broker.cpu_seconds();
-        let consume = runtime.block_on(consume_stage(&brokers, lines.len() as u64, round))?;
+        let alone = runtime.block_on(consume_stage(
+            &brokers,
+            lines.len() as u64,
+            &format!("bench-consume-alone-{round}"),
+            false,
+        ))?;
+        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, alone.messages);
+        let alone_mb_s = alone.bytes as f64 / 1e6 / alone.seconds;
+        alone_ratios.push(alone_mb_s / baseline_mb_s);
+        println!(
+            "kubetrail consume stage alone (consume, batch; no decoding): {} messages after the first batch, {alone_mb_s:.1} MB/s, {:.0} messages/s, {:.2} µs CPU per message: consuming {:.2}, the rest {:.2} (tansu {broker_us:.2} µs); {:.2}x the baseline's MB/s",
+            alone.messages,
+            alone.messages as f64 / alone.seconds,
+            micros_per(alone.cpu_seconds, alone.messages),
+            micros_per(alone.consuming_cpu_seconds, alone.messages),
+            micros_per(
+                alone.cpu_seconds - alone.consuming_cpu_seconds,
+                alone.messages
+            ),
+            alone_mb_s / baseline_mb_s,
+        );
+        let broker_cpu = broker.cpu_seconds();
+        let consume = runtime.block_on(consume_stage(
+            &brokers,
+            lines.len() as u64,
+            &format!("bench-consume-{round}"),
+            true,
+        ))?;
         let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, consume.messages);
         let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
         let consuming_us = micros_per(consume.consuming_cpu_seconds, consume.messages);
         ratios.push(consume_mb_s / baseline_mb_s);
         per_core_ratios.push(baseline_us / consuming_us);
         println!(
-            "kubetrail consume stage (consume, decode, normalise, batch): {} messages, {} events, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} µs CPU per message: consuming {consuming_us:.2}, decoding {:.2}, the rest {:.2} ({:.2} cores busy; tansu {broker_us:.2} µs); {:.2}x the baseline's MB/s, consuming at {:.2}x its messages per CPU-second",
+            "kubetrail consume stage with decoding (consume, decode, normalise, batch): {} messages, {} events after the first batch, {consume_mb_s:.1} MB/s, {:.0} events/s, {:.2} µs CPU per message: consuming {consuming_us:.2}, decoding {:.2}, the rest {:.2} ({:.2} cores busy; tansu {broker_us:.2} µs); {:.2}x the baseline's MB/s, consuming at {:.2}x its messages per CPU-second",
             consume.messages,
             consume.events,
             consume.events as f64 / consume.seconds,
@@ -127,8 +159,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             )
         };
         println!(
-            "consume stage over {} rounds: {} the baseline's MB/s; consuming alone {} its messages per CPU-second",
+            "over {} rounds: consume stage alone {} the baseline's MB/s; with decoding {} the baseline's MB/s; consuming {} its messages per CPU-second",
             args.rounds,
+            median(&mut alone_ratios),
             median(&mut ratios),
             median(&mut per_core_ratios),
         );
@@ -362,6 +395,8 @@ pub(crate) fn source_config(brokers: &str, group: &str, topic: &str) -> ingest::
     }
 }
 
+/// What the consume stage did after its first batch (which starts the clock, so it is not
+/// counted: the baseline's clock starts at its first message).
 struct Consumed {
     messages: u64,
     events: u64,
@@ -389,14 +424,25 @@ fn cpu_by_role(before: &HashMap<String, (String, f64)>) -> (f64, f64) {
     (consuming, decoding)
 }
 
-/// The Kafka source alone into a channel, from the first batch to the last message.
-async fn consume_stage(brokers: &str, messages: u64, round: u32) -> anyhow::Result<Consumed> {
+/// The Kafka source alone (decoding or not) into a channel, from the first batch to the last
+/// message.
+async fn consume_stage(
+    brokers: &str,
+    messages: u64,
+    group: &str,
+    decode: bool,
+) -> anyhow::Result<Consumed> {
     let ingest_config = ingest::Config::default();
     let source = ingest::KafkaSource::new(
-        &source_config(brokers, &format!("bench-consume-{round}"), "bench-audit"),
+        &source_config(brokers, group, "bench-audit"),
         &ingest_config,
         &ingest::Checkpoint::default(),
     )?;
+    let source = if decode {
+        source
+    } else {
+        source.without_decoding()
+    };
     let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let cancel = CancellationToken::new();
     let running = tokio::spawn(source.run(sender, cancel.clone()));
@@ -410,18 +456,21 @@ async fn consume_stage(brokers: &str, messages: u64, round: u32) -> anyhow::Resu
         decoding_cpu_seconds: 0.0,
     };
     let mut first = None;
-    while consumed.messages < messages {
+    let mut read = 0;
+    while read < messages {
         let Some(batch) = tokio::time::timeout(Duration::from_secs(60), receiver.recv()).await?
         else {
             bail!("the Kafka source stopped");
         };
-        let (started, cpu, _) = first.get_or_insert_with(|| {
-            (
+        read += batch.stats.lines;
+        let Some((started, cpu, _)) = &first else {
+            first = Some((
                 Instant::now(),
                 measure::cpu_seconds(),
                 measure::thread_cpu_seconds(),
-            )
-        });
+            ));
+            continue;
+        };
         consumed.messages += batch.stats.lines;
         consumed.events += batch.stats.events;
         consumed.bytes += batch.stats.bytes;

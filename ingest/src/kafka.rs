@@ -75,6 +75,8 @@ pub struct KafkaSource {
     max_message_bytes: usize,
     batch_max_events: usize,
     batch_max_wait: Duration,
+    /// Whether batches are decoded (always, except in [`KafkaSource::without_decoding`]).
+    decode: bool,
     shared: Arc<Shared>,
 }
 
@@ -302,8 +304,20 @@ impl KafkaSource {
             max_message_bytes: config.max_message_bytes.unwrap_or(ingest.max_line_bytes),
             batch_max_events: ingest.batch_max_events,
             batch_max_wait: Duration::from_millis(ingest.batch_max_wait_ms),
+            decode: true,
             shared,
         })
+    }
+
+    /// The consume stage alone, for `kubetrail-bench kafka`: messages are read, batched and
+    /// handed on exactly as by a running source, but not decoded, so the batches carry their
+    /// positions and figures (messages, bytes) and no events. This tells what consuming costs
+    /// from what decoding does; a pipeline never runs it.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn without_decoding(mut self) -> KafkaSource {
+        self.decode = false;
+        self
     }
 
     /// The source's figures, readable while it runs.
@@ -710,7 +724,11 @@ impl Decoder<'_> {
             }
         };
         while let Ok(reading) = readings.recv() {
-            let mut decoded = reading.decode(self.source, pool.as_ref());
+            let mut decoded = if self.source.decode {
+                reading.decode(self.source, pool.as_ref())
+            } else {
+                reading.undecoded()
+            };
             let _ = self.spares.send(std::mem::take(&mut decoded.arena));
             let positions: Vec<KafkaPosition> = decoded
                 .partitions
@@ -864,6 +882,17 @@ impl Reading {
             offset,
             payload: start..self.arena.len(),
         });
+    }
+
+    /// The batch as it was read, without events (see [`KafkaSource::without_decoding`]).
+    fn undecoded(self) -> DecodedBatch {
+        DecodedBatch {
+            events: Vec::new(),
+            dead_letters: Vec::new(),
+            stats: self.stats,
+            partitions: self.partitions,
+            arena: self.arena,
+        }
     }
 
     /// Decodes the messages in order: their events, and a dead letter for each one that
@@ -1247,6 +1276,45 @@ mod tests {
             batch.arena.capacity() > 0,
             "the buffer is handed back for reuse"
         );
+    }
+
+    /// Without decoding (the benchmark's consume stage alone) a batch keeps what was read:
+    /// its figures, its partitions' positions and the buffer, and holds no events.
+    #[test]
+    fn an_undecoded_batch_keeps_its_figures_and_positions() {
+        let mut reading = Reading::new();
+        for (offset, payload) in [AUDIT, "{not json"].into_iter().enumerate() {
+            let start = reading.arena.len();
+            reading.arena.extend_from_slice(payload.as_bytes());
+            reading.pending.push(Pending {
+                topic: 0,
+                partition: 1,
+                offset: offset as i64,
+                payload: start..reading.arena.len(),
+            });
+            reading.messages += 1;
+            reading.stats.lines += 1;
+            reading.stats.bytes += payload.len() as u64;
+        }
+        reading.topics = vec!["audit".to_owned()];
+        reading.partitions.push(PartitionRead {
+            topic: "audit".to_owned(),
+            partition: 1,
+            next_offset: 2,
+            messages: 2,
+        });
+        let batch = reading.undecoded();
+        assert!(batch.events.is_empty() && batch.dead_letters.is_empty());
+        assert_eq!(batch.stats.lines, 2);
+        assert_eq!(batch.stats.bytes, (AUDIT.len() + "{not json".len()) as u64);
+        assert_eq!(batch.stats.events, 0);
+        let positions: Vec<(&str, i32, i64)> = batch
+            .partitions
+            .iter()
+            .map(|read| (read.topic.as_str(), read.partition, read.next_offset))
+            .collect();
+        assert_eq!(positions, [("audit", 1, 2)]);
+        assert!(batch.arena.capacity() > 0, "the buffer goes back for reuse");
     }
 
     #[test]
