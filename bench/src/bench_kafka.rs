@@ -79,10 +79,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     );
 
     let runtime = tokio::runtime::Runtime::new().context("failed to start the async runtime")?;
-    // The baseline and the consume stage take turns, each round in consumer groups of its own,
-    // so both see the broker and the machine in the same state; the median ratios are the
-    // figures: MB/s, and CPU per message of the consuming alone (kubetrail's poll thread and
-    // librdkafka's threads against the whole baseline process, its librdkafka threads too).
+    // The baseline and the consume stage (alone, then with decoding) take turns, each round in
+    // consumer groups of their own, so all see the broker and the machine in the same state;
+    // the median ratios are the figures: MB/s of the stage alone and with decoding, and CPU
+    // per message of the consuming (kubetrail's poll thread and librdkafka's threads against
+    // the whole baseline process, its librdkafka threads too).
     let mut alone_ratios = Vec::new();
     let mut ratios = Vec::new();
     let mut per_core_ratios = Vec::new();
