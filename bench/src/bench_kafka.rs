@@ -84,6 +84,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     // the median ratios are the figures: MB/s of the stage alone and with decoding, and CPU
     // per message of the consuming (kubetrail's poll thread and librdkafka's threads against
     // the whole baseline process, its librdkafka threads too).
+    // One run of the consume stage: what it did, tansu's CPU per message meanwhile, MB/s.
+    let stage = |group: String, decode: bool| -> anyhow::Result<(Consumed, f64, f64)> {
+        let broker_cpu = broker.cpu_seconds();
+        let consumed =
+            runtime.block_on(consume_stage(&brokers, lines.len() as u64, &group, decode))?;
+        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, consumed.messages);
+        let mb_s = consumed.bytes as f64 / 1e6 / consumed.seconds;
+        Ok((consumed, broker_us, mb_s))
+    };
     let mut alone_ratios = Vec::new();
     let mut ratios = Vec::new();
     let mut per_core_ratios = Vec::new();
@@ -99,15 +108,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             baseline.messages,
             baseline.messages as f64 / baseline.seconds,
         );
-        let broker_cpu = broker.cpu_seconds();
-        let alone = runtime.block_on(consume_stage(
-            &brokers,
-            lines.len() as u64,
-            &format!("bench-consume-alone-{round}"),
-            false,
-        ))?;
-        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, alone.messages);
-        let alone_mb_s = alone.bytes as f64 / 1e6 / alone.seconds;
+        let (alone, broker_us, alone_mb_s) = stage(format!("bench-consume-alone-{round}"), false)?;
         alone_ratios.push(alone_mb_s / baseline_mb_s);
         println!(
             "kubetrail consume stage alone (consume, batch; no decoding): {} messages after the first batch, {alone_mb_s:.1} MB/s, {:.0} messages/s, {:.2} µs CPU per message: consuming {:.2}, the rest {:.2} (tansu {broker_us:.2} µs); {:.2}x the baseline's MB/s",
@@ -121,15 +122,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ),
             alone_mb_s / baseline_mb_s,
         );
-        let broker_cpu = broker.cpu_seconds();
-        let consume = runtime.block_on(consume_stage(
-            &brokers,
-            lines.len() as u64,
-            &format!("bench-consume-{round}"),
-            true,
-        ))?;
-        let broker_us = micros_per(broker.cpu_seconds() - broker_cpu, consume.messages);
-        let consume_mb_s = consume.bytes as f64 / 1e6 / consume.seconds;
+        let (consume, broker_us, consume_mb_s) = stage(format!("bench-consume-{round}"), true)?;
         let consuming_us = micros_per(consume.consuming_cpu_seconds, consume.messages);
         ratios.push(consume_mb_s / baseline_mb_s);
         per_core_ratios.push(baseline_us / consuming_us);

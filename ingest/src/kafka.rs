@@ -1230,14 +1230,7 @@ mod tests {
             } else {
                 AUDIT.replace("a-1", &format!("id-{offset}"))
             };
-            let start = reading.arena.len();
-            reading.arena.extend_from_slice(payload.as_bytes());
-            reading.pending.push(Pending {
-                topic: usize::from(offset == 3),
-                partition: 2,
-                offset: offset as i64,
-                payload: start..reading.arena.len(),
-            });
+            pend(&mut reading, usize::from(offset == 3), 2, offset, &payload);
         }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
@@ -1278,20 +1271,25 @@ mod tests {
         );
     }
 
+    /// Adds `payload` to `reading` as a message of its `topic`-th topic, undecoded.
+    fn pend(reading: &mut Reading, topic: usize, partition: i32, offset: usize, payload: &str) {
+        let start = reading.arena.len();
+        reading.arena.extend_from_slice(payload.as_bytes());
+        reading.pending.push(Pending {
+            topic,
+            partition,
+            offset: offset as i64,
+            payload: start..reading.arena.len(),
+        });
+    }
+
     /// Without decoding (the benchmark's consume stage alone) a batch keeps what was read:
     /// its figures, its partitions' positions and the buffer, and holds no events.
     #[test]
     fn an_undecoded_batch_keeps_its_figures_and_positions() {
         let mut reading = Reading::new();
         for (offset, payload) in [AUDIT, "{not json"].into_iter().enumerate() {
-            let start = reading.arena.len();
-            reading.arena.extend_from_slice(payload.as_bytes());
-            reading.pending.push(Pending {
-                topic: 0,
-                partition: 1,
-                offset: offset as i64,
-                payload: start..reading.arena.len(),
-            });
+            pend(&mut reading, 0, 1, offset, payload);
             reading.messages += 1;
             reading.stats.lines += 1;
             reading.stats.bytes += payload.len() as u64;
