@@ -468,7 +468,7 @@ fn the_configurations_of_the_manifests_check() {
 /// context and volumes make it; it serves, takes pushed events and stores them.
 #[test]
 fn the_binary_serves_as_a_non_root_uid_on_a_read_only_root_with_an_empty_tmp() {
-    use crate::common::http::{get, post_json, started, try_post};
+    use crate::common::http::{post_json, started, try_post, wait_ready};
     use crate::common::{BIN, sha256};
     const ANALYST: &str = "deploy-test-analyst-token";
     const INGEST: &str = "deploy-test-ingest-token";
@@ -553,8 +553,8 @@ exec unshare --user --map-user=65532 --map-group=65532 /mnt/image/kubetrail serv
             "{line}"
         );
     }
-    let ready = get(server.address, "/readyz", None);
-    assert_eq!(ready.status, 200, "{}", ready.text());
+    // Ready means the store opened and the sources started on the read-only root.
+    wait_ready(server.address);
     let batch = json!({
         "kind": "EventList", "apiVersion": "audit.k8s.io/v1",
         "items": [{

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::http::{Server, get, post_json, start, started, try_post};
+use crate::common::http::{Server, get, post_json, start, started, try_post, wait_ready};
 use crate::common::{BIN, gzip, sha256, sql_value, stored_events, write};
 
 const INGEST: &str = "webhook-ingest-token";
@@ -213,16 +213,6 @@ fn batch_body(client: usize, batch: usize) -> Vec<u8> {
     .unwrap()
 }
 
-/// Waits until `serve` is ready (`/readyz`): its pipeline opened, its sources started. The
-/// API listens, and takes pushed events, before that.
-fn wait_ready(address: std::net::SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while get(address, "/readyz", None).status != 200 {
-        assert!(Instant::now() < deadline, "serve never became ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn the_answer_comes_before_the_store_commit_and_survives_a_kill() {
     let dir = tempfile::tempdir().unwrap();
@@ -375,6 +365,7 @@ fn a_full_disk_answers_503_with_retry_after_and_loses_nothing_once_space_is_back
     let log = dir.path().join("serve.log");
     let server = start_with_a_small_wal_disk(&config, &data, &log);
     let address = server.address;
+    wait_ready(address);
     let first = batch_body(4, 0);
     let answer = try_post(address, "/api/v1/ingest/audit", INGEST, &[], &first).expect("an answer");
     assert_eq!(answer.status, 200, "{}", answer.text());

@@ -355,6 +355,16 @@ pub fn started(child: Child, log: &Path) -> Server {
     }
 }
 
+/// Waits until `serve` is ready (`/readyz`): its pipeline opened, its sources started. The
+/// API listens, and takes pushed events, before that, so `started` returns earlier.
+pub fn wait_ready(address: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(address, "/readyz", None).status != 200 {
+        assert!(Instant::now() < deadline, "serve never became ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// One POST with extra headers that never panics: `None` when the connection fails or the
 /// answer is cut off (the server was killed).
 pub fn try_post(
