@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::http::{self, check_response, get, post_json, start};
+use crate::common::http::{self, check_response, get, post_json, start, wait_ready};
 use crate::common::{ok_stdout, sha256, write};
 
 const VIEWER: &str = "viewer-token-0123456789";
@@ -134,6 +134,7 @@ fn search_total(address: SocketAddr, token: &str, query: &str) -> u64 {
 
 /// Waits until the store and the index both hold `expected` events.
 fn wait_for(address: SocketAddr, expected: u64) {
+    wait_ready(address);
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let stored = sql_count(address, ANALYST, "select count(*) from events");
@@ -801,6 +802,7 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
     );
     let log = dir.path().join("serve.log");
     let server = start(&config, &log);
+    wait_ready(server.address);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !std::fs::read_to_string(&log)
         .unwrap()
@@ -821,7 +823,11 @@ fn retention_drops_whole_days_from_parquet_and_the_search_index() {
         sql_count(server.address, ANALYST, "select count(*) from alerts"),
         0
     );
-    assert_eq!(search_total(server.address, ANALYST, "*"), 0);
+    // The index commits right after that line, and the searcher reloads after its commit.
+    while search_total(server.address, ANALYST, "*") != 0 {
+        assert!(Instant::now() < deadline, "the search index kept old days");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     for table in ["events", "alerts", "search"] {
         let left: Vec<String> = std::fs::read_dir(data.join(table))
             .unwrap()
@@ -978,8 +984,13 @@ fn legal_holds_are_placed_and_released_by_unrestricted_admins_and_retention_keep
     let log = dir.path().join("serve-with-retention.log");
     let server = start(&config, &log);
     let address = server.address;
+    wait_ready(address);
+    // Retention commits the Parquet side first, then the search index under the same seq:
+    // wait for both.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while sql_count(address, ADMIN, "select count(*) from events") != in_kube_system {
+    while sql_count(address, ADMIN, "select count(*) from events") != in_kube_system
+        || search_total(address, ADMIN, "*") != in_kube_system
+    {
         assert!(
             Instant::now() < deadline,
             "{}",
@@ -987,7 +998,6 @@ fn legal_holds_are_placed_and_released_by_unrestricted_admins_and_retention_keep
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(search_total(address, ADMIN, "*"), in_kube_system);
     assert_eq!(
         search_total(address, ADMIN, "namespace:kube-system"),
         in_kube_system
