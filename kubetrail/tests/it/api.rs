@@ -736,11 +736,7 @@ fn the_api_serves_https_with_the_configured_certificate() {
     let (status, body) = curl(&cert, &format!("{base}/healthz"), None);
     assert_eq!(status, 200, "{body}");
     // Search answers once the index is open (`/readyz`); the API listens before that.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while curl(&cert, &format!("{base}/readyz"), None).0 != 200 {
-        assert!(Instant::now() < deadline, "serve never became ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    http::wait_ready_with(|| curl(&cert, &format!("{base}/readyz"), None).0);
     let (status, body) = curl(&cert, &format!("{base}/api/v1/search?q=*"), Some(VIEWER));
     assert_eq!(status, 200, "{body}");
     assert_eq!(

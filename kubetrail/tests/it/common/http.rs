@@ -358,8 +358,13 @@ pub fn started(child: Child, log: &Path) -> Server {
 /// Waits until `serve` is ready (`/readyz`): its pipeline opened, its sources started. The
 /// API listens, and takes pushed events, before that, so `started` returns earlier.
 pub fn wait_ready(address: SocketAddr) {
+    wait_ready_with(|| get(address, "/readyz", None).status);
+}
+
+/// [`wait_ready`] through any client: `readyz` asks `/readyz` and gives the status.
+pub fn wait_ready_with(mut readyz: impl FnMut() -> u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while get(address, "/readyz", None).status != 200 {
+    while readyz() != 200 {
         assert!(Instant::now() < deadline, "serve never became ready");
         std::thread::sleep(Duration::from_millis(50));
     }
